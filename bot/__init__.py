@@ -1,0 +1,1 @@
+"""Everything that speaks Bot Framework: adapter, activity handler, lesson monitor, notifier."""

@@ -1,0 +1,150 @@
+"""The Teams activity handler: thin on purpose. It reads an activity and delegates."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from botbuilder.core import TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, ChannelAccount
+
+from config.policy import Policy
+from store.conversations import AlertPurpose, ConversationStore
+
+from . import events
+from .lessons import LessonMonitor
+
+log = logging.getLogger(__name__)
+
+HELP_TEXT = (
+    "Chaperone checks live lessons against the school's Remote Learning AUP.\n\n"
+    "- **set alert channel**: (SLT, in a team channel) post breach alerts in this channel\n"
+    "- **help**: this message"
+)
+
+
+def conversation_reference(activity: Activity) -> dict:
+    reference = TurnContext.get_conversation_reference(activity).serialize()
+    # The SDK's reference drops Teams' tenant id, which proactive messages need.
+    conversation = reference.setdefault("conversation", {})
+    tenant = events.tenant_of(activity)
+    if tenant:
+        conversation["tenantId"] = tenant
+    if conversation.get("id"):
+        conversation["id"] = _thread_root(conversation["id"])
+    return reference
+
+
+def _scope(activity: Activity) -> str:
+    kind = getattr(activity.conversation, "conversation_type", None) or "personal"
+    return "team" if kind == "channel" else kind
+
+
+def _channel_data(activity: Activity) -> dict:
+    return activity.channel_data if isinstance(activity.channel_data, dict) else {}
+
+
+def _team_and_channel(activity: Activity) -> tuple[str | None, str | None]:
+    data = _channel_data(activity)
+    team = (data.get("team") or {}).get("id")
+    channel = (data.get("channel") or {}).get("id")
+    return team, channel
+
+
+def _thread_root(conversation_id: str) -> str:
+    # "19:...@thread.tacv2;messageid=123" is one reply thread; alerts start new posts.
+    return conversation_id.split(";messageid=")[0]
+
+
+class ChaperoneBot(TeamsActivityHandler):
+    def __init__(self, monitor: LessonMonitor, conversations: ConversationStore, policy: Policy) -> None:
+        self._monitor = monitor
+        self._conversations = conversations
+        self._policy = policy
+
+    # ---- meeting events -----------------------------------------------------------
+
+    async def on_event_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        name = events.event_name(activity)
+        if activity.channel_id != "msteams" or name not in events.MEETING_EVENTS:
+            log.info("ignored event %r from %s", name, activity.channel_id)
+            return
+        key = events.activity_key(activity)
+        if name == events.MEETING_START:
+            await self._monitor.meeting_started(events.parse_meeting_start(activity), key)
+        elif name == events.MEETING_END:
+            await self._monitor.meeting_ended(events.parse_meeting_end(activity), key)
+        else:
+            joined = name == events.PARTICIPANT_JOIN
+            await self._monitor.participants_changed(events.parse_participants(activity, joined), key)
+
+    # ---- installation -------------------------------------------------------------
+
+    async def _remember(self, activity: Activity, *, installing: bool) -> None:
+        team, channel = _team_and_channel(activity)
+        await self._conversations.remember(
+            conversation_id=_thread_root(activity.conversation.id),
+            scope=_scope(activity),
+            service_url=activity.service_url,
+            reference=conversation_reference(activity),
+            tenant_id=events.tenant_of(activity),
+            team_id=team,
+            channel_id=channel,
+            installed_by=getattr(activity.from_property, "aad_object_id", None),
+            installing=installing,
+        )
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._remember(turn_context.activity, installing=True)
+        log.info("installed in %s %s", _scope(turn_context.activity), turn_context.activity.conversation.id)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        await self._conversations.uninstalled(_thread_root(turn_context.activity.conversation.id))
+        log.info("removed from %s", turn_context.activity.conversation.id)
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        # Teams announces an install as conversationUpdate as well as installationUpdate;
+        # either one records it.
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        added: list[ChannelAccount] = activity.members_added or []
+        removed: list[ChannelAccount] = activity.members_removed or []
+        if any(m.id == bot_id for m in added):
+            await self.on_installation_update_add(turn_context)
+        elif any(m.id == bot_id for m in removed):
+            await self.on_installation_update_remove(turn_context)
+
+    # ---- commands -----------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        text = TurnContext.remove_recipient_mention(activity) or ""
+        command = re.sub(r"\s+", " ", text).strip().lower()
+        if command == "set alert channel":
+            await self._set_alert_channel(turn_context)
+        elif command in ("help", ""):
+            await turn_context.send_activity(HELP_TEXT)
+        else:
+            await turn_context.send_activity(f"I don't know the command '{text.strip()[:60]}'.\n\n{HELP_TEXT}")
+
+    async def _set_alert_channel(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        sender = activity.from_property
+        if getattr(activity.conversation, "conversation_type", None) != "channel":
+            await turn_context.send_activity("Post **set alert channel** in the team channel that should receive breach alerts.")
+            return
+        if not self._policy.people.is_slt(getattr(sender, "aad_object_id", None)):
+            log.warning("set alert channel refused for %s", getattr(sender, "aad_object_id", None))
+            await turn_context.send_activity(
+                "Only the senior leaders named in the school's policy can choose the alert channel. Nothing was changed."
+            )
+            return
+        await self._remember(activity, installing=False)
+        await self._conversations.set_alert_destination(
+            AlertPurpose.slt, _thread_root(activity.conversation.id), sender.aad_object_id, sender.name
+        )
+        await turn_context.send_activity(
+            f"Breach alerts for {self._policy.school.name} will be posted in this channel (set by {sender.name})."
+        )

@@ -1,0 +1,121 @@
+"""The school's policy file: one TOML file, validated at start-up.
+
+Errors name the field and, where it can be found, the line, because the person fixing the
+file is a school IT lead, not the author of this code.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class PolicyError(ValueError):
+    """The policy file is missing, not TOML, or does not validate."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class School(_Strict):
+    name: str = Field(min_length=1)
+    timezone: str = "Europe/London"
+    # The school's Entra tenant. Participants from any other tenant are external.
+    tenant_id: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Person(_Strict):
+    name: str = Field(min_length=1)
+    role: str = ""
+    # Entra (Azure AD) object id: what Teams puts in from.aadObjectId.
+    aad_object_id: str = Field(min_length=1)
+
+
+class People(_Strict):
+    """Who the policy names: senior leaders (SLT) and the designated safeguarding lead(s)."""
+
+    slt: list[Person] = Field(default_factory=list)
+    dsl: list[Person] = Field(default_factory=list)
+
+    def is_slt(self, aad_object_id: str | None) -> bool:
+        return bool(aad_object_id) and any(p.aad_object_id == aad_object_id for p in self.slt)
+
+    def is_dsl(self, aad_object_id: str | None) -> bool:
+        return bool(aad_object_id) and any(p.aad_object_id == aad_object_id for p in self.dsl)
+
+
+class Policy(_Strict):
+    school: School
+    people: People = Field(default_factory=People)
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            line = _line_of(text, loc)
+            where = f"line {line}: " if line else ""
+            problems.append(f"  {where}{'.'.join(loc)}: {err['msg']}")
+        raise PolicyError(f"{source}: the policy is not valid:\n" + "\n".join(problems)) from exc
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best-effort line number of the key at `loc` (table path + key), ignoring list indexes."""
+    names = [p for p in loc if not p.isdigit()]
+    if not names:
+        return None
+    *tables, key = names
+    table_re = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*$")
+    key_re = re.compile(rf"^\s*{re.escape(key)}\s*=")
+    current: list[str] = []
+    table_line = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = table_re.match(line)
+        if header:
+            current = [part.strip() for part in header.group(1).split(".")]
+            if current == names:  # the missing or wrong thing is a whole table
+                table_line = number
+            continue
+        if current == tables and key_re.match(line):
+            return number
+    if table_line:
+        return table_line
+    # A key that is missing altogether: point at its table, when there is one.
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = table_re.match(line)
+        if header and [p.strip() for p in header.group(1).split(".")] == tables:
+            return number
+    return None

@@ -1,0 +1,80 @@
+"""A live lesson and its attendance register.
+
+The policy: "Staff will record the length, time, date, and attendance of any sessions held."
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class PersonClass(StrEnum):
+    staff = "staff"
+    pupil = "pupil"
+    external = "external"
+    unknown = "unknown"
+
+
+class LessonStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+class AttendanceSource(StrEnum):
+    live = "live"  # Teams participant join/leave events
+    graph_report = "graph-report"  # Graph attendance report after the lesson
+
+
+class Attendance(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    person_id: str
+    aad_object_id: str | None
+    display_name: str | None
+    tenant_id: str | None
+    meeting_role: str | None
+    classification: PersonClass
+    joined_at: datetime | None  # None: Chaperone never saw the join (the leave came alone)
+    left_at: datetime | None  # None: still present
+    source: AttendanceSource
+    note: str | None = None
+
+    @property
+    def seconds(self) -> int | None:
+        if self.joined_at and self.left_at:
+            return int((self.left_at - self.joined_at).total_seconds())
+        return None
+
+
+class Lesson(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    meeting_id: str
+    title: str | None
+    organizer_aad_id: str | None
+    organizer_name: str | None
+    join_url: str | None
+    meeting_type: str | None
+    graph_meeting_id: str | None
+    tenant_id: str | None
+    conversation_id: str | None
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    actual_start: datetime | None
+    actual_end: datetime | None
+    status: LessonStatus
+    start_event_missing: bool
+    end_event_missing: bool
+    details_status: str | None
+    attendance: list[Attendance] = []
+
+    @property
+    def length_seconds(self) -> int | None:
+        if self.actual_start and self.actual_end:
+            return int((self.actual_end - self.actual_start).total_seconds())
+        return None

@@ -1,0 +1,126 @@
+"""Where Chaperone is installed, and which conversation receives which alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from .lessons import utcnow
+from .tables import AlertDestinationRow, ConversationRow
+
+
+class AlertPurpose(StrEnum):
+    slt = "slt"  # breach alerts for senior leaders
+    dsl = "dsl"  # safeguarding concerns for the designated safeguarding lead
+
+
+class Conversation(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    conversation_id: str
+    scope: str
+    tenant_id: str | None
+    team_id: str | None
+    channel_id: str | None
+    service_url: str
+    reference: dict
+    installed: bool
+    installed_at: datetime | None
+    removed_at: datetime | None
+
+
+class AlertDestination(BaseModel):
+    purpose: AlertPurpose
+    conversation: Conversation
+    set_by_aad_id: str
+    set_by_name: str | None
+    set_at: datetime
+
+
+class ConversationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def remember(
+        self,
+        *,
+        conversation_id: str,
+        scope: str,
+        service_url: str,
+        reference: dict,
+        tenant_id: str | None,
+        team_id: str | None = None,
+        channel_id: str | None = None,
+        installed_by: str | None = None,
+        installing: bool = False,
+    ) -> Conversation:
+        """Record (or refresh) a conversation and its reference; `installing` marks an install."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(ConversationRow, conversation_id, with_for_update=True)
+            now = utcnow()
+            if row is None:
+                row = ConversationRow(conversation_id=conversation_id, installed=installing)
+                session.add(row)
+            row.scope = scope
+            row.service_url = service_url
+            row.reference = reference
+            row.tenant_id = tenant_id or row.tenant_id
+            row.team_id = team_id or row.team_id
+            row.channel_id = channel_id or row.channel_id
+            row.updated_at = now
+            if installing:
+                row.installed = True
+                row.installed_at = now
+                row.installed_by_aad_id = installed_by
+                row.removed_at = None
+            await session.flush()
+            return Conversation.model_validate(row)
+
+    async def uninstalled(self, conversation_id: str) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(ConversationRow, conversation_id, with_for_update=True)
+            if row is not None:
+                row.installed = False
+                row.removed_at = utcnow()
+                row.updated_at = row.removed_at
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        async with self._sessions() as session:
+            row = await session.get(ConversationRow, conversation_id)
+            return Conversation.model_validate(row) if row else None
+
+    async def list(self) -> list[Conversation]:
+        async with self._sessions() as session:
+            rows = (await session.execute(select(ConversationRow).order_by(ConversationRow.updated_at))).scalars()
+            return [Conversation.model_validate(r) for r in rows]
+
+    async def set_alert_destination(
+        self, purpose: AlertPurpose, conversation_id: str, set_by_aad_id: str, set_by_name: str | None
+    ) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(AlertDestinationRow, purpose.value, with_for_update=True)
+            if row is None:
+                row = AlertDestinationRow(purpose=purpose.value)
+                session.add(row)
+            row.conversation_id = conversation_id
+            row.set_by_aad_id = set_by_aad_id
+            row.set_by_name = set_by_name
+            row.set_at = utcnow()
+
+    async def alert_destination(self, purpose: AlertPurpose) -> AlertDestination | None:
+        async with self._sessions() as session:
+            row = await session.get(AlertDestinationRow, purpose.value)
+            if row is None:
+                return None
+            conversation = await session.get(ConversationRow, row.conversation_id)
+            return AlertDestination(
+                purpose=purpose,
+                conversation=Conversation.model_validate(conversation),
+                set_by_aad_id=row.set_by_aad_id,
+                set_by_name=row.set_by_name,
+                set_at=row.set_at,
+            )

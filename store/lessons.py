@@ -1,0 +1,369 @@
+"""The lesson register: lessons and their attendance intervals.
+
+Teams may deliver an event twice, late, or out of order, and a service may restart or run
+as several instances. Every write here is one transaction that leaves the register correct
+whichever of those happened:
+
+- a redelivered activity (same activity key) changes nothing;
+- a participant event with no open lesson opens one, marked `start_event_missing`, which a
+  late meetingStart then adopts;
+- a leave with no join is kept, with the join time unknown;
+- an event for a lesson already closed is recorded against it when it happened before the
+  end, and opens a new lesson when it happened after.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from domain.events import (
+    EventOutcome,
+    MeetingDetails,
+    MeetingEnded,
+    MeetingRef,
+    MeetingStarted,
+    Participant,
+    ParticipantsChanged,
+)
+from domain.lesson import AttendanceSource, Lesson, LessonStatus, PersonClass
+
+from .tables import AttendanceRow, LessonRow, ProcessedActivityRow
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LessonStore:
+    def __init__(self, engine: AsyncEngine, *, retries: int = 4) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._retries = retries
+
+    # ---- transactions -------------------------------------------------------------
+
+    async def _transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run `work` in one transaction, again from the start if a concurrent writer won a
+        unique-key race (two instances opening the same lesson, one activity twice)."""
+        for attempt in range(1, self._retries + 1):
+            try:
+                async with self._sessions() as session, session.begin():
+                    return await work(session)
+            except IntegrityError:
+                if attempt == self._retries:
+                    raise
+                log.info("write conflict, retrying (attempt %d)", attempt)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    async def _seen(session: AsyncSession, activity_key: str | None) -> bool:
+        """True when this activity was applied before (a redelivery)."""
+        if not activity_key:
+            return False
+        return await session.get(ProcessedActivityRow, activity_key) is not None
+
+    def _mark(
+        self,
+        session: AsyncSession,
+        activity_key: str | None,
+        kind: str,
+        meeting_id: str,
+        lesson_id: int | None,
+        outcome: EventOutcome,
+    ) -> None:
+        if activity_key:
+            session.add(
+                ProcessedActivityRow(
+                    activity_key=activity_key,
+                    kind=kind,
+                    meeting_id=meeting_id,
+                    lesson_id=lesson_id,
+                    outcome=outcome.value,
+                    received_at=utcnow(),
+                )
+            )
+
+    # ---- lookups ------------------------------------------------------------------
+
+    @staticmethod
+    async def _open_lesson(session: AsyncSession, meeting_id: str) -> LessonRow | None:
+        stmt = (
+            select(LessonRow)
+            .where(LessonRow.meeting_id == meeting_id, LessonRow.status == LessonStatus.open.value)
+            .with_for_update()
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    @staticmethod
+    async def _latest_lesson(session: AsyncSession, meeting_id: str) -> LessonRow | None:
+        stmt = (
+            select(LessonRow)
+            .where(LessonRow.meeting_id == meeting_id)
+            .order_by(LessonRow.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    @staticmethod
+    def _new_lesson(ref: MeetingRef, start: datetime | None, *, start_missing: bool) -> LessonRow:
+        now = utcnow()
+        return LessonRow(
+            meeting_id=ref.meeting_id,
+            conversation_id=ref.conversation_id,
+            tenant_id=ref.tenant_id,
+            service_url=ref.service_url,
+            actual_start=start,
+            status=LessonStatus.open.value,
+            start_event_missing=start_missing,
+            end_event_missing=False,
+            created_at=now,
+            updated_at=now,
+        )
+
+    # ---- meeting start / end ------------------------------------------------------
+
+    async def record_start(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
+        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+            ref = event.meeting
+            if await self._seen(session, activity_key):
+                lesson = await self._latest_lesson(session, ref.meeting_id)
+                return lesson.id, EventOutcome.duplicate
+            lesson = await self._open_lesson(session, ref.meeting_id)
+            outcome = EventOutcome.applied
+            if lesson is not None and lesson.start_event_missing:
+                # Participant events got here first: this start belongs to that lesson.
+                lesson.actual_start = min(event.at, lesson.actual_start or event.at)
+                lesson.start_event_missing = False
+            elif lesson is not None and lesson.actual_start == event.at:
+                outcome = EventOutcome.duplicate
+            else:
+                if lesson is not None:
+                    # The previous occurrence never told us it ended.
+                    self._close(lesson, None, end_missing=True)
+                    await session.flush()
+                lesson = self._new_lesson(ref, event.at, start_missing=False)
+                session.add(lesson)
+            lesson.title = event.title or lesson.title
+            lesson.join_url = event.join_url or lesson.join_url
+            lesson.meeting_type = event.meeting_type or lesson.meeting_type
+            lesson.updated_at = utcnow()
+            await session.flush()
+            self._mark(session, activity_key, "meetingStart", ref.meeting_id, lesson.id, outcome)
+            return lesson.id, outcome
+
+        lesson_id, outcome = await self._transaction(work)
+        return await self.get(lesson_id), outcome
+
+    async def record_end(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
+        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+            ref = event.meeting
+            if await self._seen(session, activity_key):
+                lesson = await self._latest_lesson(session, ref.meeting_id)
+                return lesson.id, EventOutcome.duplicate
+            lesson = await self._open_lesson(session, ref.meeting_id)
+            outcome = EventOutcome.applied
+            if lesson is None:
+                latest = await self._latest_lesson(session, ref.meeting_id)
+                if latest is not None and latest.actual_end == event.at:
+                    lesson, outcome = latest, EventOutcome.duplicate
+                else:
+                    # An end with no start: keep what we know, the start stays unknown.
+                    lesson = self._new_lesson(ref, None, start_missing=True)
+                    session.add(lesson)
+                    await session.flush()
+                    self._close(lesson, event.at, end_missing=False)
+            else:
+                await self._close_intervals(session, lesson, event.at)
+                self._close(lesson, event.at, end_missing=False)
+            await session.flush()
+            self._mark(session, activity_key, "meetingEnd", ref.meeting_id, lesson.id, outcome)
+            return lesson.id, outcome
+
+        lesson_id, outcome = await self._transaction(work)
+        return await self.get(lesson_id), outcome
+
+    @staticmethod
+    def _close(lesson: LessonRow, at: datetime | None, *, end_missing: bool) -> None:
+        lesson.status = LessonStatus.closed.value
+        lesson.actual_end = at
+        lesson.end_event_missing = end_missing
+        lesson.updated_at = utcnow()
+
+    @staticmethod
+    async def _close_intervals(session: AsyncSession, lesson: LessonRow, at: datetime) -> None:
+        stmt = select(AttendanceRow).where(
+            AttendanceRow.lesson_id == lesson.id, AttendanceRow.left_at.is_(None)
+        )
+        for row in (await session.execute(stmt)).scalars():
+            row.left_at = max(at, row.joined_at) if row.joined_at else at
+            row.note = _append(row.note, "still present when the meeting ended")
+
+    async def set_details(self, lesson_id: int, details: MeetingDetails | None, status: str) -> Lesson:
+        """Store what Bot Framework says about the meeting, or why it could not be asked."""
+
+        async def work(session: AsyncSession) -> int:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            if details is not None:
+                for field in (
+                    "title",
+                    "join_url",
+                    "meeting_type",
+                    "graph_meeting_id",
+                    "organizer_aad_id",
+                    "organizer_name",
+                    "scheduled_start",
+                    "scheduled_end",
+                ):
+                    value = getattr(details, field)
+                    if value is not None:
+                        setattr(lesson, field, value)
+            lesson.details_status = status
+            lesson.updated_at = utcnow()
+            return lesson.id
+
+        return await self.get(await self._transaction(work))
+
+    # ---- participants -------------------------------------------------------------
+
+    async def record_participants(
+        self,
+        event: ParticipantsChanged,
+        activity_key: str | None,
+        classify: Callable[[Participant], PersonClass],
+    ) -> tuple[Lesson, EventOutcome]:
+        kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
+
+        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+            ref = event.meeting
+            if await self._seen(session, activity_key):
+                lesson = await self._latest_lesson(session, ref.meeting_id)
+                return lesson.id, EventOutcome.duplicate
+            lesson, outcome = await self._lesson_for(session, ref, event.at)
+            for person in event.participants:
+                if event.joined:
+                    await self._join(session, lesson, person, event.at, classify(person))
+                else:
+                    await self._leave(session, lesson, person, event.at, classify(person))
+            lesson.updated_at = utcnow()
+            await session.flush()
+            self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
+            return lesson.id, outcome
+
+        lesson_id, outcome = await self._transaction(work)
+        return await self.get(lesson_id), outcome
+
+    async def _lesson_for(
+        self, session: AsyncSession, ref: MeetingRef, at: datetime
+    ) -> tuple[LessonRow, EventOutcome]:
+        lesson = await self._open_lesson(session, ref.meeting_id)
+        if lesson is not None:
+            return lesson, EventOutcome.applied
+        latest = await self._latest_lesson(session, ref.meeting_id)
+        if latest is not None and latest.actual_end is not None and at <= latest.actual_end:
+            return latest, EventOutcome.late
+        # No lesson open: the start event is late, lost, or was never subscribed.
+        lesson = self._new_lesson(ref, at, start_missing=True)
+        session.add(lesson)
+        await session.flush()
+        return lesson, EventOutcome.applied
+
+    @staticmethod
+    async def _intervals(session: AsyncSession, lesson: LessonRow, person_id: str) -> list[AttendanceRow]:
+        stmt = (
+            select(AttendanceRow)
+            .where(AttendanceRow.lesson_id == lesson.id, AttendanceRow.person_id == person_id)
+            .order_by(AttendanceRow.id)
+        )
+        return list((await session.execute(stmt)).scalars())
+
+    async def _join(
+        self, session: AsyncSession, lesson: LessonRow, person: Participant, at: datetime, kind: PersonClass
+    ) -> None:
+        intervals = await self._intervals(session, lesson, person.person_id)
+        if any(i.left_at is None for i in intervals):
+            return  # already present: a join we have seen, delivered without its activity id
+        if any(i.joined_at == at for i in intervals):
+            return
+        closed_lesson = lesson.status == LessonStatus.closed.value
+        session.add(
+            AttendanceRow(
+                lesson_id=lesson.id,
+                person_id=person.person_id,
+                aad_object_id=person.aad_object_id,
+                teams_user_id=person.teams_user_id,
+                display_name=person.name,
+                tenant_id=person.tenant_id,
+                meeting_role=person.role,
+                classification=kind.value,
+                joined_at=at,
+                left_at=lesson.actual_end if closed_lesson else None,
+                source=AttendanceSource.live.value,
+                note="join arrived after the meeting ended" if closed_lesson else None,
+            )
+        )
+
+    async def _leave(
+        self, session: AsyncSession, lesson: LessonRow, person: Participant, at: datetime, kind: PersonClass
+    ) -> None:
+        intervals = await self._intervals(session, lesson, person.person_id)
+        open_rows = [i for i in intervals if i.left_at is None]
+        if open_rows:
+            row = open_rows[-1]
+            row.left_at = max(at, row.joined_at) if row.joined_at else at
+            row.meeting_role = person.role or row.meeting_role
+            return
+        if any(i.left_at == at for i in intervals):
+            return  # this leave is already recorded
+        closed_by_end = [
+            i for i in intervals if lesson.actual_end is not None and i.left_at == lesson.actual_end
+        ]
+        if closed_by_end and at <= lesson.actual_end:
+            # The meeting's end closed the interval; the real leave was earlier.
+            closed_by_end[-1].left_at = max(at, closed_by_end[-1].joined_at or at)
+            return
+        session.add(
+            AttendanceRow(
+                lesson_id=lesson.id,
+                person_id=person.person_id,
+                aad_object_id=person.aad_object_id,
+                teams_user_id=person.teams_user_id,
+                display_name=person.name,
+                tenant_id=person.tenant_id,
+                meeting_role=person.role,
+                classification=kind.value,
+                joined_at=None,
+                left_at=at,
+                source=AttendanceSource.live.value,
+                note="leave without a join: join time unknown",
+            )
+        )
+
+    # ---- reads --------------------------------------------------------------------
+
+    async def get(self, lesson_id: int) -> Lesson:
+        async with self._sessions() as session:
+            stmt = select(LessonRow).where(LessonRow.id == lesson_id).options(selectinload(LessonRow.attendance))
+            row = (await session.execute(stmt)).scalar_one()
+            return Lesson.model_validate(row)
+
+    async def list_lessons(self, meeting_id: str | None = None) -> list[Lesson]:
+        async with self._sessions() as session:
+            stmt = select(LessonRow).options(selectinload(LessonRow.attendance)).order_by(LessonRow.id)
+            if meeting_id is not None:
+                stmt = stmt.where(LessonRow.meeting_id == meeting_id)
+            return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+
+def _append(note: str | None, text: str) -> str:
+    return f"{note}; {text}" if note else text

@@ -1,0 +1,159 @@
+"""Database tables. Times are stored as timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    TypeDecorator,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        value = value.astimezone(timezone.utc)
+        # SQLite compares datetimes as text, so store them all the same way: naive UTC.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class LessonRow(Base):
+    """One lesson: one occurrence of a Teams meeting, from its start to its end."""
+
+    __tablename__ = "lessons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(String(512), index=True)
+    title: Mapped[str | None] = mapped_column(String(512))
+    organizer_aad_id: Mapped[str | None] = mapped_column(String(64))
+    organizer_name: Mapped[str | None] = mapped_column(String(256))
+    join_url: Mapped[str | None] = mapped_column(Text)
+    meeting_type: Mapped[str | None] = mapped_column(String(64))
+    graph_meeting_id: Mapped[str | None] = mapped_column(String(512))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    service_url: Mapped[str | None] = mapped_column(String(512))
+    scheduled_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    scheduled_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    actual_start: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    actual_end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    start_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    end_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
+    details_status: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    attendance: Mapped[list["AttendanceRow"]] = relationship(
+        back_populates="lesson", order_by="AttendanceRow.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        # At most one open lesson per meeting, even with several instances racing.
+        Index(
+            "uq_lessons_one_open_per_meeting",
+            "meeting_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+    )
+
+
+class AttendanceRow(Base):
+    """One interval of one person in one lesson: a join and (eventually) a leave."""
+
+    __tablename__ = "attendance"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    person_id: Mapped[str] = mapped_column(String(128))
+    aad_object_id: Mapped[str | None] = mapped_column(String(64))
+    teams_user_id: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    meeting_role: Mapped[str | None] = mapped_column(String(32))
+    classification: Mapped[str] = mapped_column(String(16))
+    joined_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    left_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    source: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    lesson: Mapped[LessonRow] = relationship(back_populates="attendance")
+
+    __table_args__ = (Index("ix_attendance_lesson_person", "lesson_id", "person_id"),)
+
+
+class ProcessedActivityRow(Base):
+    """Every meeting activity applied, by its delivery key: Teams may deliver one twice."""
+
+    __tablename__ = "processed_activities"
+
+    activity_key: Mapped[str] = mapped_column(String(700), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    meeting_id: Mapped[str | None] = mapped_column(String(512))
+    lesson_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ConversationRow(Base):
+    """Where Chaperone is installed, with what it needs to message there later."""
+
+    __tablename__ = "conversations"
+
+    conversation_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # personal | groupChat | team | channel
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(512))
+    channel_id: Mapped[str | None] = mapped_column(String(512))
+    service_url: Mapped[str] = mapped_column(String(512))
+    # Bot Framework ConversationReference as JSON, tenant id included (the SDK drops it).
+    reference: Mapped[dict] = mapped_column(JSON)
+    installed: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_by_aad_id: Mapped[str | None] = mapped_column(String(64))
+    installed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertDestinationRow(Base):
+    """Which conversation gets which kind of alert (SLT breach alerts, DSL concerns)."""
+
+    __tablename__ = "alert_destinations"
+
+    purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.conversation_id"))
+    set_by_aad_id: Mapped[str] = mapped_column(String(64))
+    set_by_name: Mapped[str | None] = mapped_column(String(256))
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime())
