@@ -13,6 +13,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 import aiohttp
+from yarl import URL
 from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -113,11 +114,12 @@ class BotConnector:
         self._session = session
         self._tokens = tokens
 
-    def _url(self, service_url: str, path: str) -> str:
+    def _url(self, service_url: str, path: str) -> URL:
         refusal = self._settings.service_url_refusal(service_url)
         if refusal:
             raise ConnectorError(f"will not call {service_url}: {refusal}")
-        return service_url.rstrip("/") + path
+        # encoded=True: yarl would otherwise turn %3D back into "=" in the meeting id.
+        return URL(service_url.rstrip("/") + path, encoded=True)
 
     async def meeting_details(self, service_url: str, meeting_id: str) -> MeetingDetails:
         # The meeting id is base64 and may hold + / =, which must not be read as path syntax.

@@ -140,6 +140,7 @@ class LessonStore:
                 lesson = await self._latest_lesson(session, ref.meeting_id)
                 return lesson.id, EventOutcome.duplicate
             lesson = await self._open_lesson(session, ref.meeting_id)
+            latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
             outcome = EventOutcome.applied
             if lesson is not None and lesson.start_event_missing:
                 # Participant events got here first: this start belongs to that lesson.
@@ -147,6 +148,15 @@ class LessonStore:
                 lesson.start_event_missing = False
             elif lesson is not None and lesson.actual_start == event.at:
                 outcome = EventOutcome.duplicate
+            elif latest is not None and latest.actual_end is not None and event.at <= latest.actual_end:
+                # Delivered after the lesson it started had already ended.
+                lesson = latest
+                if latest.actual_start == event.at:
+                    outcome = EventOutcome.duplicate
+                else:
+                    outcome = EventOutcome.late
+                    if latest.start_event_missing:
+                        latest.actual_start, latest.start_event_missing = event.at, False
             else:
                 if lesson is not None:
                     # The previous occurrence never told us it ended.

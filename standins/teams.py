@@ -1,0 +1,204 @@
+"""Teams, as seen by a bot: builders for the activities Teams posts, and a client that posts
+them to Chaperone's /api/messages the way the Bot Framework channel does.
+
+The shapes follow Microsoft's documentation for meeting events (start/end with PascalCase
+value keys, participant events with `members[]`), installs and channel messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import aiohttp
+
+DEFAULT_TENANT = "5f1b3a1e-0000-4000-8000-5c8001000001"
+BOT_ID = "28:00000000-0000-4000-8000-0000000c4a9e"
+
+
+def meeting_id_for(thread_id: str) -> str:
+    """Teams' meeting id: base64 of "0#<threadId>#0" (may contain + / =)."""
+    return base64.b64encode(f"0#{thread_id}#0".encode()).decode()
+
+
+def iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    aad_object_id: str | None
+    role: str = "Attendee"  # in the meeting: Organizer | Presenter | Attendee
+    tenant_id: str = DEFAULT_TENANT
+
+    @property
+    def teams_id(self) -> str:
+        return f"29:{(self.aad_object_id or self.name).replace('-', '')[:24]}"
+
+    def account(self) -> dict:
+        account = {"id": self.teams_id, "name": self.name, "tenantId": self.tenant_id}
+        if self.aad_object_id:
+            account["aadObjectId"] = self.aad_object_id
+        return account
+
+
+@dataclass(frozen=True)
+class Meeting:
+    thread_id: str
+    title: str
+    organizer: Person
+    meeting_type: str = "Scheduled"
+
+    @property
+    def id(self) -> str:
+        return meeting_id_for(self.thread_id)
+
+    @property
+    def join_url(self) -> str:
+        return f"https://teams.microsoft.com/l/meetup-join/{self.thread_id}/0?context=%7b%7d"
+
+    def info(self, start: datetime | None = None, end: datetime | None = None, graph_id: str | None = None) -> dict:
+        """The Bot Connector's GET /v1/meetings/{id} body for this meeting."""
+        details = {
+            "id": self.id,
+            "msGraphResourceId": graph_id or base64.b64encode(f"1*{self.organizer.aad_object_id}*0**{self.thread_id}".encode()).decode(),
+            "type": self.meeting_type,
+            "joinUrl": self.join_url,
+            "title": self.title,
+        }
+        if start:
+            details["scheduledStartTime"] = iso(start)
+        if end:
+            details["scheduledEndTime"] = iso(end)
+        return {
+            "details": details,
+            "conversation": {"isGroup": True, "conversationType": "groupChat", "id": self.thread_id},
+            "organizer": {
+                "id": self.organizer.teams_id,
+                "aadObjectId": self.organizer.aad_object_id,
+                "tenantId": self.organizer.tenant_id,
+            },
+        }
+
+
+class TeamsSimulator:
+    def __init__(
+        self,
+        app_url: str,
+        service_url: str,
+        *,
+        tenant_id: str = DEFAULT_TENANT,
+        token: Callable[[str], str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.app_url = app_url.rstrip("/")
+        self.service_url = service_url.rstrip("/") + "/"
+        self.tenant_id = tenant_id
+        self._token = token
+        self._session = session
+        self._ids = itertools.count(1)
+
+    # ---- activity builders --------------------------------------------------------
+
+    def _base(self, type_: str, conversation: dict, sender: dict, activity_id: str | None) -> dict:
+        return {
+            "type": type_,
+            "id": activity_id or f"f:{uuid.uuid4().hex}",
+            "timestamp": iso(datetime.now(timezone.utc)),
+            "channelId": "msteams",
+            "serviceUrl": self.service_url,
+            "from": sender,
+            "conversation": {**conversation, "tenantId": self.tenant_id},
+            "recipient": {"id": BOT_ID, "name": "Chaperone"},
+            "channelData": {"tenant": {"id": self.tenant_id}},
+            "locale": "en-GB",
+        }
+
+    def _meeting_event(self, meeting: Meeting, name: str, value: dict, at: datetime, sender: Person, activity_id: str | None) -> dict:
+        activity = self._base(
+            "event",
+            {"isGroup": True, "conversationType": "groupChat", "id": meeting.thread_id},
+            sender.account(),
+            activity_id,
+        )
+        activity.update(name=name, value=value, timestamp=iso(at))
+        activity["channelData"]["meeting"] = {"id": meeting.id}
+        return activity
+
+    def meeting_start(self, meeting: Meeting, at: datetime, *, activity_id: str | None = None, camel_case: bool = False) -> dict:
+        value = {"Id": meeting.id, "MeetingType": meeting.meeting_type, "JoinUrl": meeting.join_url, "Title": meeting.title, "StartTime": iso(at)}
+        if camel_case:
+            value = {k[0].lower() + k[1:]: v for k, v in value.items()}
+        return self._meeting_event(meeting, "application/vnd.microsoft.meetingStart", value, at, meeting.organizer, activity_id)
+
+    def meeting_end(self, meeting: Meeting, at: datetime, *, activity_id: str | None = None) -> dict:
+        # In end events value.Id can be the thread id: Chaperone must use channelData.meeting.id.
+        value = {"Id": meeting.thread_id, "MeetingType": meeting.meeting_type, "JoinUrl": meeting.join_url, "Title": meeting.title, "EndTime": iso(at)}
+        return self._meeting_event(meeting, "application/vnd.microsoft.meetingEnd", value, at, meeting.organizer, activity_id)
+
+    def participants(self, meeting: Meeting, people: list[Person], at: datetime, *, joined: bool, activity_id: str | None = None) -> dict:
+        members = [{"user": p.account(), "meeting": {"role": p.role, "inMeeting": joined}} for p in people]
+        name = "application/vnd.microsoft.meetingParticipant" + ("Join" if joined else "Leave")
+        return self._meeting_event(meeting, name, {"members": members}, at, people[0], activity_id)
+
+    def join(self, meeting: Meeting, people: list[Person], at: datetime, **kw) -> dict:
+        return self.participants(meeting, people, at, joined=True, **kw)
+
+    def leave(self, meeting: Meeting, people: list[Person], at: datetime, **kw) -> dict:
+        return self.participants(meeting, people, at, joined=False, **kw)
+
+    def channel_message(self, text: str, sender: Person, *, team_id: str, channel_id: str, mention_bot: bool = True) -> dict:
+        conversation = {"isGroup": True, "conversationType": "channel", "id": f"{channel_id};messageid={next(self._ids)}"}
+        activity = self._base("message", conversation, sender.account(), None)
+        activity["text"] = f"<at>Chaperone</at> {text}" if mention_bot else text
+        if mention_bot:
+            activity["entities"] = [{"type": "mention", "text": "<at>Chaperone</at>", "mentioned": {"id": BOT_ID, "name": "Chaperone"}}]
+        activity["channelData"].update(team={"id": team_id}, channel={"id": channel_id})
+        return activity
+
+    def personal_message(self, text: str, sender: Person) -> dict:
+        conversation = {"conversationType": "personal", "id": f"a:{sender.teams_id}"}
+        activity = self._base("message", conversation, sender.account(), None)
+        activity["text"] = text
+        return activity
+
+    def installation(self, sender: Person, *, team_id: str | None = None, channel_id: str | None = None, action: str = "add") -> dict:
+        if team_id:
+            conversation = {"isGroup": True, "conversationType": "channel", "id": channel_id or team_id}
+        else:
+            conversation = {"conversationType": "personal", "id": f"a:{sender.teams_id}"}
+        activity = self._base("installationUpdate", conversation, sender.account(), None)
+        activity["action"] = action
+        if team_id:
+            activity["channelData"].update(team={"id": team_id}, channel={"id": channel_id or team_id})
+        return activity
+
+    # ---- delivery -----------------------------------------------------------------
+
+    async def post(self, activity: dict | str, *, authorization: str | None = None) -> tuple[int, object]:
+        """POST an activity as the channel does; returns (status, JSON body or text)."""
+        headers = {"Content-Type": "application/json"}
+        if authorization is not None:
+            headers["Authorization"] = authorization
+        elif self._token is not None and isinstance(activity, dict):
+            headers["Authorization"] = f"Bearer {self._token(activity.get('serviceUrl', ''))}"
+        data = activity if isinstance(activity, str) else None
+        session = self._session or aiohttp.ClientSession()
+        try:
+            async with session.post(
+                f"{self.app_url}/api/messages", json=None if data is not None else activity, data=data, headers=headers
+            ) as response:
+                text = await response.text()
+                try:
+                    body = await response.json(content_type=None) if text else None
+                except ValueError:
+                    body = text
+                return response.status, body
+        finally:
+            if self._session is None:
+                await session.close()
