@@ -21,6 +21,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot.adapter import ChaperoneAdapter
 from bot.auth import build_authentication
@@ -48,7 +49,10 @@ def read_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise StartupError("invalid settings:\n" + "\n".join(f"  {e['msg']}" for e in exc.errors())) from exc
+        problems = "\n".join(f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise StartupError(f"invalid settings:\n{problems}") from exc
+    except SettingsError as exc:
+        raise StartupError(f"invalid settings: {exc}") from exc
 
 
 def read_policy(settings: Settings) -> Policy:

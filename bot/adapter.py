@@ -20,6 +20,7 @@ import json
 import logging
 from collections import OrderedDict
 
+import requests
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -129,8 +130,15 @@ class ChaperoneAdapter(CloudAdapter):
         auth_header = request.headers.get("Authorization") or None
         try:
             auth = await self.bot_framework_authentication.authenticate_request(activity, auth_header)
-        except PermissionError as exc:
+        except PermissionError as exc:  # (a subclass of OSError, so first)
             log.warning("refused unauthenticated activity: %s", exc)
+            return error_response(401, "unauthorized")
+        except (OSError, requests.RequestException) as exc:
+            # The channel's signing keys could not be fetched: not the sender's fault.
+            log.error("cannot verify tokens now: %s", exc)
+            return error_response(503, "cannot verify the request's token right now; retry later")
+        except Exception as exc:  # noqa: BLE001 - the SDK raises PermissionError, jwt errors and bare Exception
+            log.warning("refused unauthenticated activity: %s: %s", type(exc).__name__, exc)
             return error_response(401, "unauthorized")
 
         refusal = self._settings.service_url_refusal(activity.service_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from botbuilder.core import TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import Activity, ChannelAccount
 
@@ -115,6 +115,25 @@ class ChaperoneBot(TeamsActivityHandler):
             await self.on_installation_update_add(turn_context)
         elif any(m.id == bot_id for m in removed):
             await self.on_installation_update_remove(turn_context)
+
+    # ---- Adaptive Card actions ----------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name != "adaptiveCard/action":
+            return await super().on_invoke_activity(turn_context)
+        value = activity.value if isinstance(activity.value, dict) else {}
+        verb = ((value.get("action") or {}).get("verb")) or ""
+        log.info("card action %r from %s: not one Chaperone offers", verb, getattr(activity.from_property, "aad_object_id", None))
+        # A plain dict body: the adapter returns it as it is (see bot/adapter.py).
+        return InvokeResponse(
+            status=200,
+            body={
+                "statusCode": 200,
+                "type": "application/vnd.microsoft.activity.message",
+                "value": f"Chaperone has no action '{verb[:40]}'. Nothing was changed.",
+            },
+        )
 
     # ---- commands -----------------------------------------------------------------
 

@@ -1,8 +1,10 @@
 """Sends messages where no turn is in progress: the proactive path.
 
-A channel post goes through the SDK's continue_conversation with the reference stored when
-the channel was registered (tenant id included), so it survives restarts and works from
-any instance.
+Destinations are conversation references stored when a conversation was registered
+(tenant id included: the SDK drops it), so sending survives restarts and works from any
+instance. A team channel gets a new post (POST /v3/conversations with the channel id, as
+Teams documents for starting a channel thread); any other conversation gets a message via
+the SDK's continue_conversation.
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ from __future__ import annotations
 import logging
 
 from botbuilder.core import TurnContext
-from botbuilder.schema import Activity, ConversationReference
+from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 
 from config.settings import Settings
-from store.conversations import AlertPurpose, ConversationStore
+from store.conversations import AlertPurpose, Conversation, ConversationStore
 
 from .adapter import ChaperoneAdapter
 
@@ -30,18 +32,20 @@ class Notifier:
         self._conversations = conversations
         self._settings = settings
 
-    async def send_alert(self, purpose: AlertPurpose, activity: Activity | str) -> str | None:
+    async def send_alert(self, purpose: AlertPurpose, activity: Activity) -> str | None:
         """Post to the conversation registered for `purpose`; returns the new activity id."""
         destination = await self._conversations.alert_destination(purpose)
         if destination is None:
             raise NoDestination(f"no {purpose.value} alert channel has been set")
-        return await self.send(destination.conversation.reference, activity)
+        return await self.send(destination.conversation, activity)
 
-    async def send(self, reference: dict, activity: Activity | str) -> str | None:
-        ref = ConversationReference().deserialize(reference)
+    async def send(self, conversation: Conversation, activity: Activity) -> str | None:
+        ref = ConversationReference().deserialize(conversation.reference)
         refusal = self._settings.service_url_refusal(ref.service_url)
         if refusal:
             raise PermissionError(f"will not send to {ref.service_url}: {refusal}")
+        if conversation.scope == "team" and conversation.channel_id:
+            return await self._new_channel_post(conversation, ref, activity)
         sent: list[str | None] = []
 
         async def deliver(turn_context: TurnContext) -> None:
@@ -50,3 +54,21 @@ class Notifier:
 
         await self._adapter.continue_conversation(ref, deliver, self._settings.app_id)
         return sent[0] if sent else None
+
+    async def _new_channel_post(self, conversation: Conversation, ref: ConversationReference, activity: Activity) -> str | None:
+        parameters = ConversationParameters(
+            is_group=True,
+            bot=ref.bot or ChannelAccount(id=self._settings.app_id),
+            channel_data={"channel": {"id": conversation.channel_id}, "tenant": {"id": conversation.tenant_id}},
+            tenant_id=conversation.tenant_id,
+            activity=activity,
+        )
+        created: list[str | None] = []
+
+        async def record(turn_context: TurnContext) -> None:
+            created.append(turn_context.activity.id)
+
+        await self._adapter.create_conversation(
+            self._settings.app_id, record, parameters, channel_id="msteams", service_url=ref.service_url
+        )
+        return created[0] if created else None

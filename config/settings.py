@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Teams' Bot Connector hosts: public cloud, GCC, GCC High, DoD.
 TEAMS_CONNECTOR_HOSTS = (
@@ -60,7 +61,7 @@ class Settings(BaseSettings):
         "https://graph.microsoft.com/v1.0", validation_alias="CHAPERONE_GRAPH_BASE_URL"
     )
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")
-    allowed_service_hosts: list[str] = Field(
+    allowed_service_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(TEAMS_CONNECTOR_HOSTS),
         validation_alias="CHAPERONE_ALLOWED_SERVICE_HOSTS",
     )
@@ -73,8 +74,8 @@ class Settings(BaseSettings):
     @field_validator("allowed_service_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: object) -> object:
-        # Accept "a,b" from the environment as well as a JSON list.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
+        # "a,b" from the environment.
+        if isinstance(value, str):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
