@@ -152,6 +152,7 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
 @subcommand("serve", "run the bot endpoint (the default)")
 def serve(args: argparse.Namespace) -> int:
     settings = read_settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")

@@ -75,6 +75,7 @@ class ReusingAuthentication(BotFrameworkAuthentication):
         self._inner = inner
         self._clients: OrderedDict[tuple[str, str | None], ConnectorClient] = OrderedDict()
         self._limit = limit
+        self._user_token_client = None
 
     def _wrap(self, factory: ConnectorFactory | None) -> ConnectorFactory | None:
         return factory and _ReusedConnectorFactory(factory, self._clients, self._limit)
@@ -91,7 +92,11 @@ class ReusingAuthentication(BotFrameworkAuthentication):
         return self._wrap(self._inner.create_connector_factory(claims_identity))
 
     async def create_user_token_client(self, claims_identity: ClaimsIdentity):
-        return await self._inner.create_user_token_client(claims_identity)
+        # Built on every turn by the SDK (another msrest client, another ~7 ms retry table);
+        # Chaperone never signs users in, and one app id means one client will do.
+        if self._user_token_client is None:
+            self._user_token_client = await self._inner.create_user_token_client(claims_identity)
+        return self._user_token_client
 
     def create_bot_framework_client(self):
         return self._inner.create_bot_framework_client()

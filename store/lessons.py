@@ -134,11 +134,11 @@ class LessonStore:
     # ---- meeting start / end ------------------------------------------------------
 
     async def record_start(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+        async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if await self._seen(session, activity_key):
                 lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson.id, EventOutcome.duplicate
+                return lesson, EventOutcome.duplicate
             lesson = await self._open_lesson(session, ref.meeting_id)
             latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
             outcome = EventOutcome.applied
@@ -170,17 +170,17 @@ class LessonStore:
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, "meetingStart", ref.meeting_id, lesson.id, outcome)
-            return lesson.id, outcome
+            return lesson, outcome
 
-        lesson_id, outcome = await self._transaction(work)
-        return await self.get(lesson_id), outcome
+        row, outcome = await self._transaction(work)
+        return _without_register(row), outcome
 
     async def record_end(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+        async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if await self._seen(session, activity_key):
                 lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson.id, EventOutcome.duplicate
+                return lesson, EventOutcome.duplicate
             lesson = await self._open_lesson(session, ref.meeting_id)
             outcome = EventOutcome.applied
             if lesson is None:
@@ -198,10 +198,10 @@ class LessonStore:
                 self._close(lesson, event.at, end_missing=False)
             await session.flush()
             self._mark(session, activity_key, "meetingEnd", ref.meeting_id, lesson.id, outcome)
-            return lesson.id, outcome
+            return lesson, outcome
 
-        lesson_id, outcome = await self._transaction(work)
-        return await self.get(lesson_id), outcome
+        row, outcome = await self._transaction(work)
+        return _without_register(row), outcome
 
     @staticmethod
     def _close(lesson: LessonRow, at: datetime | None, *, end_missing: bool) -> None:
@@ -254,11 +254,11 @@ class LessonStore:
     ) -> tuple[Lesson, EventOutcome]:
         kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
 
-        async def work(session: AsyncSession) -> tuple[int, EventOutcome]:
+        async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if await self._seen(session, activity_key):
                 lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson.id, EventOutcome.duplicate
+                return lesson, EventOutcome.duplicate
             lesson, outcome = await self._lesson_for(session, ref, event.at)
             for person in event.participants:
                 if event.joined:
@@ -268,10 +268,10 @@ class LessonStore:
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
-            return lesson.id, outcome
+            return lesson, outcome
 
-        lesson_id, outcome = await self._transaction(work)
-        return await self.get(lesson_id), outcome
+        row, outcome = await self._transaction(work)
+        return _without_register(row), outcome
 
     async def _lesson_for(
         self, session: AsyncSession, ref: MeetingRef, at: datetime
@@ -305,6 +305,8 @@ class LessonStore:
             return  # already present: a join we have seen, delivered without its activity id
         if any(i.joined_at == at for i in intervals):
             return
+        if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
+            lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
         closed_lesson = lesson.status == LessonStatus.closed.value
         session.add(
             AttendanceRow(
@@ -361,11 +363,12 @@ class LessonStore:
 
     # ---- reads --------------------------------------------------------------------
 
-    async def get(self, lesson_id: int) -> Lesson:
+    async def get(self, lesson_id: int, *, with_attendance: bool = True) -> Lesson:
         async with self._sessions() as session:
-            stmt = select(LessonRow).where(LessonRow.id == lesson_id).options(selectinload(LessonRow.attendance))
-            row = (await session.execute(stmt)).scalar_one()
-            return Lesson.model_validate(row)
+            stmt = select(LessonRow).where(LessonRow.id == lesson_id)
+            if with_attendance:
+                return Lesson.model_validate((await session.execute(stmt.options(selectinload(LessonRow.attendance)))).scalar_one())
+            return _without_register((await session.execute(stmt)).scalar_one())
 
     async def list_lessons(self, meeting_id: str | None = None) -> list[Lesson]:
         async with self._sessions() as session:
@@ -373,6 +376,11 @@ class LessonStore:
             if meeting_id is not None:
                 stmt = stmt.where(LessonRow.meeting_id == meeting_id)
             return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+
+def _without_register(row: LessonRow) -> Lesson:
+    """The lesson without its attendance: what the event path needs, at no extra query."""
+    return Lesson.model_validate({c.key: getattr(row, c.key) for c in LessonRow.__table__.columns} | {"attendance": []})
 
 
 def _append(note: str | None, text: str) -> str:

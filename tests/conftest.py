@@ -18,11 +18,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp import web
-
-from app import SERVICES, Services, create_app, read_policy, read_settings
+from app import Services, read_policy, read_settings
+from demo.harness import serve_in_process
 from standins.connector import ConnectorStandIn
-from standins.server import free_port
 from standins.teams import TeamsSimulator
 
 POSTGRES_ADMIN_URL = os.environ.get("CHAPERONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -120,16 +118,8 @@ async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    app = create_app(settings, policy)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        yield RunningApp(url, app[SERVICES], TeamsSimulator(url, service_url, token=token))
-    finally:
-        await runner.cleanup()
+    async with serve_in_process(settings, policy) as served:
+        yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url, token=token))
 
 
 @pytest.fixture

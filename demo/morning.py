@@ -1,0 +1,146 @@
+"""A scripted school day, followed by Chaperone through its real HTTP endpoint.
+
+Teams and the Bot Connector are the local stand-ins; everything else is the product:
+the aiohttp app, the Bot Framework adapter, the lesson monitor and the database.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from app import EXAMPLE_POLICY
+from config.policy import load_policy
+from config.settings import Settings
+from standins.connector import ConnectorStandIn
+from store.conversations import AlertPurpose
+from standins.teams import Meeting, Person, TeamsSimulator
+
+from .harness import serve_in_process
+from .report import DemoReport, render_report
+
+LONDON = ZoneInfo("Europe/London")
+DAY = datetime(2026, 11, 23, tzinfo=LONDON)  # a Monday in term time
+
+SLT = Person("Roland Gooding", "00000000-0000-4000-8000-00000000a001")
+OKAFOR = Person("Ms Amara Okafor", "demo-staff-okafor", role="Organizer")
+HALE = Person("Mr Tom Hale", "demo-staff-hale", role="Presenter")
+PATEL = Person("Mrs Nisha Patel", "demo-staff-patel", role="Organizer")
+REID = Person("Mr Sam Reid", "demo-staff-reid", role="Presenter")
+PUPILS = [Person(f"Pupil {name}", f"demo-pupil-{name.lower()}") for name in ("Alex", "Bea", "Cal", "Dev", "Eli", "Fay")]
+VISITOR = Person("Visiting Speaker", "demo-guest-speaker", tenant_id="another-tenant-0000")
+
+SLT_TEAM = "19:demo-slt-team@thread.tacv2"
+SLT_CHANNEL = "19:demo-slt-alerts@thread.tacv2"
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return DAY.replace(hour=hour, minute=minute)
+
+
+@dataclass
+class Scenario:
+    """One lesson: what happens in it, and what a reviewer should expect Chaperone to say."""
+
+    meeting: Meeting
+    start: datetime
+    end: datetime
+    expect: str
+    staff: list[Person]
+    pupils: list[Person]
+    # (minutes after start, person, joined?) beyond everyone joining at the start
+    moves: list[tuple[int, Person, bool]] = field(default_factory=list)
+    scheduled: bool = True
+
+    def activities(self, teams: TeamsSimulator) -> list[dict]:
+        m, t = self.meeting, self.start
+        out = [teams.meeting_start(m, t), teams.join(m, self.staff, t + timedelta(minutes=1))]
+        out.append(teams.join(m, self.pupils, t + timedelta(minutes=2)))
+        for offset, person, joined in self.moves:
+            out.append(teams.participants(m, [person], t + timedelta(minutes=offset), joined=joined))
+        out.append(teams.meeting_end(m, self.end))
+        return out
+
+
+SCENARIOS = [
+    Scenario(
+        Meeting("19:meeting_demo-maths-7b@thread.v2", "Year 7 Maths (7B)", OKAFOR),
+        at(9, 0), at(9, 50),
+        "compliant: lobby on, two staff throughout, in hours, timetabled",
+        [OKAFOR, HALE], PUPILS[:4],
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-english-8a@thread.v2", "Year 8 English (8A)", PATEL),
+        at(10, 0), at(10, 45),
+        "lobby off: anyone with the link bypasses the waiting room",
+        [PATEL, REID], PUPILS[2:6],
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-science-9c@thread.v2", "Year 9 Science (9C)", OKAFOR),
+        at(11, 0), at(11, 55),
+        "the second member of staff leaves at 11:20 and does not come back",
+        [OKAFOR, HALE], PUPILS[:5],
+        moves=[(20, HALE, False), (30, VISITOR, True), (40, VISITOR, False)],
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-history-10@thread.v2", "Year 10 History catch-up", PATEL),
+        at(19, 30), at(20, 15),
+        "outside operating hours (evening session)",
+        [PATEL, REID], PUPILS[:3],
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-art-dropin@thread.v2", "Art drop-in", REID, meeting_type="MeetNow"),
+        at(13, 30), at(14, 0),
+        "not timetabled: a Meet Now call with no calendar event",
+        [REID, HALE], PUPILS[3:6],
+        scheduled=False,
+    ),
+]
+
+
+async def run_demo(database_url: str | None = None) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chaperone-demo-"))
+    database_url = database_url or f"sqlite+aiosqlite:///{workdir}/demo.sqlite3"
+    policy = load_policy(EXAMPLE_POLICY)
+    with ConnectorStandIn() as connector:
+        settings = Settings(dev_mode=True, app_id="", database_url=database_url, policy_file=EXAMPLE_POLICY, _env_file=None)
+        for s in SCENARIOS:
+            if s.scheduled:
+                connector.add_meeting(s.meeting.id, s.meeting.info(s.start, s.end))
+            else:
+                connector.add_meeting(s.meeting.id, s.meeting.info())
+        async with serve_in_process(settings, policy) as served:
+            teams = TeamsSimulator(served.url, connector.url)
+            await _expect_ok(teams, teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
+            scripts = {s.meeting.id: s.activities(teams) for s in SCENARIOS}
+            for scenario in sorted(SCENARIOS, key=lambda s: s.start):
+                for activity in scripts[scenario.meeting.id]:
+                    await _expect_ok(teams, activity)
+            lessons = await served.services.lessons.list_lessons()
+            # Teams may deliver an activity twice: replay the first lesson's, exactly as sent.
+            replayed = scripts[SCENARIOS[0].meeting.id]
+            for activity in replayed:
+                await _expect_ok(teams, activity)
+            unchanged = await served.services.lessons.list_lessons() == lessons
+            destination = await served.services.conversations.alert_destination(AlertPurpose.slt)
+        report = DemoReport(
+            policy=policy,
+            lessons=lessons,
+            expectations={s.meeting.id: s.expect for s in SCENARIOS},
+            alert_destination=destination,
+            connector_calls=len(connector.requests()),
+            replayed=len(replayed),
+            replay_unchanged=unchanged,
+            database_url=database_url,
+        )
+        print(render_report(report))
+    return 0 if unchanged else 1
+
+
+async def _expect_ok(teams: TeamsSimulator, activity: dict) -> None:
+    status, body = await teams.post(activity)
+    if status != 200:
+        raise RuntimeError(f"Chaperone answered {status} to {activity.get('type')} {activity.get('name', '')}: {body}")

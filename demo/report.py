@@ -1,0 +1,74 @@
+"""The demo's printed report: each lesson, its attendance, and what was flagged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from config.policy import Policy
+from domain.lesson import Lesson
+from store.conversations import AlertDestination
+
+
+@dataclass
+class DemoReport:
+    policy: Policy
+    lessons: list[Lesson]
+    expectations: dict[str, str]
+    alert_destination: AlertDestination | None
+    connector_calls: int
+    replayed: int
+    replay_unchanged: bool
+    database_url: str
+
+
+def _hm(value: datetime | None, policy: Policy) -> str:
+    return value.astimezone(policy.school.zone).strftime("%H:%M") if value else "?"
+
+
+def _length(seconds: int | None) -> str:
+    return f"{seconds // 60} min" if seconds is not None else "unknown"
+
+
+def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> list[str]:
+    zone = policy.school.zone
+    date = lesson.actual_start.astimezone(zone).strftime("%A %d %B %Y") if lesson.actual_start else "date unknown"
+    lines = [
+        f"{lesson.title or lesson.meeting_id}",
+        f"  {date}, {_hm(lesson.actual_start, policy)}-{_hm(lesson.actual_end, policy)} ({_length(lesson.length_seconds)}),"
+        f" {lesson.meeting_type or 'type unknown'}, organised by {lesson.organizer_name or lesson.organizer_aad_id or 'unknown'}",
+    ]
+    if expectation:
+        lines.append(f"  scenario: {expectation}")
+    if lesson.details_status and lesson.details_status != "ok":
+        lines.append(f"  meeting details: {lesson.details_status}")
+    lines.append(f"  attendance ({len({a.person_id for a in lesson.attendance})} people, {len(lesson.attendance)} intervals):")
+    for a in sorted(lesson.attendance, key=lambda a: (a.joined_at or lesson.actual_start, a.display_name or "")):
+        minutes = f"{a.seconds // 60:>3} min" if a.seconds is not None else "    ?  "
+        lines.append(
+            f"    {a.display_name or a.person_id:<22} {a.meeting_role or '':<10} {a.classification.value:<8}"
+            f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}"
+        )
+    lines.append("  flagged: rule checks are not built yet (waiting room, two staff, hours, timetable)")
+    return lines
+
+
+def render_report(report: DemoReport) -> str:
+    policy = report.policy
+    out = [
+        f"Chaperone demo: {policy.school.name}, one school day followed through /api/messages",
+        "=" * 78,
+    ]
+    if report.alert_destination:
+        d = report.alert_destination
+        out.append(f"SLT alert channel: {d.conversation.channel_id} (set by {d.set_by_name})")
+    out.append("")
+    for lesson in sorted(report.lessons, key=lambda l: l.actual_start or l.actual_end):
+        out.extend(render_lesson(lesson, policy, report.expectations.get(lesson.meeting_id)))
+        out.append("")
+    out.append(
+        f"Redelivery: the first lesson's {report.replayed} activities were posted again;"
+        f" register {'unchanged' if report.replay_unchanged else 'CHANGED (a defect)'}."
+    )
+    out.append(f"Bot Connector stand-in calls: {report.connector_calls}. Database: {report.database_url}")
+    return "\n".join(out)
