@@ -38,19 +38,18 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class MeetingStartValue(_Payload):
+class _MeetingValue(_Payload):
     id: str | None = Field(None, validation_alias=_either("Id"))
     meeting_type: str | None = Field(None, validation_alias=_either("MeetingType"))
     join_url: str | None = Field(None, validation_alias=_either("JoinUrl"))
     title: str | None = Field(None, validation_alias=_either("Title"))
+
+
+class MeetingStartValue(_MeetingValue):
     start_time: datetime = Field(validation_alias=_either("StartTime"))
 
 
-class MeetingEndValue(_Payload):
-    id: str | None = Field(None, validation_alias=_either("Id"))
-    meeting_type: str | None = Field(None, validation_alias=_either("MeetingType"))
-    join_url: str | None = Field(None, validation_alias=_either("JoinUrl"))
-    title: str | None = Field(None, validation_alias=_either("Title"))
+class MeetingEndValue(_MeetingValue):
     end_time: datetime = Field(validation_alias=_either("EndTime"))
 
 

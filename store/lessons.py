@@ -65,12 +65,11 @@ class LessonStore:
                 log.info("write conflict, retrying (attempt %d)", attempt)
         raise AssertionError("unreachable")
 
-    @staticmethod
-    async def _seen(session: AsyncSession, activity_key: str | None) -> bool:
-        """True when this activity was applied before (a redelivery)."""
-        if not activity_key:
-            return False
-        return await session.get(ProcessedActivityRow, activity_key) is not None
+    async def _replayed(self, session: AsyncSession, activity_key: str | None, meeting_id: str) -> LessonRow | None:
+        """The lesson, when this activity was applied before (a redelivery); else None."""
+        if not activity_key or await session.get(ProcessedActivityRow, activity_key) is None:
+            return None
+        return await self._latest_lesson(session, meeting_id)
 
     def _mark(
         self,
@@ -136,9 +135,8 @@ class LessonStore:
     async def record_start(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
-            if await self._seen(session, activity_key):
-                lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson, EventOutcome.duplicate
+            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
+                return replayed, EventOutcome.duplicate
             lesson = await self._open_lesson(session, ref.meeting_id)
             latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
             outcome = EventOutcome.applied
@@ -178,9 +176,8 @@ class LessonStore:
     async def record_end(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
-            if await self._seen(session, activity_key):
-                lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson, EventOutcome.duplicate
+            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
+                return replayed, EventOutcome.duplicate
             lesson = await self._open_lesson(session, ref.meeting_id)
             outcome = EventOutcome.applied
             if lesson is None:
@@ -256,9 +253,8 @@ class LessonStore:
 
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
-            if await self._seen(session, activity_key):
-                lesson = await self._latest_lesson(session, ref.meeting_id)
-                return lesson, EventOutcome.duplicate
+            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
+                return replayed, EventOutcome.duplicate
             lesson, outcome = await self._lesson_for(session, ref, event.at)
             for person in event.participants:
                 if event.joined:
@@ -309,18 +305,12 @@ class LessonStore:
             lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
         closed_lesson = lesson.status == LessonStatus.closed.value
         session.add(
-            AttendanceRow(
-                lesson_id=lesson.id,
-                person_id=person.person_id,
-                aad_object_id=person.aad_object_id,
-                teams_user_id=person.teams_user_id,
-                display_name=person.name,
-                tenant_id=person.tenant_id,
-                meeting_role=person.role,
-                classification=kind.value,
+            _interval(
+                lesson,
+                person,
+                kind,
                 joined_at=at,
                 left_at=lesson.actual_end if closed_lesson else None,
-                source=AttendanceSource.live.value,
                 note="join arrived after the meeting ended" if closed_lesson else None,
             )
         )
@@ -344,22 +334,7 @@ class LessonStore:
             # The meeting's end closed the interval; the real leave was earlier.
             closed_by_end[-1].left_at = max(at, closed_by_end[-1].joined_at or at)
             return
-        session.add(
-            AttendanceRow(
-                lesson_id=lesson.id,
-                person_id=person.person_id,
-                aad_object_id=person.aad_object_id,
-                teams_user_id=person.teams_user_id,
-                display_name=person.name,
-                tenant_id=person.tenant_id,
-                meeting_role=person.role,
-                classification=kind.value,
-                joined_at=None,
-                left_at=at,
-                source=AttendanceSource.live.value,
-                note="leave without a join: join time unknown",
-            )
-        )
+        session.add(_interval(lesson, person, kind, joined_at=None, left_at=at, note="leave without a join: join time unknown"))
 
     # ---- reads --------------------------------------------------------------------
 
@@ -376,6 +351,31 @@ class LessonStore:
             if meeting_id is not None:
                 stmt = stmt.where(LessonRow.meeting_id == meeting_id)
             return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+
+def _interval(
+    lesson: LessonRow,
+    person: Participant,
+    kind: PersonClass,
+    *,
+    joined_at: datetime | None,
+    left_at: datetime | None,
+    note: str | None,
+) -> AttendanceRow:
+    return AttendanceRow(
+        lesson_id=lesson.id,
+        person_id=person.person_id,
+        aad_object_id=person.aad_object_id,
+        teams_user_id=person.teams_user_id,
+        display_name=person.name,
+        tenant_id=person.tenant_id,
+        meeting_role=person.role,
+        classification=kind.value,
+        joined_at=joined_at,
+        left_at=left_at,
+        source=AttendanceSource.live.value,
+        note=note,
+    )
 
 
 def _without_register(row: LessonRow) -> Lesson:

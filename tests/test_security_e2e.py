@@ -149,3 +149,19 @@ def test_an_openid_override_must_be_https_off_loopback(monkeypatch):
     monkeypatch.setenv("CHAPERONE_BOT_TOKEN_ISSUER", "https://issuer.example")
     with pytest.raises(StartupError, match="https"):
         read_settings(_env_file=None)
+
+
+async def test_healthz_reports_the_database(dev_app):
+    import aiohttp
+
+    from store.db import create_engine, ping
+
+    async with aiohttp.ClientSession() as session, session.get(f"{dev_app.url}/healthz") as response:
+        assert response.status == 200
+        body = await response.json()
+    assert body["database"] == "ok" and body["authentication"] == "off (dev mode)"
+    dead = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        assert (await ping(dead)).startswith("ConnectionRefusedError")
+    finally:
+        await dead.dispose()
