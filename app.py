@@ -29,10 +29,17 @@ from bot.connector import BotConnector, TokenSource, token_source
 from bot.handler import ChaperoneBot
 from bot.lessons import LessonMonitor
 from bot.notifier import Notifier
+from bot.worker import Worker
 from config.policy import Policy, PolicyError, load_policy
 from config.settings import Settings
+from graph.attendance import AttendanceReports
+from graph.calendar import CalendarReader
+from graph.client import GraphClient
+from graph.meetings import MeetingReader
+from graph.people import PeopleDirectory
 from store.conversations import ConversationStore
 from store.db import create_engine, migrate, ping
+from store.jobs import JobStore
 from store.lessons import LessonStore
 
 log = logging.getLogger("chaperone")
@@ -77,15 +84,20 @@ class Services:
     engine: object
     http: aiohttp.ClientSession
     tokens: TokenSource
+    graph: GraphClient
     lessons: LessonStore
     conversations: ConversationStore
+    jobs: JobStore
+    worker: Worker
     adapter: ChaperoneAdapter
     bot: ChaperoneBot
     notifier: Notifier
 
     async def close(self) -> None:
+        await self.worker.stop()
         await self.http.close()
         await self.tokens.close()
+        await self.graph.close()
         await self.engine.dispose()
 
 
@@ -94,14 +106,34 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     await migrate(engine)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
     tokens = token_source(settings)
+    graph = GraphClient(settings)
     lessons = LessonStore(engine)
     conversations = ConversationStore(engine)
+    jobs = JobStore(engine)
+    worker = Worker(jobs, poll_seconds=settings.job_poll_seconds)
     connector = BotConnector(settings, http, tokens)
+    people = PeopleDirectory(
+        graph,
+        staff_groups=policy.people.staff_group_ids,
+        pupil_groups=policy.people.pupil_group_ids,
+        ttl_seconds=settings.graph_cache_ttl_seconds,
+    )
+    monitor = LessonMonitor(
+        lessons,
+        worker,
+        connector,
+        MeetingReader(graph),
+        CalendarReader(graph),
+        people,
+        AttendanceReports(graph),
+        policy,
+        settings.attendance_report_delays,
+    )
     adapter = ChaperoneAdapter(settings, build_authentication(settings))
-    monitor = LessonMonitor(lessons, connector, policy)
     bot = ChaperoneBot(monitor, conversations, policy)
     notifier = Notifier(adapter, conversations, settings)
-    return Services(settings, policy, engine, http, tokens, lessons, conversations, adapter, bot, notifier)
+    worker.start()
+    return Services(settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, worker, adapter, bot, notifier)
 
 
 SERVICES = web.AppKey("services", Services)

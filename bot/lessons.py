@@ -1,28 +1,45 @@
 """The lesson monitor: follows each live lesson from Teams' meeting events.
 
-It records the lesson and its attendance (the policy: "Staff will record the length, time,
-date, and attendance of any sessions held") and asks Bot Framework for the meeting's
-details. A detail it could not get is recorded as 'could not verify', never guessed.
+In the HTTP turn it only records what happened (the policy: "Staff will record the length,
+time, date, and attendance of any sessions held") and queues the follow-up in the same
+transaction. The follow-up runs as jobs, on any instance, after restarts too:
+
+- lesson-started: the meeting's details (Bot Framework), its settings and the organizer's
+  calendar event (Graph);
+- roster-changed: who is staff, pupil or external (Graph, cached);
+- reconcile-attendance: Graph's attendance report, once it exists, merged into the register.
+
+Anything that could not be found out is stored as 'could not verify: <reason>', never guessed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 
 from config.policy import Policy
-from domain.events import (
-    EventOutcome,
-    MeetingEnded,
-    MeetingStarted,
-    Participant,
-    ParticipantsChanged,
-)
+from domain.events import EventOutcome, MeetingEnded, MeetingStarted, Participant, ParticipantsChanged
 from domain.lesson import Lesson, PersonClass
+from domain.meeting import AttendanceReport
+from graph.attendance import AttendanceReports
+from graph.calendar import CalendarReader
+from graph.client import GraphUnavailable
+from graph.meetings import MeetingReader
+from graph.people import PeopleDirectory
+from store.jobs import Job, JobSpec
 from store.lessons import LessonStore
 
 from .connector import BotConnector, ConnectorError
+from .worker import GiveUp, RetryLater, Worker
 
 log = logging.getLogger(__name__)
+
+LESSON_STARTED = "lesson-started"
+ROSTER_CHANGED = "roster-changed"
+RECONCILE_ATTENDANCE = "reconcile-attendance"
+CHANNEL_MEETING_TYPES = {"ChannelScheduled", "ChannelRecurring"}
+REPORT_MATCH_WINDOW = timedelta(minutes=30)
 
 
 def classify_from_event(person: Participant, school_tenant: str | None) -> PersonClass:
@@ -37,42 +54,57 @@ def classify_from_event(person: Participant, school_tenant: str | None) -> Perso
     return PersonClass.unknown
 
 
-class LessonMonitor:
-    def __init__(self, store: LessonStore, connector: BotConnector, policy: Policy) -> None:
-        self._store = store
-        self._connector = connector
-        self._policy = policy
+def could_not_verify(reason: object) -> str:
+    return f"could not verify: {reason}"
 
-    def _school_tenant(self, event_tenant: str | None) -> str | None:
-        return self._policy.school.tenant_id or event_tenant
+
+class LessonMonitor:
+    def __init__(
+        self,
+        store: LessonStore,
+        worker: Worker,
+        connector: BotConnector,
+        meetings: MeetingReader,
+        calendar: CalendarReader,
+        people: PeopleDirectory,
+        reports: AttendanceReports,
+        policy: Policy,
+        report_delays: tuple[float, ...],
+    ) -> None:
+        self._store = store
+        self._worker = worker
+        self._connector = connector
+        self._meetings = meetings
+        self._calendar = calendar
+        self._people = people
+        self._reports = reports
+        self._policy = policy
+        self._report_delays = report_delays
+        worker.handle(LESSON_STARTED, self.lesson_started)
+        worker.handle(ROSTER_CHANGED, self.roster_changed)
+        worker.handle(RECONCILE_ATTENDANCE, self.reconcile_attendance)
+
+    # ---- in the turn: record, queue, answer -----------------------------------------
 
     async def meeting_started(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        lesson, outcome = await self._store.record_start(event, activity_key)
-        if outcome is EventOutcome.applied and event.meeting.service_url:
-            lesson = await self._fetch_details(lesson, event.meeting.service_url)
+        lesson, outcome = await self._store.record_start(event, activity_key, [JobSpec(kind=LESSON_STARTED)])
+        self._worker.wake()
         log.info("meetingStart %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
         return lesson, outcome
 
-    async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
-        try:
-            details = await self._connector.meeting_details(service_url, lesson.meeting_id)
-        except ConnectorError as exc:
-            log.warning("lesson %s: meeting details unavailable: %s", lesson.id, exc)
-            return await self._store.set_details(lesson.id, None, f"could not verify: {exc}")
-        return await self._store.set_details(lesson.id, details, "ok")
-
     async def meeting_ended(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        lesson, outcome = await self._store.record_end(event, activity_key)
+        reconcile = JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])
+        lesson, outcome = await self._store.record_end(event, activity_key, [reconcile])
+        self._worker.wake()
         log.info("meetingEnd %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
         return lesson, outcome
 
-    async def participants_changed(
-        self, event: ParticipantsChanged, activity_key: str | None
-    ) -> tuple[Lesson, EventOutcome]:
-        tenant = self._school_tenant(event.meeting.tenant_id)
+    async def participants_changed(self, event: ParticipantsChanged, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
+        tenant = self._policy.school.tenant_id or event.meeting.tenant_id
         lesson, outcome = await self._store.record_participants(
-            event, activity_key, lambda person: classify_from_event(person, tenant)
+            event, activity_key, lambda person: classify_from_event(person, tenant), [JobSpec(kind=ROSTER_CHANGED)]
         )
+        self._worker.wake()
         log.info(
             "%s %d participant(s) in %s -> lesson %s (%s)",
             "join" if event.joined else "leave",
@@ -82,3 +114,84 @@ class LessonMonitor:
             outcome,
         )
         return lesson, outcome
+
+    # ---- jobs -----------------------------------------------------------------------
+
+    async def lesson_started(self, job: Job) -> None:
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        if lesson.service_url:
+            lesson = await self._fetch_details(lesson, lesson.service_url)
+        if not lesson.organizer_aad_id:
+            reason = could_not_verify("the organizer is not known (Teams' meeting details were not available)")
+            await self._store.set_meeting_settings(lesson.id, None, reason)
+            await self._store.set_calendar(lesson.id, None, reason)
+            return
+        try:
+            settings = await self._meetings.settings(lesson.organizer_aad_id, lesson.graph_meeting_id, lesson.join_url)
+            await self._store.set_meeting_settings(lesson.id, settings, "ok")
+        except GraphUnavailable as exc:
+            await self._store.set_meeting_settings(lesson.id, None, could_not_verify(exc.reason))
+        try:
+            event = await self._calendar.event_for(lesson.organizer_aad_id, lesson.join_url, lesson.actual_start or lesson.scheduled_start)
+            await self._store.set_calendar(lesson.id, event, "ok" if event else "no calendar event")
+        except GraphUnavailable as exc:
+            await self._store.set_calendar(lesson.id, None, could_not_verify(exc.reason))
+
+    async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
+        try:
+            details = await self._connector.meeting_details(service_url, lesson.meeting_id)
+        except ConnectorError as exc:
+            log.warning("lesson %s: meeting details unavailable: %s", lesson.id, exc)
+            return await self._store.set_details(lesson.id, None, could_not_verify(exc))
+        return await self._store.set_details(lesson.id, details, "ok")
+
+    async def roster_changed(self, job: Job) -> None:
+        lesson = await self._store.get(job.lesson_id)
+        people = sorted({a.aad_object_id for a in lesson.attendance if a.aad_object_id and a.classification is PersonClass.unknown})
+        answers = await asyncio.gather(*(self._people.classify(p) for p in people), return_exceptions=True)
+        known = {p: a for p, a in zip(people, answers) if isinstance(a, PersonClass)}
+        await self._store.set_classifications(lesson.id, known)
+        failures = [a for a in answers if isinstance(a, GraphUnavailable)]
+        unexpected = [a for a in answers if isinstance(a, BaseException) and not isinstance(a, GraphUnavailable)]
+        if unexpected:
+            raise unexpected[0]
+        if failures:
+            # Attendance is already recorded; only the classification waits for Graph.
+            raise RetryLater(f"{len(failures)} people not classified: {failures[0].reason}", 30)
+
+    async def reconcile_attendance(self, job: Job) -> None:
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        if lesson.meeting_type in CHANNEL_MEETING_TYPES:
+            await self._store.set_report_status(lesson.id, "none: Teams keeps no attendance report for channel meetings")
+            return
+        try:
+            report = await self._matching_report(lesson)
+        except GraphUnavailable as exc:
+            await self._not_yet(job, lesson, could_not_verify(exc.reason))
+            return
+        if report is None:
+            await self._not_yet(job, lesson, "no attendance report yet")
+            return
+        added = await self._store.merge_report(lesson.id, report, [JobSpec(kind=ROSTER_CHANGED)])
+        self._worker.wake()
+        log.info("lesson %s: attendance report reconciled, %d added", lesson.id, added)
+
+    async def _matching_report(self, lesson: Lesson) -> AttendanceReport | None:
+        if not lesson.organizer_aad_id or not lesson.graph_meeting_id:
+            raise GraphUnavailable("the organizer or Graph meeting id is not known")
+        reports = await self._reports.reports(lesson.organizer_aad_id, lesson.graph_meeting_id)
+        if lesson.actual_start is None:
+            return reports[-1] if reports else None
+        # A recurring meeting keeps one report per occurrence: take this lesson's.
+        for report in reports:
+            if report.meeting_start and abs(report.meeting_start - lesson.actual_start) <= REPORT_MATCH_WINDOW:
+                return report
+        return None
+
+    async def _not_yet(self, job: Job, lesson: Lesson, reason: str) -> None:
+        if job.attempts < len(self._report_delays):
+            await self._store.set_report_status(lesson.id, f"pending: {reason}")
+            raise RetryLater(reason, self._report_delays[job.attempts])
+        final = reason if reason.startswith("could not verify") else could_not_verify(f"{reason} after {job.attempts} tries")
+        await self._store.set_report_status(lesson.id, final)
+        raise GiveUp(final)

@@ -54,6 +54,10 @@ class People(_Strict):
 
     slt: list[Person] = Field(default_factory=list)
     dsl: list[Person] = Field(default_factory=list)
+    # Entra security groups that say who is staff and who is a pupil, for accounts the
+    # education roster does not cover.
+    staff_group_ids: tuple[str, ...] = ()
+    pupil_group_ids: tuple[str, ...] = ()
 
     def is_slt(self, aad_object_id: str | None) -> bool:
         return bool(aad_object_id) and any(p.aad_object_id == aad_object_id for p in self.slt)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
@@ -60,6 +60,22 @@ class Settings(BaseSettings):
     graph_base_url: str = Field(
         "https://graph.microsoft.com/v1.0", validation_alias="CHAPERONE_GRAPH_BASE_URL"
     )
+    # Graph credential: the bot's own app registration unless told otherwise.
+    graph_credential: Literal["secret", "certificate", "managed-identity"] = Field(
+        "secret", validation_alias="CHAPERONE_GRAPH_CREDENTIAL"
+    )
+    graph_tenant_id: str = Field("", validation_alias="CHAPERONE_GRAPH_TENANT_ID")
+    graph_client_id: str = Field("", validation_alias="CHAPERONE_GRAPH_CLIENT_ID")
+    graph_client_secret: str = Field("", validation_alias="CHAPERONE_GRAPH_CLIENT_SECRET", repr=False)
+    graph_certificate_path: Path | None = Field(None, validation_alias="CHAPERONE_GRAPH_CERTIFICATE_PATH")
+    graph_timeout_seconds: float = Field(20.0, validation_alias="CHAPERONE_GRAPH_TIMEOUT_SECONDS", gt=0, le=300)
+    graph_cache_ttl_seconds: float = Field(3600.0, validation_alias="CHAPERONE_GRAPH_CACHE_TTL_SECONDS", ge=0)
+    # Graph publishes a meeting's attendance report some minutes after it ends: first look
+    # after the first delay, then after each of the others, then give up and say so.
+    attendance_report_delays: Annotated[tuple[float, ...], NoDecode] = Field(
+        (120, 300, 900, 1800, 3600, 7200), validation_alias="CHAPERONE_ATTENDANCE_REPORT_DELAYS"
+    )
+    job_poll_seconds: float = Field(5.0, validation_alias="CHAPERONE_JOB_POLL_SECONDS", gt=0)
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")
     allowed_service_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(TEAMS_CONNECTOR_HOSTS),
@@ -79,6 +95,27 @@ class Settings(BaseSettings):
             return [h.strip().lower() for h in value.split(",") if h.strip()]
         return value
 
+    @field_validator("attendance_report_delays", mode="before")
+    @classmethod
+    def _split_delays(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(float(v) for v in value.split(",") if v.strip())
+        return value
+
+    @field_validator("attendance_report_delays")
+    @classmethod
+    def _some_delays(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(v < 0 for v in value):
+            raise ValueError("needs one or more delays in seconds, none negative")
+        return value
+
+    @model_validator(mode="after")
+    def _graph_defaults_to_the_bot_registration(self) -> "Settings":
+        self.graph_tenant_id = self.graph_tenant_id or self.app_tenant_id
+        self.graph_client_id = self.graph_client_id or self.app_id
+        self.graph_client_secret = self.graph_client_secret or self.app_password
+        return self
+
     @model_validator(mode="after")
     def _auth_is_on_unless_dev_mode(self) -> "Settings":
         if not self.app_id and not self.dev_mode:
@@ -89,10 +126,12 @@ class Settings(BaseSettings):
             )
         if self.app_type.lower() == "singletenant" and not self.app_tenant_id:
             raise ValueError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId.")
-        for name in ("bot_openid_metadata_url",):
+        for name in ("bot_openid_metadata_url", "graph_base_url"):
             url = getattr(self, name)
             if url and urlsplit(url).scheme != "https" and not is_loopback_host(urlsplit(url).hostname):
                 raise ValueError(f"{name} must be https (plain http is allowed only on loopback)")
+        if self.graph_credential == "certificate" and not self.graph_certificate_path:
+            raise ValueError("CHAPERONE_GRAPH_CREDENTIAL=certificate needs CHAPERONE_GRAPH_CERTIFICATE_PATH")
         if bool(self.bot_openid_metadata_url) != bool(self.bot_token_issuer):
             raise ValueError(
                 "CHAPERONE_BOT_OPENID_METADATA_URL and CHAPERONE_BOT_TOKEN_ISSUER go together"

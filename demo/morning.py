@@ -16,8 +16,9 @@ from app import EXAMPLE_POLICY
 from config.policy import load_policy
 from config.settings import Settings
 from standins.connector import ConnectorStandIn
+from standins.graph import GraphStandIn
 from store.conversations import AlertPurpose
-from standins.teams import Meeting, Person, TeamsSimulator
+from standins.teams import Meeting, Person, TeamsSimulator, attendance_report
 
 from .harness import serve_in_process
 from .report import DemoReport, render_report
@@ -31,6 +32,7 @@ HALE = Person("Mr Tom Hale", "demo-staff-hale", role="Presenter")
 PATEL = Person("Mrs Nisha Patel", "demo-staff-patel", role="Organizer")
 REID = Person("Mr Sam Reid", "demo-staff-reid", role="Presenter")
 PUPILS = [Person(f"Pupil {name}", f"demo-pupil-{name.lower()}") for name in ("Alex", "Bea", "Cal", "Dev", "Eli", "Fay")]
+KHAN = Person("Mr Idris Khan", "demo-staff-khan", role="Organizer")
 VISITOR = Person("Visiting Speaker", "demo-guest-speaker", tenant_id="another-tenant-0000")
 
 SLT_TEAM = "19:demo-slt-team@thread.tacv2"
@@ -54,6 +56,9 @@ class Scenario:
     # (minutes after start, person, joined?) beyond everyone joining at the start
     moves: list[tuple[int, Person, bool]] = field(default_factory=list)
     scheduled: bool = True
+    lobby: str = "organizer"
+    # A pupil whose join event never reaches Chaperone; Graph's attendance report has them.
+    unseen: Person | None = None
 
     def activities(self, teams: TeamsSimulator) -> list[dict]:
         m, t = self.meeting, self.start
@@ -63,6 +68,15 @@ class Scenario:
             out.append(teams.participants(m, [person], t + timedelta(minutes=offset), joined=joined))
         out.append(teams.meeting_end(m, self.end))
         return out
+
+    def report(self) -> dict:
+        """Graph's attendance report: everyone, including the pupil whose join was not seen."""
+        joined = self.start + timedelta(minutes=2)
+        rows = [(p, self.start + timedelta(minutes=1), self.end) for p in self.staff]
+        rows += [(p, joined, self.end) for p in self.pupils]
+        if self.unseen:
+            rows.append((self.unseen, joined, self.end))
+        return attendance_report(f"report-{self.meeting.thread_id[9:25]}", self.start, self.end, rows)
 
 
 SCENARIOS = [
@@ -77,6 +91,7 @@ SCENARIOS = [
         at(10, 0), at(10, 45),
         "lobby off: anyone with the link bypasses the waiting room",
         [PATEL, REID], PUPILS[2:6],
+        lobby="everyone",
     ),
     Scenario(
         Meeting("19:meeting_demo-science-9c@thread.v2", "Year 9 Science (9C)", OKAFOR),
@@ -84,6 +99,7 @@ SCENARIOS = [
         "the second member of staff leaves at 11:20 and does not come back",
         [OKAFOR, HALE], PUPILS[:5],
         moves=[(20, HALE, False), (30, VISITOR, True), (40, VISITOR, False)],
+        unseen=PUPILS[5],
     ),
     Scenario(
         Meeting("19:meeting_demo-history-10@thread.v2", "Year 10 History catch-up", PATEL),
@@ -98,20 +114,51 @@ SCENARIOS = [
         [REID, HALE], PUPILS[3:6],
         scheduled=False,
     ),
+    Scenario(
+        Meeting("19:meeting_demo-geography-11@thread.v2", "Year 11 Geography", KHAN),
+        at(14, 10), at(15, 0),
+        "the IT team has not yet added this teacher to the Teams application access policy",
+        [KHAN, HALE], PUPILS[:4],
+    ),
 ]
+# Graph answers 403 for this organizer's meetings and calendar.
+NOT_IN_ACCESS_POLICY = KHAN
+
+
+def script_graph(graph: GraphStandIn) -> None:
+    """What Microsoft Graph knows about the school's people and this day's meetings."""
+    graph.denied.add(NOT_IN_ACCESS_POLICY.aad_object_id)
+    for person in (OKAFOR, HALE, PATEL, REID, KHAN):
+        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name)
+    for person in PUPILS:
+        graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
+    graph.add_person(VISITOR.aad_object_id, user_type="Guest", name=VISITOR.name)
+    for s in SCENARIOS:
+        organizer = s.meeting.organizer.aad_object_id
+        graph.add_meeting(organizer, s.meeting.online_meeting(s.start, s.end, lobby=s.lobby))
+        if s.scheduled:
+            graph.calendars.setdefault(organizer, []).append(s.meeting.calendar_event(s.start, s.end))
+        graph.reports[s.meeting.graph_id] = [s.report()]
 
 
 async def run_demo(database_url: str | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chaperone-demo-"))
     database_url = database_url or f"sqlite+aiosqlite:///{workdir}/demo.sqlite3"
     policy = load_policy(EXAMPLE_POLICY)
-    with ConnectorStandIn() as connector:
-        settings = Settings(dev_mode=True, app_id="", database_url=database_url, policy_file=EXAMPLE_POLICY, _env_file=None)
+    with ConnectorStandIn() as connector, GraphStandIn() as graph:
+        settings = Settings(
+            dev_mode=True,
+            app_id="",
+            database_url=database_url,
+            policy_file=EXAMPLE_POLICY,
+            graph_base_url=graph.base_url,
+            attendance_report_delays=(0.2, 0.5),
+            job_poll_seconds=0.2,
+            _env_file=None,
+        )
         for s in SCENARIOS:
-            if s.scheduled:
-                connector.add_meeting(s.meeting.id, s.meeting.info(s.start, s.end))
-            else:
-                connector.add_meeting(s.meeting.id, s.meeting.info())
+            connector.add_meeting(s.meeting.id, s.meeting.info(s.start, s.end) if s.scheduled else s.meeting.info())
+        script_graph(graph)
         async with serve_in_process(settings, policy) as served:
             teams = TeamsSimulator(served.url, connector.url)
             await _expect_ok(teams, teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
@@ -119,11 +166,13 @@ async def run_demo(database_url: str | None = None) -> int:
             for scenario in sorted(SCENARIOS, key=lambda s: s.start):
                 for activity in scripts[scenario.meeting.id]:
                     await _expect_ok(teams, activity)
+            await served.services.worker.wait_idle(timeout=30)
             lessons = await served.services.lessons.list_lessons()
             # Teams may deliver an activity twice: replay the first lesson's, exactly as sent.
             replayed = scripts[SCENARIOS[0].meeting.id]
             for activity in replayed:
                 await _expect_ok(teams, activity)
+            await served.services.worker.wait_idle(timeout=30)
             unchanged = await served.services.lessons.list_lessons() == lessons
             destination = await served.services.conversations.alert_destination(AlertPurpose.slt)
         report = DemoReport(
@@ -132,6 +181,7 @@ async def run_demo(database_url: str | None = None) -> int:
             expectations={s.meeting.id: s.expect for s in SCENARIOS},
             alert_destination=destination,
             connector_calls=len(connector.requests()),
+            graph_calls=len(graph.requests()),
             replayed=len(replayed),
             replay_unchanged=unchanged,
             database_url=database_url,

@@ -17,6 +17,7 @@ class DemoReport:
     expectations: dict[str, str]
     alert_destination: AlertDestination | None
     connector_calls: int
+    graph_calls: int
     replayed: int
     replay_unchanged: bool
     database_url: str
@@ -42,12 +43,27 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
         lines.append(f"  scenario: {expectation}")
     if lesson.details_status and lesson.details_status != "ok":
         lines.append(f"  meeting details: {lesson.details_status}")
+    settings = lesson.meeting_settings
+    if settings:
+        lines.append(
+            f"  settings (Graph): lobby bypass {settings.lobby_scope.value}, presenters {settings.allowed_presenters.value},"
+            f" chat {settings.chat.value}, records automatically {settings.record_automatically}"
+        )
+    else:
+        lines.append(f"  settings (Graph): {lesson.settings_status or 'not looked up yet'}")
+    calendar = lesson.calendar_event
+    if calendar:
+        lines.append(f"  calendar: '{calendar.subject}' [{', '.join(calendar.categories)}]{' (recurring)' if calendar.is_recurring else ''}")
+    else:
+        lines.append(f"  calendar: {lesson.calendar_status or 'not looked up yet'}")
+    lines.append(f"  attendance report (Graph): {lesson.report_status or 'not looked up yet'}")
     lines.append(f"  attendance ({len({a.person_id for a in lesson.attendance})} people, {len(lesson.attendance)} intervals):")
     for a in sorted(lesson.attendance, key=lambda a: (a.joined_at or lesson.actual_start, a.display_name or "")):
         minutes = f"{a.seconds // 60:>3} min" if a.seconds is not None else "    ?  "
+        source = "  (from Graph's report)" if a.source.value == "graph-report" else ""
         lines.append(
             f"    {a.display_name or a.person_id:<22} {a.meeting_role or '':<10} {a.classification.value:<8}"
-            f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}"
+            f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}{source}"
         )
     lines.append("  flagged: rule checks are not built yet (waiting room, two staff, hours, timetable)")
     return lines
@@ -70,5 +86,6 @@ def render_report(report: DemoReport) -> str:
         f"Redelivery: the first lesson's {report.replayed} activities were posted again;"
         f" register {'unchanged' if report.replay_unchanged else 'CHANGED (a defect)'}."
     )
-    out.append(f"Bot Connector stand-in calls: {report.connector_calls}. Database: {report.database_url}")
+    out.append(f"Stand-in calls: Bot Connector {report.connector_calls}, Microsoft Graph {report.graph_calls}.")
+    out.append(f"Database: {report.database_url}")
     return "\n".join(out)

@@ -10,6 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .meeting import CalendarEvent, MeetingSettings
+
 
 class PersonClass(StrEnum):
     staff = "staff"
@@ -63,6 +65,7 @@ class Lesson(BaseModel):
     graph_meeting_id: str | None
     tenant_id: str | None
     conversation_id: str | None
+    service_url: str | None = None
     scheduled_start: datetime | None
     scheduled_end: datetime | None
     actual_start: datetime | None
@@ -71,6 +74,11 @@ class Lesson(BaseModel):
     start_event_missing: bool
     end_event_missing: bool
     details_status: str | None
+    meeting_settings: MeetingSettings | None = None
+    settings_status: str | None = None
+    calendar_event: CalendarEvent | None = None
+    calendar_status: str | None = None
+    report_status: str | None = None
     attendance: list[Attendance] = []
 
     @property

@@ -9,6 +9,7 @@ import threading
 from dataclasses import dataclass, field
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 
 @dataclass
@@ -17,7 +18,7 @@ class Call:
     path: str  # decoded
     raw_path: str  # as sent, percent-encoding intact
     query: dict[str, str]
-    headers: dict[str, str]
+    headers: CIMultiDict  # case-insensitive, as HTTP headers are
     body: object
 
 
@@ -81,7 +82,7 @@ class StandIn:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with self._lock:
-            self.calls.append(Call(request.method, request.path, request.raw_path, dict(request.query), dict(request.headers), body))
+            self.calls.append(Call(request.method, request.path, request.raw_path, dict(request.query), CIMultiDict(request.headers), body))
             fault = self.faults.take(request.method, request.path)
         if fault:
             status, headers = fault

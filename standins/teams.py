@@ -62,11 +62,16 @@ class Meeting:
     def join_url(self) -> str:
         return f"https://teams.microsoft.com/l/meetup-join/{self.thread_id}/0?context=%7b%7d"
 
-    def info(self, start: datetime | None = None, end: datetime | None = None, graph_id: str | None = None) -> dict:
+    @property
+    def graph_id(self) -> str:
+        """The Graph onlineMeeting id (base64, like Teams' own)."""
+        return base64.b64encode(f"1*{self.organizer.aad_object_id}*0**{self.thread_id}".encode()).decode()
+
+    def info(self, start: datetime | None = None, end: datetime | None = None) -> dict:
         """The Bot Connector's GET /v1/meetings/{id} body for this meeting."""
         details = {
             "id": self.id,
-            "msGraphResourceId": graph_id or base64.b64encode(f"1*{self.organizer.aad_object_id}*0**{self.thread_id}".encode()).decode(),
+            "msGraphResourceId": self.graph_id,
             "type": self.meeting_type,
             "joinUrl": self.join_url,
             "title": self.title,
@@ -84,6 +89,65 @@ class Meeting:
                 "tenantId": self.organizer.tenant_id,
             },
         }
+
+
+    def online_meeting(self, start: datetime, end: datetime, *, lobby: str = "organizer", **overrides: object) -> dict:
+        """Graph's onlineMeeting for this meeting (GET /users/{organizer}/onlineMeetings/{id})."""
+        meeting = {
+            "id": self.graph_id,
+            "subject": self.title,
+            "joinWebUrl": self.join_url,
+            "startDateTime": iso(start),
+            "endDateTime": iso(end),
+            "lobbyBypassSettings": {"scope": lobby, "isDialInBypassEnabled": False},
+            "allowedPresenters": "organizer",
+            "allowMeetingChat": "limited",
+            "allowAttendeeToEnableMic": False,
+            "allowAttendeeToEnableCamera": False,
+            "recordAutomatically": True,
+            "allowRecording": True,
+            "isBroadcast": False,
+            "participants": {"organizer": {"identity": {"user": {"id": self.organizer.aad_object_id}}, "role": "presenter"}, "attendees": []},
+            "chatInfo": {"threadId": self.thread_id},
+        }
+        meeting.update(overrides)
+        return meeting
+
+    def calendar_event(self, start: datetime, end: datetime, categories: tuple[str, ...] = ("Timetabled lesson",)) -> dict:
+        """The organizer's calendar event for this meeting, as calendarView returns it."""
+        fmt = "%Y-%m-%dT%H:%M:%S.0000000"
+        return {
+            "id": f"AAMk-{self.thread_id[:20]}",
+            "subject": self.title,
+            "categories": list(categories),
+            "type": "occurrence",
+            "seriesMasterId": f"AAMk-series-{self.thread_id[:12]}",
+            "start": {"dateTime": start.astimezone(timezone.utc).strftime(fmt), "timeZone": "UTC"},
+            "end": {"dateTime": end.astimezone(timezone.utc).strftime(fmt), "timeZone": "UTC"},
+            "isOnlineMeeting": True,
+            "onlineMeeting": {"joinUrl": self.join_url},
+        }
+
+
+def attendance_report(report_id: str, start: datetime, end: datetime, attendance: list[tuple[Person, datetime, datetime]]) -> dict:
+    """Graph's meetingAttendanceReport with attendanceRecords expanded."""
+    records = [
+        {
+            "emailAddress": f"{person.name.split()[-1].lower()}@school.example",
+            "totalAttendanceInSeconds": int((left - joined).total_seconds()),
+            "role": person.role,
+            "identity": {"id": person.aad_object_id, "displayName": person.name, "tenantId": person.tenant_id},
+            "attendanceIntervals": [{"joinDateTime": iso(joined), "leaveDateTime": iso(left), "durationInSeconds": int((left - joined).total_seconds())}],
+        }
+        for person, joined, left in attendance
+    ]
+    return {
+        "id": report_id,
+        "totalParticipantCount": len(records),
+        "meetingStartDateTime": iso(start),
+        "meetingEndDateTime": iso(end),
+        "attendanceRecords": records,
+    }
 
 
 class TeamsSimulator:

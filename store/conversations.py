@@ -9,8 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from .lessons import utcnow
-from .tables import AlertDestinationRow, ConversationRow
+from .tables import AlertDestinationRow, ConversationRow, utcnow
 
 
 class AlertPurpose(StrEnum):

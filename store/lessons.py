@@ -15,8 +15,9 @@ whichever of those happened:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -34,15 +35,13 @@ from domain.events import (
     ParticipantsChanged,
 )
 from domain.lesson import AttendanceSource, Lesson, LessonStatus, PersonClass
+from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, ReportedInterval
 
-from .tables import AttendanceRow, LessonRow, ProcessedActivityRow
+from .jobs import JobSpec, add_job
+from .tables import AttendanceRow, LessonRow, ProcessedActivityRow, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class LessonStore:
@@ -70,6 +69,13 @@ class LessonStore:
         if not activity_key or await session.get(ProcessedActivityRow, activity_key) is None:
             return None
         return await self._latest_lesson(session, meeting_id)
+
+    @staticmethod
+    async def _follow_up(session: AsyncSession, lesson: LessonRow, outcome: EventOutcome, jobs: Sequence[JobSpec]) -> None:
+        # Queued in the same transaction as the event: recorded means followed up.
+        if outcome in (EventOutcome.applied, EventOutcome.late):
+            for spec in jobs:
+                await add_job(session, spec, lesson.id)
 
     def _mark(
         self,
@@ -132,7 +138,9 @@ class LessonStore:
 
     # ---- meeting start / end ------------------------------------------------------
 
-    async def record_start(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
+    async def record_start(
+        self, event: MeetingStarted, activity_key: str | None, jobs: Sequence[JobSpec] = ()
+    ) -> tuple[Lesson, EventOutcome]:
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if replayed := await self._replayed(session, activity_key, ref.meeting_id):
@@ -168,12 +176,15 @@ class LessonStore:
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, "meetingStart", ref.meeting_id, lesson.id, outcome)
+            await self._follow_up(session, lesson, outcome, jobs)
             return lesson, outcome
 
         row, outcome = await self._transaction(work)
         return _without_register(row), outcome
 
-    async def record_end(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
+    async def record_end(
+        self, event: MeetingEnded, activity_key: str | None, jobs: Sequence[JobSpec] = ()
+    ) -> tuple[Lesson, EventOutcome]:
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if replayed := await self._replayed(session, activity_key, ref.meeting_id):
@@ -195,6 +206,7 @@ class LessonStore:
                 self._close(lesson, event.at, end_missing=False)
             await session.flush()
             self._mark(session, activity_key, "meetingEnd", ref.meeting_id, lesson.id, outcome)
+            await self._follow_up(session, lesson, outcome, jobs)
             return lesson, outcome
 
         row, outcome = await self._transaction(work)
@@ -235,11 +247,98 @@ class LessonStore:
                     value = getattr(details, field)
                     if value is not None:
                         setattr(lesson, field, value)
+                if lesson.organizer_aad_id and not lesson.organizer_name:
+                    # Meeting details name the organizer's id only; their join event has the name.
+                    stmt = select(AttendanceRow.display_name).where(
+                        AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
+                    )
+                    lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
             lesson.details_status = status
             lesson.updated_at = utcnow()
             return lesson.id
 
         return await self.get(await self._transaction(work))
+
+    # ---- what Graph says ------------------------------------------------------------
+
+    async def _update(self, lesson_id: int, **values: object) -> Lesson:
+        async def work(session: AsyncSession) -> LessonRow:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            for name, value in values.items():
+                setattr(lesson, name, value)
+            lesson.updated_at = utcnow()
+            return lesson
+
+        return _without_register(await self._transaction(work))
+
+    async def set_meeting_settings(self, lesson_id: int, settings: MeetingSettings | None, status: str) -> Lesson:
+        return await self._update(
+            lesson_id, meeting_settings=settings.model_dump(mode="json") if settings else None, settings_status=status
+        )
+
+    async def set_calendar(self, lesson_id: int, event: CalendarEvent | None, status: str) -> Lesson:
+        return await self._update(lesson_id, calendar_event=event.model_dump(mode="json") if event else None, calendar_status=status)
+
+    async def set_report_status(self, lesson_id: int, status: str) -> Lesson:
+        return await self._update(lesson_id, report_status=status)
+
+    async def set_classifications(self, lesson_id: int, classes: Mapping[str, PersonClass]) -> None:
+        """Record the directory's answer for people in a lesson (external stays external)."""
+        if not classes:
+            return
+
+        async def work(session: AsyncSession) -> None:
+            stmt = select(AttendanceRow).where(
+                AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(classes))
+            )
+            for row in (await session.execute(stmt)).scalars():
+                if row.classification != PersonClass.external.value:
+                    row.classification = classes[row.person_id].value
+
+        await self._transaction(work)
+
+    async def merge_report(self, lesson_id: int, report: AttendanceReport, jobs: Sequence[JobSpec] = ()) -> int:
+        """Add the people Graph's report saw and the live events missed; returns how many.
+
+        Live intervals are kept as they are: they are Chaperone's own record. A person the
+        report has and the register does not (their join event never arrived) is added with
+        source graph-report.
+        """
+
+        async def work(session: AsyncSession) -> int:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            stmt = select(AttendanceRow.person_id).where(AttendanceRow.lesson_id == lesson_id)
+            present = set((await session.execute(stmt)).scalars())
+            added = 0
+            for attendee in report.attendees:
+                person_id = attendee.aad_object_id or attendee.email or attendee.display_name or "anonymous"
+                if person_id in present:
+                    continue
+                added += 1
+                for interval in attendee.intervals or (ReportedInterval(joined_at=None, left_at=None),):
+                    session.add(
+                        AttendanceRow(
+                            lesson_id=lesson_id,
+                            person_id=person_id,
+                            aad_object_id=attendee.aad_object_id,
+                            display_name=attendee.display_name,
+                            tenant_id=attendee.tenant_id,
+                            meeting_role=attendee.role,
+                            classification=PersonClass.unknown.value if attendee.aad_object_id else PersonClass.external.value,
+                            joined_at=interval.joined_at,
+                            left_at=interval.left_at,
+                            source=AttendanceSource.graph_report.value,
+                            note="in Graph's attendance report; no live join event arrived",
+                        )
+                    )
+            lesson.report_status = f"ok: reconciled with Graph's report, {added} added from it"
+            lesson.updated_at = utcnow()
+            if added:
+                for spec in jobs:
+                    await add_job(session, spec, lesson_id)
+            return added
+
+        return await self._transaction(work)
 
     # ---- participants -------------------------------------------------------------
 
@@ -248,6 +347,7 @@ class LessonStore:
         event: ParticipantsChanged,
         activity_key: str | None,
         classify: Callable[[Participant], PersonClass],
+        jobs: Sequence[JobSpec] = (),
     ) -> tuple[Lesson, EventOutcome]:
         kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
 
@@ -264,6 +364,7 @@ class LessonStore:
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
+            await self._follow_up(session, lesson, outcome, jobs)
             return lesson, outcome
 
         row, outcome = await self._transaction(work)

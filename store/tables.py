@@ -20,6 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 class UtcDateTime(TypeDecorator):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite (which keeps no zone) too."""
 
@@ -71,6 +75,14 @@ class LessonRow(Base):
     start_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
     end_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
     details_status: Mapped[str | None] = mapped_column(Text)
+    # What Graph said about the meeting (domain.meeting.MeetingSettings as JSON), or why not.
+    meeting_settings: Mapped[dict | None] = mapped_column(JSON)
+    settings_status: Mapped[str | None] = mapped_column(Text)
+    # The organizer's calendar event for the lesson (domain.meeting.CalendarEvent), or why not.
+    calendar_event: Mapped[dict | None] = mapped_column(JSON)
+    calendar_status: Mapped[str | None] = mapped_column(Text)
+    # Graph's attendance report, reconciled after the end: ok | pending | none for channel meetings | could not verify: ...
+    report_status: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -157,3 +169,39 @@ class AlertDestinationRow(Base):
     set_by_aad_id: Mapped[str] = mapped_column(String(64))
     set_by_name: Mapped[str | None] = mapped_column(String(256))
     set_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class JobRow(Base):
+    """Work to do later, or elsewhere: due checks, Graph lookups, report reconciliation.
+
+    Any instance may claim a due job (FOR UPDATE SKIP LOCKED on PostgreSQL); a claim is a
+    lease, so the job of an instance that died is picked up again when the lease ends.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    # While a job waits, a second request for the same work is folded into it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    leased_by: Mapped[str | None] = mapped_column(String(64))
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))  # done | failed
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_jobs_due", "done_at", "due_at"),
+        Index(
+            "uq_jobs_waiting_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("dedupe_key IS NOT NULL"),
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
+    )

@@ -21,6 +21,7 @@ import pytest
 from app import Services, read_policy, read_settings
 from demo.harness import serve_in_process
 from standins.connector import ConnectorStandIn
+from standins.graph import GraphStandIn
 from standins.teams import TeamsSimulator
 
 POSTGRES_ADMIN_URL = os.environ.get("CHAPERONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -84,21 +85,41 @@ def connector() -> ConnectorStandIn:
         yield standin
 
 
+@pytest.fixture
+def graph() -> GraphStandIn:
+    with GraphStandIn() as standin:
+        yield standin
+
+
 @dataclass
 class RunningApp:
     url: str
     services: Services
     teams: TeamsSimulator
 
+    async def post_all(self, activities: list[dict]) -> None:
+        """POST each activity (each must be accepted), then let the queued jobs finish."""
+        for activity in activities:
+            status, body = await self.teams.post(activity)
+            assert status == 200, body
+        await self.idle()
+
+    async def idle(self) -> None:
+        await self.services.worker.wait_idle()
+
 
 AppStarter = Callable[..., "asynccontextmanager[RunningApp]"]
 
 
-def dev_env(database_url: str, **extra: str) -> dict[str, str]:
+def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **extra: str) -> dict[str, str]:
     env = {
         "CHAPERONE_DEV_MODE": "1",
         "CHAPERONE_DATABASE_URL": database_url,
         "CHAPERONE_POLICY_FILE": str(POLICY),
+        "CHAPERONE_GRAPH_BASE_URL": graph_url,
+        "CHAPERONE_GRAPH_TIMEOUT_SECONDS": "5",
+        "CHAPERONE_ATTENDANCE_REPORT_DELAYS": "0,0.1,0.1",
+        "CHAPERONE_JOB_POLL_SECONDS": "0.2",
     }
     env.update(extra)
     return env
@@ -123,6 +144,6 @@ async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], 
 
 
 @pytest.fixture
-async def dev_app(database_url, connector) -> AsyncIterator[RunningApp]:
-    async with run_app(dev_env(database_url), connector.url) as running:
+async def dev_app(database_url, connector, graph) -> AsyncIterator[RunningApp]:
+    async with run_app(dev_env(database_url, graph.base_url), connector.url) as running:
         yield running

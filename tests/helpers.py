@@ -30,3 +30,18 @@ async def row_counts(services) -> dict[str, int]:
         for table in ("lessons", "attendance", "processed_activities", "conversations", "alert_destinations"):
             counts[table] = (await conn.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one()
     return counts
+
+
+async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
+    """Poll the async `probe` until it returns something truthy; return that."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
+        await asyncio.sleep(interval)

@@ -11,7 +11,11 @@ async def test_the_demo_follows_every_lesson_and_redelivery_changes_nothing(caps
     for scenario in SCENARIOS:
         assert scenario.meeting.title in report
         assert scenario.expect in report
-    assert "Year 9 Science (9C)" in report and "Mr Tom Hale            Presenter  unknown  11:01-11:20  19 min" in report
+    assert "Mr Tom Hale            Presenter  staff    11:01-11:20  19 min" in report
+    assert "Pupil Fay              Attendee   pupil    11:02-11:55  53 min  (from Graph's report)" in report
+    assert "settings (Graph): lobby bypass everyone" in report
+    assert "calendar: no calendar event" in report
+    assert "settings (Graph): could not verify: meeting settings: Graph denied access" in report
     assert "Visiting Speaker       Attendee   external 11:30-11:40" in report
     assert "register unchanged" in report
     assert "SLT alert channel: 19:demo-slt-alerts@thread.tacv2 (set by Roland Gooding)" in report

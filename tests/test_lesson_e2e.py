@@ -9,12 +9,6 @@ from standins.teams import Meeting
 from .helpers import GUEST, MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, minutes, row_counts
 
 
-async def post_all(teams, activities):
-    for activity in activities:
-        status, body = await teams.post(activity)
-        assert status == 200, body
-
-
 def full_lesson(teams):
     return [
         teams.meeting_start(MATHS, T0),
@@ -31,7 +25,7 @@ def full_lesson(teams):
 async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(dev_app, connector):
     connector.add_meeting(MATHS.id, MATHS.info(T0, T0 + minutes(50)))
     activities = full_lesson(dev_app.teams)
-    await post_all(dev_app.teams, activities)
+    await dev_app.post_all(activities)
 
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.meeting_id == MATHS.id
@@ -62,7 +56,7 @@ async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(dev_app
 
     # Teams redelivers every activity: nothing changes.
     before = await row_counts(dev_app.services)
-    await post_all(dev_app.teams, activities)
+    await dev_app.post_all(activities)
     assert await row_counts(dev_app.services) == before
     [again] = await dev_app.services.lessons.list_lessons()
     assert again == lesson
@@ -73,10 +67,10 @@ async def test_redelivery_without_activity_ids_changes_nothing(dev_app, connecto
     activities = full_lesson(dev_app.teams)
     for activity in activities:
         activity.pop("id")
-    await post_all(dev_app.teams, activities)
+    await dev_app.post_all(activities)
     before = await row_counts(dev_app.services)
     first = await dev_app.services.lessons.list_lessons()
-    await post_all(dev_app.teams, activities)
+    await dev_app.post_all(activities)
     assert await row_counts(dev_app.services) == before
     assert await dev_app.services.lessons.list_lessons() == first
 
@@ -84,13 +78,13 @@ async def test_redelivery_without_activity_ids_changes_nothing(dev_app, connecto
 async def test_camel_case_start_and_leading_space_in_name(dev_app, connector):
     start = dev_app.teams.meeting_start(MATHS, T0, camel_case=True)
     start["name"] = " " + start["name"]
-    await post_all(dev_app.teams, [start])
+    await dev_app.post_all([start])
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.actual_start == T0 and lesson.title == "Year 7 Maths" and lesson.status is LessonStatus.open
 
 
 async def test_leave_without_join_keeps_the_leave_with_join_unknown(dev_app, connector):
-    await post_all(dev_app.teams, [dev_app.teams.meeting_start(MATHS, T0), dev_app.teams.leave(MATHS, [PUPIL_A], T0 + minutes(5))])
+    await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0), dev_app.teams.leave(MATHS, [PUPIL_A], T0 + minutes(5))])
     [lesson] = await dev_app.services.lessons.list_lessons()
     [row] = lesson.attendance
     assert row.joined_at is None and row.left_at == T0 + minutes(5)
@@ -98,7 +92,7 @@ async def test_leave_without_join_keeps_the_leave_with_join_unknown(dev_app, con
 
 
 async def test_end_without_start_records_a_closed_lesson_with_start_unknown(dev_app, connector):
-    await post_all(dev_app.teams, [dev_app.teams.meeting_end(MATHS, T0 + minutes(45))])
+    await dev_app.post_all([dev_app.teams.meeting_end(MATHS, T0 + minutes(45))])
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.status is LessonStatus.closed and lesson.start_event_missing
     assert lesson.actual_start is None and lesson.actual_end == T0 + minutes(45)
@@ -107,7 +101,7 @@ async def test_end_without_start_records_a_closed_lesson_with_start_unknown(dev_
 
 async def test_joins_before_the_start_event_are_adopted_by_it(dev_app, connector):
     teams = dev_app.teams
-    await post_all(teams, [teams.join(MATHS, [TEACHER], T0 + minutes(1)), teams.meeting_start(MATHS, T0)])
+    await dev_app.post_all([teams.join(MATHS, [TEACHER], T0 + minutes(1)), teams.meeting_start(MATHS, T0)])
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.actual_start == T0 and not lesson.start_event_missing
     assert [a.display_name for a in lesson.attendance] == [TEACHER.name]
@@ -115,8 +109,7 @@ async def test_joins_before_the_start_event_are_adopted_by_it(dev_app, connector
 
 async def test_events_after_the_lesson_closed(dev_app, connector):
     teams = dev_app.teams
-    await post_all(
-        teams,
+    await dev_app.post_all(
         [
             teams.meeting_start(MATHS, T0),
             teams.join(MATHS, [TEACHER, PUPIL_A], T0 + minutes(1)),
@@ -132,14 +125,14 @@ async def test_events_after_the_lesson_closed(dev_app, connector):
     assert rows[PUPIL_A.name].left_at == T0 + minutes(30)  # the real leave replaces "ended"
 
     # Something after the end is a new session of the meeting, its start unseen so far.
-    await post_all(teams, [teams.join(MATHS, [TEACHER], T0 + minutes(90))])
+    await dev_app.post_all([teams.join(MATHS, [TEACHER], T0 + minutes(90))])
     first, second = await dev_app.services.lessons.list_lessons()
     assert first.id == lesson.id and second.start_event_missing and second.status is LessonStatus.open
 
 
 async def test_a_second_start_closes_a_lesson_whose_end_never_came(dev_app, connector):
     teams = dev_app.teams
-    await post_all(teams, [teams.meeting_start(MATHS, T0), teams.meeting_start(MATHS, T0 + minutes(24 * 60))])
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.meeting_start(MATHS, T0 + minutes(24 * 60))])
     first, second = await dev_app.services.lessons.list_lessons()
     assert first.status is LessonStatus.closed and first.end_event_missing and first.actual_end is None
     assert second.status is LessonStatus.open and second.actual_start == T0 + minutes(24 * 60)
@@ -148,7 +141,7 @@ async def test_a_second_start_closes_a_lesson_whose_end_never_came(dev_app, conn
 async def test_guests_and_anonymous_joiners_are_external(dev_app, connector):
     teams = dev_app.teams
     anonymous = PUPIL_A.__class__("Anonymous caller", None)
-    await post_all(teams, [teams.meeting_start(MATHS, T0), teams.join(MATHS, [GUEST, anonymous, PUPIL_A], T0)])
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [GUEST, anonymous, PUPIL_A], T0)])
     [lesson] = await dev_app.services.lessons.list_lessons()
     kinds = {a.display_name: a.classification for a in lesson.attendance}
     assert kinds == {GUEST.name: PersonClass.external, "Anonymous caller": PersonClass.external, PUPIL_A.name: PersonClass.unknown}
@@ -157,7 +150,7 @@ async def test_guests_and_anonymous_joiners_are_external(dev_app, connector):
 async def test_meeting_details_failure_is_could_not_verify_and_the_lesson_still_counts(dev_app, connector):
     connector.fail_next("GET", "/v1/meetings/", 503)
     teams = dev_app.teams
-    await post_all(teams, [teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0)])
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0)])
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.details_status.startswith("could not verify: meeting details: HTTP 503")
     assert lesson.organizer_aad_id is None  # not guessed
@@ -169,9 +162,9 @@ async def test_restart_mid_lesson_keeps_the_register(database_url, connector):
 
     channel = Meeting("19:meeting_science@thread.v2", "Science 8C", TEACHER)
     async with run_app(dev_env(database_url), connector.url) as first:
-        await post_all(first.teams, [first.teams.meeting_start(channel, T0), first.teams.join(channel, [TEACHER, PUPIL_A], T0 + minutes(1))])
+        await first.post_all([first.teams.meeting_start(channel, T0), first.teams.join(channel, [TEACHER, PUPIL_A], T0 + minutes(1))])
     async with run_app(dev_env(database_url), connector.url) as second:
-        await post_all(second.teams, [second.teams.leave(channel, [PUPIL_A], T0 + minutes(30)), second.teams.meeting_end(channel, T0 + minutes(40))])
+        await second.post_all([second.teams.leave(channel, [PUPIL_A], T0 + minutes(30)), second.teams.meeting_end(channel, T0 + minutes(40))])
         [lesson] = await second.services.lessons.list_lessons()
     assert lesson.length_seconds == 40 * 60
     assert {(a.display_name, a.left_at) for a in lesson.attendance} == {

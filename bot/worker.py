@@ -1,0 +1,137 @@
+"""Runs queued jobs (store/jobs.py) in the background of each instance.
+
+It wakes when this instance queues something and otherwise polls, so jobs queued by
+another instance, or left by one that stopped, are still run. A handler that fails is
+retried with back-off; one that asks to wait (RetryLater) is run again when it says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+
+from store.jobs import Job, JobStore
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Job], Awaitable[None]]
+
+
+class RetryLater(Exception):
+    """Not yet: run this job again after `delay_seconds` (e.g. a report not published yet)."""
+
+    def __init__(self, reason: str, delay_seconds: float, payload: dict | None = None) -> None:
+        super().__init__(reason)
+        self.delay_seconds = delay_seconds
+        self.payload = payload
+
+
+class GiveUp(Exception):
+    """The job cannot succeed; record why and stop retrying."""
+
+
+class Worker:
+    def __init__(
+        self,
+        jobs: JobStore,
+        *,
+        poll_seconds: float = 5.0,
+        lease_seconds: float = 300.0,
+        batch: int = 20,
+        max_attempts: int = 8,
+    ) -> None:
+        self.instance = f"chaperone-{uuid.uuid4().hex[:12]}"
+        self._jobs = jobs
+        self._handlers: dict[str, Handler] = {}
+        self._poll = poll_seconds
+        self._lease = lease_seconds
+        self._batch = batch
+        self._max_attempts = max_attempts
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._running = 0
+
+    def handle(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="chaperone-worker")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                ran = await self.run_due()
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
+                log.exception("worker: could not claim jobs")
+                ran = 0
+            if ran:
+                continue  # there may be more
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            except TimeoutError:
+                pass
+
+    async def run_due(self) -> int:
+        """Claim and run the jobs that are due now; returns how many ran."""
+        claimed = await self._jobs.claim(self.instance, self._batch, self._lease)
+        if not claimed:
+            return 0
+        self._running += len(claimed)
+        try:
+            await asyncio.gather(*(self._run(job) for job in claimed))
+        finally:
+            self._running -= len(claimed)
+        return len(claimed)
+
+    async def _run(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            await self._jobs.fail(job.id, f"no handler for job kind {job.kind!r}")
+            return
+        try:
+            await handler(job)
+        except RetryLater as later:
+            log.info("job %s %s: %s; again in %.0f s", job.id, job.kind, later, later.delay_seconds)
+            await self._jobs.retry(job.id, str(later), later.delay_seconds, later.payload)
+            return
+        except GiveUp as exc:
+            log.warning("job %s %s gave up: %s", job.id, job.kind, exc)
+            await self._jobs.fail(job.id, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
+            error = f"{type(exc).__name__}: {exc}"
+            if job.attempts >= self._max_attempts:
+                log.error("job %s %s failed for good after %d attempts: %s", job.id, job.kind, job.attempts, error)
+                await self._jobs.fail(job.id, error)
+            else:
+                delay = min(900.0, 5.0 * 2 ** (job.attempts - 1))
+                log.warning("job %s %s failed (attempt %d), retrying in %.0f s: %s", job.id, job.kind, job.attempts, delay, error)
+                await self._jobs.retry(job.id, error, delay)
+            return
+        await self._jobs.finish(job.id)
+
+    async def wait_idle(self, timeout: float = 15.0) -> None:
+        """Until no job is due or running (for the demo and tests)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.wake()
+            if self._running == 0 and await self._jobs.due_count() == 0:
+                return
+            await asyncio.sleep(0.02)
+        raise TimeoutError(f"jobs still due after {timeout} s")

@@ -1,0 +1,2 @@
+"""Everything that speaks Microsoft Graph, through msgraph-sdk. Returns Chaperone's own
+models (domain/), never SDK objects."""

@@ -1,0 +1,71 @@
+"""Is the lesson on the organizer's calendar? (Calendars.Read)
+
+A scheduled Teams meeting has a calendar event whose onlineMeeting.joinUrl is the meeting's
+join URL. Ad hoc and Meet Now meetings have none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
+
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.models.event import Event
+from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import CalendarViewRequestBuilder
+
+from domain.meeting import CalendarEvent
+
+from .client import GraphClient, GraphUnavailable
+
+WINDOW = timedelta(hours=3)
+
+
+def _same_join_url(a: str | None, b: str | None) -> bool:
+    # Teams and Outlook do not always agree on percent-encoding.
+    return bool(a and b) and unquote(a).strip() == unquote(b).strip()
+
+
+def _utc(value: str | None) -> datetime | None:
+    # calendarView returns UTC times without an offset unless asked otherwise.
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value[:26].rstrip("Z"))
+    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
+
+
+def _event(event: Event) -> CalendarEvent:
+    return CalendarEvent(
+        event_id=event.id,
+        subject=event.subject,
+        categories=tuple(event.categories or ()),
+        is_recurring=getattr(event.type, "value", None) in ("occurrence", "exception", "seriesMaster")
+        or bool(event.series_master_id),
+        start=_utc(event.start.date_time if event.start else None),
+        end=_utc(event.end.date_time if event.end else None),
+    )
+
+
+class CalendarReader:
+    def __init__(self, graph: GraphClient) -> None:
+        self._graph = graph
+
+    async def event_for(self, organizer_id: str, join_url: str | None, around: datetime) -> CalendarEvent | None:
+        """The organizer's event for this meeting near `around`, or None if there is none."""
+        if not join_url:
+            raise GraphUnavailable("calendar: the meeting's join URL is not known")
+        query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=(around - WINDOW).astimezone(timezone.utc).isoformat(),
+            end_date_time=(around + WINDOW).astimezone(timezone.utc).isoformat(),
+            select=["id", "subject", "categories", "type", "seriesMasterId", "start", "end", "onlineMeeting"],
+            top=100,
+        )
+        found = await self._graph.call(
+            "calendar",
+            lambda sdk: sdk.users.by_user_id(organizer_id).calendar_view.get(
+                request_configuration=RequestConfiguration(query_parameters=query)
+            ),
+        )
+        for event in (found.value if found and found.value else []):
+            if _same_join_url(event.online_meeting.join_url if event.online_meeting else None, join_url):
+                return _event(event)
+        return None

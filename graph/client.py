@@ -1,0 +1,139 @@
+"""The one Microsoft Graph client: msgraph-sdk over an azure-identity credential.
+
+Every call goes through `GraphClient.call`, which bounds the total wait (the SDK's retry
+handler honours Retry-After on 429/503/504 up to 3 times, but each wait may be up to 180 s)
+and turns every failure into `GraphUnavailable` with a reason a person can act on. Callers
+record that reason as 'could not verify'; they never treat a failure as a pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from azure.core.credentials import AccessToken
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.identity.aio import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph_core import GraphClientFactory
+
+from config.settings import Settings, is_loopback_host
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+
+# Why a status means Chaperone could not look: worded for the IT lead who has to fix it.
+REASONS = {
+    401: "Graph refused Chaperone's token (check the app registration's secret or certificate)",
+    403: "Graph denied access (admin consent for the application permission, or the Teams "
+    "application access policy for this organizer, is missing)",
+    404: "Graph has no such object",
+    429: "Graph is throttling Chaperone",
+    503: "Graph is unavailable",
+    504: "Graph timed out",
+}
+
+
+class GraphUnavailable(RuntimeError):
+    """A Graph question that could not be answered, with why."""
+
+    def __init__(self, reason: str, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class LocalToken(AsyncTokenCredential):
+    """A fixed token for a Graph stand-in on loopback: no sign-in is attempted."""
+
+    async def get_token(self, *scopes: str, **kwargs) -> AccessToken:
+        return AccessToken("chaperone-local-graph-token", int(time.time()) + 3600)
+
+    async def close(self) -> None:
+        return None
+
+    async def __aexit__(self, *args) -> None:
+        return None
+
+
+def _credential(settings: Settings) -> AsyncTokenCredential | None:
+    host = urlsplit(settings.graph_base_url).hostname
+    if is_loopback_host(host):
+        return LocalToken()
+    kind = settings.graph_credential
+    if kind == "managed-identity":
+        return ManagedIdentityCredential(client_id=settings.graph_client_id or None)
+    if not settings.graph_tenant_id or not settings.graph_client_id:
+        return None
+    if kind == "certificate":
+        return CertificateCredential(settings.graph_tenant_id, settings.graph_client_id, str(settings.graph_certificate_path))
+    if not settings.graph_client_secret:
+        return None
+    return ClientSecretCredential(settings.graph_tenant_id, settings.graph_client_id, settings.graph_client_secret)
+
+
+class GraphClient:
+    """Holds the SDK client, its credential and HTTP client; created once, closed on shutdown."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.timeout = settings.graph_timeout_seconds
+        self._credential = _credential(settings)
+        self.sdk: GraphServiceClient | None = None
+        if self._credential is None:
+            log.warning("Microsoft Graph is not configured: checks that need it will say 'could not verify'")
+            return
+        host = urlsplit(settings.graph_base_url).hostname or ""
+        http = GraphClientFactory.create_with_default_middleware(
+            options={RetryHandlerOption.get_key(): RetryHandlerOption(delay=1, max_retries=3)}
+        )
+        auth = AzureIdentityAuthenticationProvider(self._credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
+        adapter = GraphRequestAdapter(auth, client=http)
+        adapter.base_url = settings.graph_base_url.rstrip("/")
+        self._http = http
+        self.sdk = GraphServiceClient(request_adapter=adapter)
+
+    @property
+    def configured(self) -> bool:
+        return self.sdk is not None
+
+    async def call(self, what: str, request: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
+        """Run one Graph request (with the SDK's retries) within the time budget."""
+        if self.sdk is None:
+            raise GraphUnavailable(f"{what}: Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)")
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await request(self.sdk)
+        except TimeoutError as exc:
+            raise GraphUnavailable(f"{what}: Graph did not answer within {self.timeout:g} s") from exc
+        except APIError as exc:
+            status = exc.response_status_code
+            detail = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or "")
+            reason = REASONS.get(status, f"Graph answered HTTP {status}")
+            raise GraphUnavailable(f"{what}: {reason}" + (f" ({detail[:120]})" if detail else ""), status) from exc
+        except Exception as exc:  # noqa: BLE001 - network errors from httpx and friends
+            raise GraphUnavailable(f"{what}: {type(exc).__name__}: {str(exc)[:160]}") from exc
+
+    async def close(self) -> None:
+        if self.sdk is not None:
+            await self._http.aclose()
+        if self._credential is not None:
+            await self._credential.close()
+
+
+def prefer_unknown_enums(query_parameters: object | None = None) -> RequestConfiguration:
+    """Graph only returns enum values added after `unknownFutureValue` (lobby scope
+    `invited`, `organizationExcludingGuests`) when asked; without this header a compliant
+    `invited` lobby would read as unknown."""
+    config = RequestConfiguration(query_parameters=query_parameters)
+    config.headers.add("Prefer", "include-unknown-enum-members")
+    return config

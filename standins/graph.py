@@ -1,0 +1,172 @@
+"""Microsoft Graph v1.0 stand-in: the documented JSON for the endpoints Chaperone reads.
+
+- GET   /v1.0/users/{id}/onlineMeetings/{meetingId}              (and ?$filter=JoinWebUrl eq '...')
+- PATCH /v1.0/users/{id}/onlineMeetings/{meetingId}
+- GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/attendanceReports?$expand=attendanceRecords
+- GET   /v1.0/education/users/{id}
+- POST  /v1.0/users/{id}/checkMemberGroups
+- GET   /v1.0/users/{id}
+- GET   /v1.0/users/{id}/calendarView?startDateTime=...&endDateTime=...
+
+Switches: `fail_next` (403, 404, 429 or 503, with Retry-After), `slow` (seconds per path).
+Like Graph, enum values added after `unknownFutureValue` (lobby scope `invited`,
+`organizationExcludingGuests`) are only returned when the request carries
+`Prefer: include-unknown-enum-members`; otherwise the value is `unknownFutureValue`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import datetime
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from .server import StandIn
+
+EVOLVABLE = {"invited", "organizationExcludingGuests"}
+
+
+def _error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class GraphStandIn(StandIn):
+    def __init__(self) -> None:
+        super().__init__()
+        self.meetings: dict[tuple[str, str], dict] = {}  # (organizer id, meeting id) -> onlineMeeting
+        self.people: dict[str, dict] = {}  # id -> {"primaryRole", "userType", "groups", "displayName"}
+        self.calendars: dict[str, list[dict]] = {}  # organizer id -> events
+        self.reports: dict[str, list[dict]] = {}  # meeting id -> meetingAttendanceReport list
+        self.delays: dict[str, float] = {}  # path prefix -> seconds
+        # Organizers no Teams application access policy covers: their meetings and calendars give 403.
+        self.denied: set[str] = set()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1.0"
+
+    # ---- scripting ----------------------------------------------------------------
+
+    def add_meeting(self, organizer_id: str, meeting: dict) -> None:
+        self.meetings[(organizer_id, meeting["id"])] = meeting
+
+    def add_person(self, person_id: str, *, primary_role: str | None = None, user_type: str = "Member", groups: tuple[str, ...] = (), name: str = "") -> None:
+        self.people[person_id] = {"primaryRole": primary_role, "userType": user_type, "groups": set(groups), "displayName": name}
+
+    def slow(self, path_prefix: str, seconds: float) -> None:
+        self.delays["/v1.0" + path_prefix] = seconds
+
+    def fail_next(self, method: str, path_prefix: str, *statuses: int, headers: dict[str, str] | None = None) -> None:
+        headers = headers if headers is not None else {"Retry-After": "1"}
+        super().fail_next(method, "/v1.0" + path_prefix, *statuses, headers=headers)
+
+    def role_lookups(self) -> int:
+        return len(self.requests("GET", "/v1.0/education/users/"))
+
+    # ---- routes -------------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._slow)
+        app.router.add_get("/v1.0/users/{uid}/onlineMeetings", self._find_meeting)
+        app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}", self._meeting)
+        app.router.add_patch("/v1.0/users/{uid}/onlineMeetings/{mid}", self._patch_meeting)
+        app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/attendanceReports", self._reports)
+        app.router.add_get("/v1.0/education/users/{uid}", self._education_user)
+        app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
+        app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
+        app.router.add_get("/v1.0/users/{uid}", self._user)
+
+    @web.middleware
+    async def _slow(self, request: web.Request, handler):
+        for prefix, seconds in self.delays.items():
+            if request.path.startswith(prefix):
+                await asyncio.sleep(seconds)
+        parts = request.path.split("/")
+        if len(parts) > 4 and parts[2] == "users" and parts[3] in self.denied and parts[4] in ("onlineMeetings", "calendarView"):
+            return _error(403, "Forbidden", "No application access policy found for this app.")
+        return await handler(request)
+
+    @staticmethod
+    def _wire(meeting: dict, request: web.Request) -> dict:
+        prefer = request.headers.get("Prefer", "")
+        out = dict(meeting)
+        lobby = dict(out.get("lobbyBypassSettings") or {})
+        if lobby.get("scope") in EVOLVABLE and "include-unknown-enum-members" not in prefer:
+            lobby["scope"] = "unknownFutureValue"
+        out["lobbyBypassSettings"] = lobby
+        return out
+
+    async def _meeting(self, request: web.Request) -> web.Response:
+        meeting = self.meetings.get((request.match_info["uid"], unquote(request.match_info["mid"])))
+        if meeting is None:
+            return _error(404, "NotFound", "The onlineMeeting was not found.")
+        return web.json_response(self._wire(meeting, request))
+
+    async def _find_meeting(self, request: web.Request) -> web.Response:
+        match = re.fullmatch(r"\s*JoinWebUrl eq '(.*)'\s*", request.query.get("$filter", ""), flags=re.I)
+        if not match:
+            return _error(400, "BadRequest", "Filter on JoinWebUrl is required.")
+        url = match.group(1).replace("''", "'")
+        found = [
+            self._wire(m, request)
+            for (uid, _), m in self.meetings.items()
+            if uid == request.match_info["uid"] and m.get("joinWebUrl") == url
+        ]
+        return web.json_response({"value": found})
+
+    async def _patch_meeting(self, request: web.Request) -> web.Response:
+        key = (request.match_info["uid"], unquote(request.match_info["mid"]))
+        if key not in self.meetings:
+            return _error(404, "NotFound", "The onlineMeeting was not found.")
+        changes = await request.json()
+        meeting = self.meetings[key]
+        for name, value in changes.items():
+            if isinstance(value, dict) and isinstance(meeting.get(name), dict):
+                meeting[name] = {**meeting[name], **value}
+            elif not name.startswith("@odata"):
+                meeting[name] = value
+        return web.json_response(self._wire(meeting, request))
+
+    async def _reports(self, request: web.Request) -> web.Response:
+        reports = self.reports.get(unquote(request.match_info["mid"]), [])
+        expand = "attendanceRecords" in request.query.get("$expand", "")
+        value = [r if expand else {k: v for k, v in r.items() if k != "attendanceRecords"} for r in reports]
+        return web.json_response({"value": value})
+
+    async def _education_user(self, request: web.Request) -> web.Response:
+        person = self.people.get(request.match_info["uid"])
+        if person is None or person["primaryRole"] is None:
+            return _error(404, "Request_ResourceNotFound", "Resource not found.")
+        return web.json_response({"id": request.match_info["uid"], "primaryRole": person["primaryRole"], "displayName": person["displayName"]})
+
+    async def _check_member_groups(self, request: web.Request) -> web.Response:
+        person = self.people.get(request.match_info["uid"])
+        if person is None:
+            return _error(404, "Request_ResourceNotFound", "Resource not found.")
+        asked = (await request.json()).get("groupIds", [])
+        return web.json_response({"value": [g for g in asked if g in person["groups"]]})
+
+    async def _user(self, request: web.Request) -> web.Response:
+        person = self.people.get(request.match_info["uid"])
+        if person is None:
+            return _error(404, "Request_ResourceNotFound", "Resource not found.")
+        return web.json_response({"id": request.match_info["uid"], "userType": person["userType"], "displayName": person["displayName"]})
+
+    async def _calendar_view(self, request: web.Request) -> web.Response:
+        try:
+            start = _parse_time(request.query["startDateTime"])
+            end = _parse_time(request.query["endDateTime"])
+        except (KeyError, ValueError):
+            return _error(400, "ErrorInvalidParameter", "startDateTime and endDateTime are required.")
+        events = [
+            e
+            for e in self.calendars.get(request.match_info["uid"], [])
+            if _parse_time(e["start"]["dateTime"] + "Z") < end and _parse_time(e["end"]["dateTime"] + "Z") > start
+        ]
+        return web.json_response({"value": events})

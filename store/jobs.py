@@ -1,0 +1,122 @@
+"""Jobs: work that happens after the HTTP turn, or later, on whichever instance is free.
+
+Teams expects an answer to each activity within seconds, and the slow parts of a lesson
+(Graph lookups, a grace period, an attendance report that appears minutes after the end)
+must survive restarts. So a turn records what happened and, in the same transaction,
+queues the follow-up as a row here. Instances claim due rows with a lease
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite has one writer at a time anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .tables import JobRow, utcnow
+
+
+class JobSpec(BaseModel):
+    """A job to queue when an event is applied to a lesson."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str
+    delay_seconds: float = 0
+    # One waiting job of this kind per lesson: later requests fold into it.
+    dedupe: bool = True
+    payload: dict = {}
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    lesson_id: int | None
+    payload: dict
+    attempts: int
+    due_at: datetime
+
+
+async def add_job(session: AsyncSession, spec: JobSpec, lesson_id: int | None) -> None:
+    """Queue `spec` inside the caller's transaction (a no-op if the same job already waits)."""
+    values = dict(
+        kind=spec.kind,
+        lesson_id=lesson_id,
+        dedupe_key=f"{spec.kind}:{lesson_id}" if spec.dedupe else None,
+        payload=spec.payload,
+        due_at=utcnow() + timedelta(seconds=spec.delay_seconds),
+        attempts=0,
+        created_at=utcnow(),
+    )
+    dialect = session.bind.dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(JobRow).values(**values)
+    if spec.dedupe:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("dedupe_key IS NOT NULL"))
+    await session.execute(stmt)
+
+
+class JobStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def enqueue(self, spec: JobSpec, lesson_id: int | None = None) -> None:
+        async with self._sessions() as session, session.begin():
+            await add_job(session, spec, lesson_id)
+
+    async def claim(self, instance: str, limit: int, lease_seconds: float) -> list[Job]:
+        now = utcnow()
+        async with self._sessions() as session, session.begin():
+            stmt = (
+                select(JobRow)
+                .where(
+                    JobRow.done_at.is_(None),
+                    JobRow.due_at <= now,
+                    or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
+                )
+                .order_by(JobRow.due_at, JobRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = list((await session.execute(stmt)).scalars())
+            for row in rows:
+                row.leased_until = now + timedelta(seconds=lease_seconds)
+                row.leased_by = instance
+                row.attempts += 1
+                # Claimed work is under way: a new request for the same work needs a new job.
+                row.dedupe_key = None
+            return [Job.model_validate(r) for r in rows]
+
+    async def finish(self, job_id: int) -> None:
+        await self._set(job_id, done_at=utcnow(), outcome="done", leased_until=None, last_error=None)
+
+    async def fail(self, job_id: int, error: str) -> None:
+        await self._set(job_id, done_at=utcnow(), outcome="failed", leased_until=None, last_error=error[:2000])
+
+    async def retry(self, job_id: int, error: str, delay_seconds: float, payload: dict | None = None) -> None:
+        values = dict(due_at=utcnow() + timedelta(seconds=delay_seconds), leased_until=None, last_error=error[:2000])
+        if payload is not None:
+            values["payload"] = payload
+        await self._set(job_id, **values)
+
+    async def _set(self, job_id: int, **values) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
+    async def due_count(self) -> int:
+        """Jobs that are due now and not finished (running ones included)."""
+        async with self._sessions() as session:
+            stmt = select(func.count()).select_from(JobRow).where(JobRow.done_at.is_(None), JobRow.due_at <= utcnow())
+            return (await session.execute(stmt)).scalar_one()
+
+    async def list(self, lesson_id: int | None = None) -> list[JobRow]:
+        async with self._sessions() as session:
+            stmt = select(JobRow).order_by(JobRow.id)
+            if lesson_id is not None:
+                stmt = stmt.where(JobRow.lesson_id == lesson_id)
+            return list((await session.execute(stmt)).scalars())
