@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class PolicyError(ValueError):
@@ -66,9 +67,87 @@ class People(_Strict):
         return bool(aad_object_id) and any(p.aad_object_id == aad_object_id for p in self.dsl)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Hours(_Strict):
+    opens: time
+    closes: time
+
+
+def _parse_hours(value: object) -> object:
+    """ "08:30-16:30" or "closed"."""
+    if isinstance(value, str):
+        if value.strip().lower() == "closed":
+            return None
+        match = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", value)
+        if not match:
+            raise ValueError(f"expected 'HH:MM-HH:MM' or 'closed', got {value!r}")
+        return {"opens": match.group(1), "closes": match.group(2)}
+    return value
+
+
+class OperatingHours(_Strict):
+    """When online contact with pupils may happen, per weekday, in the school's time zone."""
+
+    monday: Hours | None = None
+    tuesday: Hours | None = None
+    wednesday: Hours | None = None
+    thursday: Hours | None = None
+    friday: Hours | None = None
+    saturday: Hours | None = None
+    sunday: Hours | None = None
+
+    @field_validator(*WEEKDAYS, mode="before")
+    @classmethod
+    def _hours(cls, value: object) -> object:
+        return _parse_hours(value)
+
+    def on(self, day: date) -> Hours | None:
+        return getattr(self, WEEKDAYS[day.weekday()])
+
+
+class Term(_Strict):
+    name: str
+    start: date
+    end: date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Term":
+        if self.end < self.start:
+            raise ValueError(f"term {self.name!r} ends before it starts")
+        return self
+
+
+class TermCalendar(_Strict):
+    """Term dates and closure days (INSET days, bank holidays). Outside every term is a holiday."""
+
+    terms: list[Term] = Field(default_factory=list)
+    closures: list[date] = Field(default_factory=list)
+
+    def closed_on(self, day: date) -> str | None:
+        if day in self.closures:
+            return "a closure day in the term calendar"
+        if self.terms and not any(t.start <= day <= t.end for t in self.terms):
+            return "outside term time"
+        return None
+
+
+class TimetablePolicy(_Strict):
+    # How far a lesson may start from its timetabled time and still be that lesson.
+    tolerance_minutes: float = Field(10, ge=0, le=120)
+    # A calendar event with this category counts as timetabled (for schools without an MIS export).
+    calendar_category: str | None = "Timetabled lesson"
+
+
 class Policy(_Strict):
     school: School
     people: People = Field(default_factory=People)
+    hours: OperatingHours | None = None  # None: the policy sets no operating hours
+    calendar: TermCalendar = Field(default_factory=TermCalendar)
+    timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
+    # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
+    rules: dict[str, dict] = Field(default_factory=dict)
 
 
 def load_policy(path: Path) -> Policy:

@@ -60,6 +60,7 @@ class Lesson(BaseModel):
     title: str | None
     organizer_aad_id: str | None
     organizer_name: str | None
+    organizer_upn: str | None = None
     join_url: str | None
     meeting_type: str | None
     graph_meeting_id: str | None
@@ -79,6 +80,8 @@ class Lesson(BaseModel):
     calendar_event: CalendarEvent | None = None
     calendar_status: str | None = None
     report_status: str | None = None
+    # "ok" once everyone present is classified; otherwise why not.
+    roster_status: str | None = None
     attendance: list[Attendance] = []
 
     @property

@@ -1,0 +1,55 @@
+"""attendee-av: pupils' microphones and cameras are controlled by staff."""
+
+from __future__ import annotations
+
+from config.policy import Policy
+from domain.findings import Finding, Severity, Status
+
+from .base import ANNEX_2023, VALENCE, Clause, Rule, RuleOptions
+from .snapshot import LessonSnapshot, Moment
+
+
+class Options(RuleOptions):
+    microphones_off: bool = True
+    cameras_off: bool = True
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    options = RULE.options_for(policy)
+    settings = snapshot.lesson.meeting_settings
+    if settings is None:
+        return [RULE.finding(snapshot, policy, Status.could_not_verify, "microphone and camera settings could not be checked",
+                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+    open_to = []
+    for wanted, allowed, what in (
+        (options.microphones_off, settings.attendee_mic_allowed, "microphones"),
+        (options.cameras_off, settings.attendee_camera_allowed, "cameras"),
+    ):
+        if not wanted:
+            continue
+        if allowed is None:
+            return [RULE.finding(snapshot, policy, Status.could_not_verify, f"attendee {what} setting not reported by Graph",
+                                 reason="missing allowAttendeeToEnable setting")]
+        if allowed:
+            open_to.append(what)
+    if open_to:
+        return [RULE.finding(snapshot, policy, Status.failed, f"pupils can switch on their own {' and '.join(open_to)}")]
+    return [RULE.finding(snapshot, policy, Status.passed, "pupils' microphones and cameras are controlled by staff")]
+
+
+RULE = Rule(
+    id="attendee-av",
+    title="Pupils' microphones and cameras controlled",
+    severity=Severity.warning,
+    clauses=(
+        Clause("When live streaming with learners: ... staff will mute learners' videos and microphones unless "
+               "participation is required.", VALENCE),
+        Clause("Pupils can have their microphones muted by a member of staff and should wait for the teacher to "
+               "unmute them rather than unmuting themselves.", ANNEX_2023),
+    ),
+    remediation="Meeting options > Allow mic for attendees: off, and Allow camera for attendees: off. "
+    "Unmute pupils when you want them to take part.",
+    evaluate=evaluate,
+    moments=frozenset({Moment.start, Moment.end}),
+    options=Options,
+)

@@ -1,0 +1,37 @@
+"""live-stream-approval: broadcast (town hall / live event) sessions need SLT approval first."""
+
+from __future__ import annotations
+
+from config.policy import Policy
+from domain.findings import Finding, Severity, Status
+
+from .base import VALENCE, Clause, Rule
+from .snapshot import LessonSnapshot, Moment
+
+BROADCAST_TYPES = {"broadcast", "townhall", "liveevent"}
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    settings = snapshot.lesson.meeting_settings
+    if settings is None:
+        return [RULE.finding(snapshot, policy, Status.could_not_verify, "whether this is a live stream could not be checked",
+                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+    broadcast = settings.is_broadcast or (settings.meeting_type or "").lower() in BROADCAST_TYPES
+    if not broadcast:
+        return [RULE.finding(snapshot, policy, Status.passed, "not a live-streamed session")]
+    start = snapshot.lesson.actual_start or snapshot.at
+    approval = snapshot.approval(RULE.id, before=start)
+    if approval is None:
+        return [RULE.finding(snapshot, policy, Status.failed, "a live-streamed session without prior SLT approval")]
+    return [RULE.finding(snapshot, policy, Status.passed, f"live stream approved by {approval.approved_by_name or 'SLT'}")]
+
+
+RULE = Rule(
+    id="live-stream-approval",
+    title="Live streams approved by SLT",
+    severity=Severity.breach,
+    clauses=(Clause("Live streamed remote learning sessions will only be held with prior approval and agreement from SLT.", VALENCE),),
+    remediation="Ask SLT to approve the live stream (an approved exception in Chaperone) before it starts.",
+    evaluate=evaluate,
+    moments=frozenset({Moment.start, Moment.end}),
+)

@@ -1,0 +1,47 @@
+"""school-accounts-only: only the school's own accounts in a lesson."""
+
+from __future__ import annotations
+
+from config.policy import Policy
+from domain.findings import Finding, Severity, Status
+from domain.lesson import PersonClass
+
+from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule
+from .snapshot import LessonSnapshot, Moment
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    outsiders = sorted({snapshot.name_of(p) for p in snapshot.people(PersonClass.external)})
+    organizer = snapshot.lesson.organizer_aad_id
+    organizer_outside = any(a.aad_object_id == organizer and a.classification is PersonClass.external for a in snapshot.lesson.attendance)
+    if organizer_outside:
+        return [RULE.finding(snapshot, policy, Status.failed, "the organizer is not using a school account")]
+    if outsiders:
+        return [
+            RULE.finding(
+                snapshot, policy, Status.failed,
+                f"{len(outsiders)} participant(s) without a school account: {', '.join(outsiders)}",
+                details={"people": outsiders},
+            )
+        ]
+    if not snapshot.roster_settled:
+        return [RULE.finding(snapshot, policy, Status.could_not_verify, "not every participant could be checked",
+                             reason=snapshot.lesson.roster_status)]
+    return [RULE.finding(snapshot, policy, Status.passed, "only school accounts present")]
+
+
+RULE = Rule(
+    id="school-accounts-only",
+    title="School accounts only",
+    severity=Severity.breach,
+    clauses=(
+        Clause("Only members of Valence School community will be given access to Teams.", VALENCE),
+        Clause("Staff will only use school managed or specific, approved professional accounts with students "
+               "and/or parents/carers.", VALENCE),
+        Clause("I will not use any personal accounts to communicate with pupils and/or parents/carers", STAFF_2023),
+    ),
+    remediation="Remove anyone who joined without a school account (guests, other organisations, anonymous "
+    "callers), and use the waiting room to admit only people you expect.",
+    evaluate=evaluate,
+    moments=ROSTER_MOMENTS,
+)

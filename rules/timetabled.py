@@ -1,0 +1,68 @@
+"""timetabled: every remote lesson is on the school timetable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from config.policy import Policy
+from domain.findings import Finding, Severity, Status
+
+from .base import VALENCE, Clause, Rule
+from .snapshot import LessonSnapshot, Moment
+
+
+def _timetable_match(snapshot: LessonSnapshot, policy: Policy, start: datetime) -> str | None:
+    local = start.astimezone(policy.school.zone)
+    tolerance = timedelta(minutes=policy.timetable.tolerance_minutes)
+    for entry in snapshot.timetable:
+        if entry.organizer not in snapshot.organizer_ids or not entry.occurs_on(local.date()):
+            continue
+        planned = datetime.combine(local.date(), entry.starts, tzinfo=policy.school.zone)
+        if abs(planned - local) <= tolerance:
+            return f"{entry.class_name or ''} {entry.subject or ''}".strip() or f"{entry.starts:%H:%M}"
+    return None
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    lesson = snapshot.lesson
+    start = lesson.actual_start or lesson.scheduled_start
+    if start is None:
+        return [RULE.finding(snapshot, policy, Status.could_not_verify, "the lesson's start time is not known",
+                             reason="Teams' start event was not received")]
+    match = _timetable_match(snapshot, policy, start)
+    if match:
+        return [RULE.finding(snapshot, policy, Status.passed, f"on the timetable ({match})")]
+    category = policy.timetable.calendar_category
+    event = lesson.calendar_event
+    if event is not None and category and category in event.categories:
+        return [RULE.finding(snapshot, policy, Status.passed, f"the calendar event is marked '{category}'")]
+    calendar_known = event is not None or lesson.calendar_status == "no calendar event"
+    if not snapshot.timetable_loaded and not calendar_known:
+        return [
+            RULE.finding(snapshot, policy, Status.could_not_verify, "the timetable could not be checked",
+                         reason=f"no timetable imported, and the calendar: {lesson.calendar_status or 'not read yet'}")
+        ]
+    local = start.astimezone(policy.school.zone)
+    why = "no calendar event (an ad hoc or Meet Now call)" if event is None else f"the calendar event is not marked '{category}'"
+    return [
+        RULE.finding(
+            snapshot, policy, Status.failed,
+            f"not on the timetable: nothing for this organizer at {local:%H:%M} on {local:%A %d %B} "
+            f"(within {policy.timetable.tolerance_minutes:g} min), and {why}",
+        )
+    ]
+
+
+RULE = Rule(
+    id="timetabled",
+    title="Timetabled",
+    severity=Severity.breach,
+    clauses=(
+        Clause("All remote lessons will be formally timetabled; a member of SLT, DSL and/or head of department "
+               "is able to drop in at any time.", VALENCE),
+    ),
+    remediation="Only run lessons that are on the timetable. If this session is needed, ask SLT to add it to "
+    "the timetable (or to approve it as an exception) before it runs.",
+    evaluate=evaluate,
+    moments=frozenset({Moment.start, Moment.end}),
+)

@@ -1,0 +1,451 @@
+"""Table-driven tests for each rule: pass, fail and could-not-verify, with the edges."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from config.policy import parse_policy
+from domain.findings import Severity, Status
+from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
+from domain.meeting import CalendarEvent, ChatMode, LobbyScope, MeetingSettings, Presenters
+from rules import (
+    attendee_av,
+    aup_signed,
+    live_stream_approval,
+    meeting_chat,
+    one_to_one,
+    operating_hours,
+    parental_consent,
+    presenters_restricted,
+    recording,
+    school_accounts_only,
+    timetabled,
+    two_staff,
+    waiting_room,
+)
+from rules.registry import evaluate
+from rules.snapshot import ApprovedException, LessonSnapshot, Moment, TimetableEntry
+
+UTC = timezone.utc
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 09:00 GMT = 09:00 London
+
+POLICY = parse_policy(
+    """
+[school]
+name = "Test School"
+timezone = "Europe/London"
+
+[hours]
+monday = "08:00-16:00"
+tuesday = "08:00-16:00"
+wednesday = "08:00-16:00"
+thursday = "08:00-16:00"
+friday = "08:00-15:30"
+saturday = "closed"
+
+[calendar]
+closures = [2026-11-27]
+[[calendar.terms]]
+name = "Autumn"
+start = 2026-09-03
+end = 2026-12-18
+
+[timetable]
+tolerance_minutes = 10
+calendar_category = "Timetabled lesson"
+"""
+)
+
+
+def m(n: float) -> timedelta:
+    return timedelta(minutes=n)
+
+
+def person(name: str, kind: PersonClass, joined: float | None, left: float | None = None, role: str = "Attendee") -> Attendance:
+    return Attendance(
+        id=abs(hash((name, joined))) % 10**6,
+        person_id=f"id-{name}",
+        aad_object_id=f"id-{name}",
+        display_name=name,
+        tenant_id="t",
+        meeting_role=role,
+        classification=kind,
+        joined_at=None if joined is None else T0 + m(joined),
+        left_at=None if left is None else T0 + m(left),
+        source=AttendanceSource.live,
+    )
+
+
+STAFF, PUPIL, EXTERNAL, UNKNOWN = PersonClass.staff, PersonClass.pupil, PersonClass.external, PersonClass.unknown
+
+
+def settings(**overrides) -> MeetingSettings:
+    values = dict(
+        graph_meeting_id="g",
+        lobby_scope=LobbyScope.organizer,
+        dial_in_bypasses_lobby=False,
+        allowed_presenters=Presenters.organizer,
+        chat=ChatMode.limited,
+        attendee_mic_allowed=False,
+        attendee_camera_allowed=False,
+        record_automatically=True,
+        allow_recording=True,
+        is_broadcast=False,
+    )
+    values.update(overrides)
+    return MeetingSettings(**values)
+
+
+def lesson(attendance=(), start=T0, end=None, **overrides) -> Lesson:
+    values = dict(
+        id=1,
+        meeting_id="meeting-1",
+        title="Year 7 Maths",
+        organizer_aad_id="id-Teacher",
+        organizer_name="Teacher",
+        join_url="https://teams.microsoft.com/l/meetup-join/x",
+        meeting_type="Scheduled",
+        graph_meeting_id="g",
+        tenant_id="t",
+        conversation_id="c",
+        scheduled_start=start,
+        scheduled_end=None,
+        actual_start=start,
+        actual_end=end,
+        status=LessonStatus.closed if end else LessonStatus.open,
+        start_event_missing=False,
+        end_event_missing=False,
+        details_status="ok",
+        meeting_settings=settings(),
+        settings_status="ok",
+        calendar_status="no calendar event",
+        roster_status="ok",
+        attendance=list(attendance),
+    )
+    values.update(overrides)
+    return Lesson(**values)
+
+
+def snap(the_lesson: Lesson, moment: Moment = Moment.roster, at: datetime | None = None, **extra) -> LessonSnapshot:
+    return LessonSnapshot(lesson=the_lesson, moment=moment, at=at or T0 + m(60), **extra)
+
+
+def verdict(module, snapshot, policy=POLICY):
+    [finding] = module.RULE.evaluate(snapshot, policy)
+    return finding
+
+
+def approval(rule_id: str, *, approved: datetime, expires: datetime | None = None, **scope) -> ApprovedException:
+    return ApprovedException(id=7, rule_id=rule_id, reason="agreed with SLT", approved_by_name="Roland Gooding",
+                             approved_at=approved, expires_at=expires, **scope)
+
+
+# ---- waiting-room ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides, status, words",
+    [
+        ({}, Status.passed, "waiting room is on"),
+        ({"lobby_scope": LobbyScope.invited}, Status.passed, "invited"),
+        ({"lobby_scope": LobbyScope.everyone}, Status.failed, "'everyone' can bypass"),
+        ({"lobby_scope": LobbyScope.organization}, Status.failed, "guests in too"),
+        ({"dial_in_bypasses_lobby": True}, Status.failed, "dialling in"),
+        ({"lobby_scope": LobbyScope.unknown}, Status.could_not_verify, "does not know"),
+    ],
+)
+def test_waiting_room(overrides, status, words):
+    finding = verdict(waiting_room, snap(lesson(meeting_settings=settings(**overrides)), Moment.start))
+    assert finding.status is status and words in finding.message
+    assert finding.severity is Severity.breach and "'Year 7 Maths' (Teacher)" in finding.message
+
+
+def test_waiting_room_without_settings_is_could_not_verify_with_the_reason():
+    finding = verdict(waiting_room, snap(lesson(meeting_settings=None, settings_status="could not verify: Graph denied access"), Moment.start))
+    assert finding.status is Status.could_not_verify and finding.reason == "could not verify: Graph denied access"
+
+
+def test_policy_tunes_a_rule_allowed_scopes_and_severity():
+    policy = POLICY.model_copy(update={"rules": {"waiting-room": {"allowed_scopes": ["organizer"], "severity": "warning"}}})
+    finding = verdict(waiting_room, snap(lesson(meeting_settings=settings(lobby_scope=LobbyScope.invited)), Moment.start), policy)
+    assert finding.status is Status.failed and finding.severity is Severity.warning
+
+
+# ---- two-staff -------------------------------------------------------------------------
+
+BOTH_STAFF = [person("Teacher", STAFF, 0, role="Organizer"), person("TA", STAFF, 0)]
+
+
+@pytest.mark.parametrize(
+    "people, at, status, words",
+    [
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1)], 60, Status.passed, "at least 2 staff", id="two-staff-throughout"),
+        pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], 60, Status.failed, "Teacher alone from 09:01", id="one-teacher"),
+        pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], 4, Status.passed, "checked again at 09:06", id="within-grace-from-first-pupil"),
+        pytest.param(
+            [person("Teacher", STAFF, 0), person("TA", STAFF, 0, 20), person("TA", STAFF, 23), person("Pupil A", PUPIL, 1)],
+            60, Status.passed, "at least 2 staff", id="second-teacher-leaves-and-rejoins-within-grace",
+        ),
+        pytest.param(
+            [person("Teacher", STAFF, 0), person("TA", STAFF, 0, 20), person("TA", STAFF, 26), person("Pupil A", PUPIL, 1)],
+            60, Status.failed, "from 09:20 until 09:26 (6 min", id="second-teacher-back-after-grace",
+        ),
+        pytest.param(
+            [person("Teacher", STAFF, 0), person("TA", STAFF, 0, 20), person("Pupil A", PUPIL, 1)],
+            22, Status.passed, "checked again at 09:25", id="staff-drop-to-one-restarts-grace",
+        ),
+        pytest.param([person("Teacher", STAFF, 0)], 60, Status.passed, "no pupils", id="no-pupils"),
+        pytest.param(
+            [person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1, 3)], 60, Status.passed, "at least 2 staff",
+            id="pupil-left-within-grace",
+        ),
+    ],
+)
+def test_two_staff(people, at, status, words):
+    finding = verdict(two_staff, snap(lesson(people), at=T0 + m(at)))
+    assert finding.status is status, finding.message
+    assert words in finding.message
+
+
+def test_two_staff_pending_gives_when_to_look_again():
+    finding = verdict(two_staff, snap(lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)]), at=T0 + m(2)))
+    assert finding.details == {"check_at": (T0 + m(6)).isoformat()}
+
+
+def test_two_staff_is_could_not_verify_for_channel_meetings_and_unsettled_rosters():
+    channel = lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], meeting_type="ChannelScheduled")
+    assert verdict(two_staff, snap(channel)).status is Status.could_not_verify
+    unsettled = lesson([person("Teacher", STAFF, 0), person("Someone", UNKNOWN, 0), person("Pupil A", PUPIL, 1)],
+                       roster_status="could not verify: 1 people not classified: Graph is unavailable")
+    finding = verdict(two_staff, snap(unsettled))
+    assert finding.status is Status.could_not_verify and "Graph is unavailable" in finding.reason
+
+
+def test_an_slt_approval_turns_the_two_staff_breach_into_info_until_it_expires():
+    one_teacher = lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)])
+    current = approval("two-staff", approved=T0 - timedelta(days=3), expires=T0 + timedelta(days=30), meeting_id="meeting-1")
+    [finding] = [f for f in evaluate(snap(one_teacher, exceptions=(current,)), POLICY) if f.rule_id == "two-staff"]
+    assert finding.status is Status.failed and finding.severity is Severity.info
+    assert "approved exception #7 by Roland Gooding until 23 December 2026" in finding.reason
+
+    expired_yesterday = approval("two-staff", approved=T0 - timedelta(days=30), expires=T0 - timedelta(days=1), meeting_id="meeting-1")
+    [finding] = [f for f in evaluate(snap(one_teacher, exceptions=(expired_yesterday,)), POLICY) if f.rule_id == "two-staff"]
+    assert finding.severity is Severity.breach and finding.reason is None
+
+    other_series = approval("two-staff", approved=T0 - timedelta(days=3), meeting_id="another-meeting")
+    [finding] = [f for f in evaluate(snap(one_teacher, exceptions=(other_series,)), POLICY) if f.rule_id == "two-staff"]
+    assert finding.severity is Severity.breach
+
+
+# ---- operating-hours ----------------------------------------------------------------------
+
+
+def at_london(text: str) -> datetime:
+    from zoneinfo import ZoneInfo
+
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/London")).astimezone(UTC)
+
+
+@pytest.mark.parametrize(
+    "start, end, status, words",
+    [
+        pytest.param("2026-11-23T09:00", "2026-11-23T09:50", Status.passed, "within operating hours", id="monday-morning"),
+        pytest.param("2026-11-23T07:30", "2026-11-23T08:20", Status.failed, "it started 07:30 is outside", id="too-early"),
+        pytest.param("2026-11-23T15:30", "2026-11-23T16:25", Status.failed, "it ended 16:25 is outside", id="crosses-end-of-hours"),
+        pytest.param("2026-11-28T10:00", "2026-11-28T10:30", Status.failed, "Saturday is not a school day", id="saturday"),
+        pytest.param("2026-11-27T10:00", "2026-11-27T10:30", Status.failed, "closure day", id="closure-day"),
+        pytest.param("2026-12-22T10:00", "2026-12-22T10:30", Status.failed, "outside term time", id="holiday"),
+        # The clocks went back on Sunday 25 October 2026: 07:45 UTC is 08:45 in London before, 07:45 after.
+        pytest.param("2026-10-23T08:45", "2026-10-23T09:30", Status.passed, "within", id="friday-before-clock-change"),
+        pytest.param("2026-10-26T07:45", "2026-10-26T08:30", Status.failed, "07:45 is outside", id="monday-after-clock-change"),
+    ],
+)
+def test_operating_hours(start, end, status, words):
+    the_lesson = lesson(start=at_london(start), end=at_london(end))
+    finding = verdict(operating_hours, snap(the_lesson, Moment.end, at=at_london(end)))
+    assert finding.status is status, finding.message
+    assert words in finding.message
+
+
+def test_operating_hours_in_utc_terms_across_the_clock_change():
+    # Same UTC time, different verdicts: the rule reads the school's local clock.
+    before = lesson(start=datetime(2026, 10, 23, 7, 45, tzinfo=UTC))  # 08:45 BST
+    after = lesson(start=datetime(2026, 10, 26, 7, 45, tzinfo=UTC))  # 07:45 GMT
+    assert verdict(operating_hours, snap(before, Moment.start)).status is Status.passed
+    assert verdict(operating_hours, snap(after, Moment.start)).status is Status.failed
+
+
+def test_a_lesson_still_running_at_closing_time_fails_at_the_check():
+    running = lesson(start=at_london("2026-11-23T15:30"))
+    at_start = verdict(operating_hours, snap(running, Moment.start, at=at_london("2026-11-23T15:30")))
+    assert at_start.status is Status.passed and at_start.details["check_at"] == at_london("2026-11-23T16:01").isoformat()
+    at_check = verdict(operating_hours, snap(running, Moment.grace, at=at_london("2026-11-23T16:01")))
+    assert at_check.status is Status.failed and "still running at 16:01" in at_check.message
+
+
+def test_operating_hours_without_hours_or_start_is_could_not_verify():
+    no_hours = POLICY.model_copy(update={"hours": None})
+    assert verdict(operating_hours, snap(lesson(), Moment.start), no_hours).status is Status.could_not_verify
+    assert verdict(operating_hours, snap(lesson(start=None), Moment.end)).status is Status.could_not_verify
+
+
+# ---- timetabled --------------------------------------------------------------------------
+
+WEEKLY = TimetableEntry(organizer="id-teacher", class_name="7B", subject="Maths", weekday=0, starts=datetime(2026, 1, 1, 9, 5).time(),
+                        ends=datetime(2026, 1, 1, 9, 55).time())
+
+
+@pytest.mark.parametrize(
+    "entries, calendar, start, status, words",
+    [
+        pytest.param((WEEKLY,), None, T0, Status.passed, "7B Maths", id="weekly-entry-within-tolerance"),
+        pytest.param((WEEKLY,), None, T0 + m(20), Status.failed, "not on the timetable", id="too-far-from-timetable"),
+        pytest.param((WEEKLY,), None, T0 + timedelta(days=1), Status.failed, "Tuesday", id="wrong-day"),
+        pytest.param((), CalendarEvent(event_id="e", categories=("Timetabled lesson",)), T0, Status.passed, "marked", id="calendar-category"),
+        pytest.param((), CalendarEvent(event_id="e", categories=("Parents",)), T0, Status.failed, "not marked", id="calendar-without-category"),
+    ],
+)
+def test_timetabled(entries, calendar, start, status, words):
+    the_lesson = lesson(start=start, calendar_event=calendar, calendar_status="ok" if calendar else "no calendar event")
+    finding = verdict(timetabled, snap(the_lesson, Moment.start, organizer_ids=frozenset({"id-teacher"}), timetable=entries, timetable_loaded=True))
+    assert finding.status is status, finding.message
+    assert words in finding.message
+
+
+def test_timetabled_is_could_not_verify_without_timetable_or_calendar():
+    the_lesson = lesson(calendar_event=None, calendar_status="could not verify: Graph is unavailable")
+    finding = verdict(timetabled, snap(the_lesson, Moment.start))
+    assert finding.status is Status.could_not_verify and "Graph is unavailable" in finding.reason
+
+
+# ---- the other checks ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "people, roster_status, status",
+    [
+        (BOTH_STAFF + [person("Pupil A", PUPIL, 1)], "ok", Status.passed),
+        (BOTH_STAFF + [person("Guest", EXTERNAL, 3)], "ok", Status.failed),
+        (BOTH_STAFF + [person("Someone", UNKNOWN, 3)], "could not verify: Graph is unavailable", Status.could_not_verify),
+    ],
+)
+def test_school_accounts_only(people, roster_status, status):
+    assert verdict(school_accounts_only, snap(lesson(people, roster_status=roster_status))).status is status
+
+
+@pytest.mark.parametrize(
+    "presenters, people, status",
+    [
+        (Presenters.organizer, BOTH_STAFF, Status.passed),
+        (Presenters.role_is_presenter, BOTH_STAFF, Status.passed),
+        (Presenters.everyone, BOTH_STAFF, Status.failed),
+        (Presenters.organizer, BOTH_STAFF + [person("Pupil A", PUPIL, 1, role="Presenter")], Status.failed),
+        (Presenters.unknown, BOTH_STAFF, Status.could_not_verify),
+    ],
+)
+def test_presenters_restricted(presenters, people, status):
+    assert verdict(presenters_restricted, snap(lesson(people, meeting_settings=settings(allowed_presenters=presenters)))).status is status
+
+
+@pytest.mark.parametrize(
+    "mic, camera, status",
+    [(False, False, Status.passed), (True, False, Status.failed), (False, True, Status.failed), (None, False, Status.could_not_verify)],
+)
+def test_attendee_av(mic, camera, status):
+    the_lesson = lesson(meeting_settings=settings(attendee_mic_allowed=mic, attendee_camera_allowed=camera))
+    assert verdict(attendee_av, snap(the_lesson, Moment.start)).status is status
+
+
+@pytest.mark.parametrize(
+    "chat, status",
+    [(ChatMode.limited, Status.passed), (ChatMode.disabled, Status.passed), (ChatMode.enabled, Status.failed), (ChatMode.unknown, Status.could_not_verify)],
+)
+def test_meeting_chat(chat, status):
+    finding = verdict(meeting_chat, snap(lesson(meeting_settings=settings(chat=chat)), Moment.start))
+    assert finding.status is status and finding.severity is Severity.info
+
+
+ONE_PUPIL = BOTH_STAFF + [person("Pupil A", PUPIL, 1)]
+BOTH_CONSENTS = {"one-to-one": frozenset({"id-Pupil A"}), "remote-learning": frozenset({"id-Pupil A"})}
+
+
+@pytest.mark.parametrize(
+    "people, approvals, consents, record, status, words",
+    [
+        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, True, Status.passed, "approved, consented", id="all-in-place"),
+        pytest.param(ONE_PUPIL, None, BOTH_CONSENTS, True, Status.failed, "without prior SLT approval", id="no-approval"),
+        pytest.param(ONE_PUPIL, "after", BOTH_CONSENTS, True, Status.failed, "without prior SLT approval", id="approved-only-afterwards"),
+        pytest.param(ONE_PUPIL, "before", {"one-to-one": frozenset()}, True, Status.failed, "written parental consent", id="no-consent"),
+        pytest.param(ONE_PUPIL[1:], "before", BOTH_CONSENTS, True, Status.failed, "2 adults", id="one-adult"),
+        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, False, Status.failed, "a recording", id="not-recorded"),
+        pytest.param(ONE_PUPIL, "before", None, True, Status.could_not_verify, "", id="no-consent-register"),
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 1)], None, None, True, Status.passed, "not a one-to-one", id="a-class"),
+    ],
+)
+def test_one_to_one(people, approvals, consents, record, status, words):
+    when = {"before": T0 - timedelta(days=1), "after": T0 + m(10)}
+    exceptions = (approval("one-to-one", approved=when[approvals], meeting_id="meeting-1"),) if approvals else ()
+    the_lesson = lesson(people, meeting_settings=settings(record_automatically=record))
+    finding = verdict(one_to_one, snap(the_lesson, Moment.end, exceptions=exceptions, consents=consents))
+    assert finding.status is status, finding.message
+    assert words in finding.message
+
+
+@pytest.mark.parametrize(
+    "required, people, record, status",
+    [
+        (False, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], False, Status.passed),
+        (True, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], False, Status.failed),
+        (True, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], True, Status.passed),
+        (False, ONE_PUPIL, False, Status.failed),  # one-to-one: always recorded
+        (True, ONE_PUPIL, None, Status.could_not_verify),
+    ],
+)
+def test_recording(required, people, record, status):
+    policy = POLICY.model_copy(update={"rules": {"recording": {"required": required}}})
+    the_lesson = lesson(people, meeting_settings=settings(record_automatically=record))
+    assert verdict(recording, snap(the_lesson, Moment.end), policy).status is status
+
+
+@pytest.mark.parametrize(
+    "broadcast, approved, status",
+    [(False, False, Status.passed), (True, False, Status.failed), (True, True, Status.passed)],
+)
+def test_live_stream_approval(broadcast, approved, status):
+    exceptions = (approval("live-stream-approval", approved=T0 - timedelta(days=2), meeting_id="meeting-1"),) if approved else ()
+    the_lesson = lesson(meeting_settings=settings(is_broadcast=broadcast))
+    assert verdict(live_stream_approval, snap(the_lesson, Moment.start, exceptions=exceptions)).status is status
+
+
+@pytest.mark.parametrize(
+    "consents, status",
+    [
+        ({"remote-learning": frozenset({"id-Pupil A", "id-Pupil B"})}, Status.passed),
+        ({"remote-learning": frozenset({"id-Pupil A"})}, Status.failed),
+        (None, Status.could_not_verify),
+    ],
+)
+def test_parental_consent(consents, status):
+    the_lesson = lesson(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 2)])
+    finding = verdict(parental_consent, snap(the_lesson, consents=consents))
+    assert finding.status is status
+    if status is Status.failed:
+        assert "Pupil B" in finding.message and "Pupil A" not in finding.message
+
+
+@pytest.mark.parametrize(
+    "signed, status",
+    [(frozenset({"id-Teacher", "id-TA"}), Status.passed), (frozenset({"id-Teacher"}), Status.failed), (None, Status.could_not_verify)],
+)
+def test_aup_signed(signed, status):
+    assert verdict(aup_signed, snap(lesson(BOTH_STAFF), aup_signed=signed)).status is status
+
+
+def test_only_enabled_rules_for_the_moment_are_evaluated():
+    policy = POLICY.model_copy(update={"rules": {"meeting-chat": {"enabled": False}}})
+    start_ids = {f.rule_id for f in evaluate(snap(lesson(), Moment.start), policy)}
+    assert "meeting-chat" not in start_ids and "waiting-room" in start_ids and "two-staff" not in start_ids
+    roster_ids = {f.rule_id for f in evaluate(snap(lesson(BOTH_STAFF), Moment.roster), policy)}
+    assert "two-staff" in roster_ids and "waiting-room" not in roster_ids
