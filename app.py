@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.adapter import ChaperoneAdapter
+from bot.assessment import LessonAssessor
 from bot.auth import build_authentication
 from bot.connector import BotConnector, TokenSource, token_source
 from bot.handler import ChaperoneBot
@@ -39,8 +40,12 @@ from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from store.conversations import ConversationStore
 from store.db import create_engine, migrate, ping
+from rules import registry
+from store.findings import FindingStore
 from store.jobs import JobStore
 from store.lessons import LessonStore
+from store.register import ExceptionRegister
+from store.school_data import SchoolData
 
 log = logging.getLogger("chaperone")
 
@@ -70,7 +75,9 @@ def read_policy(settings: Settings) -> Policy:
         log.warning("dev mode: no CHAPERONE_POLICY_FILE, using %s", EXAMPLE_POLICY.name)
         path = EXAMPLE_POLICY
     try:
-        return load_policy(path)
+        policy = load_policy(path)
+        registry.check_policy(policy)
+        return policy
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc
 
@@ -88,6 +95,9 @@ class Services:
     lessons: LessonStore
     conversations: ConversationStore
     jobs: JobStore
+    findings: FindingStore
+    exceptions: ExceptionRegister
+    school_data: SchoolData
     worker: Worker
     adapter: ChaperoneAdapter
     bot: ChaperoneBot
@@ -110,6 +120,9 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     lessons = LessonStore(engine)
     conversations = ConversationStore(engine)
     jobs = JobStore(engine)
+    findings = FindingStore(engine)
+    exceptions = ExceptionRegister(engine)
+    school_data = SchoolData(engine)
     worker = Worker(jobs, poll_seconds=settings.job_poll_seconds)
     connector = BotConnector(settings, http, tokens)
     people = PeopleDirectory(
@@ -126,6 +139,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
         CalendarReader(graph),
         people,
         AttendanceReports(graph),
+        LessonAssessor(lessons, findings, exceptions, school_data, jobs, policy),
         policy,
         settings.attendance_report_delays,
     )
@@ -133,7 +147,10 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     bot = ChaperoneBot(monitor, conversations, policy)
     notifier = Notifier(adapter, conversations, settings)
     worker.start()
-    return Services(settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, worker, adapter, bot, notifier)
+    return Services(
+        settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, findings, exceptions, school_data,
+        worker, adapter, bot, notifier,
+    )
 
 
 SERVICES = web.AppKey("services", Services)

@@ -7,7 +7,8 @@ transaction. The follow-up runs as jobs, on any instance, after restarts too:
 - lesson-started: the meeting's details (Bot Framework), its settings and the organizer's
   calendar event (Graph);
 - roster-changed: who is staff, pupil or external (Graph, cached);
-- reconcile-attendance: Graph's attendance report, once it exists, merged into the register.
+- reconcile-attendance: Graph's attendance report, once it exists, merged into the register;
+- at each of those, and when a grace period ends, the rules (bot/assessment.py).
 
 Anything that could not be found out is stored as 'could not verify: <reason>', never guessed.
 """
@@ -16,20 +17,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from config.policy import Policy
 from domain.events import EventOutcome, MeetingEnded, MeetingStarted, Participant, ParticipantsChanged
-from domain.lesson import Lesson, PersonClass
+from domain.findings import Status
+from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.meeting import AttendanceReport
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
 from graph.client import GraphUnavailable
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
+from rules import waiting_room
+from rules.snapshot import Moment
 from store.jobs import Job, JobSpec
 from store.lessons import LessonStore
 
+from .assessment import GRACE_CHECK, LessonAssessor
 from .connector import BotConnector, ConnectorError
 from .worker import GiveUp, RetryLater, Worker
 
@@ -37,6 +42,7 @@ log = logging.getLogger(__name__)
 
 LESSON_STARTED = "lesson-started"
 ROSTER_CHANGED = "roster-changed"
+LESSON_ENDED = "lesson-ended"
 RECONCILE_ATTENDANCE = "reconcile-attendance"
 CHANNEL_MEETING_TYPES = {"ChannelScheduled", "ChannelRecurring"}
 REPORT_MATCH_WINDOW = timedelta(minutes=30)
@@ -68,10 +74,12 @@ class LessonMonitor:
         calendar: CalendarReader,
         people: PeopleDirectory,
         reports: AttendanceReports,
+        assessor: LessonAssessor,
         policy: Policy,
         report_delays: tuple[float, ...],
     ) -> None:
         self._store = store
+        self._assessor = assessor
         self._worker = worker
         self._connector = connector
         self._meetings = meetings
@@ -82,6 +90,8 @@ class LessonMonitor:
         self._report_delays = report_delays
         worker.handle(LESSON_STARTED, self.lesson_started)
         worker.handle(ROSTER_CHANGED, self.roster_changed)
+        worker.handle(GRACE_CHECK, self.grace_check)
+        worker.handle(LESSON_ENDED, self.lesson_ended)
         worker.handle(RECONCILE_ATTENDANCE, self.reconcile_attendance)
 
     # ---- in the turn: record, queue, answer -----------------------------------------
@@ -94,7 +104,7 @@ class LessonMonitor:
 
     async def meeting_ended(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         reconcile = JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])
-        lesson, outcome = await self._store.record_end(event, activity_key, [reconcile])
+        lesson, outcome = await self._store.record_end(event, activity_key, [JobSpec(kind=LESSON_ENDED), reconcile])
         self._worker.wake()
         log.info("meetingEnd %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
         return lesson, outcome
@@ -136,6 +146,41 @@ class LessonMonitor:
             await self._store.set_calendar(lesson.id, event, "ok" if event else "no calendar event")
         except GraphUnavailable as exc:
             await self._store.set_calendar(lesson.id, None, could_not_verify(exc.reason))
+        try:
+            # The timetable names teachers by email; the meeting names the organizer by id.
+            entry = await self._people.classify(lesson.organizer_aad_id)
+            await self._store.set_organizer_upn(lesson.id, entry.upn)
+        except GraphUnavailable as exc:
+            log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start)
+        await self._remediate_lobby(lesson.id)
+
+    async def _remediate_lobby(self, lesson_id: int) -> None:
+        """Turn the lobby on through Graph, when the policy asks Chaperone to."""
+        options = waiting_room.RULE.options_for(self._policy)
+        findings = {f.rule_id: f for f in await self._assessor.findings(lesson_id)}
+        failed = findings.get(waiting_room.RULE.id)
+        if not options.remediate or failed is None or failed.status is not Status.failed:
+            return
+        lesson = await self._store.get(lesson_id, with_attendance=False)
+        try:
+            settings = await self._meetings.set_lobby_scope(lesson.organizer_aad_id, lesson.meeting_settings.graph_meeting_id, options.remediate_to)
+        except GraphUnavailable as exc:
+            log.warning("lesson %s: could not turn the lobby on: %s", lesson_id, exc.reason)
+            return
+        await self._store.set_meeting_settings(lesson_id, settings, f"ok; lobby set to '{options.remediate_to.value}' by Chaperone")
+        await self._assessor.record_remediation(lesson_id, f"lobby bypass set to '{options.remediate_to.value}'")
+        await self._assess(lesson_id, Moment.start, lesson.actual_start)
+
+    async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> None:
+        await self._assessor.assess(lesson_id, moment, at)
+
+    async def grace_check(self, job: Job) -> None:
+        await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
+
+    async def lesson_ended(self, job: Job) -> None:
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        await self._assess(lesson.id, Moment.end, lesson.actual_end)
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
         try:
@@ -146,18 +191,26 @@ class LessonMonitor:
         return await self._store.set_details(lesson.id, details, "ok")
 
     async def roster_changed(self, job: Job) -> None:
-        lesson = await self._store.get(job.lesson_id)
+        problem = await self._classify(job.lesson_id)
+        await self._assess(job.lesson_id, Moment.roster)
+        if problem:
+            # Attendance is already recorded; only the classification waits for Graph.
+            raise RetryLater(problem, 30)
+
+    async def _classify(self, lesson_id: int) -> str | None:
+        """Ask the directory about everyone not yet classified; returns what could not be done."""
+        lesson = await self._store.get(lesson_id)
         people = sorted({a.aad_object_id for a in lesson.attendance if a.aad_object_id and a.classification is PersonClass.unknown})
         answers = await asyncio.gather(*(self._people.classify(p) for p in people), return_exceptions=True)
-        known = {p: a for p, a in zip(people, answers) if isinstance(a, PersonClass)}
+        known = {p: a for p, a in zip(people, answers) if isinstance(a, DirectoryEntry)}
         await self._store.set_classifications(lesson.id, known)
-        failures = [a for a in answers if isinstance(a, GraphUnavailable)]
         unexpected = [a for a in answers if isinstance(a, BaseException) and not isinstance(a, GraphUnavailable)]
         if unexpected:
             raise unexpected[0]
-        if failures:
-            # Attendance is already recorded; only the classification waits for Graph.
-            raise RetryLater(f"{len(failures)} people not classified: {failures[0].reason}", 30)
+        failures = [a for a in answers if isinstance(a, GraphUnavailable)]
+        problem = f"{len(failures)} people not classified: {failures[0].reason}" if failures else None
+        await self._store.set_roster_status(lesson.id, could_not_verify(problem) if problem else "ok")
+        return problem
 
     async def reconcile_attendance(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
@@ -172,9 +225,10 @@ class LessonMonitor:
         if report is None:
             await self._not_yet(job, lesson, "no attendance report yet")
             return
-        added = await self._store.merge_report(lesson.id, report, [JobSpec(kind=ROSTER_CHANGED)])
-        self._worker.wake()
+        added = await self._store.merge_report(lesson.id, report)
         log.info("lesson %s: attendance report reconciled, %d added", lesson.id, added)
+        await self._classify(lesson.id)
+        await self._assess(lesson.id, Moment.report, lesson.actual_end)
 
     async def _matching_report(self, lesson: Lesson) -> AttendanceReport | None:
         if not lesson.organizer_aad_id or not lesson.graph_meeting_id:

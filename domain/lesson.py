@@ -20,6 +20,15 @@ class PersonClass(StrEnum):
     unknown = "unknown"
 
 
+class DirectoryEntry(BaseModel):
+    """What the directory says about a person: their class and sign-in name (UPN)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    classification: PersonClass
+    upn: str | None = None
+
+
 class LessonStatus(StrEnum):
     open = "open"
     closed = "closed"
@@ -37,6 +46,7 @@ class Attendance(BaseModel):
     person_id: str
     aad_object_id: str | None
     display_name: str | None
+    upn: str | None = None
     tenant_id: str | None
     meeting_role: str | None
     classification: PersonClass

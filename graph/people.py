@@ -18,7 +18,7 @@ from msgraph.generated.users.item.check_member_groups.check_member_groups_post_r
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 
-from domain.lesson import PersonClass
+from domain.lesson import DirectoryEntry, PersonClass
 
 from .client import GraphClient, GraphUnavailable
 
@@ -40,10 +40,10 @@ class PeopleDirectory:
         self._pupil_groups = pupil_groups
         self._ttl = ttl_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[float, PersonClass]] = {}
-        self._in_flight: dict[str, asyncio.Future[PersonClass]] = {}
+        self._cache: dict[str, tuple[float, DirectoryEntry]] = {}
+        self._in_flight: dict[str, asyncio.Future[DirectoryEntry]] = {}
 
-    async def classify(self, aad_object_id: str) -> PersonClass:
+    async def classify(self, aad_object_id: str) -> DirectoryEntry:
         """The person's class; raises GraphUnavailable when Graph could not be asked.
 
         Answers are cached for the TTL; concurrent questions about one person share one
@@ -55,7 +55,7 @@ class PeopleDirectory:
         pending = self._in_flight.get(aad_object_id)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[PersonClass] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[DirectoryEntry] = asyncio.get_running_loop().create_future()
         self._in_flight[aad_object_id] = future
         try:
             answer = await self._look_up(aad_object_id)
@@ -70,30 +70,32 @@ class PeopleDirectory:
         finally:
             del self._in_flight[aad_object_id]
 
-    async def _look_up(self, person: str) -> PersonClass:
+    async def _look_up(self, person: str) -> DirectoryEntry:
         try:
             edu = await self._graph.call("education role", lambda sdk: sdk.education.users.by_education_user_id(person).get())
             role = getattr(getattr(edu, "primary_role", None), "value", None)
+            upn = (edu.user_principal_name or edu.mail) if edu else None
             if role == "teacher":
-                return PersonClass.staff
+                return DirectoryEntry(classification=PersonClass.staff, upn=upn)
             if role == "student":
-                return PersonClass.pupil
+                return DirectoryEntry(classification=PersonClass.pupil, upn=upn)
         except GraphUnavailable as exc:
             if exc.status not in (403, 404):  # 404: not in the roster; 403: no roster permission
                 raise
+        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userType", "userPrincipalName", "mail"])
+        user = await self._graph.call(
+            "user type", lambda sdk: sdk.users.by_user_id(person).get(request_configuration=RequestConfiguration(query_parameters=query))
+        )
+        upn = (user.user_principal_name or user.mail) if user else None
         groups = self._staff_groups + self._pupil_groups
         if groups:
             body = CheckMemberGroupsPostRequestBody(group_ids=list(groups))
             found = await self._graph.call("group membership", lambda sdk: sdk.users.by_user_id(person).check_member_groups.post(body))
             member_of = set(found.value or []) if found else set()
             if member_of & set(self._staff_groups):
-                return PersonClass.staff
+                return DirectoryEntry(classification=PersonClass.staff, upn=upn)
             if member_of & set(self._pupil_groups):
-                return PersonClass.pupil
-        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userType"])
-        user = await self._graph.call(
-            "user type", lambda sdk: sdk.users.by_user_id(person).get(request_configuration=RequestConfiguration(query_parameters=query))
-        )
+                return DirectoryEntry(classification=PersonClass.pupil, upn=upn)
         if user is not None and (user.user_type or "").lower() == "guest":
-            return PersonClass.external
-        return PersonClass.unknown
+            return DirectoryEntry(classification=PersonClass.external, upn=upn)
+        return DirectoryEntry(classification=PersonClass.unknown, upn=upn)

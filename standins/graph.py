@@ -56,8 +56,11 @@ class GraphStandIn(StandIn):
     def add_meeting(self, organizer_id: str, meeting: dict) -> None:
         self.meetings[(organizer_id, meeting["id"])] = meeting
 
-    def add_person(self, person_id: str, *, primary_role: str | None = None, user_type: str = "Member", groups: tuple[str, ...] = (), name: str = "") -> None:
-        self.people[person_id] = {"primaryRole": primary_role, "userType": user_type, "groups": set(groups), "displayName": name}
+    def add_person(
+        self, person_id: str, *, primary_role: str | None = None, user_type: str = "Member", groups: tuple[str, ...] = (), name: str = "", upn: str | None = None
+    ) -> None:
+        upn = upn or f"{(name or person_id).lower().replace(' ', '.')}@school.example"
+        self.people[person_id] = {"primaryRole": primary_role, "userType": user_type, "groups": set(groups), "displayName": name, "upn": upn}
 
     def slow(self, path_prefix: str, seconds: float) -> None:
         self.delays["/v1.0" + path_prefix] = seconds
@@ -143,7 +146,10 @@ class GraphStandIn(StandIn):
         person = self.people.get(request.match_info["uid"])
         if person is None or person["primaryRole"] is None:
             return _error(404, "Request_ResourceNotFound", "Resource not found.")
-        return web.json_response({"id": request.match_info["uid"], "primaryRole": person["primaryRole"], "displayName": person["displayName"]})
+        return web.json_response(
+            {"id": request.match_info["uid"], "primaryRole": person["primaryRole"], "displayName": person["displayName"],
+             "userPrincipalName": person["upn"], "mail": person["upn"]}
+        )
 
     async def _check_member_groups(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["uid"])
@@ -156,7 +162,10 @@ class GraphStandIn(StandIn):
         person = self.people.get(request.match_info["uid"])
         if person is None:
             return _error(404, "Request_ResourceNotFound", "Resource not found.")
-        return web.json_response({"id": request.match_info["uid"], "userType": person["userType"], "displayName": person["displayName"]})
+        return web.json_response(
+            {"id": request.match_info["uid"], "userType": person["userType"], "displayName": person["displayName"],
+             "userPrincipalName": person["upn"], "mail": person["upn"]}
+        )
 
     async def _calendar_view(self, request: web.Request) -> web.Response:
         try:

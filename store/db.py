@@ -10,13 +10,18 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x43484150  # "CHAP": any constant shared by every instance
@@ -82,3 +87,19 @@ async def ping(engine: AsyncEngine) -> str | None:
         return None
     except Exception as exc:  # noqa: BLE001 - the health endpoint reports any failure
         return f"{type(exc).__name__}: {exc}"[:300]
+
+
+async def in_transaction(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]], retries: int = 4
+) -> T:
+    """Run `work` in one transaction, again from the start if a concurrent writer won a
+    unique-key race (two instances opening the same lesson, one activity delivered twice)."""
+    for attempt in range(1, retries + 1):
+        try:
+            async with sessions() as session, session.begin():
+                return await work(session)
+        except IntegrityError:
+            if attempt == retries:
+                raise
+            log.info("write conflict, retrying (attempt %d)", attempt)
+    raise AssertionError("unreachable")

@@ -26,8 +26,9 @@ class JobSpec(BaseModel):
 
     kind: str
     delay_seconds: float = 0
-    # One waiting job of this kind per lesson: later requests fold into it.
+    # One waiting job of this kind (and key) per lesson: later requests fold into it.
     dedupe: bool = True
+    key: str = ""
     payload: dict = {}
 
 
@@ -47,7 +48,7 @@ async def add_job(session: AsyncSession, spec: JobSpec, lesson_id: int | None) -
     values = dict(
         kind=spec.kind,
         lesson_id=lesson_id,
-        dedupe_key=f"{spec.kind}:{lesson_id}" if spec.dedupe else None,
+        dedupe_key=f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None,
         payload=spec.payload,
         due_at=utcnow() + timedelta(seconds=spec.delay_seconds),
         attempts=0,

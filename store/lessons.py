@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -34,9 +33,10 @@ from domain.events import (
     Participant,
     ParticipantsChanged,
 )
-from domain.lesson import AttendanceSource, Lesson, LessonStatus, PersonClass
+from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, ReportedInterval
 
+from .db import in_transaction
 from .jobs import JobSpec, add_job
 from .tables import AttendanceRow, LessonRow, ProcessedActivityRow, utcnow
 
@@ -52,17 +52,7 @@ class LessonStore:
     # ---- transactions -------------------------------------------------------------
 
     async def _transaction(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run `work` in one transaction, again from the start if a concurrent writer won a
-        unique-key race (two instances opening the same lesson, one activity twice)."""
-        for attempt in range(1, self._retries + 1):
-            try:
-                async with self._sessions() as session, session.begin():
-                    return await work(session)
-            except IntegrityError:
-                if attempt == self._retries:
-                    raise
-                log.info("write conflict, retrying (attempt %d)", attempt)
-        raise AssertionError("unreachable")
+        return await in_transaction(self._sessions, work, self._retries)
 
     async def _replayed(self, session: AsyncSession, activity_key: str | None, meeting_id: str) -> LessonRow | None:
         """The lesson, when this activity was applied before (a redelivery); else None."""
@@ -282,22 +272,30 @@ class LessonStore:
     async def set_report_status(self, lesson_id: int, status: str) -> Lesson:
         return await self._update(lesson_id, report_status=status)
 
-    async def set_classifications(self, lesson_id: int, classes: Mapping[str, PersonClass]) -> None:
+    async def set_roster_status(self, lesson_id: int, status: str) -> Lesson:
+        return await self._update(lesson_id, roster_status=status)
+
+    async def set_organizer_upn(self, lesson_id: int, upn: str | None) -> Lesson:
+        return await self._update(lesson_id, organizer_upn=upn)
+
+    async def set_classifications(self, lesson_id: int, entries: Mapping[str, DirectoryEntry]) -> None:
         """Record the directory's answer for people in a lesson (external stays external)."""
-        if not classes:
+        if not entries:
             return
 
         async def work(session: AsyncSession) -> None:
             stmt = select(AttendanceRow).where(
-                AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(classes))
+                AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(entries))
             )
             for row in (await session.execute(stmt)).scalars():
+                entry = entries[row.person_id]
+                row.upn = entry.upn or row.upn
                 if row.classification != PersonClass.external.value:
-                    row.classification = classes[row.person_id].value
+                    row.classification = entry.classification.value
 
         await self._transaction(work)
 
-    async def merge_report(self, lesson_id: int, report: AttendanceReport, jobs: Sequence[JobSpec] = ()) -> int:
+    async def merge_report(self, lesson_id: int, report: AttendanceReport) -> int:
         """Add the people Graph's report saw and the live events missed; returns how many.
 
         Live intervals are kept as they are: they are Chaperone's own record. A person the
@@ -333,9 +331,6 @@ class LessonStore:
                     )
             lesson.report_status = f"ok: reconciled with Graph's report, {added} added from it"
             lesson.updated_at = utcnow()
-            if added:
-                for spec in jobs:
-                    await add_job(session, spec, lesson_id)
             return added
 
         return await self._transaction(work)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, time, timezone
 
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
+    Time,
     TypeDecorator,
     ForeignKey,
     Index,
@@ -61,6 +63,7 @@ class LessonRow(Base):
     title: Mapped[str | None] = mapped_column(String(512))
     organizer_aad_id: Mapped[str | None] = mapped_column(String(64))
     organizer_name: Mapped[str | None] = mapped_column(String(256))
+    organizer_upn: Mapped[str | None] = mapped_column(String(256))
     join_url: Mapped[str | None] = mapped_column(Text)
     meeting_type: Mapped[str | None] = mapped_column(String(64))
     graph_meeting_id: Mapped[str | None] = mapped_column(String(512))
@@ -83,6 +86,8 @@ class LessonRow(Base):
     calendar_status: Mapped[str | None] = mapped_column(Text)
     # Graph's attendance report, reconciled after the end: ok | pending | none for channel meetings | could not verify: ...
     report_status: Mapped[str | None] = mapped_column(Text)
+    # "ok" once everyone present is classified; otherwise why not.
+    roster_status: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -113,6 +118,7 @@ class AttendanceRow(Base):
     aad_object_id: Mapped[str | None] = mapped_column(String(64))
     teams_user_id: Mapped[str | None] = mapped_column(String(256))
     display_name: Mapped[str | None] = mapped_column(String(256))
+    upn: Mapped[str | None] = mapped_column(String(256))  # sign-in name, from the directory
     tenant_id: Mapped[str | None] = mapped_column(String(64))
     meeting_role: Mapped[str | None] = mapped_column(String(32))
     classification: Mapped[str] = mapped_column(String(16))
@@ -205,3 +211,92 @@ class JobRow(Base):
             postgresql_where=text("dedupe_key IS NOT NULL"),
         ),
     )
+
+
+class FindingRow(Base):
+    """The current verdict of one rule on one lesson.
+
+    One row per (lesson, rule): a verdict that stays 'fail' is the same breach, raised once.
+    `episode` counts separate failures (pass, then fail again is a new one), so alerts can be
+    sent once per episode.
+    """
+
+    __tablename__ = "findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    moment: Mapped[str] = mapped_column(String(16))
+    episode: Mapped[int] = mapped_column(Integer, default=0)
+    final: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    evaluated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("uq_findings_lesson_rule", "lesson_id", "rule_id", unique=True),)
+
+
+class ExceptionRow(Base):
+    """An exception SLT or the DSL approved: for a lesson, a recurring series, or a person."""
+
+    __tablename__ = "exceptions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
+    meeting_id: Mapped[str | None] = mapped_column(String(512))
+    person_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    approved_by: Mapped[str] = mapped_column(String(64))
+    approved_by_name: Mapped[str | None] = mapped_column(String(256))
+    approved_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditRow(Base):
+    """Who changed a record, when, and what: approvals, revocations, imports."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    actor_name: Mapped[str | None] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(256))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class TimetableEntryRow(Base):
+    __tablename__ = "timetable_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organizer: Mapped[str] = mapped_column(String(256), index=True)
+    class_name: Mapped[str | None] = mapped_column(String(128))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    on_date: Mapped[date | None] = mapped_column(Date)
+    weekday: Mapped[int | None] = mapped_column(Integer)
+    starts: Mapped[time] = mapped_column(Time)
+    ends: Mapped[time] = mapped_column(Time)
+    valid_from: Mapped[date | None] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))  # file and line it came from
+
+
+class ConsentRow(Base):
+    """A parental consent form on file (imported from the MIS)."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    person: Mapped[str] = mapped_column(String(256), index=True)  # Entra object id or email, lower case
+    kind: Mapped[str] = mapped_column(String(32))  # remote-learning | one-to-one
+    given_on: Mapped[date | None] = mapped_column(Date)
+    expires_on: Mapped[date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(300))

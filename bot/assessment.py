@@ -1,0 +1,97 @@
+"""Judging a lesson against the school's policy: build the snapshot, run the rules, keep
+the verdicts, and book the next look when a rule asks for one (a grace period ending,
+closing time)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from config.policy import Policy
+from domain.lesson import Lesson
+from rules import registry
+from rules.snapshot import LessonSnapshot, Moment
+from store.findings import FindingStore, StoredFinding
+from store.jobs import JobSpec, JobStore
+from store.lessons import LessonStore
+from store.register import ExceptionRegister
+from store.school_data import SchoolData
+from store.tables import utcnow
+
+log = logging.getLogger(__name__)
+
+GRACE_CHECK = "grace-check"
+
+
+def latest_event(lesson: Lesson) -> datetime | None:
+    """The time of the last thing that happened in the lesson: 'now' in the lesson's own clock."""
+    times = [lesson.actual_start, lesson.actual_end]
+    for a in lesson.attendance:
+        times += [a.joined_at, a.left_at]
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+class LessonAssessor:
+    def __init__(
+        self,
+        lessons: LessonStore,
+        findings: FindingStore,
+        exceptions: ExceptionRegister,
+        school_data: SchoolData,
+        jobs: JobStore,
+        policy: Policy,
+    ) -> None:
+        self._lessons = lessons
+        self._findings = findings
+        self._exceptions = exceptions
+        self._school_data = school_data
+        self._jobs = jobs
+        self._policy = policy
+
+    async def snapshot(self, lesson: Lesson, moment: Moment, at: datetime) -> LessonSnapshot:
+        organizer_ids = {i.lower() for i in (lesson.organizer_aad_id, lesson.organizer_upn) if i}
+        timetable, loaded = await self._school_data.timetable_for(organizer_ids)
+        aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
+        local_day = at.astimezone(self._policy.school.zone).date()
+        return LessonSnapshot(
+            lesson=lesson,
+            moment=moment,
+            at=at,
+            organizer_ids=frozenset(organizer_ids),
+            timetable=tuple(timetable),
+            timetable_loaded=loaded,
+            exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at)),
+            consents=await self._school_data.consents_for(aliases, local_day),
+            aup_signed=None,  # the signature register arrives with AUP signing
+        )
+
+    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> list[StoredFinding]:
+        """Evaluate the rules for `moment`; returns breaches that are newly open."""
+        lesson = await self._lessons.get(lesson_id)
+        at = at or latest_event(lesson) or utcnow()
+        snapshot = await self.snapshot(lesson, moment, at)
+        findings = registry.evaluate(snapshot, self._policy)
+        new = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
+        if lesson.actual_end is None:
+            await self._book_next_looks(lesson, findings, at)
+        for finding in new:
+            log.warning("lesson %s: %s %s: %s", lesson.id, finding.severity.value, finding.rule_id, finding.message)
+        return new
+
+    async def findings(self, lesson_id: int) -> list[StoredFinding]:
+        return await self._findings.for_lesson(lesson_id)
+
+    async def record_remediation(self, lesson_id: int, what: str) -> None:
+        await self._exceptions.record_action("chaperone", "remediation", f"lesson:{lesson_id}", {"change": what})
+
+    async def _book_next_looks(self, lesson: Lesson, findings, at: datetime) -> None:
+        for finding in findings:
+            check_at = finding.details.get("check_at")
+            if not check_at:
+                continue
+            when = datetime.fromisoformat(check_at)
+            # The lesson's clock is Teams' event time; the job waits the same span in real time.
+            delay = max(0.0, (when - at).total_seconds())
+            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{check_at}", payload={"at": check_at})
+            await self._jobs.enqueue(spec, lesson.id)

@@ -1,0 +1,93 @@
+"""The exceptions register (approved by SLT or the DSL) and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from rules.snapshot import ApprovedException
+
+from .tables import AuditRow, ExceptionRow, utcnow
+
+
+def audit(session: AsyncSession, actor: str, action: str, target: str | None, details: dict, actor_name: str | None = None) -> None:
+    session.add(AuditRow(at=utcnow(), actor=actor, actor_name=actor_name, action=action, target=target, details=details))
+
+
+class ExceptionRegister:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def approve(
+        self,
+        *,
+        rule_id: str,
+        reason: str,
+        approver_id: str,
+        approver_name: str | None,
+        lesson_id: int | None = None,
+        meeting_id: str | None = None,
+        person_id: str | None = None,
+        expires_at: datetime | None = None,
+    ) -> ApprovedException:
+        """Record an approval. The caller has checked that the approver is SLT or the DSL."""
+        if not (lesson_id or meeting_id or person_id):
+            raise ValueError("an exception needs a lesson, a series (meeting id) or a person")
+        async with self._sessions() as session, session.begin():
+            row = ExceptionRow(
+                rule_id=rule_id,
+                lesson_id=lesson_id,
+                meeting_id=meeting_id,
+                person_id=person_id,
+                reason=reason,
+                approved_by=approver_id,
+                approved_by_name=approver_name,
+                approved_at=utcnow(),
+                expires_at=expires_at,
+            )
+            session.add(row)
+            await session.flush()
+            audit(
+                session, approver_id, "exception.approve", f"exception:{row.id}",
+                {"rule": rule_id, "lesson": lesson_id, "meeting": meeting_id, "person": person_id, "reason": reason,
+                 "expires_at": expires_at.isoformat() if expires_at else None},
+                approver_name,
+            )
+            return ApprovedException.model_validate(row)
+
+    async def revoke(self, exception_id: int, by: str, by_name: str | None) -> bool:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(ExceptionRow, exception_id, with_for_update=True)
+            if row is None or row.revoked_at is not None:
+                return False
+            row.revoked_at, row.revoked_by = utcnow(), by
+            audit(session, by, "exception.revoke", f"exception:{exception_id}", {"rule": row.rule_id}, by_name)
+            return True
+
+    async def active(self, lesson_id: int, meeting_id: str, at: datetime) -> list[ApprovedException]:
+        """Approvals that may apply to this lesson (its own, its series', or any person's)."""
+        async with self._sessions() as session:
+            stmt = select(ExceptionRow).where(
+                ExceptionRow.revoked_at.is_(None),
+                or_(ExceptionRow.expires_at.is_(None), ExceptionRow.expires_at > at),
+                or_(
+                    ExceptionRow.lesson_id == lesson_id,
+                    ExceptionRow.meeting_id == meeting_id,
+                    ExceptionRow.person_id.is_not(None),
+                ),
+            )
+            return [ApprovedException.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def record_action(self, actor: str, action: str, target: str, details: dict) -> None:
+        async with self._sessions() as session, session.begin():
+            audit(session, actor, action, target, details)
+
+    async def list(self) -> list[ExceptionRow]:
+        async with self._sessions() as session:
+            return list((await session.execute(select(ExceptionRow).order_by(ExceptionRow.id))).scalars())
+
+    async def audit_log(self) -> list[AuditRow]:
+        async with self._sessions() as session:
+            return list((await session.execute(select(AuditRow).order_by(AuditRow.id))).scalars())

@@ -1,0 +1,67 @@
+"""Registers the school imports: the timetable and parental consent forms.
+
+An import replaces the whole register in one transaction (and is audited), so a school
+re-exports from its MIS and imports again; there is never a half-imported register.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from importers.consent import Consent
+from rules.snapshot import TimetableEntry
+
+from .register import audit
+from .tables import ConsentRow, TimetableEntryRow
+
+
+class SchoolData:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def replace_timetable(self, entries: list[tuple[TimetableEntry, str]], actor: str, source: str) -> int:
+        async with self._sessions() as session, session.begin():
+            removed = (await session.execute(delete(TimetableEntryRow))).rowcount
+            for entry, where in entries:
+                session.add(TimetableEntryRow(**entry.model_dump(), source=where[:300]))
+            audit(session, actor, "timetable.import", source, {"entries": len(entries), "replaced": removed})
+        return len(entries)
+
+    async def replace_consents(self, consents: list[tuple[Consent, str]], actor: str, source: str) -> int:
+        async with self._sessions() as session, session.begin():
+            removed = (await session.execute(delete(ConsentRow))).rowcount
+            for consent, where in consents:
+                session.add(ConsentRow(**consent.model_dump(), source=where[:300]))
+            audit(session, actor, "consent.import", source, {"consents": len(consents), "replaced": removed})
+        return len(consents)
+
+    async def timetable_for(self, organizer_ids: set[str]) -> tuple[list[TimetableEntry], bool]:
+        """The organizer's entries, and whether any timetable has been imported at all."""
+        async with self._sessions() as session:
+            loaded = (await session.execute(select(func.count()).select_from(TimetableEntryRow))).scalar_one() > 0
+            if not organizer_ids:
+                return [], loaded
+            stmt = select(TimetableEntryRow).where(TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
+            return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
+
+    async def consents_for(self, people: dict[str, set[str]], on: date) -> dict[str, frozenset[str]] | None:
+        """For each kind of consent, the person ids (as the lesson knows them) with one on file
+        and in date. `people` maps a lesson person id to the names it may appear under.
+        None when no consent register has been imported."""
+        async with self._sessions() as session:
+            if (await session.execute(select(func.count()).select_from(ConsentRow))).scalar_one() == 0:
+                return None
+            names = {name for aliases in people.values() for name in aliases}
+            stmt = select(ConsentRow).where(ConsentRow.person.in_(sorted(names)))
+            rows = list((await session.execute(stmt)).scalars())
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            if row.expires_on is not None and row.expires_on < on:
+                continue
+            for person_id, aliases in people.items():
+                if row.person in aliases:
+                    found.setdefault(row.kind, set()).add(person_id)
+        return {kind: frozenset(ids) for kind, ids in found.items()}
