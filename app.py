@@ -4,6 +4,9 @@
     python app.py migrate      bring the database schema up to date and exit
     python app.py demo         follow a scripted school morning through the real endpoint
     python app.py bench        measure participant-event throughput with authentication on
+    python app.py rules        list the rules, their clauses, and whether the policy enables them
+    python app.py import-timetable FILE / import-consent FILE   load the school's registers
+    python app.py exceptions add|list|revoke                    the exceptions register
 
 Adding a subcommand is one function decorated with @subcommand.
 """
@@ -12,10 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import sys
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -31,7 +37,7 @@ from bot.handler import ChaperoneBot
 from bot.lessons import LessonMonitor
 from bot.notifier import Notifier
 from bot.worker import Worker
-from config.policy import Policy, PolicyError, load_policy
+from config.policy import Person, Policy, PolicyError, load_policy
 from config.settings import Settings
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
@@ -40,6 +46,9 @@ from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from store.conversations import ConversationStore
 from store.db import create_engine, migrate, ping
+from importers.common import ImportProblems
+from importers.consent import parse_consents
+from importers.timetable import parse_timetable
 from rules import registry
 from store.findings import FindingStore
 from store.jobs import JobStore
@@ -249,6 +258,129 @@ def bench_command(args: argparse.Namespace) -> int:
     return asyncio.run(run_bench(events=args.events, concurrency=args.concurrency, database_url=args.database))
 
 
+@asynccontextmanager
+async def database(settings: Settings):
+    """The migrated database engine, for admin commands that do not run the bot."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it")
+def rules_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+    for rule in registry.RULES:
+        options = rule.options_for(policy)
+        state = "on " if options.enabled else "off"
+        print(f"[{state}] {rule.id:<22} {rule.severity_for(policy).value:<8} {rule.title}")
+        for clause in rule.clauses:
+            print(f"        \"{clause.text}\"\n          - {clause.document}")
+        print(f"        fix: {rule.remediation}\n")
+    return 0
+
+
+def _file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the file exported from the school's MIS")
+
+
+@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _file_argument)
+def import_timetable_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+    entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            return await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+
+    print(f"imported {asyncio.run(run())} timetable entries from {args.file}")
+    return 0
+
+
+@subcommand("import-consent", "replace the parental consent register with a CSV export", _file_argument)
+def import_consent_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    consents = parse_consents(_read(args.file), str(args.file))
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file))
+
+    print(f"imported {asyncio.run(run())} consent records from {args.file}")
+    return 0
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise StartupError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+def _exception_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="record an exception SLT or the DSL approved")
+    add.add_argument("--rule", required=True, choices=sorted(registry.BY_ID))
+    scope = add.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--lesson", type=int, help="one lesson (its id)")
+    scope.add_argument("--meeting", help="a recurring series (its Teams meeting id)")
+    scope.add_argument("--person", help="a person (Entra object id)")
+    add.add_argument("--reason", required=True)
+    add.add_argument("--approver", required=True, help="Entra object id of the SLT member or DSL who approved it")
+    add.add_argument("--expires", type=date.fromisoformat, help="last day it applies (YYYY-MM-DD)")
+    actions.add_parser("list", help="list the register")
+    revoke = actions.add_parser("revoke", help="withdraw an exception")
+    revoke.add_argument("id", type=int)
+    revoke.add_argument("--by", required=True, help="Entra object id of the SLT member or DSL withdrawing it")
+
+
+def _approver(policy: Policy, aad_id: str) -> Person:
+    for person in policy.people.slt + policy.people.dsl:
+        if person.aad_object_id == aad_id:
+            return person
+    raise StartupError(f"{aad_id} is not SLT or the DSL in the policy: only they can approve or withdraw exceptions")
+
+
+@subcommand("exceptions", "the exceptions register: add, list, revoke", _exception_arguments)
+def exceptions_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> None:
+        async with database(settings) as engine:
+            register = ExceptionRegister(engine)
+            if args.action == "add":
+                approver = _approver(policy, args.approver)
+                expires = None
+                if args.expires:
+                    expires = datetime.combine(args.expires + timedelta(days=1), time(0), tzinfo=policy.school.zone)
+                approved = await register.approve(
+                    rule_id=args.rule, reason=args.reason, approver_id=approver.aad_object_id, approver_name=approver.name,
+                    lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires,
+                )
+                print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
+            elif args.action == "revoke":
+                person = _approver(policy, args.by)
+                done = await register.revoke(args.id, person.aad_object_id, person.name)
+                print(f"exception #{args.id} {'withdrawn' if done else 'not found or already withdrawn'}")
+            else:
+                for row in await register.list():
+                    scope = f"lesson {row.lesson_id}" if row.lesson_id else f"series {row.meeting_id}" if row.meeting_id else f"person {row.person_id}"
+                    state = "withdrawn" if row.revoked_at else f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "no expiry"
+                    print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
+
+    asyncio.run(run())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description="Chaperone: safeguarding companion for live lessons in Teams")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -262,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return SUBCOMMANDS[name][0](args)
-    except StartupError as exc:
+    except (StartupError, ImportProblems) as exc:
         print(f"chaperone: {exc}", file=sys.stderr)
         return 2
 

@@ -93,5 +93,5 @@ class LessonAssessor:
             when = datetime.fromisoformat(check_at)
             # The lesson's clock is Teams' event time; the job waits the same span in real time.
             delay = max(0.0, (when - at).total_seconds())
-            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{check_at}", payload={"at": check_at})
+            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{check_at}", payload={"at": check_at, "rule": finding.rule_id})
             await self._jobs.enqueue(spec, lesson.id)

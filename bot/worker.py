@@ -126,12 +126,12 @@ class Worker:
             return
         await self._jobs.finish(job.id)
 
-    async def wait_idle(self, timeout: float = 15.0) -> None:
-        """Until no job is due or running (for the demo and tests)."""
+    async def wait_idle(self, timeout: float = 15.0, horizon_seconds: float = 0) -> None:
+        """Until no job is running or due within the horizon (for the demo and tests)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.wake()
-            if self._running == 0 and await self._jobs.due_count() == 0:
+            if self._running == 0 and await self._jobs.due_count(horizon_seconds) == 0:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError(f"jobs still due after {timeout} s")

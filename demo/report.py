@@ -7,13 +7,17 @@ from datetime import datetime
 
 from config.policy import Policy
 from domain.lesson import Lesson
+from domain.findings import Status
+from rules.registry import BY_ID
 from store.conversations import AlertDestination
+from store.findings import StoredFinding
 
 
 @dataclass
 class DemoReport:
     policy: Policy
     lessons: list[Lesson]
+    findings: dict[int, list[StoredFinding]]
     expectations: dict[str, str]
     alert_destination: AlertDestination | None
     connector_calls: int
@@ -21,6 +25,7 @@ class DemoReport:
     replayed: int
     replay_unchanged: bool
     database_url: str
+    notes: list[str]
 
 
 def _hm(value: datetime | None, policy: Policy) -> str:
@@ -65,7 +70,25 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
             f"    {a.display_name or a.person_id:<22} {a.meeting_role or '':<10} {a.classification.value:<8}"
             f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}{source}"
         )
-    lines.append("  flagged: rule checks are not built yet (waiting room, two staff, hours, timetable)")
+    return lines
+
+
+def render_findings(findings: list[StoredFinding]) -> list[str]:
+    failed = [f for f in findings if f.status is Status.failed]
+    unverified = [f for f in findings if f.status is Status.could_not_verify]
+    passed = [f for f in findings if f.status is Status.passed]
+    lines = ["  flagged:" if failed else "  flagged: nothing"]
+    for finding in failed:
+        rule = BY_ID[finding.rule_id]
+        lines.append(f"    {finding.severity.value.upper()} {finding.rule_id}: {finding.message.split(': ', 1)[-1]}")
+        if finding.reason:
+            lines.append(f"      ({finding.reason})")
+        clause = rule.clauses[0]
+        lines.append(f'      policy: "{clause.text}" ({clause.document})')
+    for finding in unverified:
+        reason = (finding.reason or "").removeprefix("could not verify: ")
+        lines.append(f"  could not verify {finding.rule_id}: {reason}")
+    lines.append(f"  passed: {', '.join(f.rule_id for f in passed) or 'none'}")
     return lines
 
 
@@ -75,12 +98,14 @@ def render_report(report: DemoReport) -> str:
         f"Chaperone demo: {policy.school.name}, one school day followed through /api/messages",
         "=" * 78,
     ]
+    out.extend(report.notes)
     if report.alert_destination:
         d = report.alert_destination
         out.append(f"SLT alert channel: {d.conversation.channel_id} (set by {d.set_by_name})")
     out.append("")
     for lesson in sorted(report.lessons, key=lambda l: l.actual_start or l.actual_end):
         out.extend(render_lesson(lesson, policy, report.expectations.get(lesson.meeting_id)))
+        out.extend(render_findings(report.findings.get(lesson.id, [])))
         out.append("")
     out.append(
         f"Redelivery: the first lesson's {report.replayed} activities were posted again;"

@@ -38,7 +38,10 @@ def _from_csv(text: str, source: str) -> list[tuple[TimetableEntry, str]]:
                 raise ValueError("organizer is empty")
             day = row["day"].lower()
             weekday = WEEKDAYS.index(day) if day in WEEKDAYS else None
-            on_date = None if weekday is not None else parse_date(row["day"], "day")
+            try:
+                on_date = None if weekday is not None else parse_date(row["day"], "day")
+            except ValueError:
+                raise ValueError(f"day {row['day']!r} is neither a weekday name nor a date (YYYY-MM-DD)") from None
             starts, ends = parse_time(row["start"], "start"), parse_time(row["end"], "end")
             if ends <= starts:
                 raise ValueError(f"end {row['end']} is not after start {row['start']}")

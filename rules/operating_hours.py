@@ -16,13 +16,13 @@ def _problem(moment: datetime, policy: Policy, what: str) -> str | None:
     day = local.date()
     closed = policy.calendar.closed_on(day)
     if closed:
-        return f"{what} {local:%A %d %B} is {closed}"
+        return f"{local:%A %d %B} is {closed}"
     hours = policy.hours.on(day)
     if hours is None:
-        return f"{what} {local:%A} is not a school day"
+        return f"{local:%A} is not a school day"
     clock = local.time().replace(tzinfo=None)
     if not hours.opens <= clock <= hours.closes:
-        return f"{what} {local:%H:%M} is outside operating hours ({hours.opens:%H:%M}-{hours.closes:%H:%M} on {local:%A}s)"
+        return f"{what} {local:%H:%M}, outside operating hours ({hours.opens:%H:%M}-{hours.closes:%H:%M} on {local:%A}s)"
     return None
 
 
@@ -37,14 +37,14 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if start is None:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "the lesson's start time is not known",
                              reason="Teams' start event was not received")]
-    problems = [p for p in (_problem(start, policy, "it started"),) if p]
+    problems = [p for p in (_problem(start, policy, "it started at"),) if p]
     # At the end, or once the clock passes the end of a lesson still running, the end counts too.
     end = lesson.actual_end or (snapshot.at if snapshot.moment is not Moment.start else None)
     if end is not None:
-        if end_problem := _problem(end, policy, "it ended" if lesson.actual_end else "it was still running at"):
+        if end_problem := _problem(end, policy, "it ended at" if lesson.actual_end else "it was still running at"):
             problems.append(end_problem)
     if problems:
-        return [RULE.finding(snapshot, policy, Status.failed, "; ".join(problems))]
+        return [RULE.finding(snapshot, policy, Status.failed, "; ".join(dict.fromkeys(problems)))]
     local = start.astimezone(policy.school.zone)
     details = {}
     if lesson.actual_end is None:

@@ -109,10 +109,11 @@ class JobStore:
         async with self._sessions() as session, session.begin():
             await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
-    async def due_count(self) -> int:
-        """Jobs that are due now and not finished (running ones included)."""
+    async def due_count(self, horizon_seconds: float = 0) -> int:
+        """Jobs due now (or within the horizon) and not finished, running ones included."""
         async with self._sessions() as session:
-            stmt = select(func.count()).select_from(JobRow).where(JobRow.done_at.is_(None), JobRow.due_at <= utcnow())
+            until = utcnow() + timedelta(seconds=horizon_seconds)
+            stmt = select(func.count()).select_from(JobRow).where(JobRow.done_at.is_(None), JobRow.due_at <= until)
             return (await session.execute(stmt)).scalar_one()
 
     async def list(self, lesson_id: int | None = None) -> list[JobRow]:

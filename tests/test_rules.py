@@ -252,14 +252,14 @@ def at_london(text: str) -> datetime:
     "start, end, status, words",
     [
         pytest.param("2026-11-23T09:00", "2026-11-23T09:50", Status.passed, "within operating hours", id="monday-morning"),
-        pytest.param("2026-11-23T07:30", "2026-11-23T08:20", Status.failed, "it started 07:30 is outside", id="too-early"),
-        pytest.param("2026-11-23T15:30", "2026-11-23T16:25", Status.failed, "it ended 16:25 is outside", id="crosses-end-of-hours"),
+        pytest.param("2026-11-23T07:30", "2026-11-23T08:20", Status.failed, "it started at 07:30, outside operating hours (08:00-16:00 on Mondays)", id="too-early"),
+        pytest.param("2026-11-23T15:30", "2026-11-23T16:25", Status.failed, "it ended at 16:25, outside", id="crosses-end-of-hours"),
         pytest.param("2026-11-28T10:00", "2026-11-28T10:30", Status.failed, "Saturday is not a school day", id="saturday"),
         pytest.param("2026-11-27T10:00", "2026-11-27T10:30", Status.failed, "closure day", id="closure-day"),
         pytest.param("2026-12-22T10:00", "2026-12-22T10:30", Status.failed, "outside term time", id="holiday"),
         # The clocks went back on Sunday 25 October 2026: 07:45 UTC is 08:45 in London before, 07:45 after.
         pytest.param("2026-10-23T08:45", "2026-10-23T09:30", Status.passed, "within", id="friday-before-clock-change"),
-        pytest.param("2026-10-26T07:45", "2026-10-26T08:30", Status.failed, "07:45 is outside", id="monday-after-clock-change"),
+        pytest.param("2026-10-26T07:45", "2026-10-26T08:30", Status.failed, "07:45, outside", id="monday-after-clock-change"),
     ],
 )
 def test_operating_hours(start, end, status, words):

@@ -1,0 +1,162 @@
+"""Rules end to end: verdicts stored with the lesson, grace periods that survive a restart,
+approved exceptions, the timetable, and lobby remediation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from demo.morning import SCENARIOS, follow_the_day
+from domain.findings import Severity, Status
+from importers.timetable import parse_timetable
+from rules.snapshot import Moment
+
+from .conftest import POLICY, dev_env, run_app
+from .helpers import MATHS, PUPIL_A, SLT, T0, TA, TEACHER, eventually, minutes
+from .test_graph_e2e import END, script
+
+
+async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
+    report = await follow_the_day(sqlite_url)
+    expected = {
+        "Year 7 Maths (7B)": set(),
+        "Year 8 English (8A)": {"waiting-room", "parental-consent"},
+        "Year 9 Science (9C)": {"two-staff", "school-accounts-only", "parental-consent"},
+        "Art drop-in": {"timetabled", "parental-consent"},
+        "Year 11 Geography": set(),
+        "Year 10 History catch-up": {"operating-hours"},
+    }
+    assert {s.meeting.title for s in SCENARIOS} == set(expected)
+    flagged = {
+        lesson.title: {f.rule_id for f in report.findings[lesson.id] if f.status is Status.failed} for lesson in report.lessons
+    }
+    assert flagged == expected
+    geography = next(l for l in report.lessons if l.title == "Year 11 Geography")
+    unverified = {f.rule_id: f.reason for f in report.findings[geography.id] if f.status is Status.could_not_verify}
+    assert "Graph denied access" in unverified["waiting-room"]
+
+
+def policy_with(tmp_path, **replacements: str):
+    text = POLICY.read_text()
+    for old, new in replacements.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return str(path)
+
+
+async def two_staff_finding(app, lesson_id):
+    return next((f for f in await app.services.findings.for_lesson(lesson_id) if f.rule_id == "two-staff"), None)
+
+
+async def test_a_restart_during_the_grace_period_still_raises_the_two_staff_breach(database_url, connector, graph, tmp_path):
+    script(graph, connector)
+    # A 3-second grace period, so the test does not wait five minutes.
+    env = dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
+    leave_at = T0 + minutes(20)
+    async with run_app(env, connector.url) as first:
+        teams = first.teams
+        await first.post_all(
+            [
+                teams.meeting_start(MATHS, T0),
+                teams.join(MATHS, [TEACHER, TA], T0 + minutes(1)),
+                teams.join(MATHS, [PUPIL_A], T0 + minutes(2)),
+                teams.leave(MATHS, [TA], leave_at),
+            ]
+        )
+        [lesson] = await first.services.lessons.list_lessons()
+        pending = await two_staff_finding(first, lesson.id)
+        assert pending.status is Status.passed and "grace period" in pending.message
+        [grace_job] = [j for j in await first.services.jobs.list(lesson.id) if j.kind == "grace-check" and j.payload["rule"] == "two-staff"]
+    # The first instance is gone before the grace period ends; the second picks the check up.
+    async with run_app(env, connector.url) as second:
+
+        async def breached():
+            finding = await two_staff_finding(second, lesson.id)
+            return finding if finding.status is Status.failed else None
+
+        finding = await eventually(breached, timeout=20)
+    assert finding.moment == Moment.grace.value and finding.severity is Severity.breach
+    assert "Ms Amara Okafor alone from 09:20" in finding.message
+    assert finding.episode == 1 and grace_job.payload["at"] == (leave_at + timedelta(minutes=0.05)).isoformat()
+
+
+async def test_a_teacher_who_rejoins_within_the_grace_period_raises_nothing(database_url, connector, graph, tmp_path):
+    script(graph, connector)
+    env = dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
+    async with run_app(env, connector.url) as app:
+        teams = app.teams
+        await app.post_all(
+            [
+                teams.meeting_start(MATHS, T0),
+                teams.join(MATHS, [TEACHER, TA, PUPIL_A], T0 + minutes(1)),
+                teams.leave(MATHS, [TA], T0 + minutes(20)),
+                teams.join(MATHS, [TA], T0 + minutes(20.02)),
+            ]
+        )
+        [lesson] = await app.services.lessons.list_lessons()
+        await app.services.worker.wait_idle(timeout=10, horizon_seconds=5)
+        finding = await two_staff_finding(app, lesson.id)
+        assert finding.status is Status.passed and finding.episode == 0
+
+
+async def test_the_same_open_breach_is_not_raised_twice(dev_app, connector, graph):
+    script(graph, connector, lobby="everyone")
+    teams = dev_app.teams
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0), teams.join(MATHS, [TA], T0 + minutes(1))])
+    await dev_app.post_all([teams.meeting_end(MATHS, END)])
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    [lobby] = [f for f in await dev_app.services.findings.for_lesson(lesson.id) if f.rule_id == "waiting-room"]
+    # Failed at the start and again at the end: one breach, one episode.
+    assert lobby.status is Status.failed and lobby.episode == 1 and lobby.final
+
+
+async def test_an_slt_approved_exception_turns_the_breach_into_info(dev_app, connector, graph):
+    script(graph, connector)
+    await dev_app.services.exceptions.approve(
+        rule_id="two-staff", meeting_id=MATHS.id, reason="TA on a course; DSL dropping in", approver_id=SLT.aad_object_id,
+        approver_name=SLT.name, expires_at=T0 + timedelta(days=7),
+    )
+    teams = dev_app.teams
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, PUPIL_A], T0), teams.meeting_end(MATHS, END)])
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    finding = await two_staff_finding(dev_app, lesson.id)
+    assert finding.status is Status.failed and finding.severity is Severity.info
+    assert "approved exception #1 by Roland Gooding" in finding.reason
+    [entry] = await dev_app.services.exceptions.audit_log()
+    assert entry.action == "exception.approve" and entry.actor == SLT.aad_object_id
+
+
+async def test_a_lesson_on_the_imported_timetable_is_timetabled(dev_app, connector, graph):
+    script(graph, connector)
+    graph.calendars.clear()  # no calendar category to fall back on
+    graph.people[TEACHER.aad_object_id]["upn"] = "a.okafor@valence.example"
+    csv = "organizer,class,subject,day,start,end\nA.Okafor@valence.example,7B,Maths,Monday,09:05,09:55\n"
+    entries = parse_timetable(csv, "timetable.csv", dev_app.services.policy.school.zone)
+    await dev_app.services.school_data.replace_timetable(entries, "test", "timetable.csv")
+    await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    [finding] = [f for f in await dev_app.services.findings.for_lesson(lesson.id) if f.rule_id == "timetabled"]
+    assert finding.status is Status.passed and "7B Maths" in finding.message
+
+
+async def test_lobby_remediation_turns_the_lobby_on_when_the_policy_asks(database_url, connector, graph, tmp_path):
+    script(graph, connector, lobby="everyone")
+    env = dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"remediate = false": "remediate = true"}))
+    async with run_app(env, connector.url) as app:
+        await app.post_all([app.teams.meeting_start(MATHS, T0)])
+        [lesson] = await app.services.lessons.list_lessons()
+        [patch] = graph.requests("PATCH", f"/v1.0/users/{TEACHER.aad_object_id}/onlineMeetings/")
+        assert patch.body["lobbyBypassSettings"] == {"scope": "organizer", "isDialInBypassEnabled": False}
+        assert lesson.meeting_settings.lobby_scope.value == "organizer"
+        assert lesson.settings_status == "ok; lobby set to 'organizer' by Chaperone"
+        [finding] = [f for f in await app.services.findings.for_lesson(lesson.id) if f.rule_id == "waiting-room"]
+        assert finding.status is Status.passed and finding.episode == 1  # it was a breach, now fixed
+        actions = [e.action for e in await app.services.exceptions.audit_log()]
+        assert actions == ["remediation"]
+
+
+async def test_without_remediation_the_lobby_is_only_reported(dev_app, connector, graph):
+    script(graph, connector, lobby="everyone")
+    await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
+    assert graph.requests("PATCH") == []
