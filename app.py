@@ -151,6 +151,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
         LessonAssessor(lessons, findings, exceptions, school_data, jobs, policy),
         policy,
         settings.attendance_report_delays,
+        settings.roster_settle_seconds,
     )
     adapter = ChaperoneAdapter(settings, build_authentication(settings))
     bot = ChaperoneBot(monitor, conversations, policy)

@@ -77,6 +77,7 @@ class LessonMonitor:
         assessor: LessonAssessor,
         policy: Policy,
         report_delays: tuple[float, ...],
+        roster_settle_seconds: float = 0,
     ) -> None:
         self._store = store
         self._assessor = assessor
@@ -88,6 +89,7 @@ class LessonMonitor:
         self._reports = reports
         self._policy = policy
         self._report_delays = report_delays
+        self._roster_job = JobSpec(kind=ROSTER_CHANGED, delay_seconds=roster_settle_seconds)
         worker.handle(LESSON_STARTED, self.lesson_started)
         worker.handle(ROSTER_CHANGED, self.roster_changed)
         worker.handle(GRACE_CHECK, self.grace_check)
@@ -112,7 +114,7 @@ class LessonMonitor:
     async def participants_changed(self, event: ParticipantsChanged, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         tenant = self._policy.school.tenant_id or event.meeting.tenant_id
         lesson, outcome = await self._store.record_participants(
-            event, activity_key, lambda person: classify_from_event(person, tenant), [JobSpec(kind=ROSTER_CHANGED)]
+            event, activity_key, lambda person: classify_from_event(person, tenant), [self._roster_job]
         )
         self._worker.wake()
         log.info(

@@ -51,6 +51,7 @@ class Worker:
         self._batch = batch
         self._max_attempts = max_attempts
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task | None = None
         self._running = 0
 
@@ -63,23 +64,30 @@ class Worker:
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name="chaperone-worker")
 
-    async def stop(self) -> None:
-        if self._task:
+    async def stop(self, grace_seconds: float = 10.0) -> None:
+        """Let the jobs under way finish (their leases would expire anyway), then stop."""
+        if not self._task:
+            return
+        self._stopping = True
+        self.wake()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
+        except TimeoutError:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
-            self._task = None
+        self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 ran = await self.run_due()
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
                 log.exception("worker: could not claim jobs")
                 ran = 0
-            if ran:
+            if ran or self._stopping:
                 continue  # there may be more
             self._wake.clear()
             try:

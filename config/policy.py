@@ -12,7 +12,7 @@ from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 
 class PolicyError(ValueError):
@@ -148,6 +148,13 @@ class Policy(_Strict):
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
     # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
     rules: dict[str, dict] = Field(default_factory=dict)
+    _source: str = PrivateAttr(default="<policy>")
+    _text: str = PrivateAttr(default="")
+
+    def where(self, loc: list[str]) -> str:
+        """'file, line N' for a key in the policy file, as far as it can be found."""
+        line = line_of(self._text, loc)
+        return f"{self._source}, line {line}" if line else self._source
 
 
 def load_policy(path: Path) -> Policy:
@@ -164,18 +171,20 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             loc = [str(p) for p in err["loc"]]
-            line = _line_of(text, loc)
+            line = line_of(text, loc)
             where = f"line {line}: " if line else ""
             problems.append(f"  {where}{'.'.join(loc)}: {err['msg']}")
         raise PolicyError(f"{source}: the policy is not valid:\n" + "\n".join(problems)) from exc
+    policy._source, policy._text = source, text
+    return policy
 
 
-def _line_of(text: str, loc: list[str]) -> int | None:
+def line_of(text: str, loc: list[str]) -> int | None:
     """Best-effort line number of the key at `loc` (table path + key), ignoring list indexes."""
     names = [p for p in loc if not p.isdigit()]
     if not names:

@@ -165,6 +165,7 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             graph_base_url=graph.base_url,
             attendance_report_delays=(0.2, 0.5),
             job_poll_seconds=0.2,
+            roster_settle_seconds=0,
             _env_file=None,
         )
         for s in SCENARIOS:

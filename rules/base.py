@@ -54,8 +54,11 @@ class Rule:
         try:
             return self.options.model_validate(policy.rules.get(self.id, {}))
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise PolicyError(f"[rules.{self.id}] is not valid: {problems}") from exc
+            problems = "; ".join(
+                f"{policy.where(['rules', self.id, *map(str, e['loc'])])}: rules.{self.id}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise PolicyError(f"the policy is not valid: {problems}") from exc
 
     def severity_for(self, policy: Policy) -> Severity:
         return self.options_for(policy).severity or self.severity

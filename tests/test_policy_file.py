@@ -36,3 +36,16 @@ def test_mistakes_name_the_field_and_line(text, expected):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(PolicyError, match="cannot read policy file"):
         load_policy(tmp_path / "nope.toml")
+
+
+def test_a_bad_rule_option_names_the_rule_field_and_line():
+    from rules.registry import check_policy
+
+    text = '[school]\nname = "X"\n\n[rules.two-staff]\ngrace_minutes = -1\n\n[rules.no-such-rule]\nenabled = true\n'
+    policy = parse_policy(text, source="policy.toml")
+    with pytest.raises(PolicyError, match="no-such-rule"):
+        check_policy(policy)
+    policy = parse_policy(text.split("[rules.no-such-rule]")[0], source="policy.toml")
+    with pytest.raises(PolicyError) as error:
+        check_policy(policy)
+    assert "policy.toml, line 5: rules.two-staff.grace_minutes: Input should be greater than or equal to 0" in str(error.value)
