@@ -18,8 +18,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     options = RULE.options_for(policy)
     settings = snapshot.lesson.meeting_settings
     if settings is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "microphone and camera settings could not be checked",
-                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+        return RULE.settings_unknown(snapshot, policy, "microphone and camera settings")
     open_to = []
     for wanted, allowed, what in (
         (options.microphones_off, settings.attendee_mic_allowed, "microphones"),

@@ -63,6 +63,11 @@ class Rule:
     def severity_for(self, policy: Policy) -> Severity:
         return self.options_for(policy).severity or self.severity
 
+    def settings_unknown(self, snapshot: LessonSnapshot, policy: Policy, what: str) -> list[Finding]:
+        """The verdict when Graph's meeting settings are not there: could not verify, and why."""
+        reason = snapshot.lesson.settings_status or "the meeting's settings have not been read yet"
+        return [self.finding(snapshot, policy, Status.could_not_verify, f"{what} could not be checked", reason=reason)]
+
     def finding(
         self,
         snapshot: LessonSnapshot,

@@ -14,8 +14,7 @@ BROADCAST_TYPES = {"broadcast", "townhall", "liveevent"}
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     settings = snapshot.lesson.meeting_settings
     if settings is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "whether this is a live stream could not be checked",
-                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+        return RULE.settings_unknown(snapshot, policy, "whether this is a live stream")
     broadcast = settings.is_broadcast or (settings.meeting_type or "").lower() in BROADCAST_TYPES
     if not broadcast:
         return [RULE.finding(snapshot, policy, Status.passed, "not a live-streamed session")]

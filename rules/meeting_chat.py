@@ -18,8 +18,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     options = RULE.options_for(policy)
     settings = snapshot.lesson.meeting_settings
     if settings is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "the chat setting could not be checked",
-                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+        return RULE.settings_unknown(snapshot, policy, "the chat setting")
     if settings.chat is ChatMode.unknown:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "Graph reported a chat setting Chaperone does not know",
                              reason="unknown allowMeetingChat value")]

@@ -21,8 +21,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return [RULE.finding(snapshot, policy, Status.failed, f"pupils with the presenter role: {', '.join(pupils_presenting)}")]
     settings = snapshot.lesson.meeting_settings
     if settings is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "who can present could not be checked",
-                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+        return RULE.settings_unknown(snapshot, policy, "who can present")
     if settings.allowed_presenters is Presenters.unknown:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "Graph reported a presenter setting Chaperone does not know",
                              reason="unknown allowedPresenters value")]

@@ -23,8 +23,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return [RULE.finding(snapshot, policy, Status.passed, "recording is not required for this lesson")]
     settings = snapshot.lesson.meeting_settings
     if settings is None or settings.record_automatically is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "whether the lesson is recorded could not be checked",
-                             reason=snapshot.lesson.settings_status or "the meeting's settings have not been read yet")]
+        return RULE.settings_unknown(snapshot, policy, "whether the lesson is recorded")
     why = "one-to-one sessions must be recorded" if one_to_one else "the school requires live lessons to be recorded"
     if not settings.record_automatically:
         return [RULE.finding(snapshot, policy, Status.failed, f"not set to record automatically; {why}")]

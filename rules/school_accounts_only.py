@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
 from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import LessonSnapshot
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:

@@ -23,8 +23,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     lesson = snapshot.lesson
     settings = lesson.meeting_settings
     if settings is None:
-        reason = lesson.settings_status or "the meeting's settings have not been read yet"
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "the waiting room could not be checked", reason=reason)]
+        return RULE.settings_unknown(snapshot, policy, "the waiting room")
     if settings.lobby_scope is LobbyScope.unknown:
         return [
             RULE.finding(
