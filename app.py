@@ -30,6 +30,8 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.adapter import ChaperoneAdapter
+from bot.alerts import Alerts
+from bot.card_actions import CardActions
 from bot.assessment import LessonAssessor
 from bot.auth import build_authentication
 from bot.connector import BotConnector, TokenSource, token_source
@@ -53,6 +55,7 @@ from rules import registry
 from store.findings import FindingStore
 from store.jobs import JobStore
 from store.lessons import LessonStore
+from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
 
@@ -107,6 +110,7 @@ class Services:
     findings: FindingStore
     exceptions: ExceptionRegister
     school_data: SchoolData
+    outbox: Outbox
     worker: Worker
     adapter: ChaperoneAdapter
     bot: ChaperoneBot
@@ -132,8 +136,12 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     findings = FindingStore(engine)
     exceptions = ExceptionRegister(engine)
     school_data = SchoolData(engine)
-    worker = Worker(jobs, poll_seconds=settings.job_poll_seconds)
+    worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds)
     connector = BotConnector(settings, http, tokens)
+    adapter = ChaperoneAdapter(settings, build_authentication(settings))
+    notifier = Notifier(adapter, conversations, settings)
+    outbox = Outbox(engine)
+    alerts = Alerts(outbox, lessons, findings, notifier, worker, policy, max_attempts=worker.max_attempts)
     people = PeopleDirectory(
         graph,
         staff_groups=policy.people.staff_group_ids,
@@ -149,17 +157,17 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
         people,
         AttendanceReports(graph),
         LessonAssessor(lessons, findings, exceptions, school_data, jobs, policy),
+        alerts,
         policy,
         settings.attendance_report_delays,
         settings.roster_settle_seconds,
     )
-    adapter = ChaperoneAdapter(settings, build_authentication(settings))
-    bot = ChaperoneBot(monitor, conversations, policy)
-    notifier = Notifier(adapter, conversations, settings)
+    actions = CardActions(outbox, alerts, lessons, exceptions, policy)
+    bot = ChaperoneBot(monitor, conversations, actions, policy)
     worker.start()
     return Services(
         settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, findings, exceptions, school_data,
-        worker, adapter, bot, notifier,
+        outbox, worker, adapter, bot, notifier,
     )
 
 
@@ -181,9 +189,12 @@ def create_app(settings: Settings, policy: Policy) -> web.Application:
     async def healthz(request: web.Request) -> web.Response:
         services = request.app[SERVICES]
         problem = await ping(services.engine)
+        undelivered = len(await services.outbox.undelivered()) if problem is None else None
         body = {
-            "status": "ok" if problem is None else "degraded",
+            "status": "ok" if problem is None and not undelivered else "degraded",
             "database": "ok" if problem is None else f"unreachable: {problem}",
+            # Cards not yet delivered (pending or failed): see `python app.py alerts --undelivered`.
+            "undelivered_messages": undelivered,
             "authentication": "on" if settings.auth_enabled else "off (dev mode)",
             "school": policy.school.name,
         }

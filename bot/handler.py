@@ -12,14 +12,20 @@ from botbuilder.schema import Activity, ChannelAccount
 from config.policy import Policy
 from store.conversations import AlertPurpose, ConversationStore
 
+from cards import reminder
+
 from . import events
+from .alerts import card_activity
+from .card_actions import CardActions
 from .lessons import LessonMonitor
 
 log = logging.getLogger(__name__)
 
 HELP_TEXT = (
     "Chaperone checks live lessons against the school's Remote Learning AUP.\n\n"
+    "- **report**: report a concern privately to the Designated Safeguarding Lead\n"
     "- **set alert channel**: (SLT, in a team channel) post breach alerts in this channel\n"
+    "- **set concern channel**: (DSL, in a private team channel) receive reported concerns there\n"
     "- **help**: this message"
 )
 
@@ -58,9 +64,10 @@ def _thread_root(conversation_id: str) -> str:
 
 
 class ChaperoneBot(TeamsActivityHandler):
-    def __init__(self, monitor: LessonMonitor, conversations: ConversationStore, policy: Policy) -> None:
+    def __init__(self, monitor: LessonMonitor, conversations: ConversationStore, actions: CardActions, policy: Policy) -> None:
         self._monitor = monitor
         self._conversations = conversations
+        self._actions = actions
         self._policy = policy
 
     # ---- meeting events -----------------------------------------------------------
@@ -73,7 +80,10 @@ class ChaperoneBot(TeamsActivityHandler):
             return
         key = events.activity_key(activity)
         if name == events.MEETING_START:
-            await self._monitor.meeting_started(events.parse_meeting_start(activity), key)
+            started = events.parse_meeting_start(activity)
+            # The meeting chat is where the reminder and the organizer's note will go.
+            await self._remember(activity, installing=False)
+            await self._monitor.meeting_started(started, key)
         elif name == events.MEETING_END:
             await self._monitor.meeting_ended(events.parse_meeting_end(activity), key)
         else:
@@ -123,17 +133,10 @@ class ChaperoneBot(TeamsActivityHandler):
         if activity.name != "adaptiveCard/action":
             return await super().on_invoke_activity(turn_context)
         value = activity.value if isinstance(activity.value, dict) else {}
-        verb = ((value.get("action") or {}).get("verb")) or ""
-        log.info("card action %r from %s: not one Chaperone offers", verb, getattr(activity.from_property, "aad_object_id", None))
+        action = value.get("action") or {}
+        data = action.get("data") if isinstance(action.get("data"), dict) else {}
         # A plain dict body: the adapter returns it as it is (see bot/adapter.py).
-        return InvokeResponse(
-            status=200,
-            body={
-                "statusCode": 200,
-                "type": "application/vnd.microsoft.activity.message",
-                "value": f"Chaperone has no action '{verb[:40]}'. Nothing was changed.",
-            },
-        )
+        return InvokeResponse(status=200, body=await self._actions.handle(turn_context, str(action.get("verb") or ""), data))
 
     # ---- commands -----------------------------------------------------------------
 
@@ -142,28 +145,29 @@ class ChaperoneBot(TeamsActivityHandler):
         text = TurnContext.remove_recipient_mention(activity) or ""
         command = re.sub(r"\s+", " ", text).strip().lower()
         if command == "set alert channel":
-            await self._set_alert_channel(turn_context)
+            await self._set_alert_channel(turn_context, AlertPurpose.slt, self._policy.people.is_slt, "senior leaders")
+        elif command == "set concern channel":
+            await self._set_alert_channel(turn_context, AlertPurpose.dsl, self._policy.people.is_dsl, "designated safeguarding leads")
+        elif command == "report":
+            await turn_context.send_activity(card_activity(reminder.concern_form(None), "Report a concern"))
         elif command in ("help", ""):
             await turn_context.send_activity(HELP_TEXT)
         else:
             await turn_context.send_activity(f"I don't know the command '{text.strip()[:60]}'.\n\n{HELP_TEXT}")
 
-    async def _set_alert_channel(self, turn_context: TurnContext) -> None:
+    async def _set_alert_channel(self, turn_context: TurnContext, purpose: AlertPurpose, allowed, who: str) -> None:
         activity = turn_context.activity
         sender = activity.from_property
+        what = "Breach alerts" if purpose is AlertPurpose.slt else "Safeguarding concerns"
         if getattr(activity.conversation, "conversation_type", None) != "channel":
-            await turn_context.send_activity("Post **set alert channel** in the team channel that should receive breach alerts.")
+            await turn_context.send_activity(f"Post this command in the team channel that should receive {what.lower()}.")
             return
-        if not self._policy.people.is_slt(getattr(sender, "aad_object_id", None)):
-            log.warning("set alert channel refused for %s", getattr(sender, "aad_object_id", None))
+        if not allowed(getattr(sender, "aad_object_id", None)):
+            log.warning("set %s channel refused for %s", purpose.value, getattr(sender, "aad_object_id", None))
             await turn_context.send_activity(
-                "Only the senior leaders named in the school's policy can choose the alert channel. Nothing was changed."
+                f"Only the {who} named in the school's policy can choose this channel. Nothing was changed."
             )
             return
         await self._remember(activity, installing=False)
-        await self._conversations.set_alert_destination(
-            AlertPurpose.slt, _thread_root(activity.conversation.id), sender.aad_object_id, sender.name
-        )
-        await turn_context.send_activity(
-            f"Breach alerts for {self._policy.school.name} will be posted in this channel (set by {sender.name})."
-        )
+        await self._conversations.set_alert_destination(purpose, _thread_root(activity.conversation.id), sender.aad_object_id, sender.name)
+        await turn_context.send_activity(f"{what} for {self._policy.school.name} will be posted in this channel (set by {sender.name}).")

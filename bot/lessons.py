@@ -34,6 +34,7 @@ from rules.snapshot import Moment
 from store.jobs import Job, JobSpec
 from store.lessons import LessonStore
 
+from .alerts import Alerts
 from .assessment import GRACE_CHECK, LessonAssessor
 from .connector import BotConnector, ConnectorError
 from .worker import GiveUp, RetryLater, Worker
@@ -75,12 +76,14 @@ class LessonMonitor:
         people: PeopleDirectory,
         reports: AttendanceReports,
         assessor: LessonAssessor,
+        alerts: Alerts,
         policy: Policy,
         report_delays: tuple[float, ...],
         roster_settle_seconds: float = 0,
     ) -> None:
         self._store = store
         self._assessor = assessor
+        self._alerts = alerts
         self._worker = worker
         self._connector = connector
         self._meetings = meetings
@@ -154,6 +157,7 @@ class LessonMonitor:
             await self._store.set_organizer_upn(lesson.id, entry.upn)
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
+        await self._alerts.lesson_started(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
         await self._remediate_lobby(lesson.id)
 
@@ -175,7 +179,9 @@ class LessonMonitor:
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
     async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> None:
-        await self._assessor.assess(lesson_id, moment, at)
+        new = await self._assessor.assess(lesson_id, moment, at)
+        if new:
+            await self._alerts.breaches_found(await self._store.get(lesson_id, with_attendance=False), new)
 
     async def grace_check(self, job: Job) -> None:
         await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
@@ -183,6 +189,7 @@ class LessonMonitor:
     async def lesson_ended(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
         await self._assess(lesson.id, Moment.end, lesson.actual_end)
+        await self._alerts.lesson_ended(lesson)
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
         try:

@@ -14,6 +14,8 @@ import logging
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 
+from pydantic import BaseModel
+
 from config.settings import Settings
 from store.conversations import AlertPurpose, Conversation, ConversationStore
 
@@ -26,49 +28,89 @@ class NoDestination(LookupError):
     pass
 
 
+class Sent(BaseModel):
+    conversation_id: str | None
+    activity_id: str | None
+
+
 class Notifier:
     def __init__(self, adapter: ChaperoneAdapter, conversations: ConversationStore, settings: Settings) -> None:
         self._adapter = adapter
         self._conversations = conversations
         self._settings = settings
 
-    async def send_alert(self, purpose: AlertPurpose, activity: Activity) -> str | None:
-        """Post to the conversation registered for `purpose`; returns the new activity id."""
+    async def send_alert(self, purpose: AlertPurpose, activity: Activity) -> Sent:
+        """Post to the conversation registered for `purpose`."""
         destination = await self._conversations.alert_destination(purpose)
         if destination is None:
             raise NoDestination(f"no {purpose.value} alert channel has been set")
         return await self.send(destination.conversation, activity)
 
-    async def send(self, conversation: Conversation, activity: Activity) -> str | None:
-        ref = ConversationReference().deserialize(conversation.reference)
-        refusal = self._settings.service_url_refusal(ref.service_url)
+    async def send_to(self, conversation_id: str, activity: Activity) -> Sent:
+        conversation = await self._conversations.get(conversation_id)
+        if conversation is None:
+            raise NoDestination(f"Chaperone has no reference for conversation {conversation_id}")
+        return await self.send(conversation, activity)
+
+    def _checked(self, service_url: str | None) -> str:
+        refusal = self._settings.service_url_refusal(service_url)
         if refusal:
-            raise PermissionError(f"will not send to {ref.service_url}: {refusal}")
+            raise PermissionError(f"will not send to {service_url}: {refusal}")
+        return service_url
+
+    async def send(self, conversation: Conversation, activity: Activity) -> Sent:
+        ref = ConversationReference().deserialize(conversation.reference)
+        self._checked(ref.service_url)
         if conversation.scope == "team" and conversation.channel_id:
-            return await self._new_channel_post(conversation, ref, activity)
-        sent: list[str | None] = []
+            return await self._create(
+                ref.service_url,
+                ConversationParameters(
+                    is_group=True,
+                    bot=ref.bot or ChannelAccount(id=self._settings.app_id),
+                    channel_data={"channel": {"id": conversation.channel_id}, "tenant": {"id": conversation.tenant_id}},
+                    tenant_id=conversation.tenant_id,
+                    activity=activity,
+                ),
+            )
+        sent: list[Sent] = []
 
         async def deliver(turn_context: TurnContext) -> None:
             response = await turn_context.send_activity(activity)
-            sent.append(response.id if response else None)
+            sent.append(Sent(conversation_id=ref.conversation.id, activity_id=response.id if response else None))
 
         await self._adapter.continue_conversation(ref, deliver, self._settings.app_id)
-        return sent[0] if sent else None
+        return sent[0]
 
-    async def _new_channel_post(self, conversation: Conversation, ref: ConversationReference, activity: Activity) -> str | None:
-        parameters = ConversationParameters(
-            is_group=True,
-            bot=ref.bot or ChannelAccount(id=self._settings.app_id),
-            channel_data={"channel": {"id": conversation.channel_id}, "tenant": {"id": conversation.tenant_id}},
-            tenant_id=conversation.tenant_id,
-            activity=activity,
+    async def send_personal(self, member_id: str, tenant_id: str | None, service_url: str | None, activity: Activity) -> Sent:
+        """A 1:1 chat with one person (their 29: id or Entra object id), started by Chaperone."""
+        return await self._create(
+            self._checked(service_url),
+            ConversationParameters(
+                is_group=False,
+                bot=ChannelAccount(id=f"28:{self._settings.app_id}" if self._settings.app_id else "28:chaperone"),
+                members=[ChannelAccount(id=member_id)],
+                channel_data={"tenant": {"id": tenant_id}},
+                tenant_id=tenant_id,
+                activity=activity,
+            ),
         )
-        created: list[str | None] = []
+
+    async def update(self, conversation: Conversation, conversation_id: str, activity: Activity) -> None:
+        """Replace a card already sent (for everyone who can see it)."""
+        ref = ConversationReference().deserialize(conversation.reference)
+        self._checked(ref.service_url)
+        ref.conversation.id = conversation_id
+
+        async def replace(turn_context: TurnContext) -> None:
+            await turn_context.update_activity(activity)
+
+        await self._adapter.continue_conversation(ref, replace, self._settings.app_id)
+
+    async def _create(self, service_url: str, parameters: ConversationParameters) -> Sent:
+        created: list[Sent] = []
 
         async def record(turn_context: TurnContext) -> None:
-            created.append(turn_context.activity.id)
+            created.append(Sent(conversation_id=turn_context.activity.conversation.id, activity_id=turn_context.activity.id))
 
-        await self._adapter.create_conversation(
-            self._settings.app_id, record, parameters, channel_id="msteams", service_url=ref.service_url
-        )
-        return created[0] if created else None
+        await self._adapter.create_conversation(self._settings.app_id, record, parameters, channel_id="msteams", service_url=service_url)
+        return created[0]

@@ -42,6 +42,7 @@ class Worker:
         lease_seconds: float = 300.0,
         batch: int = 20,
         max_attempts: int = 8,
+        retry_base_seconds: float = 5.0,
     ) -> None:
         self.instance = f"chaperone-{uuid.uuid4().hex[:12]}"
         self._jobs = jobs
@@ -49,7 +50,8 @@ class Worker:
         self._poll = poll_seconds
         self._lease = lease_seconds
         self._batch = batch
-        self._max_attempts = max_attempts
+        self.max_attempts = max_attempts
+        self._retry_base = retry_base_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
@@ -124,11 +126,11 @@ class Worker:
             return
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
             error = f"{type(exc).__name__}: {exc}"
-            if job.attempts >= self._max_attempts:
+            if job.attempts >= self.max_attempts:
                 log.error("job %s %s failed for good after %d attempts: %s", job.id, job.kind, job.attempts, error)
                 await self._jobs.fail(job.id, error)
             else:
-                delay = min(900.0, 5.0 * 2 ** (job.attempts - 1))
+                delay = min(900.0, self._retry_base * 2 ** (job.attempts - 1))
                 log.warning("job %s %s failed (attempt %d), retrying in %.0f s: %s", job.id, job.kind, job.attempts, delay, error)
                 await self._jobs.retry(job.id, error, delay)
             return

@@ -140,12 +140,39 @@ class TimetablePolicy(_Strict):
     calendar_category: str | None = "Timetabled lesson"
 
 
+class Reminder(_Strict):
+    """What pupils are reminded of at the start of every lesson.
+
+    "Staff will remind attendees of behaviour, expectations, and reporting mechanisms at the
+    start of the session" (Valence); "including the use of microphones and chat features" (2023).
+    """
+
+    expectations: list[str] = Field(
+        default_factory=lambda: [
+            "Use appropriate language, as you would in the classroom.",
+            "Keep your microphone muted and your camera off until a member of staff asks you to take part.",
+            "Use the chat only for the lesson.",
+            "Do not record, screenshot or photograph the lesson, your teachers or other pupils.",
+            "Do not share the link to this lesson with anyone.",
+            "Join from a shared space at home, with the door open or an adult nearby.",
+            "Teams records activity in this lesson.",
+        ]
+    )
+    reporting: list[str] = Field(
+        default_factory=lambda: [
+            "Tell the member of staff running the lesson, or a parent or carer.",
+            "Or press Report a concern: it goes privately to the Designated Safeguarding Lead, not to this chat.",
+        ]
+    )
+
+
 class Policy(_Strict):
     school: School
     people: People = Field(default_factory=People)
     hours: OperatingHours | None = None  # None: the policy sets no operating hours
     calendar: TermCalendar = Field(default_factory=TermCalendar)
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
+    reminder: Reminder = Field(default_factory=Reminder)
     # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
     rules: dict[str, dict] = Field(default_factory=dict)
     _source: str = PrivateAttr(default="<policy>")

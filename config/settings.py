@@ -76,6 +76,8 @@ class Settings(BaseSettings):
         (120, 300, 900, 1800, 3600, 7200), validation_alias="CHAPERONE_ATTENDANCE_REPORT_DELAYS"
     )
     job_poll_seconds: float = Field(5.0, validation_alias="CHAPERONE_JOB_POLL_SECONDS", gt=0)
+    # A failed job (a card the Bot Connector refused, say) is retried after this, doubling each time.
+    retry_base_seconds: float = Field(5.0, validation_alias="CHAPERONE_RETRY_BASE_SECONDS", gt=0)
     # Joins and leaves arrive in bursts at the start of a lesson: wait this long after one so
     # the burst is classified and judged once, not once per person.
     roster_settle_seconds: float = Field(2.0, validation_alias="CHAPERONE_ROSTER_SETTLE_SECONDS", ge=0, le=60)

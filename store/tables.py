@@ -300,3 +300,51 @@ class ConsentRow(Base):
     given_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(300))
+
+
+class MessageRow(Base):
+    """A card Chaperone must deliver: kept until it is sent, and after, for the record.
+
+    A message that could not be delivered stays here (status 'failed') and is shown by
+    /healthz and `python app.py alerts --undelivered`; nothing is dropped.
+    """
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # reminder | teacher-warning | slt-alert | summary | concern
+    destination: Mapped[str] = mapped_column(String(32))  # meeting | slt-channel | organizer | dsl
+    # One reminder and one summary per lesson, however often their trigger runs.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    card: Mapped[dict] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    finding_ids: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
+    service_url: Mapped[str | None] = mapped_column(String(512))  # the Bot Connector for 1:1 chats
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    activity_id: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(256))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(String(256))
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    exception_id: Mapped[int | None] = mapped_column(Integer)
+    exception_by: Mapped[str | None] = mapped_column(String(256))
+
+
+class ConcernRow(Base):
+    """A concern reported through Chaperone: for the DSL only."""
+
+    __tablename__ = "concerns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), index=True)
+    reporter_aad_id: Mapped[str | None] = mapped_column(String(64))
+    reporter_name: Mapped[str | None] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    message_id: Mapped[int | None] = mapped_column(Integer)

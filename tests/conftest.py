@@ -121,6 +121,7 @@ def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **ext
         "CHAPERONE_ATTENDANCE_REPORT_DELAYS": "0,60",  # first look at once; the next is after the test
         "CHAPERONE_JOB_POLL_SECONDS": "0.2",
         "CHAPERONE_ROSTER_SETTLE_SECONDS": "0",
+        "CHAPERONE_RETRY_BASE_SECONDS": "0.2",
     }
     env.update(extra)
     return env

@@ -1,0 +1,146 @@
+"""The outbox: cards Chaperone must deliver, and what SLT did with the alerts.
+
+A message and the job that delivers it are written in one transaction, so a card decided
+on is a card sent (or, if it cannot be, a card on the undelivered list), even across restarts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .jobs import JobSpec, add_job
+from .register import audit
+from .tables import ConcernRow, MessageRow, utcnow
+
+DELIVER = "deliver"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lesson_id: int | None
+    kind: str
+    destination: str
+    card: dict
+    summary: str
+    finding_ids: list[int]
+    status: str
+    service_url: str | None
+    attempts: int
+    last_error: str | None
+    conversation_id: str | None
+    activity_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+    exception_id: int | None
+    exception_by: str | None
+
+
+class Outbox:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def _queue(self, session: AsyncSession, **values) -> MessageRow | None:
+        if values.get("dedupe_key"):
+            found = (await session.execute(select(MessageRow).where(MessageRow.dedupe_key == values["dedupe_key"]))).scalar_one_or_none()
+            if found is not None:
+                return None
+        row = MessageRow(status="pending", attempts=0, created_at=utcnow(), **values)
+        session.add(row)
+        await session.flush()
+        await add_job(session, JobSpec(kind=DELIVER, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+        return row
+
+    async def queue(
+        self,
+        *,
+        kind: str,
+        destination: str,
+        card: dict,
+        summary: str,
+        lesson_id: int | None,
+        service_url: str | None,
+        dedupe_key: str | None = None,
+        finding_ids: list[int] | None = None,
+    ) -> int | None:
+        """Queue a card for delivery; None when one with the same dedupe key exists already."""
+        async with self._sessions() as session, session.begin():
+            row = await self._queue(
+                session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
+                service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
+            )
+            return row.id if row else None
+
+    async def report_concern(
+        self, *, lesson_id: int | None, reporter_aad_id: str | None, reporter_name: str | None, text: str, card: dict, service_url: str | None
+    ) -> int:
+        """Store a concern and queue it to the DSL, together."""
+        async with self._sessions() as session, session.begin():
+            message = await self._queue(
+                session, kind="concern", destination="dsl", card=card, summary=f"Concern reported by {reporter_name or 'a participant'}",
+                lesson_id=lesson_id, service_url=service_url, dedupe_key=None, finding_ids=[],
+            )
+            concern = ConcernRow(lesson_id=lesson_id, reporter_aad_id=reporter_aad_id, reporter_name=reporter_name, text=text,
+                                 created_at=utcnow(), message_id=message.id)
+            session.add(concern)
+            await session.flush()
+            return concern.id
+
+    async def get(self, message_id: int) -> Message:
+        async with self._sessions() as session:
+            return Message.model_validate(await session.get(MessageRow, message_id))
+
+    async def set_card(self, message_id: int, card: dict) -> None:
+        async with self._sessions() as session, session.begin():
+            (await session.get(MessageRow, message_id, with_for_update=True)).card = card
+
+    async def sent(self, message_id: int, conversation_id: str | None, activity_id: str | None) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            row.status, row.sent_at = "sent", utcnow()
+            row.conversation_id, row.activity_id = conversation_id, activity_id
+            row.attempts += 1
+            row.last_error = None
+
+    async def attempt_failed(self, message_id: int, error: str, *, final: bool) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if final:
+                row.status = "failed"
+
+    async def act(self, message_id: int, actor_id: str, actor_name: str | None, action: str, **values) -> Message:
+        """Record what SLT or the DSL did with an alert, and audit it."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            for name, value in values.items():
+                setattr(row, name, value)
+            audit(session, actor_id, f"alert.{action}", f"message:{message_id}", {"lesson": row.lesson_id}, actor_name)
+            await session.flush()
+            return Message.model_validate(row)
+
+    async def undelivered(self) -> list[Message]:
+        async with self._sessions() as session:
+            stmt = select(MessageRow).where(MessageRow.status != "sent").order_by(MessageRow.id)
+            return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def all(self, lesson_id: int | None = None) -> list[Message]:
+        async with self._sessions() as session:
+            stmt = select(MessageRow).order_by(MessageRow.id)
+            if lesson_id is not None:
+                stmt = stmt.where(MessageRow.lesson_id == lesson_id)
+            return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def concerns(self) -> list[ConcernRow]:
+        async with self._sessions() as session:
+            return list((await session.execute(select(ConcernRow).order_by(ConcernRow.id))).scalars())
