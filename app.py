@@ -7,6 +7,8 @@
     python app.py rules        list the rules, their clauses, and whether the policy enables them
     python app.py import-timetable FILE / import-consent FILE   load the school's registers
     python app.py exceptions add|list|revoke                    the exceptions register
+    python app.py cards --out DIR      every card Chaperone sends, with sample data
+    python app.py alerts [--undelivered]   cards queued, sent, or not delivered
 
 Adding a subcommand is one function decorated with @subcommand.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -39,6 +42,7 @@ from bot.handler import ChaperoneBot
 from bot.lessons import LessonMonitor
 from bot.notifier import Notifier
 from bot.worker import Worker
+from cards.gallery import gallery
 from config.policy import Person, Policy, PolicyError, load_policy
 from config.settings import Settings
 from graph.attendance import AttendanceReports
@@ -390,6 +394,44 @@ def exceptions_command(args: argparse.Namespace) -> int:
                     print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
 
     asyncio.run(run())
+    return 0
+
+
+def _gallery_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="folder to write one .json file per card into")
+
+
+@subcommand("cards", "write every card Chaperone can send, with sample data, as .json files", _gallery_arguments)
+def cards_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, card in gallery(policy).items():
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _alerts_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--undelivered", action="store_true", help="only the cards that have not been delivered")
+
+
+@subcommand("alerts", "list the cards Chaperone has queued or sent (reminders, warnings, alerts, summaries)", _alerts_arguments)
+def alerts_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+
+    async def run() -> list:
+        async with database(settings) as engine:
+            outbox = Outbox(engine)
+            return await (outbox.undelivered() if args.undelivered else outbox.all())
+
+    messages = asyncio.run(run())
+    for m in messages:
+        error = f": {m.last_error}" if m.last_error and m.status != "sent" else ""
+        print(f"#{m.id} {m.created_at:%Y-%m-%d %H:%M} {m.kind} to {m.destination} (lesson {m.lesson_id}) {m.status}, {m.attempts} attempt(s){error}")
+    if not messages:
+        print("no undelivered cards" if args.undelivered else "no cards yet")
     return 0
 
 

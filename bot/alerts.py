@@ -33,9 +33,11 @@ def card_activity(card: dict, summary: str) -> Activity:
 
 
 def organizer_ids(lesson: Lesson) -> list[str]:
-    """The organizer's Teams ids (29:...) as the meeting saw them, for per-user card views."""
-    ids = [a.teams_user_id for a in lesson.attendance if a.aad_object_id == lesson.organizer_aad_id and a.teams_user_id]
-    return sorted(set(ids)) or ([lesson.organizer_aad_id] if lesson.organizer_aad_id else [])
+    """The organizer's Teams ids (29:...), for per-user card views and a 1:1 chat."""
+    ids = {a.teams_user_id for a in lesson.attendance if a.aad_object_id == lesson.organizer_aad_id and a.teams_user_id}
+    if lesson.organizer_teams_id:
+        ids.add(lesson.organizer_teams_id)
+    return sorted(ids)
 
 
 class Alerts:

@@ -86,6 +86,7 @@ class _MeetingInfoDetails(_Wire):
 
 
 class _Organizer(_Wire):
+    id: str | None = None
     aad_object_id: str | None = Field(None, alias="aadObjectId")
     object_id: str | None = Field(None, alias="objectId")
     name: str | None = None
@@ -102,6 +103,7 @@ class MeetingInfoResponse(_Wire):
             meeting_type=self.details.type,
             graph_meeting_id=self.details.ms_graph_resource_id,
             organizer_aad_id=self.organizer.aad_object_id or self.organizer.object_id,
+            organizer_teams_id=self.organizer.id,
             organizer_name=self.organizer.name,
             scheduled_start=self.details.scheduled_start_time,
             scheduled_end=self.details.scheduled_end_time,

@@ -36,6 +36,7 @@ class MeetingDetails(_Frozen):
     meeting_type: str | None = None
     graph_meeting_id: str | None = None
     organizer_aad_id: str | None = None
+    organizer_teams_id: str | None = None  # 29:..., what Teams cards' userIds need
     organizer_name: str | None = None
     scheduled_start: datetime | None = None
     scheduled_end: datetime | None = None

@@ -45,6 +45,7 @@ class Attendance(BaseModel):
     id: int
     person_id: str
     aad_object_id: str | None
+    teams_user_id: str | None = None  # 29:...
     display_name: str | None
     upn: str | None = None
     tenant_id: str | None
@@ -71,6 +72,7 @@ class Lesson(BaseModel):
     organizer_aad_id: str | None
     organizer_name: str | None
     organizer_upn: str | None = None
+    organizer_teams_id: str | None = None
     join_url: str | None
     meeting_type: str | None
     graph_meeting_id: str | None

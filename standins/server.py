@@ -30,7 +30,9 @@ class Faults:
 
     def take(self, method: str, path: str) -> tuple[int, dict[str, str]] | None:
         for index, (m, prefix, status, headers) in enumerate(self.pending):
-            if m == method and path.startswith(prefix):
+            # A pattern ending in "$" is the whole path; otherwise a prefix.
+            matches = path == prefix[:-1] if prefix.endswith("$") else path.startswith(prefix)
+            if m == method and matches:
                 del self.pending[index]
                 return status, headers
         return None

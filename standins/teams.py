@@ -225,6 +225,16 @@ class TeamsSimulator:
         activity["channelData"].update(team={"id": team_id}, channel={"id": channel_id})
         return activity
 
+    def card_action(self, verb: str, data: dict, sender: Person, *, conversation_id: str, conversation_type: str = "groupChat",
+                    reply_to_id: str | None = None) -> dict:
+        """An Adaptive Card Action.Execute, as Teams sends it (invoke adaptiveCard/action)."""
+        conversation = {"isGroup": conversation_type != "personal", "conversationType": conversation_type, "id": conversation_id}
+        activity = self._base("invoke", conversation, sender.account(), None)
+        activity.update(name="adaptiveCard/action", value={"action": {"type": "Action.Execute", "verb": verb, "data": data}, "trigger": "manual"})
+        if reply_to_id:
+            activity["replyToId"] = reply_to_id
+        return activity
+
     def personal_message(self, text: str, sender: Person) -> dict:
         conversation = {"conversationType": "personal", "id": f"a:{sender.teams_id}"}
         activity = self._base("message", conversation, sender.account(), None)

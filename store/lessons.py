@@ -230,6 +230,7 @@ class LessonStore:
                     "meeting_type",
                     "graph_meeting_id",
                     "organizer_aad_id",
+                    "organizer_teams_id",
                     "organizer_name",
                     "scheduled_start",
                     "scheduled_end",

@@ -64,6 +64,7 @@ class LessonRow(Base):
     organizer_aad_id: Mapped[str | None] = mapped_column(String(64))
     organizer_name: Mapped[str | None] = mapped_column(String(256))
     organizer_upn: Mapped[str | None] = mapped_column(String(256))
+    organizer_teams_id: Mapped[str | None] = mapped_column(String(256))
     join_url: Mapped[str | None] = mapped_column(Text)
     meeting_type: Mapped[str | None] = mapped_column(String(64))
     graph_meeting_id: Mapped[str | None] = mapped_column(String(512))

@@ -16,6 +16,8 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("lessons") as batch:
+        batch.add_column(sa.Column("organizer_teams_id", sa.String(256)))
     op.create_table(
         "messages",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -58,3 +60,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("concerns")
     op.drop_table("messages")
+    with op.batch_alter_table("lessons") as batch:
+        batch.drop_column("organizer_teams_id")

@@ -1,0 +1,196 @@
+"""What teachers, SLT and the DSL actually receive, end to end at the connector stand-in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from .conftest import POLICY, dev_env, run_app
+from .helpers import MATHS, PUPIL_A, PUPIL_B, SLT, T0, TA, TEACHER, minutes
+from .test_graph_e2e import END, script
+
+SLT_TEAM = "19:team-slt-0001@thread.tacv2"
+SLT_CHANNEL = "19:slt-alerts-0001@thread.tacv2"
+DSL_ID = "00000000-0000-4000-8000-00000000a003"
+
+
+def cards_in(activities: list[dict]) -> list[dict]:
+    return [a["attachments"][0]["content"] for a in activities if a.get("attachments")]
+
+
+def all_text(card: dict) -> str:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("text", "title", "value") and isinstance(value, str):
+                    found.append(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return "\n".join(found)
+
+
+def alert_posts(connector) -> list[dict]:
+    return [c.body for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
+            and (c.body.get("channelData") or {}).get("channel", {}).get("id") == SLT_CHANNEL]
+
+
+async def lobby_off_lesson(app, connector, graph, *, set_channel: bool = True):
+    script(graph, connector, lobby="everyone")
+    teams = app.teams
+    if set_channel:
+        await app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    connector.clear()
+    await app.post_all(
+        [teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA], T0), teams.join(MATHS, [PUPIL_A, PUPIL_B], T0 + minutes(1))]
+    )
+    [lesson] = await app.services.lessons.list_lessons()
+    return lesson
+
+
+async def test_lobby_off_gives_one_reminder_one_warning_and_one_slt_alert(dev_app, connector, graph):
+    lesson = await lobby_off_lesson(dev_app, connector, graph)
+    in_meeting = cards_in(connector.sent_activities(MATHS.thread_id))
+    reminders = [c for c in in_meeting if "Welcome to Year 7 Maths" in all_text(c)]
+    warnings = [c for c in in_meeting if "refresh" in c]
+    assert len(reminders) == 1 and len(warnings) == 1 and len(in_meeting) == 2
+    assert "Report a concern" in all_text(reminders[0]) and "microphone" in all_text(reminders[0])
+    # What everyone in the chat sees of the warning says nothing about what failed...
+    assert "lobby" not in all_text(warnings[0]).lower().replace("refresh", "")
+    # ...and Teams fetches the organizer's own view.
+    assert warnings[0]["refresh"]["userIds"] == [TEACHER.teams_id]
+    [alert] = alert_posts(connector)
+    alert_text = all_text(alert["activity"]["attachments"][0]["content"])
+    assert "Waiting room (lobby) on" in alert_text and "Use of waiting rooms" in alert_text and "Valence School" in alert_text
+    assert "Acknowledge" in alert_text and "Record approved exception" in alert_text and "Mark resolved" in alert_text
+    # The end of the lesson re-checks the same open breach: still one alert.
+    await dev_app.post_all([dev_app.teams.meeting_end(MATHS, END)])
+    assert len(alert_posts(connector)) == 1
+    assert [m.kind for m in await dev_app.services.outbox.all(lesson.id)] == ["reminder", "teacher-warning", "slt-alert", "summary"]
+
+
+async def test_only_the_organizer_sees_the_warning(dev_app, connector, graph):
+    await lobby_off_lesson(dev_app, connector, graph)
+    [warning] = [c for c in cards_in(connector.sent_activities(MATHS.thread_id)) if "refresh" in c]
+    data = warning["refresh"]["action"]["data"]
+    teams = dev_app.teams
+    status, for_teacher = await teams.post(teams.card_action("teacherView", data, TEACHER, conversation_id=MATHS.thread_id))
+    assert status == 200 and for_teacher["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Action needed" in all_text(for_teacher["value"]) and "Who can bypass the lobby" in all_text(for_teacher["value"])
+    status, for_pupil = await teams.post(teams.card_action("teacherView", data, PUPIL_A, conversation_id=MATHS.thread_id))
+    assert status == 200 and for_pupil["value"] == warning
+
+
+async def test_slt_acknowledge_refreshes_the_card_and_a_teacher_is_refused(dev_app, connector, graph):
+    await lobby_off_lesson(dev_app, connector, graph)
+    [alert] = alert_posts(connector)
+    card = alert["activity"]["attachments"][0]["content"]
+    ack = next(a for a in card["actions"] if a.get("verb") == "acknowledge")
+    [message] = [m for m in await dev_app.services.outbox.all() if m.kind == "slt-alert"]
+    teams = dev_app.teams
+    thread = message.conversation_id
+
+    status, refused = await teams.post(teams.card_action("acknowledge", ack["data"], TEACHER, conversation_id=thread, conversation_type="channel", reply_to_id=message.activity_id))
+    assert status == 200 and refused["type"] == "application/vnd.microsoft.activity.message"
+    assert "Only the senior leaders and the DSL" in refused["value"] and "Nothing was changed" in refused["value"]
+    unchanged = await dev_app.services.outbox.get(message.id)
+    assert unchanged.acknowledged_by is None and await dev_app.services.exceptions.audit_log() == []
+
+    status, refreshed = await teams.post(teams.card_action("acknowledge", ack["data"], SLT, conversation_id=thread, conversation_type="channel", reply_to_id=message.activity_id))
+    assert status == 200 and refreshed["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Acknowledged by Roland Gooding" in all_text(refreshed["value"])
+    assert not any(a.get("verb") == "acknowledge" for a in refreshed["value"]["actions"])
+    stored = await dev_app.services.outbox.get(message.id)
+    assert stored.acknowledged_by == "Roland Gooding" and stored.acknowledged_at is not None
+    [entry] = await dev_app.services.exceptions.audit_log()
+    assert (entry.action, entry.actor) == ("alert.acknowledge", SLT.aad_object_id)
+    # Everyone else in the channel sees the update too.
+    [put] = connector.requests("PUT", "/v3/conversations/")
+    assert put.path.endswith(f"/activities/{message.activity_id}") and "Acknowledged by" in all_text(put.body)
+
+
+async def test_slt_records_an_approved_exception_from_the_alert(dev_app, connector, graph):
+    await lobby_off_lesson(dev_app, connector, graph)
+    [message] = [m for m in await dev_app.services.outbox.all() if m.kind == "slt-alert"]
+    teams = dev_app.teams
+    data = {"alertId": message.id, "lessonId": message.lesson_id}
+    status, refused = await teams.post(teams.card_action("recordException", {**data, "reason": "", "expires": "2026-12-18"}, SLT, conversation_id=message.conversation_id, conversation_type="channel"))
+    assert "Give the reason" in refused["value"] and await dev_app.services.exceptions.list() == []
+    status, refreshed = await teams.post(teams.card_action(
+        "recordException", {**data, "reason": "Parents' evening: lobby left open on purpose", "expires": "2099-12-18"}, SLT,
+        conversation_id=message.conversation_id, conversation_type="channel"))
+    assert status == 200 and "Approved exception #1 recorded by Roland Gooding" in all_text(refreshed["value"])
+    [exception] = await dev_app.services.exceptions.list()
+    assert exception.rule_id == "waiting-room" and exception.meeting_id == MATHS.id and exception.approved_by == SLT.aad_object_id
+
+
+async def test_an_alert_is_delivered_once_after_two_503s(dev_app, connector, graph):
+    teams = dev_app.teams
+    await dev_app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    connector.fail_next("POST", "/v3/conversations$", 503, 503)  # new conversations: the SLT channel post
+    await lobby_off_lesson(dev_app, connector, graph, set_channel=False)
+    [message] = [m for m in await dev_app.services.outbox.all() if m.kind == "slt-alert"]
+    for _ in range(100):
+        if (await dev_app.services.outbox.get(message.id)).status == "sent":
+            break
+        await dev_app.idle()
+    delivered = await dev_app.services.outbox.get(message.id)
+    assert delivered.status == "sent" and delivered.attempts >= 1
+    succeeded = [c for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"]
+    assert len(succeeded) == 3  # two refused by the connector, then the one that landed
+    assert len(alert_posts(connector)) == 3 and delivered.activity_id
+
+
+async def test_the_organizer_gets_the_lesson_record_when_it_ends(dev_app, connector, graph):
+    await lobby_off_lesson(dev_app, connector, graph)
+    await dev_app.post_all([dev_app.teams.leave(MATHS, [PUPIL_A], T0 + minutes(30)), dev_app.teams.meeting_end(MATHS, END)])
+    chats = [c.body for c in connector.requests("POST", "/v3/conversations") if c.body.get("members")]
+    [summary] = [c for c in chats if "Lesson record" in all_text(c["activity"])]
+    assert summary["members"] == [{"id": TEACHER.teams_id}] and summary["isGroup"] is False
+    text = all_text(summary["activity"]["attachments"][0]["content"])
+    assert "Monday 23 November 2026" in text and "09:00-09:50" in text and "50 min" in text
+    assert "Pupil Alex" in text and "Ms Amara Okafor" in text and "Waiting room (lobby) on (breach)" in text
+
+
+async def test_a_reported_concern_goes_privately_to_the_dsl(dev_app, connector, graph):
+    lesson = await lobby_off_lesson(dev_app, connector, graph)
+    before = len(connector.sent_activities(MATHS.thread_id))
+    teams = dev_app.teams
+    status, thanks = await teams.post(teams.card_action("reportConcern", {"lessonId": lesson.id, "concern": "Someone keeps messaging me"}, PUPIL_A, conversation_id=MATHS.thread_id))
+    assert status == 200 and "sent to the Designated Safeguarding Lead" in all_text(thanks["value"])
+    await dev_app.idle()
+    [concern] = await dev_app.services.outbox.concerns()
+    assert concern.lesson_id == lesson.id and concern.reporter_aad_id == PUPIL_A.aad_object_id
+    [to_dsl] = [c.body for c in connector.requests("POST", "/v3/conversations") if c.body.get("members") == [{"id": DSL_ID}]]
+    assert "Someone keeps messaging me" in all_text(to_dsl["activity"]) and "Year 7 Maths" in all_text(to_dsl["activity"])
+    assert len(connector.sent_activities(MATHS.thread_id)) == before  # nothing in the meeting chat
+
+    # The `report` command gives the same form in a personal chat.
+    await teams.post(teams.personal_message("report", PUPIL_B))
+    [form] = cards_in(connector.sent_activities(f"a:{PUPIL_B.teams_id}"))
+    assert any(a.get("verb") == "reportConcern" for a in form["actions"])
+
+
+async def test_an_alert_that_cannot_be_delivered_is_kept_and_shown(database_url, connector, graph, tmp_path):
+    async with run_app(dev_env(database_url, graph.base_url), connector.url) as app:
+        await lobby_off_lesson(app, connector, graph, set_channel=False)  # nobody chose an SLT channel
+        [alert] = await app.services.outbox.undelivered()
+        assert alert.kind == "slt-alert" and alert.status == "failed" and "no slt alert channel has been set" in alert.last_error
+        async with aiohttp.ClientSession() as session, session.get(f"{app.url}/healthz") as response:
+            health = await response.json()
+        assert health["undelivered_messages"] == 1 and health["status"] == "degraded"
+    env = {**os.environ, **dev_env(database_url, graph.base_url)}
+    root = Path(__file__).parent.parent
+    listed = subprocess.run([sys.executable, str(root / "app.py"), "alerts", "--undelivered"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "slt-alert to slt-channel" in listed.stdout and "failed" in listed.stdout
+    assert POLICY.exists()
