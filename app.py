@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
 from bot.adapter import ChaperoneAdapter
+from bot import notes
 from bot.alerts import Alerts
 from bot.card_actions import CardActions
 from bot.assessment import LessonAssessor
@@ -145,7 +146,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     adapter = ChaperoneAdapter(settings, build_authentication(settings))
     notifier = Notifier(adapter, conversations, settings)
     outbox = Outbox(engine)
-    alerts = Alerts(outbox, lessons, findings, notifier, worker, policy, max_attempts=worker.max_attempts)
+    alerts = Alerts(outbox, lessons, findings, notifier, connector, worker, policy, settings)
     people = PeopleDirectory(
         graph,
         staff_groups=policy.people.staff_group_ids,
@@ -204,9 +205,26 @@ def create_app(settings: Settings, policy: Policy) -> web.Application:
         }
         return web.json_response(body, status=200 if problem is None else 503)
 
+    async def note(request: web.Request) -> web.Response:
+        services = request.app[SERVICES]
+        try:
+            message_id = int(request.match_info["message_id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        if not notes.valid(settings.link_key, message_id, request.query.get("sig", "")):
+            raise web.HTTPForbidden(text="This link is not valid.")
+        message = await services.outbox.get_or_none(message_id)
+        if message is None or message.kind != "teacher-warning":
+            raise web.HTTPNotFound()
+        wanted = set(message.finding_ids)
+        findings = [f for f in await services.findings.for_lesson(message.lesson_id) if f.id in wanted]
+        lesson = await services.lessons.get(message.lesson_id, with_attendance=False)
+        return notes.note_page(lesson.title, findings)
+
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/notes/{message_id}", note)
     return app
 
 

@@ -14,6 +14,7 @@ from botbuilder.schema import Activity, Attachment
 from cards import attendance_summary, reminder, slt_alert, teacher_warning
 from cards.common import CONTENT_TYPE
 from config.policy import Policy
+from config.settings import Settings
 from domain.findings import Severity, Status
 from domain.lesson import Lesson
 from store.conversations import AlertPurpose
@@ -22,10 +23,13 @@ from store.jobs import Job
 from store.lessons import LessonStore
 from store.outbox import DELIVER, Message, Outbox
 
+from .connector import BotConnector, ConnectorError
+from .notes import note_url
 from .notifier import NoDestination, Notifier, Sent
 from .worker import GiveUp, Worker
 
 log = logging.getLogger(__name__)
+CHANNEL_MEETING_TYPES = {"ChannelScheduled", "ChannelRecurring"}
 
 
 def card_activity(card: dict, summary: str) -> Activity:
@@ -47,17 +51,20 @@ class Alerts:
         lessons: LessonStore,
         findings: FindingStore,
         notifier: Notifier,
+        connector: BotConnector,
         worker: Worker,
         policy: Policy,
-        max_attempts: int,
+        settings: Settings,
     ) -> None:
         self._outbox = outbox
         self._lessons = lessons
         self._findings = findings
         self._notifier = notifier
+        self._connector = connector
         self._worker = worker
         self._policy = policy
-        self._max_attempts = max_attempts
+        self._settings = settings
+        self._max_attempts = worker.max_attempts
         worker.handle(DELIVER, self.deliver)
 
     def wake(self) -> None:
@@ -142,6 +149,8 @@ class Alerts:
 
     async def _send(self, message: Message, activity: Activity) -> Sent:
         lesson = await self._lessons.get(message.lesson_id) if message.lesson_id else None
+        if message.kind == "teacher-warning" and (sent := await self._on_meeting_stage(message, lesson)):
+            return sent
         if message.destination == "meeting":
             return await self._notifier.send_to(lesson.conversation_id, activity)
         if message.destination == "slt-channel":
@@ -154,6 +163,22 @@ class Alerts:
         if message.destination == "dsl":
             return await self._to_dsl(message, lesson, activity)
         raise NoDestination(f"unknown destination {message.destination}")
+
+    async def _on_meeting_stage(self, message: Message, lesson: Lesson) -> Sent | None:
+        """The organizer's note as a targeted in-meeting notification, where the meeting has one."""
+        recipients = organizer_ids(lesson)
+        if not self._settings.public_url or not recipients or lesson.meeting_type in CHANNEL_MEETING_TYPES or lesson.actual_end:
+            return None
+        url = note_url(self._settings.public_url, self._settings.link_key, message.id)
+        try:
+            failed = await self._connector.targeted_notification(lesson.service_url, lesson.meeting_id, recipients, "Chaperone", url)
+        except ConnectorError as exc:
+            log.info("lesson %s: no in-meeting notification (%s); using the meeting chat", lesson.id, exc)
+            return None
+        if failed:
+            log.info("lesson %s: in-meeting notification not delivered to %s; using the meeting chat", lesson.id, failed)
+            return None
+        return Sent(conversation_id=lesson.conversation_id, activity_id="targeted-meeting-notification")
 
     async def _to_dsl(self, message: Message, lesson: Lesson | None, activity: Activity) -> Sent:
         try:

@@ -7,6 +7,7 @@ documented REST endpoints ourselves.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Protocol
@@ -123,18 +124,49 @@ class BotConnector:
         # encoded=True: yarl would otherwise turn %3D back into "=" in the meeting id.
         return URL(service_url.rstrip("/") + path, encoded=True)
 
-    async def meeting_details(self, service_url: str, meeting_id: str) -> MeetingDetails:
+    def _meeting_url(self, service_url: str, meeting_id: str, tail: str = "") -> URL:
         # The meeting id is base64 and may hold + / =, which must not be read as path syntax.
-        url = self._url(service_url, f"/v1/meetings/{quote(meeting_id, safe='')}")
+        return self._url(service_url, f"/v1/meetings/{quote(meeting_id, safe='')}{tail}")
+
+    async def _call(self, what: str, method: str, url: URL, expect: tuple[int, ...], body: dict | None = None) -> tuple[int, object]:
         try:
-            async with self._session.get(url, headers=await self._tokens.headers()) as response:
-                if response.status != 200:
+            async with self._session.request(method, url, json=body, headers=await self._tokens.headers()) as response:
+                if response.status not in expect:
                     text = (await response.text())[:200]
-                    raise ConnectorError(f"meeting details: HTTP {response.status} {text}", response.status)
-                payload = await response.json(content_type=None)
-        except aiohttp.ClientError as exc:
-            raise ConnectorError(f"meeting details: {type(exc).__name__}: {exc}") from exc
+                    raise ConnectorError(f"{what}: HTTP {response.status} {text}", response.status)
+                text = await response.text()
+                return response.status, (json.loads(text) if text else None)
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise ConnectorError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    async def meeting_details(self, service_url: str, meeting_id: str) -> MeetingDetails:
+        _, payload = await self._call("meeting details", "GET", self._meeting_url(service_url, meeting_id), (200,))
         try:
             return MeetingInfoResponse.model_validate(payload).to_details()
         except ValidationError as exc:
             raise ConnectorError(f"meeting details: unexpected response: {exc.errors()[0]['msg']}") from exc
+
+    async def targeted_notification(self, service_url: str, meeting_id: str, recipients: list[str], title: str, url: str) -> list[str]:
+        """Show `url` on the meeting stage to these people only; returns who could not get it.
+
+        Teams answers 202 when all recipients got it and 207 listing those who did not.
+        """
+        body = {
+            "type": "targetedMeetingNotification",
+            "value": {
+                "recipients": recipients,
+                "surfaces": [
+                    {
+                        "surface": "meetingStage",
+                        "contentType": "task",
+                        "content": {"value": {"height": "400", "width": "420", "title": title, "url": url}},
+                    }
+                ],
+            },
+        }
+        status, payload = await self._call(
+            "meeting notification", "POST", self._meeting_url(service_url, meeting_id, "/notification"), (202, 207), body
+        )
+        if status == 207 and isinstance(payload, dict):
+            return [r.get("recipientMri", "?") for r in payload.get("recipientsFailureInfo", [])]
+        return []

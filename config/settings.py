@@ -91,6 +91,11 @@ class Settings(BaseSettings):
     bot_openid_metadata_url: str | None = Field(None, validation_alias="CHAPERONE_BOT_OPENID_METADATA_URL")
     bot_token_issuer: str | None = Field(None, validation_alias="CHAPERONE_BOT_TOKEN_ISSUER")
     log_level: str = Field("INFO", validation_alias="CHAPERONE_LOG_LEVEL")
+    # Where Teams can reach Chaperone (https://...). With it, the organizer's warning is shown
+    # on the meeting stage as a targeted notification; without it, in the meeting chat only.
+    public_url: str | None = Field(None, validation_alias="CHAPERONE_PUBLIC_URL")
+    # Signs the links in those notifications. Defaults to one derived from the app password.
+    link_secret: str = Field("", validation_alias="CHAPERONE_LINK_SECRET", repr=False)
 
     @field_validator("allowed_service_hosts", mode="before")
     @classmethod
@@ -142,6 +147,13 @@ class Settings(BaseSettings):
                 "CHAPERONE_BOT_OPENID_METADATA_URL and CHAPERONE_BOT_TOKEN_ISSUER go together"
             )
         return self
+
+    @property
+    def link_key(self) -> bytes:
+        import hashlib
+
+        secret = self.link_secret or f"chaperone-links:{self.app_id}:{self.app_password}"
+        return hashlib.sha256(secret.encode()).digest()
 
     @property
     def auth_enabled(self) -> bool:

@@ -191,10 +191,12 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             unchanged = await served.services.lessons.list_lessons() == lessons
             destination = await served.services.conversations.alert_destination(AlertPurpose.slt)
             findings = {lesson.id: await served.services.findings.for_lesson(lesson.id) for lesson in lessons}
+            messages = {lesson.id: await served.services.outbox.all(lesson.id) for lesson in lessons}
         report = DemoReport(
             policy=policy,
             lessons=lessons,
             findings=findings,
+            messages=messages,
             expectations={s.meeting.id: s.expect for s in SCENARIOS},
             alert_destination=destination,
             connector_calls=len(connector.requests()),

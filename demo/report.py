@@ -11,6 +11,7 @@ from domain.findings import Status
 from rules.registry import BY_ID
 from store.conversations import AlertDestination
 from store.findings import StoredFinding
+from store.outbox import Message
 
 
 @dataclass
@@ -18,6 +19,7 @@ class DemoReport:
     policy: Policy
     lessons: list[Lesson]
     findings: dict[int, list[StoredFinding]]
+    messages: dict[int, list[Message]]
     expectations: dict[str, str]
     alert_destination: AlertDestination | None
     connector_calls: int
@@ -106,6 +108,9 @@ def render_report(report: DemoReport) -> str:
     for lesson in sorted(report.lessons, key=lambda l: l.actual_start or l.actual_end):
         out.extend(render_lesson(lesson, policy, report.expectations.get(lesson.meeting_id)))
         out.extend(render_findings(report.findings.get(lesson.id, [])))
+        sent = report.messages.get(lesson.id, [])
+        if sent:
+            out.append("  cards: " + "; ".join(f"{m.kind} to {m.destination} ({m.status})" for m in sent))
         out.append("")
     out.append(
         f"Redelivery: the first lesson's {report.replayed} activities were posted again;"

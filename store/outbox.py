@@ -99,6 +99,11 @@ class Outbox:
         async with self._sessions() as session:
             return Message.model_validate(await session.get(MessageRow, message_id))
 
+    async def get_or_none(self, message_id: int) -> Message | None:
+        async with self._sessions() as session:
+            row = await session.get(MessageRow, message_id)
+            return Message.model_validate(row) if row else None
+
     async def set_card(self, message_id: int, card: dict) -> None:
         async with self._sessions() as session, session.begin():
             (await session.get(MessageRow, message_id, with_for_update=True)).card = card

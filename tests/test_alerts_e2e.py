@@ -194,3 +194,31 @@ async def test_an_alert_that_cannot_be_delivered_is_kept_and_shown(database_url,
                             capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0 and "slt-alert to slt-channel" in listed.stdout and "failed" in listed.stdout
     assert POLICY.exists()
+
+
+async def test_with_a_public_url_the_warning_is_a_targeted_in_meeting_notification(database_url, connector, graph):
+    env = dev_env(database_url, graph.base_url, CHAPERONE_PUBLIC_URL="https://chaperone.school.example")
+    async with run_app(env, connector.url) as app:
+        await lobby_off_lesson(app, connector, graph)
+        [notification] = connector.requests("POST", "/v1/meetings/")
+        assert notification.path == f"/v1/meetings/{MATHS.id}/notification"
+        value = notification.body["value"]
+        assert notification.body["type"] == "targetedMeetingNotification" and value["recipients"] == [TEACHER.teams_id]
+        url = value["surfaces"][0]["content"]["value"]["url"]
+        assert url.startswith("https://chaperone.school.example/notes/")
+        # Only the reminder is in the chat: the warning went to the organizer's meeting stage.
+        assert [c for c in cards_in(connector.sent_activities(MATHS.thread_id)) if "refresh" in c] == []
+        path = url.removeprefix("https://chaperone.school.example")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(app.url + path) as page:
+                assert page.status == 200 and "Who can bypass the lobby" in await page.text()
+            async with session.get(app.url + path[:-4] + "0000") as forged:
+                assert forged.status == 403
+
+
+async def test_when_the_notification_fails_the_warning_goes_to_the_chat(database_url, connector, graph):
+    env = dev_env(database_url, graph.base_url, CHAPERONE_PUBLIC_URL="https://chaperone.school.example")
+    connector.fail_next("POST", "/v1/meetings/", 403)
+    async with run_app(env, connector.url) as app:
+        await lobby_off_lesson(app, connector, graph)
+        assert len([c for c in cards_in(connector.sent_activities(MATHS.thread_id)) if "refresh" in c]) == 1
