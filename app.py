@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +42,7 @@ from bot.connector import BotConnector, TokenSource, token_source
 from bot.handler import ChaperoneBot
 from bot.lessons import LessonMonitor
 from bot.notifier import Notifier
+from bot.retention import RetentionSchedule
 from bot.worker import Worker
 from cards.gallery import gallery
 from config.policy import Person, Policy, PolicyError, load_policy
@@ -62,6 +63,7 @@ from store.jobs import JobStore
 from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.register import ExceptionRegister
+from store.retention import purge
 from store.school_data import SchoolData
 
 log = logging.getLogger("chaperone")
@@ -169,6 +171,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     )
     actions = CardActions(outbox, alerts, lessons, exceptions, policy)
     bot = ChaperoneBot(monitor, conversations, actions, policy)
+    await RetentionSchedule(engine, jobs, worker, policy.retention).start()
     worker.start()
     return Services(
         settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, findings, exceptions, school_data,
@@ -412,6 +415,20 @@ def exceptions_command(args: argparse.Namespace) -> int:
                     print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
 
     asyncio.run(run())
+    return 0
+
+
+@subcommand("purge", "delete personal data older than the policy's retention periods, now")
+def purge_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> dict[str, int]:
+        async with database(settings) as engine:
+            return await purge(engine, policy.retention, datetime.now(timezone.utc))
+
+    for what, count in asyncio.run(run()).items():
+        print(f"{count:>6} {what} deleted")
     return 0
 
 

@@ -166,6 +166,21 @@ class Reminder(_Strict):
     )
 
 
+class Retention(_Strict):
+    """How long Chaperone keeps personal data, in days. Older records are deleted daily.
+
+    Chaperone is not the school's safeguarding record: a concern is passed to the DSL, who
+    records it in the school's own system (My Concern, CPOMS); Chaperone's copy need not
+    outlive that.
+    """
+
+    lessons_days: int = Field(400, ge=1)  # lessons, attendance, findings, exceptions' lesson links
+    messages_days: int = Field(400, ge=1)  # cards sent
+    concerns_days: int = Field(90, ge=1)
+    audit_days: int = Field(2190, ge=1)  # who approved what: six years
+    delivery_log_days: int = Field(30, ge=1)  # activity ids kept to recognise redeliveries
+
+
 class Policy(_Strict):
     school: School
     people: People = Field(default_factory=People)
@@ -173,6 +188,7 @@ class Policy(_Strict):
     calendar: TermCalendar = Field(default_factory=TermCalendar)
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
     reminder: Reminder = Field(default_factory=Reminder)
+    retention: Retention = Field(default_factory=Retention)
     # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
     rules: dict[str, dict] = Field(default_factory=dict)
     _source: str = PrivateAttr(default="<policy>")

@@ -1,0 +1,41 @@
+"""Deleting personal data once the policy's retention period has passed."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, delete, func
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from config.policy import Retention
+
+from .register import audit
+from .tables import AuditRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow
+
+
+async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dict[str, int]:
+    """Delete what is older than its retention period; returns how many of each went."""
+    sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    def before(days: int) -> datetime:
+        return now - timedelta(days=days)
+
+    lesson_cutoff = before(retention.lessons_days)
+    counts: dict[str, int] = {}
+    async with sessions() as session, session.begin():
+        counts["concerns"] = (await session.execute(delete(ConcernRow).where(ConcernRow.created_at < before(retention.concerns_days)))).rowcount
+        counts["messages"] = (await session.execute(delete(MessageRow).where(MessageRow.created_at < before(retention.messages_days)))).rowcount
+        counts["delivery log"] = (await session.execute(
+            delete(ProcessedActivityRow).where(ProcessedActivityRow.received_at < before(retention.delivery_log_days))
+        )).rowcount
+        # A lesson goes with its attendance, findings and jobs (ON DELETE CASCADE); an open
+        # lesson is kept however old, since it may still be running.
+        ended = func.coalesce(LessonRow.actual_end, LessonRow.updated_at)
+        old_lessons = and_(LessonRow.status == "closed", ended < lesson_cutoff)
+        counts["finished jobs"] = (await session.execute(
+            delete(JobRow).where(JobRow.done_at.is_not(None), JobRow.done_at < lesson_cutoff)
+        )).rowcount
+        counts["lessons"] = (await session.execute(delete(LessonRow).where(old_lessons))).rowcount
+        counts["audit entries"] = (await session.execute(delete(AuditRow).where(AuditRow.at < before(retention.audit_days)))).rowcount
+        audit(session, "chaperone", "retention.purge", None, counts)
+    return counts
