@@ -9,6 +9,9 @@
     python app.py exceptions add|list|revoke                    the exceptions register
     python app.py cards --out DIR      every card Chaperone sends, with sample data
     python app.py alerts [--undelivered]   cards queued, sent, or not delivered
+    python app.py aup status|remind    who has signed the current AUP; remind those who have not
+    python app.py export signatures --format csv   the signature register
+    python app.py purge                delete what is past its retention period
 
 Adding a subcommand is one function decorated with @subcommand.
 """
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import getpass
+import io
 import json
 import logging
 import sys
@@ -35,13 +40,14 @@ from pydantic_settings import SettingsError
 from bot.adapter import ChaperoneAdapter
 from bot import notes
 from bot.alerts import Alerts
+from bot.aup import AupSigning
 from bot.card_actions import CardActions
 from bot.assessment import LessonAssessor
 from bot.auth import build_authentication
 from bot.connector import BotConnector, TokenSource, token_source
 from bot.handler import ChaperoneBot
 from bot.lessons import LessonMonitor
-from bot.notifier import Notifier
+from bot.notifier import NoDestination, Notifier
 from bot.retention import RetentionSchedule
 from bot.worker import Worker
 from cards.gallery import gallery
@@ -49,7 +55,7 @@ from config.policy import Person, Policy, PolicyError, load_policy
 from config.settings import Settings
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
-from graph.client import GraphClient
+from graph.client import GraphClient, GraphUnavailable
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from store.conversations import ConversationStore
@@ -64,6 +70,7 @@ from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.retention import purge
+from store.signatures import SignatureRegister
 from store.school_data import SchoolData
 
 log = logging.getLogger("chaperone")
@@ -96,6 +103,7 @@ def read_policy(settings: Settings) -> Policy:
     try:
         policy = load_policy(path)
         registry.check_policy(policy)
+        policy.aup_document()  # a missing AUP text is a start-up error, not a surprise later
         return policy
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc
@@ -118,6 +126,8 @@ class Services:
     exceptions: ExceptionRegister
     school_data: SchoolData
     outbox: Outbox
+    signatures: SignatureRegister
+    signing: AupSigning
     worker: Worker
     adapter: ChaperoneAdapter
     bot: ChaperoneBot
@@ -148,6 +158,8 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     adapter = ChaperoneAdapter(settings, build_authentication(settings))
     notifier = Notifier(adapter, conversations, settings)
     outbox = Outbox(engine)
+    signatures = SignatureRegister(engine)
+    aup_document = policy.aup_document()
     alerts = Alerts(outbox, lessons, findings, notifier, connector, worker, policy, settings)
     people = PeopleDirectory(
         graph,
@@ -163,19 +175,22 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
         CalendarReader(graph),
         people,
         AttendanceReports(graph),
-        LessonAssessor(lessons, findings, exceptions, school_data, jobs, policy),
+        LessonAssessor(lessons, findings, exceptions, school_data, signatures, aup_document, jobs, policy),
         alerts,
         policy,
         settings.attendance_report_delays,
         settings.roster_settle_seconds,
     )
-    actions = CardActions(outbox, alerts, lessons, exceptions, policy)
-    bot = ChaperoneBot(monitor, conversations, actions, policy)
+    signing = AupSigning(aup_document, signatures, graph, notifier, conversations, policy)
+    signing.schedule(worker, jobs)
+    actions = CardActions(outbox, alerts, lessons, exceptions, signing, policy)
+    bot = ChaperoneBot(monitor, conversations, actions, signing, policy)
     await RetentionSchedule(engine, jobs, worker, policy.retention).start()
+    await signing.start_schedule()
     worker.start()
     return Services(
         settings, policy, engine, http, tokens, graph, lessons, conversations, jobs, findings, exceptions, school_data,
-        outbox, worker, adapter, bot, notifier,
+        outbox, signatures, signing, worker, adapter, bot, notifier,
     )
 
 
@@ -429,6 +444,75 @@ def purge_command(args: argparse.Namespace) -> int:
 
     for what, count in asyncio.run(run()).items():
         print(f"{count:>6} {what} deleted")
+    return 0
+
+
+@asynccontextmanager
+async def running_services(settings: Settings, policy: Policy):
+    """Chaperone's services without the HTTP endpoint, for commands that send or read Graph."""
+    services = await build_services(settings, policy)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+def _aup_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="signed / not signed, per member of staff, for the current version")
+    actions.add_parser("remind", help="send each unsigned member of staff a reminder (at most once per interval)")
+
+
+@subcommand("aup", "the AUP signature register: status, remind", _aup_arguments)
+def aup_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+    if policy.aup is None:
+        raise StartupError("the policy names no AUP: add an [aup] table with source and version")
+
+    async def run() -> int:
+        async with running_services(settings, policy) as services:
+            try:
+                if args.action == "remind":
+                    reminded, skipped = await services.signing.remind()
+                    print(f"reminded {reminded} member(s) of staff; {skipped} reminded within the last {policy.aup.remind_interval_days} days")
+                    return 0
+                rows = await services.signing.status()
+            except (GraphUnavailable, NoDestination) as exc:
+                raise StartupError(str(exc)) from exc
+        print(f"{policy.aup_document().title}, version {policy.aup.version}")
+        for row in rows:
+            state = f"signed {row.signed_at:%Y-%m-%d %H:%M} as {row.position}" if row.signed_at else "NOT SIGNED"
+            print(f"  {row.member.name or row.member.aad_object_id:<30} {row.member.upn or '':<35} {state}")
+        print(f"{sum(1 for r in rows if r.signed_at)} of {len(rows)} signed")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=["signatures"])
+    parser.add_argument("--format", choices=["csv"], default="csv")
+    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+
+@subcommand("export", "export a register: signatures (CSV)", _export_arguments)
+def export_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+
+    async def run() -> list:
+        async with database(settings) as engine:
+            return await SignatureRegister(engine).all()
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "position", "entra_object_id", "version", "text_sha256", "signed_at"])
+    for s in asyncio.run(run()):
+        writer.writerow([s.name, s.position, s.aad_object_id, s.version, s.text_sha256, s.signed_at.isoformat()])
+    if args.out:
+        args.out.write_text(out.getvalue(), encoding="utf-8")
+    else:
+        sys.stdout.write(out.getvalue())
     return 0
 
 

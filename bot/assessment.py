@@ -11,7 +11,9 @@ from config.policy import Policy
 from domain.lesson import Lesson
 from rules import registry
 from rules.snapshot import LessonSnapshot, Moment
+from domain.aup import AupDocument
 from store.findings import FindingStore, StoredFinding
+from store.signatures import SignatureRegister
 from store.jobs import JobSpec, JobStore
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
@@ -39,9 +41,13 @@ class LessonAssessor:
         findings: FindingStore,
         exceptions: ExceptionRegister,
         school_data: SchoolData,
+        signatures: SignatureRegister,
+        aup: AupDocument | None,
         jobs: JobStore,
         policy: Policy,
     ) -> None:
+        self._signatures = signatures
+        self._aup = aup
         self._lessons = lessons
         self._findings = findings
         self._exceptions = exceptions
@@ -63,7 +69,8 @@ class LessonAssessor:
             timetable_loaded=loaded,
             exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at)),
             consents=await self._school_data.consents_for(aliases, local_day),
-            aup_signed=None,  # the signature register arrives with AUP signing
+            # Staff who signed the current version; None when the school has no AUP set up.
+            aup_signed=frozenset(await self._signatures.signed(self._aup.version)) if self._aup else None,
         )
 
     async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> list[StoredFinding]:

@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 from botbuilder.core import TurnContext
 
-from cards import reminder, slt_alert, teacher_warning
+from cards import aup, reminder, slt_alert, teacher_warning
 from cards.common import CONTENT_TYPE
 from cards.concern import concern_card
 from config.policy import Person, Policy
@@ -21,6 +21,7 @@ from store.register import ExceptionRegister
 from store.tables import utcnow
 
 from .alerts import Alerts, card_activity
+from .aup import AupSigning
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,10 @@ class CardActions:
         alerts: Alerts,
         lessons: LessonStore,
         exceptions: ExceptionRegister,
+        signing: AupSigning,
         policy: Policy,
     ) -> None:
+        self._signing = signing
         self._outbox = outbox
         self._alerts = alerts
         self._lessons = lessons
@@ -63,6 +66,11 @@ class CardActions:
             return await self._teacher_view(aad_id, data)
         if verb == reminder.REPORT_CONCERN:
             return await self._report_concern(turn_context, data)
+        if verb == aup.SIGN:
+            return await self._signing.sign(turn_context, data)
+        if verb == "openAup":
+            card = await self._signing.signing_card(turn_context)
+            return card_response(card) if card else message_response("This school has not set up AUP signing.")
         if verb in (slt_alert.ACKNOWLEDGE, slt_alert.RESOLVE, slt_alert.RECORD_EXCEPTION):
             leader = self._leader(aad_id)
             if leader is None:

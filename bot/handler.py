@@ -16,6 +16,7 @@ from cards import reminder
 
 from . import events
 from .alerts import card_activity
+from .aup import AupSigning
 from .card_actions import CardActions
 from .lessons import LessonMonitor
 
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 HELP_TEXT = (
     "Chaperone checks live lessons against the school's Remote Learning AUP.\n\n"
+    "- **sign**: read and sign the Remote Learning AUP (staff)\n"
     "- **report**: report a concern privately to the Designated Safeguarding Lead\n"
     "- **set alert channel**: (SLT, in a team channel) post breach alerts in this channel\n"
     "- **set concern channel**: (DSL, in a private team channel) receive reported concerns there\n"
@@ -64,7 +66,10 @@ def _thread_root(conversation_id: str) -> str:
 
 
 class ChaperoneBot(TeamsActivityHandler):
-    def __init__(self, monitor: LessonMonitor, conversations: ConversationStore, actions: CardActions, policy: Policy) -> None:
+    def __init__(
+        self, monitor: LessonMonitor, conversations: ConversationStore, actions: CardActions, signing: AupSigning, policy: Policy
+    ) -> None:
+        self._signing = signing
         self._monitor = monitor
         self._conversations = conversations
         self._actions = actions
@@ -150,6 +155,12 @@ class ChaperoneBot(TeamsActivityHandler):
             await self._set_alert_channel(turn_context, AlertPurpose.dsl, self._policy.people.is_dsl, "designated safeguarding leads")
         elif command == "report":
             await turn_context.send_activity(card_activity(reminder.concern_form(None), "Report a concern"))
+        elif command == "sign":
+            card = await self._signing.signing_card(turn_context)
+            if card is None:
+                await turn_context.send_activity("This school has not set up AUP signing in Chaperone.")
+            else:
+                await turn_context.send_activity(card_activity(card, "Read and sign the Remote Learning AUP"))
         elif command in ("help", ""):
             await turn_context.send_activity(HELP_TEXT)
         else:

@@ -9,7 +9,7 @@ from domain.findings import Severity, Status
 from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
 from store.findings import StoredFinding
 
-from . import attendance_summary, concern, reminder, slt_alert, teacher_warning
+from . import attendance_summary, aup, concern, reminder, slt_alert, teacher_warning
 
 START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 
@@ -66,7 +66,7 @@ def gallery(policy: Policy) -> dict[str, dict]:
     breaches = [f for f in findings if f.status is Status.failed and f.severity is Severity.breach]
     warnings = [f for f in findings if f.status is Status.failed]
     acted = START + timedelta(minutes=27)
-    return {
+    cards = {
         "reminder": reminder.reminder_card(policy, lesson.title, lesson.id),
         "report-concern-form": reminder.concern_form(lesson.id),
         "report-concern-received": reminder.concern_received(),
@@ -86,3 +86,12 @@ def gallery(policy: Policy) -> dict[str, dict]:
         "concern-for-the-dsl": concern.concern_card(policy, lesson, "Bea Clarke",
                                                     "Someone in the chat kept messaging me after I asked them to stop.", acted),
     }
+    document = policy.aup_document()
+    if document is not None:
+        cards |= {
+            "aup-signing": aup.signing_card(document, "Amara Okafor", None),
+            "aup-signing-with-a-problem": aup.signing_card(document, "Amara Okafor", "Class teacher", "Confirm that you have read and understood the AUP."),
+            "aup-receipt": aup.receipt_card("Amara Okafor", "Class teacher", document.version, acted, policy.school.zone, already=False),
+            "aup-reminder": aup.reminder_card(document),
+        }
+    return cards

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from domain.aup import AupDocument
+
 
 class PolicyError(ValueError):
     """The policy file is missing, not TOML, or does not validate."""
@@ -166,6 +168,17 @@ class Reminder(_Strict):
     )
 
 
+class AupPolicy(_Strict):
+    """The Remote Learning AUP staff sign in Teams."""
+
+    source: Path  # a Markdown or text file, relative to the policy file
+    version: str = Field(min_length=1)
+    # `python app.py aup remind` (and the daily run, if on) reminds each unsigned member of
+    # staff at most once in this many days.
+    remind_interval_days: int = Field(7, ge=1)
+    remind_automatically: bool = False
+
+
 class Retention(_Strict):
     """How long Chaperone keeps personal data, in days. Older records are deleted daily.
 
@@ -178,6 +191,7 @@ class Retention(_Strict):
     messages_days: int = Field(400, ge=1)  # cards sent
     concerns_days: int = Field(90, ge=1)
     audit_days: int = Field(2190, ge=1)  # who approved what: six years
+    signatures_days: int = Field(2190, ge=1)  # AUP signatures: the only way they are ever deleted
     delivery_log_days: int = Field(30, ge=1)  # activity ids kept to recognise redeliveries
 
 
@@ -189,10 +203,22 @@ class Policy(_Strict):
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
     reminder: Reminder = Field(default_factory=Reminder)
     retention: Retention = Field(default_factory=Retention)
+    aup: AupPolicy | None = None
     # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
     rules: dict[str, dict] = Field(default_factory=dict)
     _source: str = PrivateAttr(default="<policy>")
     _text: str = PrivateAttr(default="")
+
+    def aup_document(self) -> "AupDocument | None":
+        """The AUP as staff will read and sign it (None when the policy names no AUP)."""
+        if self.aup is None:
+            return None
+        path = self.aup.source if self.aup.source.is_absolute() else Path(self._source).parent / self.aup.source
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(f"{self.where(['aup', 'source'])}: cannot read the AUP text {path}: {exc.strerror}") from exc
+        return AupDocument.from_markdown(text, self.aup.version)
 
     def where(self, loc: list[str]) -> str:
         """'file, line N' for a key in the policy file, as far as it can be found."""

@@ -177,6 +177,14 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             await served.services.school_data.replace_consents(consents, "demo", "demo consent register")
             teams = TeamsSimulator(served.url, connector.url)
             await _expect_ok(teams, teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
+            # Staff sign the AUP in Teams the week before; one teacher has not got round to it.
+            document = served.services.signing.document
+            for person in (OKAFOR, HALE, PATEL, REID):
+                await _expect_ok(teams, teams.personal_message("sign", person))
+                data = {"version": document.version, "sha256": document.sha256, "name": person.name,
+                        "position": "Teacher", "understood": "true"}
+                await _expect_ok(teams, teams.card_action("signAup", data, person, conversation_id=f"a:{person.teams_id}",
+                                                          conversation_type="personal"))
             scripts = {s.meeting.id: s.activities(teams) for s in SCENARIOS}
             for scenario in sorted(SCENARIOS, key=lambda s: s.start):
                 for activity in scripts[scenario.meeting.id]:
@@ -207,6 +215,7 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             notes=[
                 f"Consent register: every pupil's Consent for Remote Learning Form is on file except {NO_CONSENT.name}'s.",
                 f"Access policy: {NOT_IN_ACCESS_POLICY.name} is not yet covered by the Teams application access policy.",
+                f"AUP: every member of staff has signed version {policy.aup.version} in Teams except {NOT_IN_ACCESS_POLICY.name}.",
             ],
         )
     return report

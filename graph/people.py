@@ -13,10 +13,13 @@ import time
 from collections.abc import Callable
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import TransitiveMembersRequestBuilder
 from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
     CheckMemberGroupsPostRequestBody,
 )
 from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+from pydantic import BaseModel
 
 from domain.lesson import DirectoryEntry, PersonClass
 
@@ -99,3 +102,37 @@ class PeopleDirectory:
         if user is not None and (user.user_type or "").lower() == "guest":
             return DirectoryEntry(classification=PersonClass.external, upn=upn)
         return DirectoryEntry(classification=PersonClass.unknown, upn=upn)
+
+
+class StaffMember(BaseModel):
+    aad_object_id: str
+    name: str | None = None
+    upn: str | None = None
+
+
+async def staff_members(graph: GraphClient, group_ids: tuple[str, ...]) -> list[StaffMember]:
+    """Everyone in the school's staff groups (transitively), for AUP reminders and status."""
+    if not group_ids:
+        raise GraphUnavailable("the policy names no staff group ([people] staff_group_ids)")
+    found: dict[str, StaffMember] = {}
+    for group in group_ids:
+        query = TransitiveMembersRequestBuilder.TransitiveMembersRequestBuilderGetQueryParameters(
+            select=["id", "displayName", "userPrincipalName"], top=999
+        )
+        page = await graph.call(
+            "staff group members",
+            lambda sdk: sdk.groups.by_group_id(group).transitive_members.get(request_configuration=RequestConfiguration(query_parameters=query)),
+        )
+        while page is not None:
+            for member in page.value or []:
+                if getattr(member, "odata_type", "") == "#microsoft.graph.user" and member.id:
+                    found[member.id] = StaffMember(aad_object_id=member.id, name=getattr(member, "display_name", None),
+                                                   upn=getattr(member, "user_principal_name", None))
+            next_link = page.odata_next_link
+            page = None
+            if next_link:
+                page = await graph.call(
+                    "staff group members",
+                    lambda sdk: sdk.groups.by_group_id(group).transitive_members.with_url(next_link).get(),
+                )
+    return sorted(found.values(), key=lambda m: (m.name or "", m.aad_object_id))

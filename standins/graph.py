@@ -84,6 +84,7 @@ class GraphStandIn(StandIn):
         app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
         app.router.add_get("/v1.0/users/{uid}", self._user)
+        app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
 
     @web.middleware
     async def _slow(self, request: web.Request, handler):
@@ -166,6 +167,15 @@ class GraphStandIn(StandIn):
             {"id": request.match_info["uid"], "userType": person["userType"], "displayName": person["displayName"],
              "userPrincipalName": person["upn"], "mail": person["upn"]}
         )
+
+    async def _group_members(self, request: web.Request) -> web.Response:
+        group = request.match_info["gid"]
+        members = [
+            {"@odata.type": "#microsoft.graph.user", "id": pid, "displayName": p["displayName"], "userPrincipalName": p["upn"]}
+            for pid, p in self.people.items()
+            if group in p["groups"]
+        ]
+        return web.json_response({"value": members})
 
     async def _calendar_view(self, request: web.Request) -> web.Response:
         try:

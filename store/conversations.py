@@ -97,6 +97,12 @@ class ConversationStore:
             rows = (await session.execute(select(ConversationRow).order_by(ConversationRow.updated_at))).scalars()
             return [Conversation.model_validate(r) for r in rows]
 
+    async def latest_service_url(self) -> str | None:
+        """The Bot Connector address Teams used most recently (for chats Chaperone starts)."""
+        async with self._sessions() as session:
+            stmt = select(ConversationRow.service_url).order_by(ConversationRow.updated_at.desc()).limit(1)
+            return (await session.execute(stmt)).scalar_one_or_none()
+
     async def set_alert_destination(
         self, purpose: AlertPurpose, conversation_id: str, set_by_aad_id: str, set_by_name: str | None
     ) -> None:

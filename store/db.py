@@ -8,6 +8,7 @@ together do not race each other.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from collections.abc import Awaitable, Callable
@@ -46,9 +47,9 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")  # wait for a lock rather than fail at once
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
@@ -57,6 +58,23 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         # Take the write lock up front: a deferred transaction that reads then writes can
         # fail with "database is locked" instead of waiting its turn.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor) -> None:
+    """WAL is a property of the file, set once; SQLite refuses the switch (without waiting)
+    while another connection is writing, so try again for a while."""
+    for _ in range(300):
+        try:
+            cursor.execute("PRAGMA journal_mode")
+            if cursor.fetchone()[0].lower() == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as exc:  # noqa: BLE001 - the driver's OperationalError, whichever wrapper
+            if "locked" not in str(exc):
+                raise
+            time.sleep(0.1)  # only while two connections race to create a fresh file
+    raise RuntimeError("could not switch the SQLite database to WAL mode: it stayed locked")
 
 
 def _alembic_config(connection: Connection) -> Config:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from config.policy import Retention
 
 from .register import audit
-from .tables import AuditRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow
+from .tables import AuditRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow, SignatureRow
 
 
 async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dict[str, int]:
@@ -36,6 +36,9 @@ async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dic
             delete(JobRow).where(JobRow.done_at.is_not(None), JobRow.done_at < lesson_cutoff)
         )).rowcount
         counts["lessons"] = (await session.execute(delete(LessonRow).where(old_lessons))).rowcount
+        counts["AUP signatures"] = (await session.execute(
+            delete(SignatureRow).where(SignatureRow.signed_at < before(retention.signatures_days))
+        )).rowcount
         counts["audit entries"] = (await session.execute(delete(AuditRow).where(AuditRow.at < before(retention.audit_days)))).rowcount
         audit(session, "chaperone", "retention.purge", None, counts)
     return counts

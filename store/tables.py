@@ -349,3 +349,30 @@ class ConcernRow(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     message_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class SignatureRow(Base):
+    """A member of staff's signature of one AUP version. Append-only: nothing in Chaperone
+    edits or deletes these except retention."""
+
+    __tablename__ = "aup_signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    aad_object_id: Mapped[str] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    position: Mapped[str] = mapped_column(String(120))
+    version: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("uq_aup_signatures_person_version", "aad_object_id", "version", unique=True),)
+
+
+class AupReminderRow(Base):
+    __tablename__ = "aup_reminders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    aad_object_id: Mapped[str] = mapped_column(String(64), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,64 @@
+"""Reading and signing the Remote Learning AUP, and the receipt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from domain.aup import AupDocument
+
+from .common import card, execute, facts, heading, local_time, text
+
+SIGN = "signAup"
+CONFIRMATION = "I have read and understood the Remote Learning Acceptable Use Policy (AUP) for staff."
+
+
+def signing_card(document: AupDocument, name: str | None, position: str | None, problem: str | None = None) -> dict:
+    body = [heading(document.title), text(f"Version {document.version}. Please read it all before you sign.", subtle=True)]
+    if problem:
+        body.append(text(problem, color="Attention", weight="Bolder"))
+    for section in document.sections:
+        if section.heading:
+            body.append(text(section.heading, weight="Bolder", spacing="Medium"))
+        bullets = [p[2:] for p in section.paragraphs if p.startswith("- ")]
+        prose = [p for p in section.paragraphs if not p.startswith("- ")]
+        for paragraph in prose:
+            body.append(text(paragraph))
+        if bullets:
+            body.append(text("\n".join(f"- {b}" for b in bullets)))
+    body += [
+        {"type": "Input.Text", "id": "name", "label": "Your name", "value": name or "", "isRequired": True,
+         "maxLength": 120, "regex": r"^\s*\S.*$", "errorMessage": "Enter your name."},
+        {"type": "Input.Text", "id": "position", "label": "Your position", "value": position or "", "isRequired": True,
+         "maxLength": 120, "regex": r"^\s*\S.*$", "errorMessage": "Enter your position (for example, Class teacher)."},
+        {"type": "Input.Toggle", "id": "understood", "label": "Confirmation", "title": CONFIRMATION, "valueOn": "true", "valueOff": "false",
+         "isRequired": True, "errorMessage": "Confirm that you have read and understood the AUP."},
+    ]
+    return card(body, [execute("Sign", SIGN, {"version": document.version, "sha256": document.sha256}, style="positive")])
+
+
+def receipt_card(name: str, position: str, version: str, signed_at: datetime, zone: ZoneInfo, already: bool) -> dict:
+    title = "You have already signed this version" if already else "Signed: thank you"
+    return card(
+        [
+            heading(title, color="Good"),
+            text(CONFIRMATION),
+            facts([
+                ("Name", name),
+                ("Position", position),
+                ("Signed", local_time(signed_at, zone, "%A %d %B %Y at %H:%M")),
+                ("Policy version", version),
+            ]),
+        ]
+    )
+
+
+def reminder_card(document: AupDocument) -> dict:
+    return card(
+        [
+            heading("Please sign the Remote Learning AUP"),
+            text(f"{document.title}, version {document.version}, has not been signed by you yet. "
+                 "It takes a few minutes to read."),
+        ],
+        [execute("Read and sign", "openAup", {"version": document.version})],
+    )

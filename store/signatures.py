@@ -1,0 +1,68 @@
+"""The AUP signature register."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from .db import in_transaction
+from .tables import AupReminderRow, SignatureRow, utcnow
+
+
+class Signature(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    aad_object_id: str
+    tenant_id: str | None
+    name: str
+    position: str
+    version: str
+    text_sha256: str
+    signed_at: datetime
+
+
+class SignatureRegister:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def sign(self, *, aad_object_id: str, tenant_id: str | None, name: str, position: str, version: str, sha256: str) -> tuple[Signature, bool]:
+        """(the signature on file, True if it was made now). A second signature of the same
+        version keeps the first."""
+
+        async def work(session: AsyncSession) -> tuple[Signature, bool]:
+            stmt = select(SignatureRow).where(SignatureRow.aad_object_id == aad_object_id, SignatureRow.version == version)
+            existing = (await session.execute(stmt)).scalar_one_or_none()
+            if existing is not None:
+                return Signature.model_validate(existing), False
+            row = SignatureRow(aad_object_id=aad_object_id, tenant_id=tenant_id, name=name, position=position,
+                               version=version, text_sha256=sha256, signed_at=utcnow())
+            session.add(row)
+            await session.flush()
+            return Signature.model_validate(row), True
+
+        return await in_transaction(self._sessions, work)
+
+    async def signed(self, version: str) -> dict[str, Signature]:
+        async with self._sessions() as session:
+            stmt = select(SignatureRow).where(SignatureRow.version == version)
+            return {r.aad_object_id: Signature.model_validate(r) for r in (await session.execute(stmt)).scalars()}
+
+    async def all(self) -> list[Signature]:
+        async with self._sessions() as session:
+            stmt = select(SignatureRow).order_by(SignatureRow.signed_at, SignatureRow.id)
+            return [Signature.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def reminded_recently(self, aad_object_id: str, version: str, days: int) -> bool:
+        async with self._sessions() as session:
+            stmt = select(func.max(AupReminderRow.sent_at)).where(
+                AupReminderRow.aad_object_id == aad_object_id, AupReminderRow.version == version
+            )
+            last = (await session.execute(stmt)).scalar_one_or_none()
+        return last is not None and last > utcnow() - timedelta(days=days)
+
+    async def reminded(self, aad_object_id: str, version: str) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(AupReminderRow(aad_object_id=aad_object_id, version=version, sent_at=utcnow()))
