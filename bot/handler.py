@@ -12,6 +12,7 @@ from botbuilder.schema import Activity, ChannelAccount
 from config.policy import Policy
 from store.conversations import AlertPurpose, ConversationStore
 
+from cards import aup as aup_cards
 from cards import reminder
 
 from . import events
@@ -114,6 +115,9 @@ class ChaperoneBot(TeamsActivityHandler):
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self._remember(turn_context.activity, installing=True)
         log.info("installed in %s %s", _scope(turn_context.activity), turn_context.activity.conversation.id)
+        if _scope(turn_context.activity) == "personal":
+            welcome = aup_cards.welcome_card(self._policy.school.name, self._signing.document)
+            await turn_context.send_activity(card_activity(welcome, f"Welcome to Chaperone for {self._policy.school.name}"))
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._conversations.uninstalled(_thread_root(turn_context.activity.conversation.id))

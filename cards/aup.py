@@ -62,3 +62,18 @@ def reminder_card(document: AupDocument) -> dict:
         ],
         [execute("Read and sign", "openAup", {"version": document.version})],
     )
+
+
+def welcome_card(school: str, document: AupDocument | None) -> dict:
+    """Sent when someone adds Chaperone in a personal chat."""
+    body = [
+        heading(f"Chaperone for {school}"),
+        text("Chaperone checks live lessons in Teams against the school's Remote Learning Acceptable Use Policy, "
+             "reminds pupils how to behave and how to report a concern, and keeps the lesson record."),
+        text("Send **report** to tell the Designated Safeguarding Lead about a concern, privately."),
+    ]
+    actions = []
+    if document is not None:
+        body.append(text(f"Staff: please read and sign the {document.title} (version {document.version})."))
+        actions.append(execute("Read and sign the AUP", "openAup", {"version": document.version}))
+    return card(body, actions)

@@ -93,5 +93,6 @@ def gallery(policy: Policy) -> dict[str, dict]:
             "aup-signing-with-a-problem": aup.signing_card(document, "Amara Okafor", "Class teacher", "Confirm that you have read and understood the AUP."),
             "aup-receipt": aup.receipt_card("Amara Okafor", "Class teacher", document.version, acted, policy.school.zone, already=False),
             "aup-reminder": aup.reminder_card(document),
+            "welcome": aup.welcome_card(policy.school.name, document),
         }
     return cards

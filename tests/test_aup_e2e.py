@@ -145,3 +145,13 @@ async def test_the_aup_signed_rule_uses_the_register(dev_app, connector, graph):
     [lesson] = await dev_app.services.lessons.list_lessons()
     [finding] = [f for f in await dev_app.services.findings.for_lesson(lesson.id) if f.rule_id == "aup-signed"]
     assert finding.status is Status.failed and finding.message.endswith(f"not signed the current AUP: {TA.name}")
+
+
+async def test_the_welcome_card_leads_to_the_signing_card(dev_app, connector):
+    teams = dev_app.teams
+    await dev_app.post_all([teams.installation(TA)])
+    [welcome] = cards_in(connector.sent_activities(f"a:{TA.teams_id}"))
+    [button] = welcome["actions"]
+    assert button["verb"] == "openAup"
+    status, answer = await teams.post(teams.card_action("openAup", button["data"], TA, conversation_id=f"a:{TA.teams_id}", conversation_type="personal"))
+    assert status == 200 and any(a.get("verb") == "signAup" for a in answer["value"]["actions"])
