@@ -12,6 +12,7 @@
     python app.py aup status|remind    who has signed the current AUP; remind those who have not
     python app.py export signatures --format csv   the signature register
     python app.py purge                delete what is past its retention period
+    python app.py manifest --out build/chaperone.zip   the Teams app package
 
 Adding a subcommand is one function decorated with @subcommand.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from importlib import metadata
 import csv
 import getpass
 import io
@@ -61,6 +63,8 @@ from graph.people import PeopleDirectory
 from store.conversations import ConversationStore
 from store.db import create_engine, migrate, ping
 from importers.common import ImportProblems
+from manifest.package import ManifestError
+from manifest.package import build as build_package
 from importers.consent import parse_consents
 from importers.timetable import parse_timetable
 from rules import registry
@@ -513,6 +517,30 @@ def export_command(args: argparse.Namespace) -> int:
         args.out.write_text(out.getvalue(), encoding="utf-8")
     else:
         sys.stdout.write(out.getvalue())
+    return 0
+
+
+def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("build/chaperone.zip"), help="the package to write")
+    parser.add_argument("--version", default=None, help="the app version (default: Chaperone's own)")
+    parser.add_argument("--developer", default=None, help="who publishes the app in your tenant (default: the school)")
+
+
+@subcommand("manifest", "build the Teams app package (manifest.json and icons) a Teams admin uploads", _manifest_arguments)
+def manifest_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+    policy = read_policy(settings)
+    try:
+        manifest = build_package(
+            args.out,
+            app_id=settings.app_id,
+            version=args.version or metadata.version("chaperone"),
+            public_url=settings.public_url,
+            developer_name=args.developer or policy.school.name,
+        )
+    except ManifestError as exc:
+        raise StartupError(str(exc)) from exc
+    print(f"wrote {args.out}: Teams app {manifest['id']} version {manifest['version']} for {manifest['validDomains'][0]}")
     return 0
 
 

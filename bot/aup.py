@@ -97,6 +97,11 @@ class AupSigning:
         return _card(aup_cards.receipt_card(signature.name, signature.position, signature.version, signature.signed_at,
                                             self._policy.school.zone, already=not created))
 
+    async def signature_of(self, aad_object_id: str | None):
+        if self.document is None or not aad_object_id:
+            return None
+        return (await self._register.signed(self.document.version)).get(aad_object_id)
+
     async def status(self) -> list[StaffStatus]:
         if self.document is None:
             raise NoDestination("the policy names no AUP ([aup] source and version)")

@@ -29,6 +29,7 @@ HELP_TEXT = (
     "- **report**: report a concern privately to the Designated Safeguarding Lead\n"
     "- **set alert channel**: (SLT, in a team channel) post breach alerts in this channel\n"
     "- **set concern channel**: (DSL, in a private team channel) receive reported concerns there\n"
+    "- **status**: your AUP signature (personal chat), or where alerts go (team channel)\n"
     "- **help**: this message"
 )
 
@@ -159,6 +160,8 @@ class ChaperoneBot(TeamsActivityHandler):
             await self._set_alert_channel(turn_context, AlertPurpose.dsl, self._policy.people.is_dsl, "designated safeguarding leads")
         elif command == "report":
             await turn_context.send_activity(card_activity(reminder.concern_form(None), "Report a concern"))
+        elif command == "status":
+            await turn_context.send_activity(await self._status(turn_context))
         elif command == "sign":
             card = await self._signing.signing_card(turn_context)
             if card is None:
@@ -169,6 +172,29 @@ class ChaperoneBot(TeamsActivityHandler):
             await turn_context.send_activity(HELP_TEXT)
         else:
             await turn_context.send_activity(f"I don't know the command '{text.strip()[:60]}'.\n\n{HELP_TEXT}")
+
+    async def _status(self, turn_context: TurnContext) -> str:
+        activity = turn_context.activity
+        kind = getattr(activity.conversation, "conversation_type", None) or "personal"
+        if kind == "personal":
+            document = self._signing.document
+            if document is None:
+                return "This school has not set up AUP signing in Chaperone."
+            signature = await self._signing.signature_of(getattr(activity.from_property, "aad_object_id", None))
+            if signature is None:
+                return f"You have not signed the {document.title}, version {document.version}. Send **sign** to read and sign it."
+            when = signature.signed_at.astimezone(self._policy.school.zone)
+            return f"You signed the {document.title}, version {document.version}, on {when:%d %B %Y at %H:%M} as {signature.position}."
+        if kind == "channel":
+            lines = []
+            for purpose, what in ((AlertPurpose.slt, "Breach alerts"), (AlertPurpose.dsl, "Safeguarding concerns")):
+                destination = await self._conversations.alert_destination(purpose)
+                where = f"the channel {destination.conversation.channel_id} (set by {destination.set_by_name})" if destination else (
+                    "not set yet" if purpose is AlertPurpose.slt else "private chats with the DSL")
+                lines.append(f"- {what}: {where}")
+            return "Chaperone for " + self._policy.school.name + ":\n\n" + "\n".join(lines)
+        # A meeting or group chat: pupils may be reading, so no findings here.
+        return "Chaperone is following lessons in this chat. The organizer receives its notes privately; send **report** to raise a concern with the DSL."
 
     async def _set_alert_channel(self, turn_context: TurnContext, purpose: AlertPurpose, allowed, who: str) -> None:
         activity = turn_context.activity

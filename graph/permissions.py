@@ -1,0 +1,22 @@
+"""Every Microsoft Graph application permission Chaperone's code uses, and why.
+
+The deployment guide and the README list exactly these (a test keeps them in step).
+"""
+
+GRAPH_APPLICATION_PERMISSIONS: dict[str, str] = {
+    "OnlineMeetings.Read.All": "read each lesson's meeting settings (graph/meetings.py)",
+    "OnlineMeetings.ReadWrite.All": "only with lobby remediation on: switch the lobby on (graph/meetings.py)",
+    "OnlineMeetingArtifact.Read.All": "read attendance reports after a lesson (graph/attendance.py)",
+    "Calendars.Read": "find the organizer's calendar event for a lesson (graph/calendar.py)",
+    "EduRoster.Read.All": "staff or pupil from the education roster (graph/people.py)",
+    "GroupMember.Read.All": "staff or pupil from security groups; the staff list for AUP reminders (graph/people.py)",
+    "User.Read.All": "guest accounts and sign-in names (graph/people.py)",
+}
+
+# Resource-specific consent in the Teams app manifest (manifest/manifest.template.json).
+RESOURCE_SPECIFIC_PERMISSIONS: dict[str, str] = {
+    "OnlineMeeting.ReadBasic.Chat": "meeting start and end events for scheduled meetings",
+    "ChannelMeeting.ReadBasic.Group": "meeting start and end events for channel meetings",
+    "OnlineMeetingParticipant.Read.Chat": "participant join and leave events",
+    "OnlineMeetingNotification.Send.Chat": "the organizer's targeted in-meeting notification",
+}

@@ -1,0 +1,1 @@
+"""The Teams app package: the manifest template, Chaperone's icons, and the packaging step."""

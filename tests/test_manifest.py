@@ -1,0 +1,101 @@
+"""The Teams app package: validates against Microsoft's schema, icons the right size, and
+every permission the code uses (and no other) is in the manifest and the deployment guide."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import jsonschema
+
+from graph.permissions import GRAPH_APPLICATION_PERMISSIONS, RESOURCE_SPECIFIC_PERMISSIONS
+from manifest.package import SCHEMA
+
+from .conftest import POLICY
+
+ROOT = Path(__file__).parent.parent
+APP_ID = "3f6a5c1e-1111-4222-8333-944455556666"
+
+
+def build(tmp_path, **env_overrides) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CHAPERONE_DEV_MODE": "1", "CHAPERONE_POLICY_FILE": str(POLICY), "MicrosoftAppId": APP_ID,
+           "CHAPERONE_PUBLIC_URL": "https://chaperone.valence.example", "CHAPERONE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "manifest", "--out", str(tmp_path / "build" / "chaperone.zip")],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def pixels(png: bytes) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGBA, non-interlaced PNG with filter type 0 rows (as ours are)."""
+    width, height, depth, colour = struct.unpack(">IIBB", png[16:26])
+    assert (depth, colour) == (8, 6), "expected 8-bit RGBA"
+    data, at = b"", 8
+    while at < len(png):
+        length = struct.unpack(">I", png[at:at + 4])[0]
+        if png[at + 4:at + 8] == b"IDAT":
+            data += png[at + 8:at + 8 + length]
+        at += 12 + length
+    raw = zlib.decompress(data)
+    stride = 1 + 4 * width
+    rows = [raw[y * stride:(y + 1) * stride] for y in range(height)]
+    assert all(row[0] == 0 for row in rows)
+    return width, height, [row[1:] for row in rows]
+
+
+def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons(tmp_path):
+    result = build(tmp_path)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "build" / "chaperone.zip") as package:
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(package.read("manifest.json"))
+        color, outline = package.read("color.png"), package.read("outline.png")
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["properties"]["manifestVersion"]["const"] == manifest["manifestVersion"] == "1.19"
+    errors = list(jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(manifest))
+    assert errors == []
+    assert manifest["id"] == APP_ID and manifest["bots"][0]["botId"] == APP_ID and manifest["webApplicationInfo"]["id"] == APP_ID
+    assert manifest["validDomains"] == ["chaperone.valence.example"]
+    bot = manifest["bots"][0]
+    assert sorted(bot["scopes"]) == ["groupChat", "personal", "team"] and bot["supportsCalling"] is False
+    titles = {c["title"] for group in bot["commandLists"] for c in group["commands"]}
+    assert {"sign", "report", "status", "set alert channel", "help"} <= titles
+
+    width, height, _ = pixels(color)
+    assert (width, height) == (192, 192)
+    width, height, rows = pixels(outline)
+    assert (width, height) == (32, 32)
+    for row in rows:  # the outline icon is white on transparent
+        for x in range(width):
+            r, g, b, a = row[4 * x:4 * x + 4]
+            assert a == 0 or (r, g, b, a) == (255, 255, 255, 255)
+    assert any(row[3::4].count(255) for row in rows) and any(row[3::4].count(0) for row in rows)
+
+
+def test_a_missing_or_malformed_value_is_a_clear_error_and_nothing_is_written(tmp_path):
+    result = build(tmp_path, MicrosoftAppId="not-a-guid", CHAPERONE_PUBLIC_URL="http://insecure.example")
+    assert result.returncode == 2
+    assert "MicrosoftAppId must be the bot's app registration id (a GUID), not 'not-a-guid'" in result.stderr
+    assert "CHAPERONE_PUBLIC_URL must be Chaperone's https address" in result.stderr
+    assert not (tmp_path / "build").exists()
+
+
+def test_the_manifest_asks_for_exactly_the_resource_specific_permissions_the_code_uses():
+    template = json.loads((ROOT / "manifest" / "manifest.template.json").read_text())
+    granted = {p["name"]: p["type"] for p in template["authorization"]["permissions"]["resourceSpecific"]}
+    assert granted == {name: "Application" for name in RESOURCE_SPECIFIC_PERMISSIONS}
+
+
+def test_the_deployment_guide_lists_every_permission_the_code_uses_and_no_other():
+    guide = (ROOT / "docs" / "deploy.md").read_text()
+    named = set(re.findall(r"`([A-Z][A-Za-z]+(?:\.[A-Z][A-Za-z]+)+)`", guide))
+    expected = set(GRAPH_APPLICATION_PERMISSIONS) | set(RESOURCE_SPECIFIC_PERMISSIONS)
+    assert named == expected
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{p}`" in readme for p in GRAPH_APPLICATION_PERMISSIONS)
