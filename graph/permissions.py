@@ -13,6 +13,21 @@ GRAPH_APPLICATION_PERMISSIONS: dict[str, str] = {
     "User.Read.All": "guest accounts and sign-in names (graph/people.py)",
 }
 
+# Every Graph call the code makes, and the permission that allows it. The Graph stand-in serves
+# exactly these routes (tests/test_manifest.py checks), so a new call cannot pass the tests
+# without being listed here, and so in the deployment guide.
+GRAPH_CALLS: dict[str, str] = {
+    "GET /users/{id}/onlineMeetings": "OnlineMeetings.Read.All",  # find by join URL
+    "GET /users/{id}/onlineMeetings/{id}": "OnlineMeetings.Read.All",
+    "PATCH /users/{id}/onlineMeetings/{id}": "OnlineMeetings.ReadWrite.All",
+    "GET /users/{id}/onlineMeetings/{id}/attendanceReports": "OnlineMeetingArtifact.Read.All",
+    "GET /users/{id}/calendarView": "Calendars.Read",
+    "GET /education/users/{id}": "EduRoster.Read.All",
+    "POST /users/{id}/checkMemberGroups": "GroupMember.Read.All",
+    "GET /groups/{id}/transitiveMembers": "GroupMember.Read.All",
+    "GET /users/{id}": "User.Read.All",
+}
+
 # Resource-specific consent in the Teams app manifest (manifest/manifest.template.json).
 RESOURCE_SPECIFIC_PERMISSIONS: dict[str, str] = {
     "OnlineMeeting.ReadBasic.Chat": "meeting start and end events for scheduled meetings",

@@ -16,7 +16,9 @@ import jsonschema
 
 HERE = Path(__file__).parent
 TEMPLATE = HERE / "manifest.template.json"
-SCHEMA = HERE / "schema" / "MicrosoftTeams.v1.19.schema.json"
+# The schema is the one for the version the template declares (copied from Microsoft: schema/SOURCE.md).
+MANIFEST_VERSION = json.loads(TEMPLATE.read_text(encoding="utf-8"))["manifestVersion"]
+SCHEMA = HERE / "schema" / f"MicrosoftTeams.v{MANIFEST_VERSION}.schema.json"
 ICONS = {"color.png": (192, 192), "outline.png": (32, 32)}
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")

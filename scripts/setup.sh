@@ -14,9 +14,14 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# Microsoft's Adaptive Cards renderer, for the card validation tests (needs Node.js and npm;
-# without them those tests say so and are skipped outside CI).
-if command -v npm >/dev/null 2>&1 && [ ! -d tests/cards/node_modules/adaptivecards ]; then
-  (cd tests/cards && npm install --silent --no-audit --no-fund >/dev/null 2>&1) \
-    || echo "setup: could not install the adaptivecards npm package; card validation tests will not run" >&2
-fi
+# Microsoft's Adaptive Cards renderer (tests/cards) and Teams app manifest schemas
+# (tests/manifest), for the validation tests. They need Node.js and npm; without them those
+# tests say so and are skipped outside CI.
+install_npm() {  # folder, package that shows it is installed
+  if command -v npm >/dev/null 2>&1 && [ ! -d "tests/$1/node_modules/$2" ]; then
+    (cd "tests/$1" && npm install --silent --no-audit --no-fund >/dev/null 2>&1) \
+      || echo "setup: could not install $2 from npm; the tests that use it will not run" >&2
+  fi
+}
+install_npm cards adaptivecards
+install_npm manifest @microsoft/app-manifest

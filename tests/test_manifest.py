@@ -14,13 +14,17 @@ import zlib
 from pathlib import Path
 
 import jsonschema
+import pytest
+from aiohttp import web
 
-from graph.permissions import GRAPH_APPLICATION_PERMISSIONS, RESOURCE_SPECIFIC_PERMISSIONS
-from manifest.package import SCHEMA
+from graph.permissions import GRAPH_APPLICATION_PERMISSIONS, GRAPH_CALLS, RESOURCE_SPECIFIC_PERMISSIONS
+from manifest.package import MANIFEST_VERSION, SCHEMA
+from standins.graph import GraphStandIn
 
 from .conftest import POLICY
 
 ROOT = Path(__file__).parent.parent
+NPM_SCHEMAS = Path(__file__).parent / "manifest" / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
 APP_ID = "3f6a5c1e-1111-4222-8333-944455556666"
 
 
@@ -30,6 +34,17 @@ def build(tmp_path, **env_overrides) -> subprocess.CompletedProcess:
     env.update(env_overrides)
     return subprocess.run([sys.executable, str(ROOT / "app.py"), "manifest", "--out", str(tmp_path / "build" / "chaperone.zip")],
                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def microsofts_schema(version: str) -> Path:
+    """The schema as published in Microsoft's npm package (installed by scripts/setup.sh), or,
+    outside CI without npm, the copy the packager uses (whose origin the next test checks where it can)."""
+    published = NPM_SCHEMAS / f"v{version}" / "MicrosoftTeams.schema.json"
+    if published.exists():
+        return published
+    if os.environ.get("CI"):
+        pytest.fail(f"CI must validate against Microsoft's published schema: {published} is missing (scripts/setup.sh installs it)")
+    return SCHEMA
 
 
 def pixels(png: bytes) -> tuple[int, int, list[bytes]]:
@@ -56,8 +71,9 @@ def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons
         assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
         color, outline = package.read("color.png"), package.read("outline.png")
-    schema = json.loads(SCHEMA.read_text())
-    assert schema["properties"]["manifestVersion"]["const"] == manifest["manifestVersion"] == "1.19"
+    assert manifest["manifestVersion"] == "1.22"
+    schema = json.loads(microsofts_schema(manifest["manifestVersion"]).read_text())
+    assert schema["properties"]["manifestVersion"]["const"] == "1.22"
     errors = list(jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(manifest))
     assert errors == []
     assert manifest["id"] == APP_ID and manifest["bots"][0]["botId"] == APP_ID and manifest["webApplicationInfo"]["id"] == APP_ID
@@ -76,6 +92,15 @@ def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons
             r, g, b, a = row[4 * x:4 * x + 4]
             assert a == 0 or (r, g, b, a) == (255, 255, 255, 255)
     assert any(row[3::4].count(255) for row in rows) and any(row[3::4].count(0) for row in rows)
+
+
+def test_the_packagers_schema_is_microsofts_unchanged():
+    published = NPM_SCHEMAS / f"v{MANIFEST_VERSION}" / "MicrosoftTeams.schema.json"
+    if not published.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{published} is missing (scripts/setup.sh installs @microsoft/app-manifest)")
+        pytest.skip("needs npm and `npm install` in tests/manifest (scripts/setup.sh does it when npm is present)")
+    assert SCHEMA.read_bytes() == published.read_bytes()
 
 
 def test_a_missing_or_malformed_value_is_a_clear_error_and_nothing_is_written(tmp_path):
@@ -99,3 +124,13 @@ def test_the_deployment_guide_lists_every_permission_the_code_uses_and_no_other(
     assert named == expected
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{p}`" in readme for p in GRAPH_APPLICATION_PERMISSIONS)
+
+
+def test_every_graph_call_the_stand_in_serves_has_its_permission_and_every_permission_a_call():
+    # The tests run against the stand-in, so it serves exactly the calls the code makes.
+    app = web.Application()
+    GraphStandIn().routes(app)
+    served = {f"{r.method} " + re.sub(r"\{\w+\}", "{id}", r.resource.canonical.removeprefix("/v1.0"))
+              for r in app.router.routes() if r.method != "HEAD"}
+    assert served == set(GRAPH_CALLS)
+    assert set(GRAPH_CALLS.values()) == set(GRAPH_APPLICATION_PERMISSIONS)
