@@ -164,7 +164,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)
     aup_document = policy.aup_document()
-    alerts = Alerts(outbox, lessons, findings, notifier, connector, worker, policy, settings)
+    alerts = Alerts(outbox, lessons, findings, school_data, notifier, connector, worker, policy, settings)
     people = PeopleDirectory(
         graph,
         staff_groups=policy.people.staff_group_ids,

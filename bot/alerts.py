@@ -17,11 +17,13 @@ from config.policy import Policy
 from config.settings import Settings
 from domain.findings import Severity, Status
 from domain.lesson import Lesson
+from rules.timetabled import timetable_entry
 from store.conversations import AlertPurpose
 from store.findings import FindingStore, StoredFinding
 from store.jobs import Job
 from store.lessons import LessonStore
 from store.outbox import DELIVER, Message, Outbox
+from store.school_data import SchoolData
 
 from .connector import BotConnector, ConnectorError
 from .notes import note_url
@@ -50,6 +52,7 @@ class Alerts:
         outbox: Outbox,
         lessons: LessonStore,
         findings: FindingStore,
+        school_data: SchoolData,
         notifier: Notifier,
         connector: BotConnector,
         worker: Worker,
@@ -59,6 +62,7 @@ class Alerts:
         self._outbox = outbox
         self._lessons = lessons
         self._findings = findings
+        self._school_data = school_data
         self._notifier = notifier
         self._connector = connector
         self._worker = worker
@@ -121,10 +125,20 @@ class Alerts:
         if message.kind == "teacher-warning":
             return teacher_warning.neutral_card(lesson.id, organizer_ids(lesson), message.id)
         if message.kind == "slt-alert":
-            return slt_alert.alert_card(self._policy, lesson, await self.findings_of(message), alert_state(message))
+            return slt_alert.alert_card(self._policy, lesson, await self.findings_of(message), alert_state(message),
+                                        await self.timetabled_class(lesson))
         if message.kind == "summary":
             return attendance_summary.summary_card(self._policy, lesson, await self._findings.for_lesson(lesson.id))
         raise ValueError(f"no card for a {message.kind} message")
+
+    async def timetabled_class(self, lesson: Lesson) -> str:
+        """The class (and subject) the timetable has for this lesson, for the SLT alert."""
+        entries, loaded = await self._school_data.timetable_for(lesson.organizer_aliases)
+        start = lesson.actual_start or lesson.scheduled_start
+        entry = timetable_entry(entries, lesson.organizer_aliases, self._policy, start) if start else None
+        if entry is not None:
+            return " ".join(part for part in (entry.class_name, entry.subject) if part) or "on the timetable (no class given)"
+        return "not on the timetable" if loaded else "unknown (no timetable imported)"
 
     # ---- delivering -------------------------------------------------------------------
 

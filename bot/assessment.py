@@ -56,7 +56,7 @@ class LessonAssessor:
         self._policy = policy
 
     async def snapshot(self, lesson: Lesson, moment: Moment, at: datetime) -> LessonSnapshot:
-        organizer_ids = {i.lower() for i in (lesson.organizer_aad_id, lesson.organizer_upn) if i}
+        organizer_ids = lesson.organizer_aliases
         timetable, loaded = await self._school_data.timetable_for(organizer_ids)
         aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
         local_day = at.astimezone(self._policy.school.zone).date()

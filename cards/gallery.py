@@ -72,15 +72,17 @@ def gallery(policy: Policy) -> dict[str, dict]:
         "report-concern-received": reminder.concern_received(),
         "teacher-warning-as-everyone-sees-it": teacher_warning.neutral_card(lesson.id, ["29:sample-organizer"], 7),
         "teacher-warning-for-the-organizer": teacher_warning.warning_card(lesson.title, warnings),
-        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), breaches, slt_alert.AlertState(alert_id=8)),
+        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), breaches, slt_alert.AlertState(alert_id=8), "9C Science"),
         "slt-alert-acknowledged": slt_alert.alert_card(
             policy, sample_lesson(ended=False), breaches,
             slt_alert.AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, exception_id=3, exception_by="Roland Gooding"),
+            "9C Science",
         ),
         "slt-alert-resolved": slt_alert.alert_card(
             policy, lesson, breaches,
             slt_alert.AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, resolved_by="Lisa Kavanagh",
                                  resolved_at=acted + timedelta(minutes=30)),
+            "9C Science",
         ),
         "attendance-summary": attendance_summary.summary_card(policy, lesson, findings),
         "concern-for-the-dsl": concern.concern_card(policy, lesson, "Bea Clarke",

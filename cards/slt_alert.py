@@ -41,7 +41,7 @@ def _present(lesson: Lesson, at: datetime | None) -> tuple[list[str], list[str]]
     return sorted(staff), sorted(pupils)
 
 
-def alert_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding], state: AlertState) -> dict:
+def alert_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding], state: AlertState, class_name: str) -> dict:
     zone = policy.school.zone
     at = max((f.evaluated_at for f in findings), default=None)
     staff, pupils = _present(lesson, at)
@@ -51,6 +51,7 @@ def alert_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding], st
             [
                 ("School", policy.school.name),
                 ("Organizer", lesson.organizer_name or lesson.organizer_aad_id or "unknown"),
+                ("Class", class_name),
                 ("Started", local_time(lesson.actual_start, zone, "%A %d %B %Y, %H:%M")),
                 ("Checked at", local_time(at, zone)),
                 ("Staff present", ", ".join(staff) or "none"),

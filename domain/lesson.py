@@ -101,3 +101,8 @@ class Lesson(BaseModel):
         if self.actual_start and self.actual_end:
             return int((self.actual_end - self.actual_start).total_seconds())
         return None
+
+    @property
+    def organizer_aliases(self) -> set[str]:
+        """The names the timetable may know the organizer by: Entra object id and sign-in name."""
+        return {i.lower() for i in (self.organizer_aad_id, self.organizer_upn) if i}

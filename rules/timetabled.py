@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
 from .base import VALENCE, Clause, Rule
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import LessonSnapshot, Moment, TimetableEntry
 
 
-def _timetable_match(snapshot: LessonSnapshot, policy: Policy, start: datetime) -> str | None:
+def timetable_entry(timetable: Iterable[TimetableEntry], organizer_ids: Iterable[str], policy: Policy,
+                    start: datetime) -> TimetableEntry | None:
+    """The organizer's timetabled lesson that starts within the tolerance of `start`, if any
+    (also used to name the class on the SLT alert)."""
+    organizers = set(organizer_ids)
     local = start.astimezone(policy.school.zone)
     tolerance = timedelta(minutes=policy.timetable.tolerance_minutes)
-    for entry in snapshot.timetable:
-        if entry.organizer not in snapshot.organizer_ids or not entry.occurs_on(local.date()):
+    for entry in timetable:
+        if entry.organizer not in organizers or not entry.occurs_on(local.date()):
             continue
         planned = datetime.combine(local.date(), entry.starts, tzinfo=policy.school.zone)
         if abs(planned - local) <= tolerance:
-            return f"{entry.class_name or ''} {entry.subject or ''}".strip() or f"{entry.starts:%H:%M}"
+            return entry
     return None
 
 
@@ -29,9 +34,10 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if start is None:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "the lesson's start time is not known",
                              reason="Teams' start event was not received")]
-    match = _timetable_match(snapshot, policy, start)
-    if match:
-        return [RULE.finding(snapshot, policy, Status.passed, f"on the timetable ({match})")]
+    entry = timetable_entry(snapshot.timetable, snapshot.organizer_ids, policy, start)
+    if entry:
+        label = f"{entry.class_name or ''} {entry.subject or ''}".strip() or f"{entry.starts:%H:%M}"
+        return [RULE.finding(snapshot, policy, Status.passed, f"on the timetable ({label})")]
     category = policy.timetable.calendar_category
     event = lesson.calendar_event
     if event is not None and category and category in event.categories:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import time
 from pathlib import Path
 
 import aiohttp
+
+from rules.snapshot import TimetableEntry
 
 from .conftest import POLICY, dev_env, run_app
 from .helpers import MATHS, PUPIL_A, PUPIL_B, SLT, T0, TA, TEACHER, minutes
@@ -80,10 +83,21 @@ async def test_lobby_off_gives_one_reminder_one_warning_and_one_slt_alert(dev_ap
     alert_text = all_text(alert["activity"]["attachments"][0]["content"])
     assert "Waiting room (lobby) on" in alert_text and "Use of waiting rooms" in alert_text and "Valence School" in alert_text
     assert "Acknowledge" in alert_text and "Record approved exception" in alert_text and "Mark resolved" in alert_text
+    assert "Class\nunknown (no timetable imported)" in alert_text  # this school has not imported its timetable
     # The end of the lesson re-checks the same open breach: still one alert.
     await dev_app.post_all([dev_app.teams.meeting_end(MATHS, END)])
     assert len(alert_posts(connector)) == 1
     assert [m.kind for m in await dev_app.services.outbox.all(lesson.id)] == ["reminder", "teacher-warning", "slt-alert", "summary"]
+
+
+async def test_the_slt_alert_names_the_class_from_the_timetable(dev_app, connector, graph):
+    weekly = TimetableEntry(organizer=TEACHER.aad_object_id, class_name="7B", subject="Maths", weekday=0,
+                            starts=time(9, 0), ends=time(9, 50))
+    other = weekly.model_copy(update={"class_name": "8C", "starts": time(11, 0), "ends": time(11, 50)})
+    await dev_app.services.school_data.replace_timetable([(weekly, "t.csv:2"), (other, "t.csv:3")], "test", "t.csv")
+    await lobby_off_lesson(dev_app, connector, graph)
+    [alert] = alert_posts(connector)
+    assert "Class\n7B Maths\n" in all_text(alert["activity"]["attachments"][0]["content"])
 
 
 async def test_only_the_organizer_sees_the_warning(dev_app, connector, graph):
