@@ -64,6 +64,26 @@ def pixels(png: bytes) -> tuple[int, int, list[bytes]]:
     return width, height, [row[1:] for row in rows]
 
 
+def most_common_colours(rows: list[bytes], n: int) -> list[tuple[int, int, int]]:
+    counts: dict[tuple[int, int, int], int] = {}
+    for row in rows:
+        for x in range(0, len(row), 4):
+            if row[x + 3] == 255:
+                colour = (row[x], row[x + 1], row[x + 2])
+                counts[colour] = counts.get(colour, 0) + 1
+    return sorted(counts, key=counts.get, reverse=True)[:n]
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """WCAG 2 contrast ratio."""
+    def luminance(colour):
+        channels = [c / 255 for c in colour]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    lighter, darker = sorted((luminance(a), luminance(b)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
 def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons(tmp_path):
     result = build(tmp_path)
     assert result.returncode == 0, result.stderr
@@ -85,6 +105,9 @@ def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons
 
     width, height, _ = pixels(color)
     assert (width, height) == (192, 192)
+    background, shield = most_common_colours(pixels(color)[2], 2)
+    assert contrast(background, shield) >= 4.5  # WCAG AA: the white tick and edge stand out on the shield
+    assert manifest["accentColor"].lower() == "#%02x%02x%02x" % shield
     width, height, rows = pixels(outline)
     assert (width, height) == (32, 32)
     for row in rows:  # the outline icon is white on transparent
