@@ -137,7 +137,7 @@ class Alerts:
         start = lesson.actual_start or lesson.scheduled_start
         entry = timetable_entry(entries, lesson.organizer_aliases, self._policy, start) if start else None
         if entry is not None:
-            return " ".join(part for part in (entry.class_name, entry.subject) if part) or "on the timetable (no class given)"
+            return entry.class_label or "on the timetable (no class given)"
         return "not on the timetable" if loaded else "unknown (no timetable imported)"
 
     # ---- delivering -------------------------------------------------------------------

@@ -33,6 +33,11 @@ class TimetableEntry(BaseModel):
     valid_from: date | None = None
     valid_to: date | None = None
 
+    @property
+    def class_label(self) -> str:
+        """'7B Maths': the class and subject, as far as the MIS gave them."""
+        return " ".join(part for part in (self.class_name, self.subject) if part)
+
     def occurs_on(self, day: date) -> bool:
         if self.on_date is not None:
             return self.on_date == day

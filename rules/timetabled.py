@@ -36,8 +36,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
                              reason="Teams' start event was not received")]
     entry = timetable_entry(snapshot.timetable, snapshot.organizer_ids, policy, start)
     if entry:
-        label = f"{entry.class_name or ''} {entry.subject or ''}".strip() or f"{entry.starts:%H:%M}"
-        return [RULE.finding(snapshot, policy, Status.passed, f"on the timetable ({label})")]
+        return [RULE.finding(snapshot, policy, Status.passed, f"on the timetable ({entry.class_label or f'{entry.starts:%H:%M}'})")]
     category = policy.timetable.calendar_category
     event = lesson.calendar_event
     if event is not None and category and category in event.categories:
