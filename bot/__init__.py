@@ -1,1 +1,1 @@
-"""Everything that speaks Bot Framework: adapter, activity handler, lesson monitor, notifier."""
+"""Inbound Teams: the Bot Framework adapter and authentication, event parsing, the activity handler, card actions and commands."""

@@ -1,143 +1,217 @@
-"""Adaptive Card actions (Action.Execute): who may do what, and the card that comes back.
+"""Adaptive Card actions (Action.Execute): one table from verb to handler, who may do what,
+and the card that comes back.
 
 Only the SLT and DSL the policy names may act on breach alerts; anyone else gets a clear
-refusal and nothing changes. Every action that changes a record is audited.
+refusal and nothing changes. An action names the message it acts on (`alertId`,
+`warningId`): a missing or unknown id, or a message of the wrong kind, is refused with a 4xx
+and nothing is written. Every action that changes a record is audited.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
+from http import HTTPStatus
 
-from botbuilder.core import TurnContext
+from botbuilder.core import InvokeResponse, TurnContext
+from pydantic import BaseModel, ValidationError
 
 from cards import aup, reminder, slt_alert, teacher_warning
-from cards.common import CONTENT_TYPE
 from cards.concern import concern_card
 from config.policy import Person, Policy
+from domain.events import Sender
+from domain.messages import AlertAction, Message, MessageKind
+from jobs.worker import Worker
+from outbound.activities import card_activity
+from service.aup import AupSigning, Submission
+from service.compose import CardComposer
 from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.tables import utcnow
 
-from .alerts import Alerts, card_activity
-from .aup import AupSigning
+from . import events
+from .responses import card_response, error_response, message_response
 
 log = logging.getLogger(__name__)
 
-MESSAGE = "application/vnd.microsoft.activity.message"
+Handler = Callable[[TurnContext, Sender, dict], Awaitable[InvokeResponse]]
+OPEN_AUP = "openAup"
 
 
-def card_response(card: dict) -> dict:
-    return {"statusCode": 200, "type": CONTENT_TYPE, "value": card}
+class RefusedAction(Exception):
+    """An action Chaperone will not carry out, and the words to answer with: an error with
+    `status` for a card that names the wrong thing, or a plain message to a person who may
+    not act."""
+
+    def __init__(self, text: str, status: HTTPStatus | None = None) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
 
 
-def message_response(text: str) -> dict:
-    return {"statusCode": 200, "type": MESSAGE, "value": text}
+class AlertData(BaseModel):
+    alertId: int
+
+
+class WarningData(BaseModel):
+    warningId: int
+
+
+class ConcernData(BaseModel):
+    concern: str = ""
+    lessonId: int | None = None
 
 
 class CardActions:
     def __init__(
         self,
+        *,
         outbox: Outbox,
-        alerts: Alerts,
+        composer: CardComposer,
         lessons: LessonStore,
         exceptions: ExceptionRegister,
         signing: AupSigning,
+        worker: Worker,
         policy: Policy,
     ) -> None:
-        self._signing = signing
         self._outbox = outbox
-        self._alerts = alerts
+        self._composer = composer
         self._lessons = lessons
         self._exceptions = exceptions
+        self._signing = signing
+        self._worker = worker
         self._policy = policy
+        self._verbs: dict[str, Handler] = {
+            teacher_warning.TEACHER_VIEW: self._teacher_view,
+            reminder.REPORT_CONCERN: self._report_concern,
+            aup.SIGN: self._sign,
+            OPEN_AUP: self._open_aup,
+            slt_alert.ACKNOWLEDGE: self._acknowledge,
+            slt_alert.RESOLVE: self._resolve,
+            slt_alert.RECORD_EXCEPTION: self._record_exception,
+        }
 
-    def _leader(self, aad_id: str | None) -> Person | None:
+    async def handle(self, turn_context: TurnContext, verb: str, data: dict) -> InvokeResponse:
+        handler = self._verbs.get(verb)
+        if handler is None:
+            return message_response(f"Chaperone has no action '{verb[:40]}'. Nothing was changed.")
+        try:
+            return await handler(turn_context, events.sender_of(turn_context.activity), data)
+        except RefusedAction as refused:
+            if refused.status is None:
+                return message_response(refused.text)
+            log.info("card action %s refused (%s)", verb, refused.status.value)
+            return error_response(refused.status, refused.text)
+
+    # ---- reading what an action names -------------------------------------------------
+
+    @staticmethod
+    def _read(model: type[BaseModel], data: dict, what: str) -> BaseModel:
+        try:
+            return model.model_validate(data)
+        except ValidationError:
+            raise RefusedAction(f"This card's {what} is missing or not valid. Nothing was changed.", HTTPStatus.BAD_REQUEST) from None
+
+    async def _message(self, message_id: int, kind: MessageKind) -> Message:
+        message = await self._outbox.get(message_id)
+        if message is None:
+            raise RefusedAction("Chaperone has no record of that card (it may have passed its retention period). Nothing was changed.",
+                                HTTPStatus.NOT_FOUND)
+        if message.kind is not kind:
+            raise RefusedAction("That action does not apply to this card. Nothing was changed.", HTTPStatus.BAD_REQUEST)
+        return message
+
+    def _leader(self, sender: Sender) -> Person:
         for person in self._policy.people.slt + self._policy.people.dsl:
-            if aad_id and person.aad_object_id == aad_id:
+            if sender.aad_object_id and person.aad_object_id == sender.aad_object_id:
                 return person
-        return None
+        log.warning("alert action refused for %s", sender.aad_object_id)
+        raise RefusedAction("Only the senior leaders and the DSL named in the school's policy can act on breach alerts. Nothing was changed.")
 
-    async def handle(self, turn_context: TurnContext, verb: str, data: dict) -> dict:
-        sender = turn_context.activity.from_property
-        aad_id = getattr(sender, "aad_object_id", None)
-        if verb == teacher_warning.TEACHER_VIEW:
-            return await self._teacher_view(aad_id, data)
-        if verb == reminder.REPORT_CONCERN:
-            return await self._report_concern(turn_context, data)
-        if verb == aup.SIGN:
-            return await self._signing.sign(turn_context, data)
-        if verb == "openAup":
-            card = await self._signing.signing_card(turn_context)
-            return card_response(card) if card else message_response("This school has not set up AUP signing.")
-        if verb in (slt_alert.ACKNOWLEDGE, slt_alert.RESOLVE, slt_alert.RECORD_EXCEPTION):
-            leader = self._leader(aad_id)
-            if leader is None:
-                log.warning("card action %s refused for %s", verb, aad_id)
-                return message_response("Only the senior leaders and the DSL named in the school's policy can act on breach alerts. Nothing was changed.")
-            return await self._alert_action(turn_context, leader, verb, data)
-        return message_response(f"Chaperone has no action '{verb[:40]}'. Nothing was changed.")
+    # ---- the organizer's warning, concerns, the AUP ---------------------------------
 
-    async def _teacher_view(self, aad_id: str | None, data: dict) -> dict:
-        message = await self._outbox.get(int(data["warningId"]))
+    async def _teacher_view(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        warning = self._read(WarningData, data, "warning reference")
+        message = await self._message(warning.warningId, MessageKind.teacher_warning)
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
-        neutral = message.card or await self._alerts.card_for(message)
-        if not aad_id or aad_id != lesson.organizer_aad_id:
-            return card_response(neutral)  # everyone but the organizer sees the neutral card
-        return card_response(teacher_warning.warning_card(lesson.title, await self._alerts.findings_of(message)))
+        if not sender.aad_object_id or sender.aad_object_id != lesson.organizer_aad_id:
+            return card_response(await self._composer.card_for(message))  # everyone but the organizer sees the neutral card
+        return card_response(await self._composer.organizer_view(message))
 
-    async def _report_concern(self, turn_context: TurnContext, data: dict) -> dict:
-        text = str(data.get("concern") or "").strip()
+    async def _report_concern(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        report = self._read(ConcernData, data, "concern form")
+        text = report.concern.strip()
         if not text:
             return message_response("Please say what happened before sending.")
-        sender = turn_context.activity.from_property
-        lesson_id = data.get("lessonId")
-        lesson = await self._lessons.get(int(lesson_id), with_attendance=False) if lesson_id else None
-        card = concern_card(self._policy, lesson, getattr(sender, "name", None), text[:2000], utcnow())
+        lesson = None
+        if report.lessonId is not None:
+            lesson = await self._lessons.find(report.lessonId)
+        card = concern_card(self._policy, lesson, sender.name, text[:2000], utcnow())
         await self._outbox.report_concern(
-            lesson_id=lesson.id if lesson else None, reporter_aad_id=getattr(sender, "aad_object_id", None),
-            reporter_name=getattr(sender, "name", None), text=text[:2000], card=card, service_url=turn_context.activity.service_url,
+            lesson_id=lesson.id if lesson else None, reporter_aad_id=sender.aad_object_id, reporter_name=sender.name,
+            text=text[:2000], card=card, service_url=turn_context.activity.service_url,
         )
-        self._alerts.wake()
+        self._worker.wake()
         return card_response(reminder.concern_received())
 
-    async def _alert_action(self, turn_context: TurnContext, leader: Person, verb: str, data: dict) -> dict:
-        message = await self._outbox.get(int(data["alertId"]))
-        now = utcnow()
-        if verb == slt_alert.ACKNOWLEDGE:
-            message = await self._outbox.act(message.id, leader.aad_object_id, leader.name, "acknowledge", acknowledged_by=leader.name, acknowledged_at=now)
-        elif verb == slt_alert.RESOLVE:
-            message = await self._outbox.act(message.id, leader.aad_object_id, leader.name, "resolve", resolved_by=leader.name, resolved_at=now)
-        else:
-            refusal = await self._record_exception(message, leader, data)
-            if isinstance(refusal, str):
-                return message_response(refusal)
-            message = refusal
-        card = await self._alerts.card_for(message.model_copy(update={"card": {}}))
-        await self._outbox.set_card(message.id, card)
-        await self._refresh_for_everyone(turn_context, message.activity_id, card, message.summary)
-        return card_response(card)
+    async def _sign(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        if self._signing.document is None:
+            return message_response("This school has not set up AUP signing.")
+        return card_response(await self._signing.sign(sender, Submission.model_validate(data)))
 
-    async def _record_exception(self, message, leader: Person, data: dict):
+    async def _open_aup(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        card = self._signing.signing_card(sender)
+        return card_response(card) if card else message_response("This school has not set up AUP signing.")
+
+    # ---- breach alerts: SLT and the DSL only ------------------------------------------
+
+    async def _acknowledge(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        leader, message = await self._alert(sender, data)
+        await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.acknowledge,
+                                       acknowledged_by=leader.name, acknowledged_at=utcnow())
+        return await self._refreshed(turn_context, message)
+
+    async def _resolve(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        leader, message = await self._alert(sender, data)
+        await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.resolve,
+                                       resolved_by=leader.name, resolved_at=utcnow())
+        return await self._refreshed(turn_context, message)
+
+    async def _record_exception(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
+        leader, message = await self._alert(sender, data)
         reason = str(data.get("reason") or "").strip()
         if not reason:
-            return "Give the reason the exception was approved. Nothing was recorded."
+            return message_response("Give the reason the exception was approved. Nothing was recorded.")
         try:
             last_day = date.fromisoformat(str(data.get("expires") or ""))
         except ValueError:
-            return "Choose the last day the exception applies. Nothing was recorded."
+            return message_response("Choose the last day the exception applies. Nothing was recorded.")
         if last_day < datetime.now(self._policy.school.zone).date():
-            return "That date has passed: choose the last day the exception should apply. Nothing was recorded."
+            return message_response("That date has passed: choose the last day the exception should apply. Nothing was recorded.")
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
         expires = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self._policy.school.zone)
         recorded = None
-        for finding in await self._alerts.findings_of(message):
+        for finding in await self._composer.findings_of(message):
             recorded = await self._exceptions.approve(
                 rule_id=finding.rule_id, meeting_id=lesson.meeting_id, reason=reason, approver_id=leader.aad_object_id,
                 approver_name=leader.name, expires_at=expires,
             )
-        return await self._outbox.act(message.id, leader.aad_object_id, leader.name, "exception", exception_id=recorded.id, exception_by=leader.name)
+        await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.exception,
+                                       exception_id=recorded.id, exception_by=leader.name)
+        return await self._refreshed(turn_context, message)
+
+    async def _alert(self, sender: Sender, data: dict) -> tuple[Person, Message]:
+        leader = self._leader(sender)
+        alert = self._read(AlertData, data, "alert reference")
+        return leader, await self._message(alert.alertId, MessageKind.slt_alert)
+
+    async def _refreshed(self, turn_context: TurnContext, message: Message) -> InvokeResponse:
+        card = await self._composer.compose(message)
+        await self._outbox.set_card(message.id, card)
+        await self._refresh_for_everyone(turn_context, message.activity_id, card, message.summary)
+        return card_response(card)
 
     async def _refresh_for_everyone(self, turn_context: TurnContext, activity_id: str | None, card: dict, summary: str) -> None:
         # The invoke response updates the card for the person who acted; others see the
@@ -151,4 +225,3 @@ class CardActions:
             await turn_context.update_activity(update)
         except Exception as exc:  # noqa: BLE001 - the action is recorded; a stale card for others is not fatal
             log.warning("could not refresh the alert card for everyone: %s", exc)
-

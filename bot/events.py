@@ -19,6 +19,7 @@ from domain.events import (
     MeetingStarted,
     Participant,
     ParticipantsChanged,
+    Sender,
 )
 
 from .adapter import MalformedActivity
@@ -172,4 +173,14 @@ def parse_participants(activity: Activity, joined: bool) -> ParticipantsChanged:
     )
     return ParticipantsChanged(
         meeting=meeting_ref(activity), at=event_time(activity), joined=joined, participants=participants
+    )
+
+
+def sender_of(activity: Activity) -> Sender:
+    sender = activity.from_property
+    return Sender(
+        aad_object_id=getattr(sender, "aad_object_id", None),
+        teams_user_id=getattr(sender, "id", None),
+        name=getattr(sender, "name", None),
+        tenant_id=tenant_of(activity),
     )

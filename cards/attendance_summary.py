@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from config.policy import Policy
-from domain.findings import Status
+from domain.findings import Status, StoredFinding
 from domain.lesson import Lesson, PersonClass
 from rules.registry import BY_ID
-from store.findings import StoredFinding
 
 from .common import card, facts, heading, local_time, text
 
@@ -42,7 +41,7 @@ def summary_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding]) 
     if not failed and not unverified:
         body.append(text("Every check passed.", color="Good"))
     for finding in failed:
-        body.append(text(f"{BY_ID[finding.rule_id].title} ({finding.severity.value}): {finding.message.split(': ', 1)[-1]}", color="Attention"))
+        body.append(text(f"{BY_ID[finding.rule_id].title} ({finding.severity.value}): {finding.message}", color="Attention"))
     for finding in unverified:
         body.append(text(f"{BY_ID[finding.rule_id].title}: could not be checked ({finding.reason})", subtle=True))
     return card(body)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from config.policy import Policy
-from domain.findings import Severity, Status
+from domain.findings import Severity, Status, StoredFinding
+from domain.lookups import Lookup
+from domain.messages import AlertState
 from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
-from store.findings import StoredFinding
 
 from . import attendance_summary, aup, concern, reminder, slt_alert, teacher_warning
 
@@ -36,14 +37,14 @@ def sample_lesson(ended: bool = True) -> Lesson:
         tenant_id="sample-tenant", conversation_id=None, scheduled_start=START, scheduled_end=START + timedelta(minutes=55),
         actual_start=START, actual_end=START + timedelta(minutes=55) if ended else None,
         status=LessonStatus.closed if ended else LessonStatus.open, start_event_missing=False, end_event_missing=False,
-        details_status="ok", attendance=attendance,
+        details_lookup=Lookup.ok(), attendance=attendance,
     )
 
 
 def _finding(n: int, rule_id: str, severity: Severity, status: Status, message: str, reason: str | None = None) -> StoredFinding:
     return StoredFinding(
         id=n, lesson_id=42, rule_id=rule_id, severity=severity, status=status,
-        message=f"'Year 9 Science (9C)' (Ms Amara Okafor): {message}", reason=reason, details={}, moment="roster",
+        message=message, reason=reason, details={}, moment="roster",
         episode=1 if status is Status.failed else 0, final=False, first_failed_at=START + timedelta(minutes=25),
         evaluated_at=START + timedelta(minutes=25),
     )
@@ -72,15 +73,15 @@ def gallery(policy: Policy) -> dict[str, dict]:
         "report-concern-received": reminder.concern_received(),
         "teacher-warning-as-everyone-sees-it": teacher_warning.neutral_card(lesson.id, ["29:sample-organizer"], 7),
         "teacher-warning-for-the-organizer": teacher_warning.warning_card(lesson.title, warnings),
-        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), breaches, slt_alert.AlertState(alert_id=8), "9C Science"),
+        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), breaches, AlertState(alert_id=8), "9C Science"),
         "slt-alert-acknowledged": slt_alert.alert_card(
             policy, sample_lesson(ended=False), breaches,
-            slt_alert.AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, exception_id=3, exception_by="Roland Gooding"),
+            AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, exception_id=3, exception_by="Roland Gooding"),
             "9C Science",
         ),
         "slt-alert-resolved": slt_alert.alert_card(
             policy, lesson, breaches,
-            slt_alert.AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, resolved_by="Lisa Kavanagh",
+            AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, resolved_by="Lisa Kavanagh",
                                  resolved_at=acted + timedelta(minutes=30)),
             "9C Science",
         ),

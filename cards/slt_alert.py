@@ -4,28 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from config.policy import Policy
+from domain.findings import StoredFinding
 from domain.lesson import Lesson, PersonClass
+from domain.messages import AlertState
 from rules.registry import BY_ID
-from store.findings import StoredFinding
 
 from .common import card, execute, facts, heading, local_time, text
 
 ACKNOWLEDGE = "acknowledge"
 RECORD_EXCEPTION = "recordException"
 RESOLVE = "resolve"
-
-
-class AlertState(BaseModel):
-    alert_id: int
-    acknowledged_by: str | None = None
-    acknowledged_at: datetime | None = None
-    resolved_by: str | None = None
-    resolved_at: datetime | None = None
-    exception_id: int | None = None
-    exception_by: str | None = None
 
 
 def _present(lesson: Lesson, at: datetime | None) -> tuple[list[str], list[str]]:
@@ -64,7 +53,7 @@ def alert_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding], st
         clause = rule.clauses[0]
         body += [
             text(f"{rule.title}: {finding.severity.value}", weight="Bolder", spacing="Medium"),
-            text(finding.message.split(": ", 1)[-1]),
+            text(finding.message),
             text(f"Policy: \"{clause.text}\" ({clause.document})", subtle=True),
         ]
     data = {"alertId": state.alert_id, "lessonId": lesson.id}

@@ -6,8 +6,8 @@ the organizer's own view (refresh.userIds), so pupils never see what failed.
 
 from __future__ import annotations
 
+from domain.findings import StoredFinding
 from rules.registry import BY_ID
-from store.findings import StoredFinding
 
 from .common import card, heading, refresh_for, text
 
@@ -30,7 +30,7 @@ def warning_card(lesson_title: str | None, findings: list[StoredFinding]) -> dic
         rule = BY_ID[finding.rule_id]
         body += [
             text(f"{rule.title} ({finding.severity.value})", weight="Bolder", spacing="Medium"),
-            text(finding.message.split(": ", 1)[-1]),
+            text(finding.message),
             text(f"What to do: {rule.remediation}", subtle=True),
         ]
     body.append(text("Only you can see this note.", subtle=True, spacing="Medium"))

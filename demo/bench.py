@@ -20,7 +20,7 @@ from pathlib import Path
 
 import aiohttp
 
-from app import EXAMPLE_POLICY
+from config.startup import EXAMPLE_POLICY
 from standins.connector import ConnectorStandIn
 from standins.identity import ChannelIdentityStandIn
 from standins.server import free_port

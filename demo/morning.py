@@ -13,13 +13,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from app import EXAMPLE_POLICY
-from importers.consent import Consent
 from config.policy import load_policy
 from config.settings import Settings
+from config.startup import EXAMPLE_POLICY
+from domain.conversations import AlertPurpose
+from domain.school import Consent
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn
-from store.conversations import AlertPurpose
 from standins.teams import Meeting, Person, TeamsSimulator, attendance_report
 
 from .harness import serve_in_process

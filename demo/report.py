@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from config.policy import Policy
-from domain.lesson import Lesson
-from domain.findings import Status
+from domain.conversations import AlertDestination
+from domain.findings import Status, StoredFinding
+from domain.lesson import AttendanceSource, Lesson
+from domain.lookups import LookupOutcome
+from domain.messages import Message
 from rules.registry import BY_ID
-from store.conversations import AlertDestination
-from store.findings import StoredFinding
-from store.outbox import Message
 
 
 @dataclass
@@ -48,8 +48,8 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
     ]
     if expectation:
         lines.append(f"  scenario: {expectation}")
-    if lesson.details_status and lesson.details_status != "ok":
-        lines.append(f"  meeting details: {lesson.details_status}")
+    if lesson.details_lookup and lesson.details_lookup.outcome is not LookupOutcome.ok:
+        lines.append(f"  meeting details: {lesson.details_lookup}")
     settings = lesson.meeting_settings
     if settings:
         lines.append(
@@ -57,17 +57,17 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
             f" chat {settings.chat.value}, records automatically {settings.record_automatically}"
         )
     else:
-        lines.append(f"  settings (Graph): {lesson.settings_status or 'not looked up yet'}")
+        lines.append(f"  settings (Graph): {lesson.settings_lookup or 'not looked up yet'}")
     calendar = lesson.calendar_event
     if calendar:
         lines.append(f"  calendar: '{calendar.subject}' [{', '.join(calendar.categories)}]{' (recurring)' if calendar.is_recurring else ''}")
     else:
-        lines.append(f"  calendar: {lesson.calendar_status or 'not looked up yet'}")
-    lines.append(f"  attendance report (Graph): {lesson.report_status or 'not looked up yet'}")
+        lines.append(f"  calendar: {lesson.calendar_lookup or 'not looked up yet'}")
+    lines.append(f"  attendance report (Graph): {lesson.report_lookup or 'not looked up yet'}")
     lines.append(f"  attendance ({len({a.person_id for a in lesson.attendance})} people, {len(lesson.attendance)} intervals):")
     for a in sorted(lesson.attendance, key=lambda a: (a.joined_at or lesson.actual_start, a.display_name or "")):
         minutes = f"{a.seconds // 60:>3} min" if a.seconds is not None else "    ?  "
-        source = "  (from Graph's report)" if a.source.value == "graph-report" else ""
+        source = "  (from Graph's report)" if a.source is AttendanceSource.graph_report else ""
         lines.append(
             f"    {a.display_name or a.person_id:<22} {a.meeting_role or '':<10} {a.classification.value:<8}"
             f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}{source}"
@@ -82,7 +82,7 @@ def render_findings(findings: list[StoredFinding]) -> list[str]:
     lines = ["  flagged:" if failed else "  flagged: nothing"]
     for finding in failed:
         rule = BY_ID[finding.rule_id]
-        lines.append(f"    {finding.severity.value.upper()} {finding.rule_id}: {finding.message.split(': ', 1)[-1]}")
+        lines.append(f"    {finding.severity.value.upper()} {finding.rule_id}: {finding.message}")
         if finding.reason:
             lines.append(f"      ({finding.reason})")
         clause = rule.clauses[0]

@@ -7,12 +7,13 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .lesson import PersonClass
+
 
 class EventOutcome(StrEnum):
     applied = "applied"
     duplicate = "duplicate"  # a redelivery of something already recorded
     late = "late"  # arrived after the lesson closed; recorded against it
-    ignored = "ignored"
 
 
 class _Frozen(BaseModel):
@@ -69,9 +70,29 @@ class Participant(_Frozen):
         # anonymous joiners, who have no Entra id.
         return self.aad_object_id or self.teams_user_id or "anonymous"
 
+    def class_from_event(self, school_tenant: str | None) -> PersonClass:
+        """What the event alone says about a person: only 'external' is certain from it.
+
+        Staff and pupils share the school's tenant; telling them apart needs the directory.
+        """
+        if not self.aad_object_id:
+            return PersonClass.external  # anonymous joiners have no school account
+        if school_tenant and self.tenant_id and self.tenant_id != school_tenant:
+            return PersonClass.external
+        return PersonClass.unknown
+
 
 class ParticipantsChanged(_Frozen):
     meeting: MeetingRef
     at: datetime
     joined: bool  # True for join, False for leave
     participants: tuple[Participant, ...]
+
+
+class Sender(_Frozen):
+    """Who sent an activity, as Bot Framework authenticated it."""
+
+    aad_object_id: str | None = None
+    teams_user_id: str | None = None
+    name: str | None = None
+    tenant_id: str | None = None

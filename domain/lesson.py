@@ -10,7 +10,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from .meeting import CalendarEvent, MeetingSettings
+from .lookups import Lookup
+from .meeting import CalendarEvent, MeetingSettings, is_channel_meeting
 
 
 class PersonClass(StrEnum):
@@ -86,14 +87,14 @@ class Lesson(BaseModel):
     status: LessonStatus
     start_event_missing: bool
     end_event_missing: bool
-    details_status: str | None
+    # What each look-up about the meeting found, or why it could not be made.
+    details_lookup: Lookup | None = None  # Teams' meeting details (Bot Framework)
     meeting_settings: MeetingSettings | None = None
-    settings_status: str | None = None
+    settings_lookup: Lookup | None = None  # the meeting's settings (Graph)
     calendar_event: CalendarEvent | None = None
-    calendar_status: str | None = None
-    report_status: str | None = None
-    # "ok" once everyone present is classified; otherwise why not.
-    roster_status: str | None = None
+    calendar_lookup: Lookup | None = None  # the organizer's calendar event (Graph)
+    report_lookup: Lookup | None = None  # Graph's attendance report, after the end
+    roster_lookup: Lookup | None = None  # ok once everyone present is classified
     attendance: list[Attendance] = []
 
     @property
@@ -101,6 +102,18 @@ class Lesson(BaseModel):
         if self.actual_start and self.actual_end:
             return int((self.actual_end - self.actual_start).total_seconds())
         return None
+
+    @property
+    def organizer_teams_ids(self) -> list[str]:
+        """The organizer's Teams ids (29:...), for per-user card views and a 1:1 chat."""
+        ids = {a.teams_user_id for a in self.attendance if a.aad_object_id == self.organizer_aad_id and a.teams_user_id}
+        if self.organizer_teams_id:
+            ids.add(self.organizer_teams_id)
+        return sorted(ids)
+
+    @property
+    def is_channel_meeting(self) -> bool:
+        return is_channel_meeting(self.meeting_type)
 
     @property
     def organizer_aliases(self) -> set[str]:

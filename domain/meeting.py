@@ -39,6 +39,15 @@ class ChatMode(StrEnum):
     unknown = "unknown"
 
 
+# Teams' meeting types (meeting details `type`) that belong to a channel: Teams sends no
+# participant events for these, and Graph keeps no attendance report for them.
+CHANNEL_MEETING_TYPES = frozenset({"ChannelScheduled", "ChannelRecurring"})
+
+
+def is_channel_meeting(meeting_type: str | None) -> bool:
+    return meeting_type in CHANNEL_MEETING_TYPES
+
+
 def enum_or_unknown(enum: type[StrEnum], value: object) -> StrEnum:
     raw = getattr(value, "value", value)
     try:

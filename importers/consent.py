@@ -7,22 +7,11 @@ Columns: pupil, kind[, given_on, expires_on]
 
 from __future__ import annotations
 
-from datetime import date
-
-from pydantic import BaseModel, ConfigDict
+from domain.school import Consent
 
 from .common import ImportProblems, csv_rows, optional_date
 
 KINDS = ("remote-learning", "one-to-one")
-
-
-class Consent(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    person: str
-    kind: str
-    given_on: date | None = None
-    expires_on: date | None = None
 
 
 def parse_consents(text: str, source: str) -> list[tuple[Consent, str]]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from rules.snapshot import TimetableEntry
+from domain.school import TimetableEntry
 
 from .common import ImportProblems, csv_rows, optional_date, parse_date, parse_time
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -65,7 +66,8 @@ class Rule:
 
     def settings_unknown(self, snapshot: LessonSnapshot, policy: Policy, what: str) -> list[Finding]:
         """The verdict when Graph's meeting settings are not there: could not verify, and why."""
-        reason = snapshot.lesson.settings_status or "the meeting's settings have not been read yet"
+        lookup = snapshot.lesson.settings_lookup
+        reason = str(lookup) if lookup else "the meeting's settings have not been read yet"
         return [self.finding(snapshot, policy, Status.could_not_verify, f"{what} could not be checked", reason=reason)]
 
     def finding(
@@ -76,13 +78,15 @@ class Rule:
         message: str,
         *,
         reason: str | None = None,
+        recheck_at: datetime | None = None,
         details: dict | None = None,
     ) -> Finding:
         return Finding(
             rule_id=self.id,
             severity=self.severity_for(policy),
             status=status,
-            message=f"{snapshot.name}: {message}",
+            message=message,
             reason=reason,
+            recheck_at=recheck_at,
             details=details or {},
         )

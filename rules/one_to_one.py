@@ -26,7 +26,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if len(pupils) != 1:
         if not snapshot.roster_settled and not pupils:
             return [RULE.finding(snapshot, policy, Status.could_not_verify, "who is a pupil is not known yet",
-                                 reason=snapshot.lesson.roster_status)]
+                                 reason=snapshot.roster_problem)]
         return [RULE.finding(snapshot, policy, Status.passed, f"not a one-to-one session ({len(pupils)} pupils)")]
     [pupil] = pupils
     missing, unknown = [], []
@@ -43,7 +43,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if options.require_recording:
         settings = snapshot.lesson.meeting_settings
         if settings is None or settings.record_automatically is None:
-            unknown.append("whether it is recorded: " + (snapshot.lesson.settings_status or "settings not read yet"))
+            unknown.append("whether it is recorded: " + (str(snapshot.lesson.settings_lookup) if snapshot.lesson.settings_lookup else "settings not read yet"))
         elif not settings.record_automatically:
             missing.append("a recording")
     name = snapshot.name_of(pupil)

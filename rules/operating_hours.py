@@ -46,13 +46,13 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if problems:
         return [RULE.finding(snapshot, policy, Status.failed, "; ".join(dict.fromkeys(problems)))]
     local = start.astimezone(policy.school.zone)
-    details = {}
+    recheck_at = None
     if lesson.actual_end is None:
         # Look again just after closing time, in case the lesson is still running then.
         hours = policy.hours.on(local.date())
         closing = datetime.combine(local.date(), hours.closes, tzinfo=policy.school.zone) + timedelta(minutes=1)
-        details = {"check_at": closing.astimezone(start.tzinfo).isoformat()}
-    return [RULE.finding(snapshot, policy, Status.passed, f"within operating hours ({local:%A %H:%M})", details=details)]
+        recheck_at = closing.astimezone(start.tzinfo)
+    return [RULE.finding(snapshot, policy, Status.passed, f"within operating hours ({local:%A %H:%M})", recheck_at=recheck_at)]
 
 
 RULE = Rule(

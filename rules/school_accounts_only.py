@@ -26,7 +26,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         ]
     if not snapshot.roster_settled:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "not every participant could be checked",
-                             reason=snapshot.lesson.roster_status)]
+                             reason=snapshot.roster_problem)]
     return [RULE.finding(snapshot, policy, Status.passed, "only school accounts present")]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.lesson import Attendance, Lesson, PersonClass
+from domain.lesson import Attendance, AttendanceSource, Lesson, PersonClass
+from domain.lookups import LookupOutcome
+from domain.school import ApprovedException, TimetableEntry
 
 
 class Moment(StrEnum):
@@ -16,61 +18,6 @@ class Moment(StrEnum):
     grace = "grace"  # a grace period ended
     end = "end"  # the meeting ended: the final verdict
     report = "report"  # Graph's attendance report was merged
-
-
-class TimetableEntry(BaseModel):
-    """One lesson on the school timetable (imported from the MIS)."""
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    organizer: str  # Entra object id or email, lower case
-    class_name: str | None = None
-    subject: str | None = None
-    on_date: date | None = None  # a one-off lesson
-    weekday: int | None = None  # 0 = Monday: every week, within valid_from..valid_to
-    starts: time
-    ends: time
-    valid_from: date | None = None
-    valid_to: date | None = None
-
-    @property
-    def class_label(self) -> str:
-        """'7B Maths': the class and subject, as far as the MIS gave them."""
-        return " ".join(part for part in (self.class_name, self.subject) if part)
-
-    def occurs_on(self, day: date) -> bool:
-        if self.on_date is not None:
-            return self.on_date == day
-        if self.weekday != day.weekday():
-            return False
-        return (self.valid_from is None or day >= self.valid_from) and (self.valid_to is None or day <= self.valid_to)
-
-
-class ApprovedException(BaseModel):
-    """An exception SLT or the DSL approved, from the exceptions register."""
-
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-
-    id: int
-    rule_id: str
-    lesson_id: int | None = None
-    meeting_id: str | None = None  # a recurring series shares its meeting id
-    person_id: str | None = None
-    reason: str
-    approved_by_name: str | None = None
-    approved_at: datetime
-    expires_at: datetime | None = None
-
-    def covers(self, lesson: Lesson, at: datetime, person_ids: set[str] | None = None) -> bool:
-        if self.expires_at is not None and at >= self.expires_at:
-            return False
-        if self.lesson_id is not None and self.lesson_id != lesson.id:
-            return False
-        if self.meeting_id is not None and self.meeting_id != lesson.meeting_id:
-            return False
-        if self.person_id is not None and (person_ids is None or self.person_id not in person_ids):
-            return False
-        return True
 
 
 class LessonSnapshot(BaseModel):
@@ -88,28 +35,25 @@ class LessonSnapshot(BaseModel):
     # Staff who signed the current AUP version; None: no signature register yet.
     aup_signed: frozenset[str] | None = None
 
-    # ---- naming -------------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        lesson = self.lesson
-        title = lesson.title or "Untitled meeting"
-        who = lesson.organizer_name or lesson.organizer_aad_id or "unknown organizer"
-        return f"'{title}' ({who})"
-
     # ---- the roster ---------------------------------------------------------------
 
     @property
     def has_live_roster(self) -> bool:
         """Teams sends join/leave events for scheduled private meetings only."""
-        if self.lesson.meeting_type in ("ChannelScheduled", "ChannelRecurring"):
-            return any(a.source.value == "graph-report" for a in self.lesson.attendance)
+        if self.lesson.is_channel_meeting:
+            return any(a.source is AttendanceSource.graph_report for a in self.lesson.attendance)
         return True
 
     @property
     def roster_settled(self) -> bool:
         """Everyone present has been classified (or Graph could not say, and we know it)."""
-        return (self.lesson.roster_status or "ok") == "ok"
+        roster = self.lesson.roster_lookup
+        return roster is None or roster.outcome is LookupOutcome.ok
+
+    @property
+    def roster_problem(self) -> str | None:
+        """Why not everyone present is classified, or None when they are."""
+        return None if self.roster_settled else str(self.lesson.roster_lookup)
 
     def intervals(self, kind: PersonClass | None = None) -> list[Attendance]:
         return [a for a in self.lesson.attendance if kind is None or a.classification is kind]
@@ -140,11 +84,6 @@ class LessonSnapshot(BaseModel):
                 if t is not None and t <= self.at:
                     points.add(t)
         return sorted(points)
-
-    # ---- local time ---------------------------------------------------------------
-
-    def local(self, moment: datetime, zone) -> datetime:
-        return moment.astimezone(zone)
 
     # ---- approvals ----------------------------------------------------------------
 

@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
+from domain.lookups import LookupOutcome
+from domain.school import TimetableEntry
 
 from .base import VALENCE, Clause, Rule
-from .snapshot import LessonSnapshot, Moment, TimetableEntry
+from .snapshot import LessonSnapshot, Moment
 
 
 def timetable_entry(timetable: Iterable[TimetableEntry], organizer_ids: Iterable[str], policy: Policy,
@@ -41,11 +43,12 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     event = lesson.calendar_event
     if event is not None and category and category in event.categories:
         return [RULE.finding(snapshot, policy, Status.passed, f"the calendar event is marked '{category}'")]
-    calendar_known = event is not None or lesson.calendar_status == "no calendar event"
+    looked_up = lesson.calendar_lookup
+    calendar_known = event is not None or (looked_up is not None and looked_up.outcome is LookupOutcome.none)
     if not snapshot.timetable_loaded and not calendar_known:
         return [
             RULE.finding(snapshot, policy, Status.could_not_verify, "the timetable could not be checked",
-                         reason=f"no timetable imported, and the calendar: {lesson.calendar_status or 'not read yet'}")
+                         reason=f"no timetable imported, and the calendar: {looked_up or 'not read yet'}")
         ]
     local = start.astimezone(policy.school.zone)
     why = "no calendar event (an ad hoc or Meet Now call)" if event is None else f"the calendar event is not marked '{category}'"

@@ -61,7 +61,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
                     RULE.finding(
                         snapshot, policy, Status.could_not_verify,
                         f"fewer than {options.minimum_staff} known staff from {start.astimezone(zone):%H:%M}",
-                        reason=f"not everyone present could be classified: {snapshot.lesson.roster_status}",
+                        reason=f"not everyone present could be classified: {snapshot.roster_problem}",
                     )
                 ]
             return [
@@ -80,7 +80,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
                     snapshot, policy, Status.passed,
                     f"fewer than {options.minimum_staff} staff since {start.astimezone(zone):%H:%M}; "
                     f"within the {options.grace_minutes:g}-minute grace period, checked again at {check_at.astimezone(zone):%H:%M}",
-                    details={"check_at": check_at.isoformat()},
+                    recheck_at=check_at,
                 )
             ]
     if not snapshot.people(PersonClass.pupil):

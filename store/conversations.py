@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from enum import StrEnum
-
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from domain.conversations import AlertDestination, AlertPurpose, Conversation
+
 from .tables import AlertDestinationRow, ConversationRow, utcnow
-
-
-class AlertPurpose(StrEnum):
-    slt = "slt"  # breach alerts for senior leaders
-    dsl = "dsl"  # safeguarding concerns for the designated safeguarding lead
-
-
-class Conversation(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    conversation_id: str
-    scope: str
-    tenant_id: str | None
-    team_id: str | None
-    channel_id: str | None
-    service_url: str
-    reference: dict
-    installed: bool
-    installed_at: datetime | None
-    removed_at: datetime | None
-
-
-class AlertDestination(BaseModel):
-    purpose: AlertPurpose
-    conversation: Conversation
-    set_by_aad_id: str
-    set_by_name: str | None
-    set_at: datetime
 
 
 class ConversationStore:

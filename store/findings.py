@@ -4,32 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.findings import Finding, Severity, Status
+from domain.findings import Finding, Status, StoredFinding
 
 from .db import in_transaction
 from .tables import FindingRow
-
-
-class StoredFinding(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    lesson_id: int
-    rule_id: str
-    severity: Severity
-    status: Status
-    message: str
-    reason: str | None
-    details: dict
-    moment: str
-    episode: int
-    final: bool
-    first_failed_at: datetime | None
-    evaluated_at: datetime
 
 
 class FindingStore:
@@ -58,6 +39,7 @@ class FindingStore:
                 row.status = finding.status.value
                 row.message = finding.message
                 row.reason = finding.reason
+                row.recheck_at = finding.recheck_at
                 row.details = finding.details
                 row.moment = moment
                 row.final = final

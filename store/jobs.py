@@ -99,11 +99,8 @@ class JobStore:
     async def fail(self, job_id: int, error: str) -> None:
         await self._set(job_id, done_at=utcnow(), outcome="failed", leased_until=None, last_error=error[:2000])
 
-    async def retry(self, job_id: int, error: str, delay_seconds: float, payload: dict | None = None) -> None:
-        values = dict(due_at=utcnow() + timedelta(seconds=delay_seconds), leased_until=None, last_error=error[:2000])
-        if payload is not None:
-            values["payload"] = payload
-        await self._set(job_id, **values)
+    async def retry(self, job_id: int, error: str, delay_seconds: float) -> None:
+        await self._set(job_id, due_at=utcnow() + timedelta(seconds=delay_seconds), leased_until=None, last_error=error[:2000])
 
     async def _set(self, job_id: int, **values) -> None:
         async with self._sessions() as session, session.begin():
@@ -115,10 +112,3 @@ class JobStore:
             until = utcnow() + timedelta(seconds=horizon_seconds)
             stmt = select(func.count()).select_from(JobRow).where(JobRow.done_at.is_(None), JobRow.due_at <= until)
             return (await session.execute(stmt)).scalar_one()
-
-    async def list(self, lesson_id: int | None = None) -> list[JobRow]:
-        async with self._sessions() as session:
-            stmt = select(JobRow).order_by(JobRow.id)
-            if lesson_id is not None:
-                stmt = stmt.where(JobRow.lesson_id == lesson_id)
-            return list((await session.execute(stmt)).scalars())

@@ -34,6 +34,7 @@ from domain.events import (
     ParticipantsChanged,
 )
 from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
+from domain.lookups import Lookup
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, ReportedInterval
 
 from .db import in_transaction
@@ -218,7 +219,7 @@ class LessonStore:
             row.left_at = max(at, row.joined_at) if row.joined_at else at
             row.note = _append(row.note, "still present when the meeting ended")
 
-    async def set_details(self, lesson_id: int, details: MeetingDetails | None, status: str) -> Lesson:
+    async def set_details(self, lesson_id: int, details: MeetingDetails | None, lookup: Lookup) -> Lesson:
         """Store what Bot Framework says about the meeting, or why it could not be asked."""
 
         async def work(session: AsyncSession) -> int:
@@ -244,7 +245,7 @@ class LessonStore:
                         AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
                     )
                     lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
-            lesson.details_status = status
+            lesson.details_lookup = lookup.model_dump(mode="json")
             lesson.updated_at = utcnow()
             return lesson.id
 
@@ -262,19 +263,21 @@ class LessonStore:
 
         return _without_register(await self._transaction(work))
 
-    async def set_meeting_settings(self, lesson_id: int, settings: MeetingSettings | None, status: str) -> Lesson:
+    async def set_meeting_settings(self, lesson_id: int, settings: MeetingSettings | None, lookup: Lookup) -> Lesson:
         return await self._update(
-            lesson_id, meeting_settings=settings.model_dump(mode="json") if settings else None, settings_status=status
+            lesson_id, meeting_settings=settings.model_dump(mode="json") if settings else None, settings_lookup=lookup.model_dump(mode="json")
         )
 
-    async def set_calendar(self, lesson_id: int, event: CalendarEvent | None, status: str) -> Lesson:
-        return await self._update(lesson_id, calendar_event=event.model_dump(mode="json") if event else None, calendar_status=status)
+    async def set_calendar(self, lesson_id: int, event: CalendarEvent | None, lookup: Lookup) -> Lesson:
+        return await self._update(
+            lesson_id, calendar_event=event.model_dump(mode="json") if event else None, calendar_lookup=lookup.model_dump(mode="json")
+        )
 
-    async def set_report_status(self, lesson_id: int, status: str) -> Lesson:
-        return await self._update(lesson_id, report_status=status)
+    async def set_report_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
+        return await self._update(lesson_id, report_lookup=lookup.model_dump(mode="json"))
 
-    async def set_roster_status(self, lesson_id: int, status: str) -> Lesson:
-        return await self._update(lesson_id, roster_status=status)
+    async def set_roster_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
+        return await self._update(lesson_id, roster_lookup=lookup.model_dump(mode="json"))
 
     async def set_organizer_upn(self, lesson_id: int, upn: str | None) -> Lesson:
         return await self._update(lesson_id, organizer_upn=upn)
@@ -330,7 +333,7 @@ class LessonStore:
                             note="in Graph's attendance report; no live join event arrived",
                         )
                     )
-            lesson.report_status = f"ok: reconciled with Graph's report, {added} added from it"
+            lesson.report_lookup = Lookup.ok(f"reconciled with Graph's report, {added} added from it").model_dump(mode="json")
             lesson.updated_at = utcnow()
             return added
 
@@ -342,9 +345,11 @@ class LessonStore:
         self,
         event: ParticipantsChanged,
         activity_key: str | None,
-        classify: Callable[[Participant], PersonClass],
+        school_tenant: str | None,
         jobs: Sequence[JobSpec] = (),
     ) -> tuple[Lesson, EventOutcome]:
+        """Record a join or leave. Each person is classified from the event alone (external
+        is certain from it; staff and pupils are told apart later, from the directory)."""
         kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
 
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
@@ -354,9 +359,9 @@ class LessonStore:
             lesson, outcome = await self._lesson_for(session, ref, event.at)
             for person in event.participants:
                 if event.joined:
-                    await self._join(session, lesson, person, event.at, classify(person))
+                    await self._join(session, lesson, person, event.at, person.class_from_event(school_tenant))
                 else:
-                    await self._leave(session, lesson, person, event.at, classify(person))
+                    await self._leave(session, lesson, person, event.at, person.class_from_event(school_tenant))
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
@@ -441,6 +446,12 @@ class LessonStore:
             if with_attendance:
                 return Lesson.model_validate((await session.execute(stmt.options(selectinload(LessonRow.attendance)))).scalar_one())
             return _without_register((await session.execute(stmt)).scalar_one())
+
+    async def find(self, lesson_id: int) -> Lesson | None:
+        """The lesson without its attendance, or None when there is no such lesson."""
+        async with self._sessions() as session:
+            row = await session.get(LessonRow, lesson_id)
+            return _without_register(row) if row else None
 
     async def list_lessons(self, meeting_id: str | None = None) -> list[Lesson]:
         async with self._sessions() as session:

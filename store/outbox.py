@@ -6,43 +6,16 @@ on is a card sent (or, if it cannot be, a card on the undelivered list), even ac
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain.messages import AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind
+
 from .jobs import JobSpec, add_job
 from .register import audit
-from .tables import ConcernRow, MessageRow, utcnow
+from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
 DELIVER = "deliver"
-
-
-class Message(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    lesson_id: int | None
-    kind: str
-    destination: str
-    card: dict
-    summary: str
-    finding_ids: list[int]
-    status: str
-    service_url: str | None
-    attempts: int
-    last_error: str | None
-    conversation_id: str | None
-    activity_id: str | None
-    created_at: datetime
-    sent_at: datetime | None
-    acknowledged_by: str | None
-    acknowledged_at: datetime | None
-    resolved_by: str | None
-    resolved_at: datetime | None
-    exception_id: int | None
-    exception_by: str | None
 
 
 class Outbox:
@@ -54,7 +27,7 @@ class Outbox:
             found = (await session.execute(select(MessageRow).where(MessageRow.dedupe_key == values["dedupe_key"]))).scalar_one_or_none()
             if found is not None:
                 return None
-        row = MessageRow(status="pending", attempts=0, created_at=utcnow(), **values)
+        row = MessageRow(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
         session.add(row)
         await session.flush()
         await add_job(session, JobSpec(kind=DELIVER, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
@@ -63,8 +36,8 @@ class Outbox:
     async def queue(
         self,
         *,
-        kind: str,
-        destination: str,
+        kind: MessageKind,
+        destination: Destination,
         card: dict,
         summary: str,
         lesson_id: int | None,
@@ -75,7 +48,7 @@ class Outbox:
         """Queue a card for delivery; None when one with the same dedupe key exists already."""
         async with self._sessions() as session, session.begin():
             row = await self._queue(
-                session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
+                session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
                 service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
             )
             return row.id if row else None
@@ -86,7 +59,8 @@ class Outbox:
         """Store a concern and queue it to the DSL, together."""
         async with self._sessions() as session, session.begin():
             message = await self._queue(
-                session, kind="concern", destination="dsl", card=card, summary=f"Concern reported by {reporter_name or 'a participant'}",
+                session, kind=MessageKind.concern.value, destination=Destination.dsl.value, card=card,
+                summary=f"Concern reported by {reporter_name or 'a participant'}",
                 lesson_id=lesson_id, service_url=service_url, dedupe_key=None, finding_ids=[],
             )
             concern = ConcernRow(lesson_id=lesson_id, reporter_aad_id=reporter_aad_id, reporter_name=reporter_name, text=text,
@@ -95,11 +69,7 @@ class Outbox:
             await session.flush()
             return concern.id
 
-    async def get(self, message_id: int) -> Message:
-        async with self._sessions() as session:
-            return Message.model_validate(await session.get(MessageRow, message_id))
-
-    async def get_or_none(self, message_id: int) -> Message | None:
+    async def get(self, message_id: int) -> Message | None:
         async with self._sessions() as session:
             row = await session.get(MessageRow, message_id)
             return Message.model_validate(row) if row else None
@@ -111,7 +81,7 @@ class Outbox:
     async def sent(self, message_id: int, conversation_id: str | None, activity_id: str | None) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id, with_for_update=True)
-            row.status, row.sent_at = "sent", utcnow()
+            row.status, row.sent_at = DeliveryStatus.sent.value, utcnow()
             row.conversation_id, row.activity_id = conversation_id, activity_id
             row.attempts += 1
             row.last_error = None
@@ -122,21 +92,30 @@ class Outbox:
             row.attempts += 1
             row.last_error = error[:2000]
             if final:
-                row.status = "failed"
+                row.status = DeliveryStatus.failed.value
 
-    async def act(self, message_id: int, actor_id: str, actor_name: str | None, action: str, **values) -> Message:
+    async def alert_state(self, alert_id: int) -> AlertState:
+        async with self._sessions() as session:
+            row = await session.get(AlertStateRow, alert_id)
+            return AlertState.model_validate(row) if row else AlertState(alert_id=alert_id)
+
+    async def act(self, alert_id: int, actor_id: str, actor_name: str | None, action: AlertAction, **values) -> AlertState:
         """Record what SLT or the DSL did with an alert, and audit it."""
         async with self._sessions() as session, session.begin():
-            row = await session.get(MessageRow, message_id, with_for_update=True)
+            row = await session.get(AlertStateRow, alert_id, with_for_update=True)
+            if row is None:
+                row = AlertStateRow(alert_id=alert_id)
+                session.add(row)
             for name, value in values.items():
                 setattr(row, name, value)
-            audit(session, actor_id, f"alert.{action}", f"message:{message_id}", {"lesson": row.lesson_id}, actor_name)
+            lesson_id = (await session.get(MessageRow, alert_id)).lesson_id
+            audit(session, actor_id, f"alert.{action.value}", f"message:{alert_id}", {"lesson": lesson_id}, actor_name)
             await session.flush()
-            return Message.model_validate(row)
+            return AlertState.model_validate(row)
 
     async def undelivered(self) -> list[Message]:
         async with self._sessions() as session:
-            stmt = select(MessageRow).where(MessageRow.status != "sent").order_by(MessageRow.id)
+            stmt = select(MessageRow).where(MessageRow.status != DeliveryStatus.sent.value).order_by(MessageRow.id)
             return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
     async def all(self, lesson_id: int | None = None) -> list[Message]:
@@ -145,7 +124,3 @@ class Outbox:
             if lesson_id is not None:
                 stmt = stmt.where(MessageRow.lesson_id == lesson_id)
             return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
-
-    async def concerns(self) -> list[ConcernRow]:
-        async with self._sessions() as session:
-            return list((await session.execute(select(ConcernRow).order_by(ConcernRow.id))).scalars())

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from rules.snapshot import ApprovedException
+from domain.school import ApprovedException
 
 from .tables import AuditRow, ExceptionRow, utcnow
 
@@ -84,10 +84,7 @@ class ExceptionRegister:
         async with self._sessions() as session, session.begin():
             audit(session, actor, action, target, details)
 
-    async def list(self) -> list[ExceptionRow]:
+    async def list(self) -> list[ApprovedException]:
         async with self._sessions() as session:
-            return list((await session.execute(select(ExceptionRow).order_by(ExceptionRow.id))).scalars())
-
-    async def audit_log(self) -> list[AuditRow]:
-        async with self._sessions() as session:
-            return list((await session.execute(select(AuditRow).order_by(AuditRow.id))).scalars())
+            rows = (await session.execute(select(ExceptionRow).order_by(ExceptionRow.id))).scalars()
+            return [ApprovedException.model_validate(r) for r in rows]

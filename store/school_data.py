@@ -11,8 +11,7 @@ from datetime import date
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from importers.consent import Consent
-from rules.snapshot import TimetableEntry
+from domain.school import Consent, TimetableEntry
 
 from .register import audit
 from .tables import ConsentRow, TimetableEntryRow

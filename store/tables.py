@@ -78,17 +78,18 @@ class LessonRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     start_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
     end_event_missing: Mapped[bool] = mapped_column(Boolean, default=False)
-    details_status: Mapped[str | None] = mapped_column(Text)
-    # What Graph said about the meeting (domain.meeting.MeetingSettings as JSON), or why not.
+    # Each look-up about the meeting: domain.lookups.Lookup as JSON (outcome and reason).
+    details_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # What Graph said about the meeting (domain.meeting.MeetingSettings as JSON).
     meeting_settings: Mapped[dict | None] = mapped_column(JSON)
-    settings_status: Mapped[str | None] = mapped_column(Text)
-    # The organizer's calendar event for the lesson (domain.meeting.CalendarEvent), or why not.
+    settings_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # The organizer's calendar event for the lesson (domain.meeting.CalendarEvent).
     calendar_event: Mapped[dict | None] = mapped_column(JSON)
-    calendar_status: Mapped[str | None] = mapped_column(Text)
-    # Graph's attendance report, reconciled after the end: ok | pending | none for channel meetings | could not verify: ...
-    report_status: Mapped[str | None] = mapped_column(Text)
-    # "ok" once everyone present is classified; otherwise why not.
-    roster_status: Mapped[str | None] = mapped_column(Text)
+    calendar_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # Graph's attendance report, reconciled after the end.
+    report_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # Ok once everyone present is classified; otherwise why not.
+    roster_lookup: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -231,6 +232,7 @@ class FindingRow(Base):
     status: Mapped[str] = mapped_column(String(24))
     message: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text)
+    recheck_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     moment: Mapped[str] = mapped_column(String(16))
     episode: Mapped[int] = mapped_column(Integer, default=0)
@@ -329,6 +331,14 @@ class MessageRow(Base):
     activity_id: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AlertStateRow(Base):
+    """What SLT or the DSL did with one breach alert: acknowledged, resolved, an exception."""
+
+    __tablename__ = "alert_states"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     acknowledged_by: Mapped[str | None] = mapped_column(String(256))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(256))

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from app import Services, read_policy, read_settings
+from app import Services
+from config.startup import read_policy, read_settings
 from demo.harness import serve_in_process
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn

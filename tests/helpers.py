@@ -45,3 +45,17 @@ async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def rows(engine, table: str) -> list[dict]:
+    """Every row of `table`, oldest first, read with SQL through the table definitions (JSON
+    and times decoded): for registers with no reading path of their own yet (the audit log,
+    concerns, the job queue), so the tests need no store method of their own."""
+    from sqlalchemy import select
+
+    from store.tables import Base
+
+    table_ = Base.metadata.tables[table]
+    async with engine.connect() as conn:
+        result = await conn.execute(select(table_).order_by(table_.c.id))
+        return [dict(row) for row in result.mappings()]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
-from rules.snapshot import TimetableEntry
+from domain.school import TimetableEntry
 
 from .conftest import POLICY, dev_env, run_app
-from .helpers import MATHS, PUPIL_A, PUPIL_B, SLT, T0, TA, TEACHER, minutes
+from .helpers import MATHS, PUPIL_A, PUPIL_B, SLT, T0, TA, TEACHER, minutes, rows
 from .test_graph_e2e import END, script
 
 SLT_TEAM = "19:team-slt-0001@thread.tacv2"
@@ -124,17 +124,17 @@ async def test_slt_acknowledge_refreshes_the_card_and_a_teacher_is_refused(dev_a
     status, refused = await teams.post(teams.card_action("acknowledge", ack["data"], TEACHER, conversation_id=thread, conversation_type="channel", reply_to_id=message.activity_id))
     assert status == 200 and refused["type"] == "application/vnd.microsoft.activity.message"
     assert "Only the senior leaders and the DSL" in refused["value"] and "Nothing was changed" in refused["value"]
-    unchanged = await dev_app.services.outbox.get(message.id)
-    assert unchanged.acknowledged_by is None and await dev_app.services.exceptions.audit_log() == []
+    unchanged = await dev_app.services.outbox.alert_state(message.id)
+    assert unchanged.acknowledged_by is None and await rows(dev_app.services.engine, "audit_log") == []
 
     status, refreshed = await teams.post(teams.card_action("acknowledge", ack["data"], SLT, conversation_id=thread, conversation_type="channel", reply_to_id=message.activity_id))
     assert status == 200 and refreshed["type"] == "application/vnd.microsoft.card.adaptive"
     assert "Acknowledged by Roland Gooding" in all_text(refreshed["value"])
     assert not any(a.get("verb") == "acknowledge" for a in refreshed["value"]["actions"])
-    stored = await dev_app.services.outbox.get(message.id)
+    stored = await dev_app.services.outbox.alert_state(message.id)
     assert stored.acknowledged_by == "Roland Gooding" and stored.acknowledged_at is not None
-    [entry] = await dev_app.services.exceptions.audit_log()
-    assert (entry.action, entry.actor) == ("alert.acknowledge", SLT.aad_object_id)
+    [entry] = await rows(dev_app.services.engine, "audit_log")
+    assert (entry["action"], entry["actor"]) == ("alert.acknowledge", SLT.aad_object_id)
     # Everyone else in the channel sees the update too.
     [put] = connector.requests("PUT", "/v3/conversations/")
     assert put.path.endswith(f"/activities/{message.activity_id}") and "Acknowledged by" in all_text(put.body)
@@ -188,8 +188,8 @@ async def test_a_reported_concern_goes_privately_to_the_dsl(dev_app, connector, 
     status, thanks = await teams.post(teams.card_action("reportConcern", {"lessonId": lesson.id, "concern": "Someone keeps messaging me"}, PUPIL_A, conversation_id=MATHS.thread_id))
     assert status == 200 and "sent to the Designated Safeguarding Lead" in all_text(thanks["value"])
     await dev_app.idle()
-    [concern] = await dev_app.services.outbox.concerns()
-    assert concern.lesson_id == lesson.id and concern.reporter_aad_id == PUPIL_A.aad_object_id
+    [concern] = await rows(dev_app.services.engine, "concerns")
+    assert concern["lesson_id"] == lesson.id and concern["reporter_aad_id"] == PUPIL_A.aad_object_id
     [to_dsl] = [c.body for c in connector.requests("POST", "/v3/conversations") if c.body.get("members") == [{"id": DSL_ID}]]
     assert "Someone keeps messaging me" in all_text(to_dsl["activity"]) and "Year 7 Maths" in all_text(to_dsl["activity"])
     assert len(connector.sent_activities(MATHS.thread_id)) == before  # nothing in the meeting chat

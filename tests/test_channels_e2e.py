@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from botbuilder.schema import Activity
 
-from store.conversations import AlertPurpose
+from domain.conversations import AlertPurpose
 
 from .conftest import dev_env, run_app
 from .helpers import SLT, TEACHER, row_counts

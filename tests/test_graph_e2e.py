@@ -8,11 +8,12 @@ from datetime import timedelta
 import pytest
 
 from domain.lesson import AttendanceSource, PersonClass
+from domain.lookups import Lookup, LookupOutcome
 from domain.meeting import ChatMode, LobbyScope, Presenters
 from standins.teams import Person, attendance_report
 
 from .conftest import dev_env, run_app
-from .helpers import MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, eventually, minutes
+from .helpers import MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, eventually, minutes, rows
 
 END = T0 + minutes(50)
 
@@ -37,11 +38,11 @@ async def test_meeting_settings_and_calendar_are_read_into_the_lesson(dev_app, c
     await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
     lesson = await only_lesson(dev_app)
     settings = lesson.meeting_settings
-    assert lesson.settings_status == "ok"
+    assert lesson.settings_lookup == Lookup.ok()
     assert settings.lobby_scope is LobbyScope.everyone
     assert settings.allowed_presenters is Presenters.organizer and settings.chat is ChatMode.limited
     assert settings.attendee_mic_allowed is False and settings.record_automatically is True
-    assert lesson.calendar_status == "ok" and lesson.calendar_event.categories == ("Timetabled lesson",)
+    assert lesson.calendar_lookup == Lookup.ok() and lesson.calendar_event.categories == ("Timetabled lesson",)
     assert lesson.calendar_event.is_recurring
     # By the Graph id from Bot Framework's meeting details, with the Prefer header, as the app.
     [call] = graph.requests("GET", f"/v1.0/users/{TEACHER.aad_object_id}/onlineMeetings/")
@@ -80,7 +81,7 @@ async def test_throttling_with_retry_after_is_waited_out(dev_app, connector, gra
     graph.fail_next("GET", f"/users/{TEACHER.aad_object_id}/onlineMeetings", 429, headers={"Retry-After": "1"})
     await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
     lesson = await only_lesson(dev_app)
-    assert lesson.settings_status == "ok" and lesson.meeting_settings.lobby_scope is LobbyScope.everyone
+    assert lesson.settings_lookup == Lookup.ok() and lesson.meeting_settings.lobby_scope is LobbyScope.everyone
     assert len(graph.requests("GET", f"/v1.0/users/{TEACHER.aad_object_id}/onlineMeetings/")) == 2
 
 
@@ -98,7 +99,7 @@ async def test_403_and_404_are_could_not_verify_with_the_reason(dev_app, connect
     await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
     lesson = await only_lesson(dev_app)
     assert lesson.meeting_settings is None
-    assert lesson.settings_status.startswith(f"could not verify: {reason}")
+    assert lesson.settings_lookup.outcome is LookupOutcome.could_not_verify and lesson.settings_lookup.reason.startswith(reason)
 
 
 async def test_a_graph_outage_does_not_stop_attendance_logging(database_url, connector, graph):
@@ -116,16 +117,16 @@ async def test_a_graph_outage_does_not_stop_attendance_logging(database_url, con
 
         async def settings_looked_up():
             lesson = await only_lesson(app)
-            return lesson if lesson.settings_status and any(
-                j.kind == "roster-changed" and j.last_error for j in await app.services.jobs.list(lesson.id)
+            return lesson if lesson.settings_lookup and any(
+                j["kind"] == "roster-changed" and j["last_error"] for j in await rows(app.services.engine, "jobs")
             ) else None
 
         lesson = await eventually(settings_looked_up)
-        assert lesson.settings_status == "could not verify: meeting settings: Graph did not answer within 1 s"
+        assert lesson.settings_lookup == Lookup.could_not_verify("meeting settings: Graph did not answer within 1 s")
         assert {a.classification for a in lesson.attendance} == {PersonClass.unknown}
         # Classification is retried later rather than guessed.
-        [roster_job] = [j for j in await app.services.jobs.list(lesson.id) if j.kind == "roster-changed"]
-        assert roster_job.done_at is None and "not classified" in roster_job.last_error
+        [roster_job] = [j for j in await rows(app.services.engine, "jobs") if j["kind"] == "roster-changed"]
+        assert roster_job["done_at"] is None and "not classified" in roster_job["last_error"]
 
 
 async def test_thirty_pupils_joining_at_once_cost_one_role_lookup_each_and_none_within_the_ttl(dev_app, connector, graph):
@@ -174,7 +175,7 @@ async def test_after_the_end_the_register_matches_graphs_attendance_report(dev_a
         ]
     )
     lesson = await only_lesson(dev_app)
-    assert lesson.report_status == "ok: reconciled with Graph's report, 1 added from it"
+    assert lesson.report_lookup == Lookup.ok("reconciled with Graph's report, 1 added from it")
     register = {(a.person_id, a.joined_at, a.left_at, a.source) for a in lesson.attendance}
     assert register == {
         (TEACHER.aad_object_id, T0, END, AttendanceSource.live),
@@ -192,13 +193,13 @@ async def test_a_report_that_is_not_there_yet_is_looked_for_again_then_given_up_
         teams = app.teams
         await app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0), teams.meeting_end(MATHS, END)])
 
-        async def status(prefix):
+        async def report(outcome):
             lesson = await only_lesson(app)
-            return lesson.report_status if (lesson.report_status or "").startswith(prefix) else None
+            return lesson.report_lookup if lesson.report_lookup and lesson.report_lookup.outcome is outcome else None
 
-        assert await eventually(lambda: status("pending")) == "pending: no attendance report yet"
+        assert await eventually(lambda: report(LookupOutcome.pending)) == Lookup.pending("no attendance report yet")
         graph.reports[MATHS.graph_id] = [attendance_report("late", T0, END, [(TEACHER, T0, END)])]
-        assert await eventually(lambda: status("ok")) == "ok: reconciled with Graph's report, 0 added from it"
+        assert await eventually(lambda: report(LookupOutcome.ok)) == Lookup.ok("reconciled with Graph's report, 0 added from it")
 
         # A report that never appears: after the configured tries, it says so.
         other = MATHS.__class__("19:meeting_other@thread.v2", "Year 7 Art", TEACHER)
@@ -208,9 +209,10 @@ async def test_a_report_that_is_not_there_yet_is_looked_for_again_then_given_up_
 
         async def given_up():
             lesson = (await app.services.lessons.list_lessons(other.id))[0]
-            return lesson.report_status if lesson.report_status.startswith("could not verify") else None
+            found = lesson.report_lookup
+            return found if found and found.outcome is LookupOutcome.could_not_verify else None
 
-        assert await eventually(given_up) == "could not verify: no attendance report yet after 3 tries"
+        assert await eventually(given_up) == Lookup.could_not_verify("no attendance report yet after 3 tries")
 
 
 async def test_channel_meetings_are_recorded_as_having_no_report(dev_app, connector, graph):
@@ -219,5 +221,5 @@ async def test_channel_meetings_are_recorded_as_having_no_report(dev_app, connec
     teams = dev_app.teams
     await dev_app.post_all([teams.meeting_start(channel_lesson, T0), teams.meeting_end(channel_lesson, END)])
     lesson = await only_lesson(dev_app)
-    assert lesson.report_status == "none: Teams keeps no attendance report for channel meetings"
+    assert lesson.report_lookup == Lookup.none("Teams keeps no attendance report for channel meetings")
     assert graph.requests("GET", "/v1.0/users/aad-teacher-0001/onlineMeetings/" + channel_lesson.graph_id + "/attendanceReports") == []

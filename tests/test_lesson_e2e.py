@@ -4,6 +4,7 @@ stand-in and the database. Runs on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from domain.lesson import LessonStatus, PersonClass
+from domain.lookups import Lookup, LookupOutcome
 from standins.teams import Meeting
 
 from .helpers import GUEST, MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, minutes, row_counts
@@ -35,7 +36,7 @@ async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(dev_app
     assert lesson.title == "Year 7 Maths"
     assert lesson.organizer_aad_id == TEACHER.aad_object_id
     assert lesson.scheduled_start == T0 and lesson.meeting_type == "Scheduled"
-    assert lesson.graph_meeting_id and lesson.details_status == "ok"
+    assert lesson.graph_meeting_id and lesson.details_lookup == Lookup.ok()
     assert not lesson.start_event_missing and not lesson.end_event_missing
 
     intervals = sorted((a.display_name, a.joined_at, a.left_at) for a in lesson.attendance)
@@ -152,7 +153,8 @@ async def test_meeting_details_failure_is_could_not_verify_and_the_lesson_still_
     teams = dev_app.teams
     await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0)])
     [lesson] = await dev_app.services.lessons.list_lessons()
-    assert lesson.details_status.startswith("could not verify: meeting details: HTTP 503")
+    assert lesson.details_lookup.outcome is LookupOutcome.could_not_verify
+    assert lesson.details_lookup.reason.startswith("meeting details: HTTP 503")
     assert lesson.organizer_aad_id is None  # not guessed
     assert len(lesson.attendance) == 1
 

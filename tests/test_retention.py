@@ -14,7 +14,7 @@ from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.retention import purge
 
-from .helpers import T0, minutes
+from .helpers import T0, minutes, rows
 
 
 async def lesson(store: LessonStore, meeting: str, start, *, end: bool = True) -> int:
@@ -48,6 +48,6 @@ async def test_purge_deletes_only_what_is_past_its_retention(database_url):
         assert orphans == 0  # the attendance register went with its lesson
 
         counts = await purge(engine, Retention(concerns_days=1), T0 + timedelta(days=5))
-        assert counts["concerns"] == 1 and await outbox.concerns() == []
+        assert counts["concerns"] == 1 and await rows(engine, "concerns") == []
     finally:
         await engine.dispose()

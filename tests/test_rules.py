@@ -9,6 +9,7 @@ import pytest
 from config.policy import parse_policy
 from domain.findings import Severity, Status
 from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
+from domain.lookups import Lookup
 from domain.meeting import CalendarEvent, ChatMode, LobbyScope, MeetingSettings, Presenters
 from rules import (
     attendee_av,
@@ -26,7 +27,8 @@ from rules import (
     waiting_room,
 )
 from rules.registry import evaluate
-from rules.snapshot import ApprovedException, LessonSnapshot, Moment, TimetableEntry
+from domain.school import ApprovedException, TimetableEntry
+from rules.snapshot import LessonSnapshot, Moment
 
 UTC = timezone.utc
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday 09:00 GMT = 09:00 London
@@ -117,11 +119,11 @@ def lesson(attendance=(), start=T0, end=None, **overrides) -> Lesson:
         status=LessonStatus.closed if end else LessonStatus.open,
         start_event_missing=False,
         end_event_missing=False,
-        details_status="ok",
+        details_lookup=Lookup.ok(),
         meeting_settings=settings(),
-        settings_status="ok",
-        calendar_status="no calendar event",
-        roster_status="ok",
+        settings_lookup=Lookup.ok(),
+        calendar_lookup=Lookup.none("no calendar event"),
+        roster_lookup=Lookup.ok(),
         attendance=list(attendance),
     )
     values.update(overrides)
@@ -159,11 +161,12 @@ def approval(rule_id: str, *, approved: datetime, expires: datetime | None = Non
 def test_waiting_room(overrides, status, words):
     finding = verdict(waiting_room, snap(lesson(meeting_settings=settings(**overrides)), Moment.start))
     assert finding.status is status and words in finding.message
-    assert finding.severity is Severity.breach and "'Year 7 Maths' (Teacher)" in finding.message
+    # The card, report or note that shows a finding names the lesson; the finding does not.
+    assert finding.severity is Severity.breach and "Year 7 Maths" not in finding.message and "Teacher" not in finding.message
 
 
 def test_waiting_room_without_settings_is_could_not_verify_with_the_reason():
-    finding = verdict(waiting_room, snap(lesson(meeting_settings=None, settings_status="could not verify: Graph denied access"), Moment.start))
+    finding = verdict(waiting_room, snap(lesson(meeting_settings=None, settings_lookup=Lookup.could_not_verify("Graph denied access")), Moment.start))
     assert finding.status is Status.could_not_verify and finding.reason == "could not verify: Graph denied access"
 
 
@@ -211,14 +214,14 @@ def test_two_staff(people, at, status, words):
 
 def test_two_staff_pending_gives_when_to_look_again():
     finding = verdict(two_staff, snap(lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)]), at=T0 + m(2)))
-    assert finding.details == {"check_at": (T0 + m(6)).isoformat()}
+    assert finding.recheck_at == T0 + m(6) and finding.details == {}
 
 
 def test_two_staff_is_could_not_verify_for_channel_meetings_and_unsettled_rosters():
     channel = lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], meeting_type="ChannelScheduled")
     assert verdict(two_staff, snap(channel)).status is Status.could_not_verify
     unsettled = lesson([person("Teacher", STAFF, 0), person("Someone", UNKNOWN, 0), person("Pupil A", PUPIL, 1)],
-                       roster_status="could not verify: 1 people not classified: Graph is unavailable")
+                       roster_lookup=Lookup.could_not_verify("1 people not classified: Graph is unavailable"))
     finding = verdict(two_staff, snap(unsettled))
     assert finding.status is Status.could_not_verify and "Graph is unavailable" in finding.reason
 
@@ -280,7 +283,7 @@ def test_operating_hours_in_utc_terms_across_the_clock_change():
 def test_a_lesson_still_running_at_closing_time_fails_at_the_check():
     running = lesson(start=at_london("2026-11-23T15:30"))
     at_start = verdict(operating_hours, snap(running, Moment.start, at=at_london("2026-11-23T15:30")))
-    assert at_start.status is Status.passed and at_start.details["check_at"] == at_london("2026-11-23T16:01").isoformat()
+    assert at_start.status is Status.passed and at_start.recheck_at == at_london("2026-11-23T16:01")
     at_check = verdict(operating_hours, snap(running, Moment.grace, at=at_london("2026-11-23T16:01")))
     assert at_check.status is Status.failed and "still running at 16:01" in at_check.message
 
@@ -308,14 +311,14 @@ WEEKLY = TimetableEntry(organizer="id-teacher", class_name="7B", subject="Maths"
     ],
 )
 def test_timetabled(entries, calendar, start, status, words):
-    the_lesson = lesson(start=start, calendar_event=calendar, calendar_status="ok" if calendar else "no calendar event")
+    the_lesson = lesson(start=start, calendar_event=calendar, calendar_lookup=Lookup.ok() if calendar else Lookup.none("no calendar event"))
     finding = verdict(timetabled, snap(the_lesson, Moment.start, organizer_ids=frozenset({"id-teacher"}), timetable=entries, timetable_loaded=True))
     assert finding.status is status, finding.message
     assert words in finding.message
 
 
 def test_timetabled_is_could_not_verify_without_timetable_or_calendar():
-    the_lesson = lesson(calendar_event=None, calendar_status="could not verify: Graph is unavailable")
+    the_lesson = lesson(calendar_event=None, calendar_lookup=Lookup.could_not_verify("Graph is unavailable"))
     finding = verdict(timetabled, snap(the_lesson, Moment.start))
     assert finding.status is Status.could_not_verify and "Graph is unavailable" in finding.reason
 
@@ -324,15 +327,15 @@ def test_timetabled_is_could_not_verify_without_timetable_or_calendar():
 
 
 @pytest.mark.parametrize(
-    "people, roster_status, status",
+    "people, roster, status",
     [
-        (BOTH_STAFF + [person("Pupil A", PUPIL, 1)], "ok", Status.passed),
-        (BOTH_STAFF + [person("Guest", EXTERNAL, 3)], "ok", Status.failed),
-        (BOTH_STAFF + [person("Someone", UNKNOWN, 3)], "could not verify: Graph is unavailable", Status.could_not_verify),
+        (BOTH_STAFF + [person("Pupil A", PUPIL, 1)], Lookup.ok(), Status.passed),
+        (BOTH_STAFF + [person("Guest", EXTERNAL, 3)], Lookup.ok(), Status.failed),
+        (BOTH_STAFF + [person("Someone", UNKNOWN, 3)], Lookup.could_not_verify("Graph is unavailable"), Status.could_not_verify),
     ],
 )
-def test_school_accounts_only(people, roster_status, status):
-    assert verdict(school_accounts_only, snap(lesson(people, roster_status=roster_status))).status is status
+def test_school_accounts_only(people, roster, status):
+    assert verdict(school_accounts_only, snap(lesson(people, roster_lookup=roster))).status is status
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app import StartupError, read_settings
+from config.startup import StartupError, read_settings
 from standins.identity import ChannelIdentityStandIn
 
 from .conftest import dev_env, run_app

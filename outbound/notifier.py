@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 
-from botbuilder.core import TurnContext
+from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.schema import Activity, ChannelAccount, ConversationParameters, ConversationReference
 
 from pydantic import BaseModel
 
 from config.settings import Settings
-from store.conversations import AlertPurpose, Conversation, ConversationStore
+from domain.conversations import AlertPurpose, Conversation
+from store.conversations import ConversationStore
 
-from .adapter import ChaperoneAdapter
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Sent(BaseModel):
 
 
 class Notifier:
-    def __init__(self, adapter: ChaperoneAdapter, conversations: ConversationStore, settings: Settings) -> None:
+    def __init__(self, adapter: BotAdapter, conversations: ConversationStore, settings: Settings) -> None:
         self._adapter = adapter
         self._conversations = conversations
         self._settings = settings
@@ -94,17 +94,6 @@ class Notifier:
                 activity=activity,
             ),
         )
-
-    async def update(self, conversation: Conversation, conversation_id: str, activity: Activity) -> None:
-        """Replace a card already sent (for everyone who can see it)."""
-        ref = ConversationReference().deserialize(conversation.reference)
-        self._checked(ref.service_url)
-        ref.conversation.id = conversation_id
-
-        async def replace(turn_context: TurnContext) -> None:
-            await turn_context.update_activity(activity)
-
-        await self._adapter.continue_conversation(ref, replace, self._settings.app_id)
 
     async def _create(self, service_url: str, parameters: ConversationParameters) -> Sent:
         created: list[Sent] = []

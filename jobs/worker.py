@@ -23,10 +23,9 @@ Handler = Callable[[Job], Awaitable[None]]
 class RetryLater(Exception):
     """Not yet: run this job again after `delay_seconds` (e.g. a report not published yet)."""
 
-    def __init__(self, reason: str, delay_seconds: float, payload: dict | None = None) -> None:
+    def __init__(self, reason: str, delay_seconds: float) -> None:
         super().__init__(reason)
         self.delay_seconds = delay_seconds
-        self.payload = payload
 
 
 class GiveUp(Exception):
@@ -118,7 +117,7 @@ class Worker:
             await handler(job)
         except RetryLater as later:
             log.info("job %s %s: %s; again in %.0f s", job.id, job.kind, later, later.delay_seconds)
-            await self._jobs.retry(job.id, str(later), later.delay_seconds, later.payload)
+            await self._jobs.retry(job.id, str(later), later.delay_seconds)
             return
         except GiveUp as exc:
             log.warning("job %s %s gave up: %s", job.id, job.kind, exc)

@@ -20,24 +20,25 @@ import logging
 from datetime import datetime, timedelta
 
 from config.policy import Policy
-from domain.events import EventOutcome, MeetingEnded, MeetingStarted, Participant, ParticipantsChanged
+from domain.events import EventOutcome, MeetingEnded, MeetingStarted, ParticipantsChanged
 from domain.findings import Status
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
+from domain.lookups import Lookup, LookupOutcome
 from domain.meeting import AttendanceReport
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
 from graph.client import GraphUnavailable
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
+from jobs.worker import GiveUp, RetryLater, Worker
+from outbound.connector import BotConnector, ConnectorError
 from rules import waiting_room
 from rules.snapshot import Moment
 from store.jobs import Job, JobSpec
 from store.lessons import LessonStore
 
-from .alerts import Alerts
 from .assessment import GRACE_CHECK, LessonAssessor
-from .connector import BotConnector, ConnectorError
-from .worker import GiveUp, RetryLater, Worker
+from .notices import LessonNotices
 
 log = logging.getLogger(__name__)
 
@@ -45,29 +46,13 @@ LESSON_STARTED = "lesson-started"
 ROSTER_CHANGED = "roster-changed"
 LESSON_ENDED = "lesson-ended"
 RECONCILE_ATTENDANCE = "reconcile-attendance"
-CHANNEL_MEETING_TYPES = {"ChannelScheduled", "ChannelRecurring"}
 REPORT_MATCH_WINDOW = timedelta(minutes=30)
-
-
-def classify_from_event(person: Participant, school_tenant: str | None) -> PersonClass:
-    """What the event alone says about a person: only 'external' is certain from it.
-
-    Staff and pupils share the school's tenant; telling them apart needs the directory.
-    """
-    if not person.aad_object_id:
-        return PersonClass.external  # anonymous joiners have no school account
-    if school_tenant and person.tenant_id and person.tenant_id != school_tenant:
-        return PersonClass.external
-    return PersonClass.unknown
-
-
-def could_not_verify(reason: object) -> str:
-    return f"could not verify: {reason}"
 
 
 class LessonMonitor:
     def __init__(
         self,
+        *,
         store: LessonStore,
         worker: Worker,
         connector: BotConnector,
@@ -76,14 +61,14 @@ class LessonMonitor:
         people: PeopleDirectory,
         reports: AttendanceReports,
         assessor: LessonAssessor,
-        alerts: Alerts,
+        notices: LessonNotices,
         policy: Policy,
         report_delays: tuple[float, ...],
         roster_settle_seconds: float = 0,
     ) -> None:
         self._store = store
         self._assessor = assessor
-        self._alerts = alerts
+        self._notices = notices
         self._worker = worker
         self._connector = connector
         self._meetings = meetings
@@ -116,9 +101,7 @@ class LessonMonitor:
 
     async def participants_changed(self, event: ParticipantsChanged, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         tenant = self._policy.school.tenant_id or event.meeting.tenant_id
-        lesson, outcome = await self._store.record_participants(
-            event, activity_key, lambda person: classify_from_event(person, tenant), [self._roster_job]
-        )
+        lesson, outcome = await self._store.record_participants(event, activity_key, tenant, [self._roster_job])
         self._worker.wake()
         log.info(
             "%s %d participant(s) in %s -> lesson %s (%s)",
@@ -137,27 +120,27 @@ class LessonMonitor:
         if lesson.service_url:
             lesson = await self._fetch_details(lesson, lesson.service_url)
         if not lesson.organizer_aad_id:
-            reason = could_not_verify("the organizer is not known (Teams' meeting details were not available)")
-            await self._store.set_meeting_settings(lesson.id, None, reason)
-            await self._store.set_calendar(lesson.id, None, reason)
+            unknown = Lookup.could_not_verify("the organizer is not known (Teams' meeting details were not available)")
+            await self._store.set_meeting_settings(lesson.id, None, unknown)
+            await self._store.set_calendar(lesson.id, None, unknown)
             return
         try:
             settings = await self._meetings.settings(lesson.organizer_aad_id, lesson.graph_meeting_id, lesson.join_url)
-            await self._store.set_meeting_settings(lesson.id, settings, "ok")
+            await self._store.set_meeting_settings(lesson.id, settings, Lookup.ok())
         except GraphUnavailable as exc:
-            await self._store.set_meeting_settings(lesson.id, None, could_not_verify(exc.reason))
+            await self._store.set_meeting_settings(lesson.id, None, Lookup.could_not_verify(exc.reason))
         try:
             event = await self._calendar.event_for(lesson.organizer_aad_id, lesson.join_url, lesson.actual_start or lesson.scheduled_start)
-            await self._store.set_calendar(lesson.id, event, "ok" if event else "no calendar event")
+            await self._store.set_calendar(lesson.id, event, Lookup.ok() if event else Lookup.none("no calendar event"))
         except GraphUnavailable as exc:
-            await self._store.set_calendar(lesson.id, None, could_not_verify(exc.reason))
+            await self._store.set_calendar(lesson.id, None, Lookup.could_not_verify(exc.reason))
         try:
             # The timetable names teachers by email; the meeting names the organizer by id.
             entry = await self._people.classify(lesson.organizer_aad_id)
             await self._store.set_organizer_upn(lesson.id, entry.upn)
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
-        await self._alerts.lesson_started(lesson)
+        await self._notices.lesson_started(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
         await self._remediate_lobby(lesson.id)
 
@@ -174,14 +157,14 @@ class LessonMonitor:
         except GraphUnavailable as exc:
             log.warning("lesson %s: could not turn the lobby on: %s", lesson_id, exc.reason)
             return
-        await self._store.set_meeting_settings(lesson_id, settings, f"ok; lobby set to '{options.remediate_to.value}' by Chaperone")
+        await self._store.set_meeting_settings(lesson_id, settings, Lookup.ok(f"lobby set to '{options.remediate_to.value}' by Chaperone"))
         await self._assessor.record_remediation(lesson_id, f"lobby bypass set to '{options.remediate_to.value}'")
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
     async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> None:
         new = await self._assessor.assess(lesson_id, moment, at)
         if new:
-            await self._alerts.breaches_found(await self._store.get(lesson_id, with_attendance=False), new)
+            await self._notices.breaches_found(await self._store.get(lesson_id, with_attendance=False), new)
 
     async def grace_check(self, job: Job) -> None:
         await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
@@ -189,15 +172,15 @@ class LessonMonitor:
     async def lesson_ended(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
         await self._assess(lesson.id, Moment.end, lesson.actual_end)
-        await self._alerts.lesson_ended(lesson)
+        await self._notices.lesson_ended(lesson)
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
         try:
             details = await self._connector.meeting_details(service_url, lesson.meeting_id)
         except ConnectorError as exc:
             log.warning("lesson %s: meeting details unavailable: %s", lesson.id, exc)
-            return await self._store.set_details(lesson.id, None, could_not_verify(exc))
-        return await self._store.set_details(lesson.id, details, "ok")
+            return await self._store.set_details(lesson.id, None, Lookup.could_not_verify(str(exc)))
+        return await self._store.set_details(lesson.id, details, Lookup.ok())
 
     async def roster_changed(self, job: Job) -> None:
         problem = await self._classify(job.lesson_id)
@@ -218,21 +201,21 @@ class LessonMonitor:
             raise unexpected[0]
         failures = [a for a in answers if isinstance(a, GraphUnavailable)]
         problem = f"{len(failures)} people not classified: {failures[0].reason}" if failures else None
-        await self._store.set_roster_status(lesson.id, could_not_verify(problem) if problem else "ok")
+        await self._store.set_roster_lookup(lesson.id, Lookup.could_not_verify(problem) if problem else Lookup.ok())
         return problem
 
     async def reconcile_attendance(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
-        if lesson.meeting_type in CHANNEL_MEETING_TYPES:
-            await self._store.set_report_status(lesson.id, "none: Teams keeps no attendance report for channel meetings")
+        if lesson.is_channel_meeting:
+            await self._store.set_report_lookup(lesson.id, Lookup.none("Teams keeps no attendance report for channel meetings"))
             return
         try:
             report = await self._matching_report(lesson)
         except GraphUnavailable as exc:
-            await self._not_yet(job, lesson, could_not_verify(exc.reason))
+            await self._not_yet(job, lesson, Lookup.could_not_verify(exc.reason))
             return
         if report is None:
-            await self._not_yet(job, lesson, "no attendance report yet")
+            await self._not_yet(job, lesson, Lookup.pending("no attendance report yet"))
             return
         added = await self._store.merge_report(lesson.id, report)
         log.info("lesson %s: attendance report reconciled, %d added", lesson.id, added)
@@ -251,10 +234,12 @@ class LessonMonitor:
                 return report
         return None
 
-    async def _not_yet(self, job: Job, lesson: Lesson, reason: str) -> None:
+    async def _not_yet(self, job: Job, lesson: Lesson, why: Lookup) -> None:
+        """Look for the report again later; after the last look, say it could not be verified."""
+        reason = str(why) if why.outcome is LookupOutcome.could_not_verify else why.reason
         if job.attempts < len(self._report_delays):
-            await self._store.set_report_status(lesson.id, f"pending: {reason}")
+            await self._store.set_report_lookup(lesson.id, Lookup.pending(reason))
             raise RetryLater(reason, self._report_delays[job.attempts])
-        final = reason if reason.startswith("could not verify") else could_not_verify(f"{reason} after {job.attempts} tries")
-        await self._store.set_report_status(lesson.id, final)
-        raise GiveUp(final)
+        final = why if why.outcome is LookupOutcome.could_not_verify else Lookup.could_not_verify(f"{why.reason} after {job.attempts} tries")
+        await self._store.set_report_lookup(lesson.id, final)
+        raise GiveUp(str(final))

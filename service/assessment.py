@@ -8,16 +8,17 @@ import logging
 from datetime import datetime
 
 from config.policy import Policy
+from domain.aup import AupDocument
+from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
 from rules import registry
 from rules.snapshot import LessonSnapshot, Moment
-from domain.aup import AupDocument
-from store.findings import FindingStore, StoredFinding
-from store.signatures import SignatureRegister
+from store.findings import FindingStore
 from store.jobs import JobSpec, JobStore
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
+from store.signatures import SignatureRegister
 from store.tables import utcnow
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def latest_event(lesson: Lesson) -> datetime | None:
 class LessonAssessor:
     def __init__(
         self,
+        *,
         lessons: LessonStore,
         findings: FindingStore,
         exceptions: ExceptionRegister,
@@ -83,7 +85,8 @@ class LessonAssessor:
         if lesson.actual_end is None:
             await self._book_next_looks(lesson, findings, at)
         for finding in new:
-            log.warning("lesson %s: %s %s: %s", lesson.id, finding.severity.value, finding.rule_id, finding.message)
+            # Ids only: finding messages name pupils and staff.
+            log.warning("lesson %s: %s %s (finding %s)", lesson.id, finding.severity.value, finding.rule_id, finding.id)
         return new
 
     async def findings(self, lesson_id: int) -> list[StoredFinding]:
@@ -92,13 +95,12 @@ class LessonAssessor:
     async def record_remediation(self, lesson_id: int, what: str) -> None:
         await self._exceptions.record_action("chaperone", "remediation", f"lesson:{lesson_id}", {"change": what})
 
-    async def _book_next_looks(self, lesson: Lesson, findings, at: datetime) -> None:
+    async def _book_next_looks(self, lesson: Lesson, findings: list[Finding], at: datetime) -> None:
         for finding in findings:
-            check_at = finding.details.get("check_at")
-            if not check_at:
+            if finding.recheck_at is None:
                 continue
-            when = datetime.fromisoformat(check_at)
+            when = finding.recheck_at.isoformat()
             # The lesson's clock is Teams' event time; the job waits the same span in real time.
-            delay = max(0.0, (when - at).total_seconds())
-            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{check_at}", payload={"at": check_at, "rule": finding.rule_id})
+            delay = max(0.0, (finding.recheck_at - at).total_seconds())
+            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{when}", payload={"at": when})
             await self._jobs.enqueue(spec, lesson.id)

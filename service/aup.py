@@ -7,38 +7,58 @@ the name they type), the policy version, and a SHA-256 of the exact text they we
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
-from botbuilder.core import TurnContext
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from cards import aup as aup_cards
 from config.policy import Policy
 from domain.aup import AupDocument
+from domain.events import Sender
 from graph.client import GraphClient
 from graph.people import StaffMember, staff_members
+from jobs.worker import Worker
+from outbound.activities import card_activity
+from outbound.notifier import NoDestination, Notifier
 from store.conversations import ConversationStore
 from store.jobs import Job, JobSpec, JobStore
 from store.signatures import SignatureRegister
 
-from . import events
-from .alerts import card_activity
-from .notifier import NoDestination, Notifier
-from .worker import Worker
-
 log = logging.getLogger(__name__)
 
-CARD = "application/vnd.microsoft.card.adaptive"
 REMIND = "aup-remind"
+
+
+class Submission(BaseModel):
+    """What a member of staff entered on the signing card. Any shape is read: what is not
+    right is answered on the card (the signing card again), not refused."""
+
+    name: str = ""
+    position: str = ""
+    understood: bool = False
+    version: str | None = None
+    sha256: str | None = None
+
+    @field_validator("name", "position", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> str:
+        return value if isinstance(value, str) else ""
+
+    @field_validator("version", "sha256", mode="before")
+    @classmethod
+    def _optional_text(cls, value: object) -> str | None:
+        return value if isinstance(value, str) else None
+
+    @field_validator("understood", mode="before")
+    @classmethod
+    def _toggle(cls, value: object) -> bool:
+        return str(value).lower() == "true"  # the toggle's valueOn
 
 
 class StaffStatus(BaseModel):
     member: StaffMember
-    signed_at: object | None = None
+    signed_at: datetime | None = None
     position: str | None = None
-
-
-def _card(card: dict) -> dict:
-    return {"statusCode": 200, "type": CARD, "value": card}
 
 
 class AupSigning:
@@ -58,44 +78,45 @@ class AupSigning:
         self._conversations = conversations
         self._policy = policy
 
-    async def signing_card(self, turn_context: TurnContext, problem: str | None = None, name: str | None = None,
-                           position: str | None = None) -> dict | None:
+    def signing_card(self, signer: Sender, problem: str | None = None, name: str | None = None,
+                     position: str | None = None) -> dict | None:
+        """The AUP with name and position (prefilled from Teams) and Sign; None without an AUP."""
         if self.document is None:
             return None
-        sender = turn_context.activity.from_property
-        return aup_cards.signing_card(self.document, name if name is not None else getattr(sender, "name", None), position, problem)
+        return aup_cards.signing_card(self.document, name if name is not None else signer.name, position, problem)
 
-    async def sign(self, turn_context: TurnContext, data: dict) -> dict:
-        """Check the submission; store nothing unless all of it is right."""
-        if self.document is None:
-            return {"statusCode": 200, "type": "application/vnd.microsoft.activity.message", "value": "This school has not set up AUP signing."}
-        activity = turn_context.activity
-        sender = activity.from_property
-        aad_id = getattr(sender, "aad_object_id", None)
-        name = str(data.get("name") or "").strip()
-        position = str(data.get("position") or "").strip()
+    def _refusal(self, signer: Sender, submission: Submission) -> dict | None:
+        """The card a submission gets back before anything is stored: None when all of it is
+        right, otherwise the signing card again (or a refusal) saying what to fix."""
+        name, position = submission.name.strip(), submission.position.strip()
 
-        async def again(problem: str) -> dict:
-            return _card(await self.signing_card(turn_context, problem, name, position))
+        def again(problem: str) -> dict:
+            return self.signing_card(signer, problem, name, position)
 
         school_tenant = self._policy.school.tenant_id
-        if not aad_id or (school_tenant and events.tenant_of(activity) != school_tenant):
-            return _card(aup_cards.card([aup_cards.text(f"Only staff signed in with a {self._policy.school.name} account can sign this AUP. Nothing was recorded.", color="Attention")]))
-        if data.get("version") != self.document.version or data.get("sha256") != self.document.sha256:
-            return await again("The AUP has changed since this card was sent. Please read the current version below and sign again.")
+        if not signer.aad_object_id or (school_tenant and signer.tenant_id != school_tenant):
+            return aup_cards.card([aup_cards.text(f"Only staff signed in with a {self._policy.school.name} account can sign this AUP. Nothing was recorded.", color="Attention")])
+        if submission.version != self.document.version or submission.sha256 != self.document.sha256:
+            return again("The AUP has changed since this card was sent. Please read the current version below and sign again.")
         if not name or len(name) > 120:
-            return await again("Enter your name.")
+            return again("Enter your name.")
         if not position or len(position) > 120:
-            return await again("Enter your position.")
-        if str(data.get("understood")).lower() != "true":
-            return await again("Confirm that you have read and understood the AUP.")
+            return again("Enter your position.")
+        if not submission.understood:
+            return again("Confirm that you have read and understood the AUP.")
+        return None
+
+    async def sign(self, signer: Sender, submission: Submission) -> dict:
+        """Check the submission; store nothing unless all of it is right. Returns the card to show."""
+        if (refusal := self._refusal(signer, submission)) is not None:
+            return refusal
         signature, created = await self._register.sign(
-            aad_object_id=aad_id, tenant_id=events.tenant_of(activity), name=name, position=position,
-            version=self.document.version, sha256=self.document.sha256,
+            aad_object_id=signer.aad_object_id, tenant_id=signer.tenant_id, name=submission.name.strip(),
+            position=submission.position.strip(), version=self.document.version, sha256=self.document.sha256,
         )
-        log.info("AUP %s %s by %s", self.document.version, "signed" if created else "already signed", aad_id)
-        return _card(aup_cards.receipt_card(signature.name, signature.position, signature.version, signature.signed_at,
-                                            self._policy.school.zone, already=not created))
+        log.info("AUP %s %s by %s", self.document.version, "signed" if created else "already signed", signer.aad_object_id)
+        return aup_cards.receipt_card(signature.name, signature.position, signature.version, signature.signed_at,
+                                      self._policy.school.zone, already=not created)
 
     async def signature_of(self, aad_object_id: str | None):
         if self.document is None or not aad_object_id:

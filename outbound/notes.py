@@ -13,8 +13,12 @@ from html import escape
 
 from aiohttp import web
 
+from domain.findings import StoredFinding
+from domain.messages import MessageKind
 from rules.registry import BY_ID
-from store.findings import StoredFinding
+from store.findings import FindingStore
+from store.lessons import LessonStore
+from store.outbox import Outbox
 
 
 def signature(key: bytes, message_id: int) -> str:
@@ -32,7 +36,7 @@ def valid(key: bytes, message_id: int, sig: str) -> bool:
 def note_page(lesson_title: str | None, findings: list[StoredFinding]) -> web.Response:
     items = "".join(
         f"<li><strong>{escape(BY_ID[f.rule_id].title)}</strong> ({escape(f.severity.value)})<br>"
-        f"{escape(f.message.split(': ', 1)[-1])}<br><em>What to do:</em> {escape(BY_ID[f.rule_id].remediation)}</li>"
+        f"{escape(f.message)}<br><em>What to do:</em> {escape(BY_ID[f.rule_id].remediation)}</li>"
         for f in findings
     )
     html = (
@@ -42,3 +46,28 @@ def note_page(lesson_title: str | None, findings: list[StoredFinding]) -> web.Re
         f"<ul>{items}</ul><p style='color:#555'>Only you can see this note.</p></body></html>"
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+
+class Notes:
+    """GET /notes/{message_id}?sig=...: the organizer's warning, for a valid link only."""
+
+    def __init__(self, *, key: bytes, outbox: Outbox, findings: FindingStore, lessons: LessonStore) -> None:
+        self._key = key
+        self._outbox = outbox
+        self._findings = findings
+        self._lessons = lessons
+
+    async def page(self, request: web.Request) -> web.Response:
+        try:
+            message_id = int(request.match_info["message_id"])
+        except ValueError:
+            raise web.HTTPNotFound() from None
+        if not valid(self._key, message_id, request.query.get("sig", "")):
+            raise web.HTTPForbidden(text="This link is not valid.")
+        message = await self._outbox.get(message_id)
+        if message is None or message.kind is not MessageKind.teacher_warning:
+            raise web.HTTPNotFound()
+        wanted = set(message.finding_ids)
+        findings = [f for f in await self._findings.for_lesson(message.lesson_id) if f.id in wanted]
+        lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
+        return note_page(lesson.title, findings)

@@ -1,0 +1,411 @@
+"""Chaperone's command line: `python app.py COMMAND`.
+
+    serve                 run the bot endpoint (POST /api/messages, GET /healthz) (the default)
+    migrate               bring the database schema up to date and exit
+    demo                  follow a scripted school morning through the real endpoint
+    bench                 measure participant-event throughput with authentication on
+    rules                 list the rules, their clauses, and whether the policy enables them
+    import-timetable FILE / import-consent FILE   load the school's registers
+    exceptions add|list|revoke                    the exceptions register
+    cards --out DIR       every card Chaperone sends, with sample data
+    alerts [--undelivered]   cards queued, sent, or not delivered
+    aup status|remind     who has signed the current AUP; remind those who have not
+    export signatures --format csv   the signature register
+    purge                 delete what is past its retention period
+    manifest --out build/chaperone.zip   the Teams app package
+
+Each command imports what it uses when it runs: most need neither botbuilder nor msgraph,
+which take seconds to import. Adding a command is one function decorated with @subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import getpass
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+from config.policy import Person, Policy
+from config.settings import Settings
+from config.startup import StartupError, read_policy, read_settings
+from importers.common import ImportProblems
+
+log = logging.getLogger("chaperone")
+
+SUBCOMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], Callable[[argparse.ArgumentParser], None], str]] = {}
+
+
+def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+    def register(fn: Callable[[argparse.Namespace], int]):
+        SUBCOMMANDS[name] = (fn, arguments, help)
+        return fn
+
+    return register
+
+
+@subcommand("serve", "run the bot endpoint (the default)")
+def serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from app import create_app
+
+    settings = read_settings()
+    logging.getLogger().setLevel(settings.log_level.upper())
+    policy = read_policy(settings)
+    if settings.dev_mode:
+        log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
+    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None)
+    return 0
+
+
+@asynccontextmanager
+async def database(settings: Settings):
+    """The migrated database engine, for admin commands that do not run the bot."""
+    from store.db import create_engine, migrate
+
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+@subcommand("migrate", "bring the database schema up to date and exit")
+def migrate_command(args: argparse.Namespace) -> int:
+    settings = read_settings()
+
+    async def run() -> None:
+        async with database(settings):
+            pass
+
+    asyncio.run(run())
+    print(f"schema up to date: {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file under ./data/)")
+
+
+@subcommand("demo", "follow a scripted school morning through the real endpoint and print a report", _demo_arguments)
+def demo_command(args: argparse.Namespace) -> int:
+    from demo.morning import run_demo
+
+    return asyncio.run(run_demo(database_url=args.database))
+
+
+def _bench_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--events", type=int, default=2000, help="participant-join events to post")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+
+
+@subcommand("bench", "measure participant-join events/s and latency with authentication on", _bench_arguments)
+def bench_command(args: argparse.Namespace) -> int:
+    from demo.bench import run_bench
+
+    return asyncio.run(run_bench(events=args.events, concurrency=args.concurrency, database_url=args.database))
+
+
+def _operator() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it")
+def rules_command(args: argparse.Namespace) -> int:
+    from rules import registry
+
+    policy = read_policy(read_settings())
+    for rule in registry.RULES:
+        options = rule.options_for(policy)
+        state = "on " if options.enabled else "off"
+        print(f"[{state}] {rule.id:<22} {rule.severity_for(policy).value:<8} {rule.title}")
+        for clause in rule.clauses:
+            print(f"        \"{clause.text}\"\n          - {clause.document}")
+        print(f"        fix: {rule.remediation}\n")
+    return 0
+
+
+def _file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the file exported from the school's MIS")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise StartupError(f"cannot read {path}: {exc.strerror}") from exc
+
+
+@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _file_argument)
+def import_timetable_command(args: argparse.Namespace) -> int:
+    from importers.timetable import parse_timetable
+    from store.school_data import SchoolData
+
+    settings = read_settings()
+    policy = read_policy(settings)
+    entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            return await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+
+    print(f"imported {asyncio.run(run())} timetable entries from {args.file}")
+    return 0
+
+
+@subcommand("import-consent", "replace the parental consent register with a CSV export", _file_argument)
+def import_consent_command(args: argparse.Namespace) -> int:
+    from importers.consent import parse_consents
+    from store.school_data import SchoolData
+
+    settings = read_settings()
+    consents = parse_consents(_read(args.file), str(args.file))
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file))
+
+    print(f"imported {asyncio.run(run())} consent records from {args.file}")
+    return 0
+
+
+def _exception_arguments(parser: argparse.ArgumentParser) -> None:
+    from rules import registry
+
+    actions = parser.add_subparsers(dest="action", required=True)
+    add = actions.add_parser("add", help="record an exception SLT or the DSL approved")
+    add.add_argument("--rule", required=True, choices=sorted(registry.BY_ID))
+    scope = add.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--lesson", type=int, help="one lesson (its id)")
+    scope.add_argument("--meeting", help="a recurring series (its Teams meeting id)")
+    scope.add_argument("--person", help="a person (Entra object id)")
+    add.add_argument("--reason", required=True)
+    add.add_argument("--approver", required=True, help="Entra object id of the SLT member or DSL who approved it")
+    add.add_argument("--expires", type=date.fromisoformat, help="last day it applies (YYYY-MM-DD)")
+    actions.add_parser("list", help="list the register")
+    revoke = actions.add_parser("revoke", help="withdraw an exception")
+    revoke.add_argument("id", type=int)
+    revoke.add_argument("--by", required=True, help="Entra object id of the SLT member or DSL withdrawing it")
+
+
+def _approver(policy: Policy, aad_id: str) -> Person:
+    for person in policy.people.slt + policy.people.dsl:
+        if person.aad_object_id == aad_id:
+            return person
+    raise StartupError(f"{aad_id} is not SLT or the DSL in the policy: only they can approve or withdraw exceptions")
+
+
+@subcommand("exceptions", "the exceptions register: add, list, revoke", _exception_arguments)
+def exceptions_command(args: argparse.Namespace) -> int:
+    from store.register import ExceptionRegister
+
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> None:
+        async with database(settings) as engine:
+            register = ExceptionRegister(engine)
+            if args.action == "add":
+                approver = _approver(policy, args.approver)
+                expires = None
+                if args.expires:
+                    expires = datetime.combine(args.expires + timedelta(days=1), time(0), tzinfo=policy.school.zone)
+                approved = await register.approve(
+                    rule_id=args.rule, reason=args.reason, approver_id=approver.aad_object_id, approver_name=approver.name,
+                    lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires,
+                )
+                print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
+            elif args.action == "revoke":
+                person = _approver(policy, args.by)
+                done = await register.revoke(args.id, person.aad_object_id, person.name)
+                print(f"exception #{args.id} {'withdrawn' if done else 'not found or already withdrawn'}")
+            else:
+                for row in await register.list():
+                    scope = f"lesson {row.lesson_id}" if row.lesson_id else f"series {row.meeting_id}" if row.meeting_id else f"person {row.person_id}"
+                    state = "withdrawn" if row.revoked_at else f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "no expiry"
+                    print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
+
+    asyncio.run(run())
+    return 0
+
+
+@subcommand("purge", "delete personal data older than the policy's retention periods, now")
+def purge_command(args: argparse.Namespace) -> int:
+    from store.retention import purge
+
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> dict[str, int]:
+        async with database(settings) as engine:
+            return await purge(engine, policy.retention, datetime.now(timezone.utc))
+
+    for what, count in asyncio.run(run()).items():
+        print(f"{count:>6} {what} deleted")
+    return 0
+
+
+def _aup_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True)
+    actions.add_parser("status", help="signed / not signed, per member of staff, for the current version")
+    actions.add_parser("remind", help="send each unsigned member of staff a reminder (at most once per interval)")
+
+
+@subcommand("aup", "the AUP signature register: status, remind", _aup_arguments)
+def aup_command(args: argparse.Namespace) -> int:
+    from app import build_services
+    from graph.client import GraphUnavailable
+    from outbound.notifier import NoDestination
+
+    settings = read_settings()
+    policy = read_policy(settings)
+    if policy.aup is None:
+        raise StartupError("the policy names no AUP: add an [aup] table with source and version")
+
+    async def run() -> int:
+        services = await build_services(settings, policy)
+        try:
+            if args.action == "remind":
+                reminded, skipped = await services.signing.remind()
+                print(f"reminded {reminded} member(s) of staff; {skipped} reminded within the last {policy.aup.remind_interval_days} days")
+                return 0
+            rows = await services.signing.status()
+        except (GraphUnavailable, NoDestination) as exc:
+            raise StartupError(str(exc)) from exc
+        finally:
+            await services.close()
+        print(f"{policy.aup_document().title}, version {policy.aup.version}")
+        for row in rows:
+            state = f"signed {row.signed_at:%Y-%m-%d %H:%M} as {row.position}" if row.signed_at else "NOT SIGNED"
+            print(f"  {row.member.name or row.member.aad_object_id:<30} {row.member.upn or '':<35} {state}")
+        print(f"{sum(1 for r in rows if r.signed_at)} of {len(rows)} signed")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("what", choices=["signatures"])
+    parser.add_argument("--format", choices=["csv"], default="csv")
+    parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+
+@subcommand("export", "export a register: signatures (CSV)", _export_arguments)
+def export_command(args: argparse.Namespace) -> int:
+    from store.signatures import SignatureRegister
+
+    settings = read_settings()
+
+    async def run() -> list:
+        async with database(settings) as engine:
+            return await SignatureRegister(engine).all()
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["name", "position", "entra_object_id", "version", "text_sha256", "signed_at"])
+    for s in asyncio.run(run()):
+        writer.writerow([s.name, s.position, s.aad_object_id, s.version, s.text_sha256, s.signed_at.isoformat()])
+    if args.out:
+        args.out.write_text(out.getvalue(), encoding="utf-8")
+    else:
+        sys.stdout.write(out.getvalue())
+    return 0
+
+
+def _manifest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("build/chaperone.zip"), help="the package to write")
+    parser.add_argument("--version", default=None, help="the app version (default: Chaperone's own)")
+    parser.add_argument("--developer", default=None, help="who publishes the app in your tenant (default: the school)")
+
+
+@subcommand("manifest", "build the Teams app package (manifest.json and icons) a Teams admin uploads", _manifest_arguments)
+def manifest_command(args: argparse.Namespace) -> int:
+    from importlib import metadata
+
+    from manifest.package import ManifestError, build
+
+    settings = read_settings()
+    policy = read_policy(settings)
+    try:
+        manifest = build(
+            args.out,
+            app_id=settings.app_id,
+            version=args.version or metadata.version("chaperone"),
+            public_url=settings.public_url,
+            developer_name=args.developer or policy.school.name,
+        )
+    except ManifestError as exc:
+        raise StartupError(str(exc)) from exc
+    print(f"wrote {args.out}: Teams app {manifest['id']} version {manifest['version']} for {manifest['validDomains'][0]}")
+    return 0
+
+
+def _gallery_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, required=True, help="folder to write one .json file per card into")
+
+
+@subcommand("cards", "write every card Chaperone can send, with sample data, as .json files", _gallery_arguments)
+def cards_command(args: argparse.Namespace) -> int:
+    from cards.gallery import gallery
+
+    policy = read_policy(read_settings())
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, card in gallery(policy).items():
+        path = args.out / f"{name}.json"
+        path.write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"{path} ({path.stat().st_size} bytes)")
+    return 0
+
+
+def _alerts_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--undelivered", action="store_true", help="only the cards that have not been delivered")
+
+
+@subcommand("alerts", "list the cards Chaperone has queued or sent (reminders, warnings, alerts, summaries)", _alerts_arguments)
+def alerts_command(args: argparse.Namespace) -> int:
+    from domain.messages import DeliveryStatus
+    from store.outbox import Outbox
+
+    settings = read_settings()
+
+    async def run() -> list:
+        async with database(settings) as engine:
+            outbox = Outbox(engine)
+            return await (outbox.undelivered() if args.undelivered else outbox.all())
+
+    messages = asyncio.run(run())
+    for m in messages:
+        error = f": {m.last_error}" if m.last_error and m.status is not DeliveryStatus.sent else ""
+        print(f"#{m.id} {m.created_at:%Y-%m-%d %H:%M} {m.kind.value} to {m.destination.value} (lesson {m.lesson_id}) "
+              f"{m.status.value}, {m.attempts} attempt(s){error}")
+    if not messages:
+        print("no undelivered cards" if args.undelivered else "no cards yet")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="Chaperone: safeguarding companion for live lessons in Teams")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, arguments, help_text) in SUBCOMMANDS.items():
+        arguments(commands.add_parser(name, help=help_text))
+    args = parser.parse_args(argv)
+    name = args.command or "serve"
+    logging.basicConfig(
+        level=logging.INFO if name == "serve" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return SUBCOMMANDS[name][0](args)
+    except (StartupError, ImportProblems) as exc:
+        print(f"chaperone: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,71 @@
+"""The cards Chaperone delivers (the outbox), and what SLT did with each breach alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class MessageKind(StrEnum):
+    reminder = "reminder"  # behaviour expectations, in the meeting chat at the start
+    teacher_warning = "teacher-warning"  # the organizer's note: what failed and what to do
+    slt_alert = "slt-alert"  # a breach, in the SLT channel
+    summary = "summary"  # the lesson record, to the organizer at the end
+    concern = "concern"  # a reported concern, to the DSL only
+
+
+class Destination(StrEnum):
+    meeting = "meeting"  # the lesson's meeting chat
+    slt_channel = "slt-channel"  # the channel SLT chose with `set alert channel`
+    organizer = "organizer"  # a 1:1 chat with the lesson's organizer
+    dsl = "dsl"  # the DSL's concern channel, or 1:1 chats with each DSL
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"
+    sent = "sent"
+    failed = "failed"  # kept, listed by `alerts --undelivered` and counted by /healthz
+
+
+class Message(BaseModel):
+    """A card Chaperone must deliver, kept after it is sent, for the record."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    lesson_id: int | None
+    kind: MessageKind
+    destination: Destination
+    card: dict
+    summary: str
+    finding_ids: list[int]
+    status: DeliveryStatus
+    service_url: str | None
+    attempts: int
+    last_error: str | None
+    conversation_id: str | None
+    activity_id: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class AlertAction(StrEnum):
+    acknowledge = "acknowledge"
+    resolve = "resolve"
+    exception = "exception"  # an approved exception recorded from the alert
+
+
+class AlertState(BaseModel):
+    """What SLT or the DSL did with one breach alert (its own record, keyed by the alert)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    alert_id: int
+    acknowledged_by: str | None = None
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = None
+    resolved_at: datetime | None = None
+    exception_id: int | None = None
+    exception_by: str | None = None

@@ -1,0 +1,1 @@
+"""The job worker (runs queued work on any instance) and the daily retention purge."""

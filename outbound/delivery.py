@@ -1,0 +1,120 @@
+"""Delivering the outbox: the `deliver` job sends each queued card where it belongs, with
+the worker's retries and back-off, and keeps the ones that cannot be sent."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from botbuilder.schema import Activity
+
+from config.policy import Policy
+from config.settings import Settings
+from domain.conversations import AlertPurpose
+from domain.lesson import Lesson
+from domain.messages import DeliveryStatus, Destination, Message, MessageKind
+from jobs.worker import GiveUp, Worker
+from store.jobs import Job
+from store.lessons import LessonStore
+from store.outbox import DELIVER, Outbox
+
+from .activities import card_activity
+from .connector import BotConnector, ConnectorError
+from .notes import note_url
+from .notifier import NoDestination, Notifier, Sent
+
+log = logging.getLogger(__name__)
+
+
+class ComposesCards(Protocol):
+    """What delivery needs from the card composer (service/compose.py)."""
+
+    async def card_for(self, message: Message) -> dict: ...
+
+
+class Delivery:
+    def __init__(
+        self,
+        *,
+        outbox: Outbox,
+        lessons: LessonStore,
+        composer: ComposesCards,
+        notifier: Notifier,
+        connector: BotConnector,
+        worker: Worker,
+        policy: Policy,
+        settings: Settings,
+    ) -> None:
+        self._outbox = outbox
+        self._lessons = lessons
+        self._composer = composer
+        self._notifier = notifier
+        self._connector = connector
+        self._policy = policy
+        self._settings = settings
+        self._max_attempts = worker.max_attempts
+        worker.handle(DELIVER, self.deliver)
+
+    async def deliver(self, job: Job) -> None:
+        message = await self._outbox.get(job.payload["message_id"])
+        if message is None or message.status is DeliveryStatus.sent:
+            return  # sent already, or deleted by retention
+        try:
+            card = await self._composer.card_for(message)
+            sent = await self._send(message, card_activity(card, message.summary))
+        except NoDestination as exc:
+            await self._outbox.attempt_failed(message.id, str(exc), final=True)
+            raise GiveUp(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - connector failures are retried by the worker, then kept
+            final = job.attempts >= self._max_attempts
+            await self._outbox.attempt_failed(message.id, f"{type(exc).__name__}: {exc}", final=final)
+            raise
+        if not message.card:
+            # Kept as sent: the record shows what people saw, and refreshes start from it.
+            await self._outbox.set_card(message.id, card)
+        await self._outbox.sent(message.id, sent.conversation_id, sent.activity_id)
+        log.info("delivered %s %s to %s", message.kind.value, message.id, message.destination.value)
+
+    async def _send(self, message: Message, activity: Activity) -> Sent:
+        lesson = await self._lessons.get(message.lesson_id) if message.lesson_id else None
+        if message.kind is MessageKind.teacher_warning and (sent := await self._on_meeting_stage(message, lesson)):
+            return sent
+        if message.destination is Destination.meeting:
+            return await self._notifier.send_to(lesson.conversation_id, activity)
+        if message.destination is Destination.slt_channel:
+            return await self._notifier.send_alert(AlertPurpose.slt, activity)
+        if message.destination is Destination.organizer:
+            [member] = lesson.organizer_teams_ids[:1] or [None]
+            if member is None:
+                raise NoDestination("the organizer is not known")
+            return await self._notifier.send_personal(member, lesson.tenant_id, message.service_url, activity)
+        return await self._to_dsl(message, lesson, activity)
+
+    async def _on_meeting_stage(self, message: Message, lesson: Lesson) -> Sent | None:
+        """The organizer's note as a targeted in-meeting notification, where the meeting has one."""
+        recipients = lesson.organizer_teams_ids
+        if not self._settings.public_url or not recipients or lesson.is_channel_meeting or lesson.actual_end:
+            return None
+        url = note_url(self._settings.public_url, self._settings.link_key, message.id)
+        try:
+            failed = await self._connector.targeted_notification(lesson.service_url, lesson.meeting_id, recipients, "Chaperone", url)
+        except ConnectorError as exc:
+            log.info("lesson %s: no in-meeting notification (%s); using the meeting chat", lesson.id, exc)
+            return None
+        if failed:
+            log.info("lesson %s: in-meeting notification not delivered to %s; using the meeting chat", lesson.id, failed)
+            return None
+        return Sent(conversation_id=lesson.conversation_id, activity_id="targeted-meeting-notification")
+
+    async def _to_dsl(self, message: Message, lesson: Lesson | None, activity: Activity) -> Sent:
+        try:
+            return await self._notifier.send_alert(AlertPurpose.dsl, activity)
+        except NoDestination:
+            pass
+        if not self._policy.people.dsl:
+            raise NoDestination("the policy names no DSL and no DSL channel has been set")
+        tenant = lesson.tenant_id if lesson else self._policy.school.tenant_id
+        sent = None
+        for person in self._policy.people.dsl:
+            sent = await self._notifier.send_personal(person.aad_object_id, tenant, message.service_url, activity)
+        return sent

@@ -1,0 +1,1 @@
+"""The lesson service: follows each lesson, judges it against the policy, decides whom to tell and composes the cards."""

@@ -1,0 +1,61 @@
+"""Composing a card from stored facts: the lesson, its findings, and what SLT did.
+
+Delivery calls this when it sends a message, and card actions call it when a card changes
+(an alert acknowledged, the organizer's own view): one place decides what a card shows.
+"""
+
+from __future__ import annotations
+
+from cards import attendance_summary, slt_alert, teacher_warning
+from config.policy import Policy
+from domain.findings import StoredFinding
+from domain.lesson import Lesson
+from domain.messages import Message, MessageKind
+from rules.timetabled import timetable_entry
+from store.findings import FindingStore
+from store.lessons import LessonStore
+from store.outbox import Outbox
+from store.school_data import SchoolData
+
+
+class CardComposer:
+    def __init__(self, *, lessons: LessonStore, findings: FindingStore, outbox: Outbox, school_data: SchoolData, policy: Policy) -> None:
+        self._lessons = lessons
+        self._findings = findings
+        self._outbox = outbox
+        self._school_data = school_data
+        self._policy = policy
+
+    async def card_for(self, message: Message) -> dict:
+        """The card as it was composed when first sent (stored), or composed now."""
+        return message.card or await self.compose(message)
+
+    async def compose(self, message: Message) -> dict:
+        """The card for `message` from the facts as they are now."""
+        lesson = await self._lessons.get(message.lesson_id)
+        if message.kind is MessageKind.teacher_warning:
+            return teacher_warning.neutral_card(lesson.id, lesson.organizer_teams_ids, message.id)
+        if message.kind is MessageKind.slt_alert:
+            state = await self._outbox.alert_state(message.id)
+            return slt_alert.alert_card(self._policy, lesson, await self.findings_of(message), state, await self.timetabled_class(lesson))
+        if message.kind is MessageKind.summary:
+            return attendance_summary.summary_card(self._policy, lesson, await self._findings.for_lesson(lesson.id))
+        raise ValueError(f"a {message.kind.value} card is composed when it is queued")
+
+    async def organizer_view(self, message: Message) -> dict:
+        """The organizer's own view of their warning: what failed and what to do."""
+        lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
+        return teacher_warning.warning_card(lesson.title, await self.findings_of(message))
+
+    async def findings_of(self, message: Message) -> list[StoredFinding]:
+        wanted = set(message.finding_ids)
+        return [f for f in await self._findings.for_lesson(message.lesson_id) if f.id in wanted]
+
+    async def timetabled_class(self, lesson: Lesson) -> str:
+        """The class (and subject) the timetable has for this lesson, for the SLT alert."""
+        entries, loaded = await self._school_data.timetable_for(lesson.organizer_aliases)
+        start = lesson.actual_start or lesson.scheduled_start
+        entry = timetable_entry(entries, lesson.organizer_aliases, self._policy, start) if start else None
+        if entry is not None:
+            return entry.class_label or "on the timetable (no class given)"
+        return "not on the timetable" if loaded else "unknown (no timetable imported)"

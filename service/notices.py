@@ -1,0 +1,62 @@
+"""Deciding whom to tell, and when: the reminder at the start, the organizer's warning, the
+SLT breach alert and the record at the end.
+
+Each notice is queued in the outbox together with the job that delivers it
+(outbound/delivery.py); the card itself is composed from stored facts when it is sent.
+"""
+
+from __future__ import annotations
+
+from cards import reminder
+from config.policy import Policy
+from domain.findings import Severity, Status, StoredFinding
+from domain.lesson import Lesson
+from domain.messages import Destination, MessageKind
+from jobs.worker import Worker
+from store.outbox import Outbox
+
+
+def _episodes(findings: list[StoredFinding]) -> str:
+    return "-".join(f"{f.id}.{f.episode}" for f in findings)
+
+
+class LessonNotices:
+    def __init__(self, *, outbox: Outbox, worker: Worker, policy: Policy) -> None:
+        self._outbox = outbox
+        self._worker = worker
+        self._policy = policy
+
+    async def lesson_started(self, lesson: Lesson) -> None:
+        """The behaviour expectations reminder, once per lesson, in the meeting chat."""
+        await self._outbox.queue(
+            kind=MessageKind.reminder, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
+            card=reminder.reminder_card(self._policy, lesson.title, lesson.id),
+            summary="Online lesson expectations and how to report a concern", dedupe_key=f"reminder:{lesson.id}",
+        )
+        self._worker.wake()
+
+    async def breaches_found(self, lesson: Lesson, new: list[StoredFinding]) -> None:
+        """Newly open failures: the organizer is warned; breaches also go to SLT."""
+        worth_telling = [f for f in new if f.status is Status.failed and f.severity is not Severity.info]
+        if not worth_telling:
+            return
+        await self._outbox.queue(
+            kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
+            card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
+            dedupe_key=f"warning:{_episodes(worth_telling)}",
+        )
+        breaches = [f for f in worth_telling if f.severity is Severity.breach]
+        if breaches:
+            await self._outbox.queue(
+                kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, service_url=lesson.service_url,
+                card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
+                dedupe_key=f"alert:{_episodes(breaches)}",
+            )
+        self._worker.wake()
+
+    async def lesson_ended(self, lesson: Lesson) -> None:
+        await self._outbox.queue(
+            kind=MessageKind.summary, destination=Destination.organizer, lesson_id=lesson.id, service_url=lesson.service_url,
+            card={}, summary=f"Lesson record: {lesson.title or 'untitled'}", dedupe_key=f"summary:{lesson.id}",
+        )
+        self._worker.wake()
