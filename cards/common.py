@@ -56,7 +56,3 @@ def refresh_for(user_ids: list[str], verb: str, data: dict) -> dict:
 
 def local_time(moment: datetime | None, zone: ZoneInfo, fmt: str = "%H:%M") -> str:
     return moment.astimezone(zone).strftime(fmt) if moment else "unknown"
-
-
-def as_attachment(content: dict) -> dict:
-    return {"contentType": CONTENT_TYPE, "content": content}

@@ -185,7 +185,3 @@ class Settings(BaseSettings):
             if host == allowed or host.endswith("." + allowed):
                 return None
         return f"serviceUrl host {host!r} is not in CHAPERONE_ALLOWED_SERVICE_HOSTS"
-
-
-def load_settings(**overrides: object) -> Settings:
-    return Settings(**overrides)

@@ -102,10 +102,6 @@ class GraphClient:
         self._http = http
         self.sdk = GraphServiceClient(request_adapter=adapter)
 
-    @property
-    def configured(self) -> bool:
-        return self.sdk is not None
-
     async def call(self, what: str, request: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
         """Run one Graph request (with the SDK's retries) within the time budget."""
         if self.sdk is None:

@@ -62,11 +62,6 @@ class ConversationStore:
             row = await session.get(ConversationRow, conversation_id)
             return Conversation.model_validate(row) if row else None
 
-    async def list(self) -> list[Conversation]:
-        async with self._sessions() as session:
-            rows = (await session.execute(select(ConversationRow).order_by(ConversationRow.updated_at))).scalars()
-            return [Conversation.model_validate(r) for r in rows]
-
     async def latest_service_url(self) -> str | None:
         """The Bot Connector address Teams used most recently (for chats Chaperone starts)."""
         async with self._sessions() as session:

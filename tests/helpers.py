@@ -57,5 +57,5 @@ async def rows(engine, table: str) -> list[dict]:
 
     table_ = Base.metadata.tables[table]
     async with engine.connect() as conn:
-        result = await conn.execute(select(table_).order_by(table_.c.id))
+        result = await conn.execute(select(table_).order_by(*table_.primary_key.columns))
         return [dict(row) for row in result.mappings()]

@@ -8,7 +8,7 @@ from botbuilder.schema import Activity
 from domain.conversations import AlertPurpose
 
 from .conftest import dev_env, run_app
-from .helpers import SLT, TEACHER, row_counts
+from .helpers import SLT, TEACHER, row_counts, rows
 
 TEAM = "19:team-general-0001@thread.tacv2"
 SLT_CHANNEL = "19:slt-alerts-0001@thread.tacv2"
@@ -19,15 +19,15 @@ async def test_installs_in_team_and_personal_scope_are_recorded_with_tenant(dev_
     for activity in (teams.installation(SLT, team_id=TEAM), teams.installation(TEACHER)):
         status, _ = await teams.post(activity)
         assert status == 200
-    personal, team_install = sorted(await dev_app.services.conversations.list(), key=lambda c: c.scope)
-    assert personal.scope == "personal" and team_install.scope == "team"
-    assert team_install.team_id == TEAM and team_install.installed
+    personal, team_install = sorted(await rows(dev_app.services.engine, "conversations"), key=lambda c: c["scope"])
+    assert personal["scope"] == "personal" and team_install["scope"] == "team"
+    assert team_install["team_id"] == TEAM and team_install["installed"]
     for conversation in (team_install, personal):
-        assert conversation.reference["conversation"]["tenantId"] == teams.tenant_id
+        assert conversation["reference"]["conversation"]["tenantId"] == teams.tenant_id
 
     status, _ = await teams.post(teams.installation(TEACHER, action="remove"))
     assert status == 200
-    removed = await dev_app.services.conversations.get(personal.conversation_id)
+    removed = await dev_app.services.conversations.get(personal["conversation_id"])
     assert not removed.installed and removed.removed_at is not None
 
 
