@@ -1,4 +1,9 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), stand-ins, and the real app on a port.
+"""Fixtures only (shared helpers are in helpers.py): databases, stand-ins, and the real app on
+a port.
+
+End-to-end tests run on one database, SQLite (`database_url`, `dev_app`). The few where the
+database itself matters also run on PostgreSQL (`any_database_url`, `any_dev_app`). Those
+PostgreSQL variants are marked e2e, so `pytest -m "not e2e"` never needs a server.
 
 PostgreSQL tests run against CHAPERONE_TEST_POSTGRES_URL (default: the machine's local
 server). They fail, not skip, when it is unreachable: both stores are part of the product.
@@ -10,25 +15,22 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 import pytest
-from app import Services
-from config.startup import read_policy, read_settings
-from demo.harness import serve_in_process
+
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn
-from standins.teams import TeamsSimulator
+
+from .helpers import RunningApp, dev_env, run_app
 
 POSTGRES_ADMIN_URL = os.environ.get("CHAPERONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SKIP_POSTGRES = os.environ.get("CHAPERONE_SKIP_POSTGRES") == "1"
-BACKENDS = ["sqlite"] + ([] if SKIP_POSTGRES else ["postgresql"])
-POLICY = Path(__file__).parent.parent / "policy.example.toml"
+BACKENDS = [pytest.param("sqlite", id="sqlite")] + (
+    [] if SKIP_POSTGRES else [pytest.param("postgresql", id="postgresql", marks=pytest.mark.e2e)]
+)
 
 
 @pytest.fixture(scope="session")
@@ -60,11 +62,27 @@ def postgres_database() -> str:
     admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh, empty SQLite database file."""
+    return f"sqlite+aiosqlite:///{tmp_path}/chaperone.sqlite3"
+
+
+@pytest.fixture
+def database_url(sqlite_url) -> str:
+    """The database an end-to-end test runs on: SQLite. Where the database matters, use
+    `any_database_url` instead."""
+    return sqlite_url
+
+
+# Only for tests where the database itself matters: two instances or a restart on one database,
+# concurrency and locking, migrations, the repositories (store/), and delivery retries (once
+# failed only on PostgreSQL). Every other test uses `database_url` and runs once, on SQLite.
 @pytest.fixture(params=BACKENDS)
-async def database_url(request, tmp_path) -> AsyncIterator[str]:
-    """A fresh, empty database of each kind."""
+async def any_database_url(request, sqlite_url) -> AsyncIterator[str]:
+    """A fresh, empty database of each kind: SQLite, and PostgreSQL (unless CHAPERONE_SKIP_POSTGRES=1)."""
     if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path}/chaperone.sqlite3"
+        yield sqlite_url
         return
     plain = request.getfixturevalue("postgres_database")
     conn = await asyncpg.connect(plain)
@@ -73,11 +91,6 @@ async def database_url(request, tmp_path) -> AsyncIterator[str]:
     finally:
         await conn.close()
     yield plain.replace("postgresql://", "postgresql+asyncpg://", 1)
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path}/chaperone.sqlite3"
 
 
 @pytest.fixture
@@ -92,61 +105,15 @@ def graph() -> GraphStandIn:
         yield standin
 
 
-@dataclass
-class RunningApp:
-    url: str
-    services: Services
-    teams: TeamsSimulator
-
-    async def post_all(self, activities: list[dict]) -> None:
-        """POST each activity (each must be accepted), then let the queued jobs finish."""
-        for activity in activities:
-            status, body = await self.teams.post(activity)
-            assert status == 200, body
-        await self.idle()
-
-    async def idle(self) -> None:
-        await self.services.worker.wait_idle()
-
-
-AppStarter = Callable[..., "asynccontextmanager[RunningApp]"]
-
-
-def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **extra: str) -> dict[str, str]:
-    env = {
-        "CHAPERONE_DEV_MODE": "1",
-        "CHAPERONE_DATABASE_URL": database_url,
-        "CHAPERONE_POLICY_FILE": str(POLICY),
-        "CHAPERONE_GRAPH_BASE_URL": graph_url,
-        "CHAPERONE_GRAPH_TIMEOUT_SECONDS": "5",
-        "CHAPERONE_ATTENDANCE_REPORT_DELAYS": "0,60",  # first look at once; the next is after the test
-        "CHAPERONE_JOB_POLL_SECONDS": "0.2",
-        "CHAPERONE_ROSTER_SETTLE_SECONDS": "0",
-        "CHAPERONE_RETRY_BASE_SECONDS": "0.2",
-    }
-    env.update(extra)
-    return env
-
-
-@asynccontextmanager
-async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None) -> AsyncIterator[RunningApp]:
-    """The real aiohttp application, on a free loopback port, configured by `env` alone."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        settings = read_settings()
-        policy = read_policy(settings)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    async with serve_in_process(settings, policy) as served:
-        yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url, token=token))
+@pytest.fixture
+async def dev_app(database_url, connector, graph) -> AsyncIterator[RunningApp]:
+    """The app in dev mode on SQLite, with the connector and Graph stand-ins."""
+    async with run_app(dev_env(database_url, graph.base_url), connector.url) as running:
+        yield running
 
 
 @pytest.fixture
-async def dev_app(database_url, connector, graph) -> AsyncIterator[RunningApp]:
-    async with run_app(dev_env(database_url, graph.base_url), connector.url) as running:
+async def any_dev_app(any_database_url, connector, graph) -> AsyncIterator[RunningApp]:
+    """`dev_app` on each database (see `any_database_url` for which tests should use it)."""
+    async with run_app(dev_env(any_database_url, graph.base_url), connector.url) as running:
         yield running

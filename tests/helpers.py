@@ -1,12 +1,26 @@
-"""Small helpers shared by the end-to-end tests."""
+"""Everything the tests share that is not a fixture: people, meetings and times; the app on a
+port (`run_app`, `dev_env`); the Graph and connector script of one lesson; reading cards and
+tables. Test files import from here, never from each other or from conftest.py."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
-from standins.teams import Meeting, Person
+from app import Services
+from config.startup import read_policy, read_settings
+from demo.harness import serve_in_process
+from standins.teams import Meeting, Person, TeamsSimulator
+
+POLICY = Path(__file__).parent.parent / "policy.example.toml"
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)  # a Monday, 09:00 in London
 
@@ -19,9 +33,159 @@ SLT = Person("Roland Gooding", "00000000-0000-4000-8000-00000000a001")
 
 MATHS = Meeting("19:meeting_maths7b@thread.v2", "Year 7 Maths", TEACHER)
 
+SLT_TEAM = "19:team-slt-0001@thread.tacv2"
+SLT_CHANNEL = "19:slt-alerts-0001@thread.tacv2"
+DSL_ID = "00000000-0000-4000-8000-00000000a003"
+
 
 def minutes(n: float) -> timedelta:
     return timedelta(minutes=n)
+
+
+END = T0 + minutes(50)
+
+
+# --- The real app on a port ---------------------------------------------------------------
+
+
+@dataclass
+class RunningApp:
+    url: str
+    services: Services
+    teams: TeamsSimulator
+
+    async def post_all(self, activities: list[dict]) -> None:
+        """POST each activity (each must be accepted), then let the queued jobs finish."""
+        for activity in activities:
+            status, body = await self.teams.post(activity)
+            assert status == 200, body
+        await self.idle()
+
+    async def idle(self) -> None:
+        await self.services.worker.wait_idle()
+
+
+def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **extra: str) -> dict[str, str]:
+    env = {
+        "CHAPERONE_DEV_MODE": "1",
+        "CHAPERONE_DATABASE_URL": database_url,
+        "CHAPERONE_POLICY_FILE": str(POLICY),
+        "CHAPERONE_GRAPH_BASE_URL": graph_url,
+        "CHAPERONE_GRAPH_TIMEOUT_SECONDS": "5",
+        "CHAPERONE_ATTENDANCE_REPORT_DELAYS": "0,60",  # first look at once; the next is after the test
+        "CHAPERONE_JOB_POLL_SECONDS": "0.05",  # jobs left by another instance, and retries, are picked up at once
+        "CHAPERONE_ROSTER_SETTLE_SECONDS": "0",
+        "CHAPERONE_RETRY_BASE_SECONDS": "0.2",
+    }
+    env.update(extra)
+    return env
+
+
+@asynccontextmanager
+async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None) -> AsyncIterator[RunningApp]:
+    """The real aiohttp application, on a free loopback port, configured by `env` alone."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        settings = read_settings()
+        policy = read_policy(settings)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    async with serve_in_process(settings, policy) as served:
+        yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url, token=token))
+
+
+def policy_with(tmp_path, **replacements: str) -> str:
+    """A copy of the example policy with some lines changed (the AUP text still found)."""
+    text_ = POLICY.read_text().replace('source = "policies/', f'source = "{POLICY.parent}/policies/')
+    for old, new in replacements.items():
+        assert old in text_
+        text_ = text_.replace(old, new)
+    path = tmp_path / "policy.toml"
+    path.write_text(text_)
+    return str(path)
+
+
+# --- One lesson, scripted at the stand-ins -------------------------------------------------
+
+
+def script(graph, connector, lobby: str = "organizer", **overrides) -> None:
+    """Year 7 Maths at the connector and Graph stand-ins: the meeting, its settings and calendar
+    event, and the roles of the teacher, the TA and two pupils."""
+    connector.add_meeting(MATHS.id, MATHS.info(T0, END))
+    graph.add_meeting(TEACHER.aad_object_id, MATHS.online_meeting(T0, END, lobby=lobby, **overrides))
+    graph.calendars[TEACHER.aad_object_id] = [MATHS.calendar_event(T0, END)]
+    for person in (TEACHER, TA):
+        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name)
+    for person in (PUPIL_A, PUPIL_B):
+        graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
+
+
+async def only_lesson(app):
+    [lesson] = await app.services.lessons.list_lessons()
+    return lesson
+
+
+async def sign_aup(app, *people):
+    document = app.services.signing.document
+    for person in people:
+        await app.services.signatures.sign(aad_object_id=person.aad_object_id, tenant_id=app.teams.tenant_id, name=person.name,
+                                           position="Teacher", version=document.version, sha256=document.sha256)
+
+
+async def lobby_off_lesson(app, connector, graph, *, set_channel: bool = True):
+    """Maths with the lobby off (the only thing wrong), the SLT channel set, everyone joined."""
+    script(graph, connector, lobby="everyone")
+    await sign_aup(app, TEACHER, TA)  # so the lobby is the only thing wrong
+    teams = app.teams
+    if set_channel:
+        await app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    connector.clear()
+    await app.post_all(
+        [teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA], T0), teams.join(MATHS, [PUPIL_A, PUPIL_B], T0 + minutes(1))]
+    )
+    [lesson] = await app.services.lessons.list_lessons()
+    return lesson
+
+
+async def two_staff_finding(app, lesson_id):
+    return next((f for f in await app.services.findings.for_lesson(lesson_id) if f.rule_id == "two-staff"), None)
+
+
+# --- What was sent ---------------------------------------------------------------------------
+
+
+def cards_in(activities: list[dict]) -> list[dict]:
+    return [a["attachments"][0]["content"] for a in activities if a.get("attachments")]
+
+
+def all_text(card: dict) -> str:
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("text", "title", "value") and isinstance(value, str):
+                    found.append(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(card)
+    return "\n".join(found)
+
+
+def alert_posts(connector) -> list[dict]:
+    return [c.body for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
+            and (c.body.get("channelData") or {}).get("channel", {}).get("id") == SLT_CHANNEL]
+
+
+# --- What was stored -------------------------------------------------------------------------
 
 
 async def row_counts(services) -> dict[str, int]:
@@ -34,9 +198,6 @@ async def row_counts(services) -> dict[str, int]:
 
 async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
     """Poll the async `probe` until it returns something truthy; return that."""
-    import asyncio
-    import time
-
     deadline = time.monotonic() + timeout
     while True:
         result = await probe()
@@ -51,8 +212,6 @@ async def rows(engine, table: str) -> list[dict]:
     """Every row of `table`, oldest first, read with SQL through the table definitions (JSON
     and times decoded): for registers with no reading path of their own yet (the audit log,
     concerns, the job queue), so the tests need no store method of their own."""
-    from sqlalchemy import select
-
     from store.tables import Base
 
     table_ = Base.metadata.tables[table]

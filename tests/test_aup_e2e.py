@@ -13,10 +13,9 @@ import pytest
 
 from standins.teams import Person
 
-from .conftest import dev_env, run_app
-from .helpers import GUEST, SLT, TA, TEACHER
-from .test_alerts_e2e import all_text, cards_in
-from .test_rules_e2e import policy_with
+from .helpers import GUEST, MATHS, PUPIL_A, SLT, T0, TA, TEACHER, all_text, cards_in, dev_env, policy_with, run_app, script
+
+pytestmark = pytest.mark.e2e
 
 STAFF_GROUP = "grp-all-staff"
 
@@ -83,7 +82,8 @@ def staff_graph(graph):
     graph.add_person("aad-pupil-x", primary_role="student", name="Pupil X", groups=("grp-pupils",))
 
 
-async def test_a_new_version_makes_everyone_unsigned_and_remind_sends_one_each(database_url, connector, graph, tmp_path):
+async def test_a_new_version_makes_everyone_unsigned_and_remind_sends_one_each(any_database_url, connector, graph, tmp_path):
+    # A restart with a new policy on one database, on both.
     staff_graph(graph)
     staff = {"staff_group_ids = []": f'staff_group_ids = ["{STAFF_GROUP}"]'}
     (tmp_path / "v1").mkdir()
@@ -91,14 +91,14 @@ async def test_a_new_version_makes_everyone_unsigned_and_remind_sends_one_each(d
     v1 = policy_with(tmp_path / "v1", **staff)
     v2 = policy_with(tmp_path / "v2", **staff, **{'version = "2022-11"': 'version = "2023-09"'})
 
-    async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=v1), connector.url) as app:
+    async with run_app(dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=v1), connector.url) as app:
         await app.post_all([app.teams.installation(TEACHER)])  # gives Chaperone a Bot Connector address
         status, _ = await app.teams.post(sign_action(app, TEACHER, submission(app.services.signing.document)))
         assert status == 200
         before = {r.member.aad_object_id: bool(r.signed_at) for r in await app.services.signing.status()}
         assert before == {TEACHER.aad_object_id: True, TA.aad_object_id: False, SLT.aad_object_id: False}
 
-    async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=v2), connector.url) as app:
+    async with run_app(dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=v2), connector.url) as app:
         after = {r.member.aad_object_id: bool(r.signed_at) for r in await app.services.signing.status()}
         assert after == {TEACHER.aad_object_id: False, TA.aad_object_id: False, SLT.aad_object_id: False}
         connector.clear()
@@ -134,9 +134,6 @@ async def test_status_and_export_commands(database_url, connector, graph, tmp_pa
 
 async def test_the_aup_signed_rule_uses_the_register(dev_app, connector, graph):
     from domain.findings import Status
-
-    from .helpers import MATHS, PUPIL_A, T0
-    from .test_graph_e2e import script
 
     script(graph, connector)
     await dev_app.teams.post(sign_action(dev_app, TEACHER, submission(dev_app.services.signing.document)))

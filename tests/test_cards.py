@@ -15,7 +15,7 @@ from cards.common import MAX_BYTES
 from cards.gallery import gallery
 from config.policy import load_policy
 
-from .conftest import POLICY
+from .helpers import POLICY
 
 VALIDATOR = Path(__file__).parent / "cards" / "validate.js"
 RENDERER = Path(__file__).parent / "cards" / "node_modules" / "adaptivecards"
@@ -48,6 +48,7 @@ def test_every_card_is_adaptive_card_1_5_and_fits_in_28_kb(written):
         assert len(json.dumps(card, separators=(",", ":")).encode()) <= MAX_BYTES, name
 
 
+@pytest.mark.e2e
 def test_every_card_validates_in_microsofts_renderer(written):
     if not renderer_available():
         if os.environ.get("CI"):
@@ -59,6 +60,7 @@ def test_every_card_validates_in_microsofts_renderer(written):
     assert problems == {}
 
 
+@pytest.mark.e2e
 def test_the_validator_does_report_problems(tmp_path):
     # Guard against a validator that passes everything.
     if not renderer_available():

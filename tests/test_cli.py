@@ -7,8 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import POLICY
-from .helpers import SLT, TEACHER
+import pytest
+
+from .helpers import POLICY, SLT, TEACHER
+
+pytestmark = pytest.mark.e2e  # each test runs app.py in a subprocess
 
 ROOT = Path(__file__).parent.parent
 

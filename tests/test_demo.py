@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from demo.morning import SCENARIOS, run_demo
+
+pytestmark = pytest.mark.e2e  # the demo starts the app and the stand-ins
 
 
 async def test_the_demo_follows_every_lesson_and_redelivery_changes_nothing(capsys, sqlite_url):

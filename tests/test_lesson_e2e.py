@@ -1,13 +1,17 @@
 """End to end: Teams-shaped activities POSTed to the real app; assertions on the connector
-stand-in and the database. Runs on SQLite and PostgreSQL."""
+stand-in and the database. Runs on SQLite; the full lesson and the restart on PostgreSQL too."""
 
 from __future__ import annotations
+
+import pytest
 
 from domain.lesson import LessonStatus, PersonClass
 from domain.lookups import Lookup, LookupOutcome
 from standins.teams import Meeting
 
-from .helpers import GUEST, MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, minutes, row_counts
+from .helpers import GUEST, MATHS, PUPIL_A, PUPIL_B, T0, TA, TEACHER, dev_env, minutes, row_counts, run_app
+
+pytestmark = pytest.mark.e2e
 
 
 def full_lesson(teams):
@@ -23,12 +27,13 @@ def full_lesson(teams):
     ]
 
 
-async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(dev_app, connector):
+async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(any_dev_app, connector):
+    # The one full lesson on both databases: every store path of a lesson, and redelivery.
     connector.add_meeting(MATHS.id, MATHS.info(T0, T0 + minutes(50)))
-    activities = full_lesson(dev_app.teams)
-    await dev_app.post_all(activities)
+    activities = full_lesson(any_dev_app.teams)
+    await any_dev_app.post_all(activities)
 
-    [lesson] = await dev_app.services.lessons.list_lessons()
+    [lesson] = await any_dev_app.services.lessons.list_lessons()
     assert lesson.meeting_id == MATHS.id
     assert lesson.status is LessonStatus.closed
     assert lesson.actual_start == T0 and lesson.actual_end == T0 + minutes(50)
@@ -56,10 +61,10 @@ async def test_a_lesson_is_recorded_with_length_and_one_row_per_interval(dev_app
     assert details_call.raw_path.endswith(MATHS.id.replace("=", "%3D"))
 
     # Teams redelivers every activity: nothing changes.
-    before = await row_counts(dev_app.services)
-    await dev_app.post_all(activities)
-    assert await row_counts(dev_app.services) == before
-    [again] = await dev_app.services.lessons.list_lessons()
+    before = await row_counts(any_dev_app.services)
+    await any_dev_app.post_all(activities)
+    assert await row_counts(any_dev_app.services) == before
+    [again] = await any_dev_app.services.lessons.list_lessons()
     assert again == lesson
 
 
@@ -159,13 +164,12 @@ async def test_meeting_details_failure_is_could_not_verify_and_the_lesson_still_
     assert len(lesson.attendance) == 1
 
 
-async def test_restart_mid_lesson_keeps_the_register(database_url, connector):
-    from .conftest import dev_env, run_app
-
+async def test_restart_mid_lesson_keeps_the_register(any_database_url, connector):
+    # A restart: the register must be in the database, on both.
     channel = Meeting("19:meeting_science@thread.v2", "Science 8C", TEACHER)
-    async with run_app(dev_env(database_url), connector.url) as first:
+    async with run_app(dev_env(any_database_url), connector.url) as first:
         await first.post_all([first.teams.meeting_start(channel, T0), first.teams.join(channel, [TEACHER, PUPIL_A], T0 + minutes(1))])
-    async with run_app(dev_env(database_url), connector.url) as second:
+    async with run_app(dev_env(any_database_url), connector.url) as second:
         await second.post_all([second.teams.leave(channel, [PUPIL_A], T0 + minutes(30)), second.teams.meeting_end(channel, T0 + minutes(40))])
         [lesson] = await second.services.lessons.list_lessons()
     assert lesson.length_seconds == 40 * 60

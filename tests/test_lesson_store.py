@@ -17,8 +17,9 @@ def person(n: int) -> Participant:
     return Participant(teams_user_id=f"29:p{n}", aad_object_id=f"aad-{n}", name=f"Pupil {n}", tenant_id="t", role="Attendee", in_meeting=True)
 
 
-async def test_two_instances_racing_on_one_meeting_open_one_lesson(database_url):
-    first, second = create_engine(database_url), create_engine(database_url)
+async def test_two_instances_racing_on_one_meeting_open_one_lesson(any_database_url):
+    # On each database: the migration lock and the row locks are the database's own.
+    first, second = create_engine(any_database_url), create_engine(any_database_url)
     await asyncio.gather(migrate(first), migrate(second))  # both start at once: the lock serialises them
     stores = [LessonStore(first), LessonStore(second)]
     ref = MeetingRef(meeting_id="race-meeting", tenant_id="t")

@@ -21,7 +21,7 @@ from graph.permissions import GRAPH_APPLICATION_PERMISSIONS, GRAPH_CALLS, RESOUR
 from manifest.package import MANIFEST_VERSION, SCHEMA
 from standins.graph import GraphStandIn
 
-from .conftest import POLICY
+from .helpers import POLICY
 
 ROOT = Path(__file__).parent.parent
 NPM_SCHEMAS = Path(__file__).parent / "manifest" / "node_modules" / "@microsoft" / "app-manifest" / "build" / "json-schemas" / "teams"
@@ -84,6 +84,7 @@ def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
+@pytest.mark.e2e
 def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons(tmp_path):
     result = build(tmp_path)
     assert result.returncode == 0, result.stderr
@@ -126,6 +127,7 @@ def test_the_packagers_schema_is_microsofts_unchanged():
     assert SCHEMA.read_bytes() == published.read_bytes()
 
 
+@pytest.mark.e2e
 def test_a_missing_or_malformed_value_is_a_clear_error_and_nothing_is_written(tmp_path):
     result = build(tmp_path, MicrosoftAppId="not-a-guid", CHAPERONE_PUBLIC_URL="http://insecure.example")
     assert result.returncode == 2

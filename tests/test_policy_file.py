@@ -6,7 +6,7 @@ import pytest
 
 from config.policy import PolicyError, load_policy, parse_policy
 
-from .conftest import POLICY
+from .helpers import POLICY
 
 
 def test_the_shipped_example_policy_loads():

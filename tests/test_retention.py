@@ -27,8 +27,9 @@ async def lesson(store: LessonStore, meeting: str, start, *, end: bool = True) -
     return row.id
 
 
-async def test_purge_deletes_only_what_is_past_its_retention(database_url):
-    engine = create_engine(database_url)
+async def test_purge_deletes_only_what_is_past_its_retention(any_database_url):
+    # A repository: on each database.
+    engine = create_engine(any_database_url)
     await migrate(engine)
     try:
         store, outbox = LessonStore(engine), Outbox(engine)

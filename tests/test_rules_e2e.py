@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from demo.morning import SCENARIOS, follow_the_day
 from domain.findings import Severity, Status
 from domain.lookups import Lookup
 from importers.timetable import parse_timetable
 from rules.snapshot import Moment
 
-from .conftest import POLICY, dev_env, run_app
-from .helpers import MATHS, PUPIL_A, SLT, T0, TA, TEACHER, eventually, minutes, rows
-from .test_graph_e2e import END, script
+from .helpers import (
+    END, MATHS, PUPIL_A, SLT, T0, TA, TEACHER, dev_env, eventually, minutes, policy_with, rows, run_app, script, two_staff_finding,
+)
+
+pytestmark = pytest.mark.e2e
 
 
 async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
@@ -36,25 +40,11 @@ async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
     assert "Graph denied access" in unverified["waiting-room"]
 
 
-def policy_with(tmp_path, **replacements: str):
-    """A copy of the example policy with some lines changed (the AUP text still found)."""
-    text = POLICY.read_text().replace('source = "policies/', f'source = "{POLICY.parent}/policies/')
-    for old, new in replacements.items():
-        assert old in text
-        text = text.replace(old, new)
-    path = tmp_path / "policy.toml"
-    path.write_text(text)
-    return str(path)
-
-
-async def two_staff_finding(app, lesson_id):
-    return next((f for f in await app.services.findings.for_lesson(lesson_id) if f.rule_id == "two-staff"), None)
-
-
-async def test_a_restart_during_the_grace_period_still_raises_the_two_staff_breach(database_url, connector, graph, tmp_path):
+async def test_a_restart_during_the_grace_period_still_raises_the_two_staff_breach(any_database_url, connector, graph, tmp_path):
+    # Two instances in turn on one database, the job queue between them.
     script(graph, connector)
     # A 3-second grace period, so the test does not wait five minutes.
-    env = dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
+    env = dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
     leave_at = T0 + minutes(20)
     async with run_app(env, connector.url) as first:
         teams = first.teams

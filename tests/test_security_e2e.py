@@ -8,8 +8,7 @@ import pytest
 from config.startup import StartupError, read_settings
 from standins.identity import ChannelIdentityStandIn
 
-from .conftest import dev_env, run_app
-from .helpers import MATHS, T0, TEACHER, row_counts
+from .helpers import MATHS, T0, TEACHER, dev_env, row_counts, run_app
 
 APP_ID = "3f6a5c1e-1111-4222-8333-944455556666"
 EMPTY = {"lessons": 0, "attendance": 0, "processed_activities": 0, "conversations": 0, "alert_destinations": 0}
@@ -35,6 +34,7 @@ def auth_env(sqlite_url: str, identity: ChannelIdentityStandIn, **extra: str) ->
     return env
 
 
+@pytest.mark.e2e
 async def test_with_an_app_id_a_request_without_a_token_gets_401_and_writes_nothing(sqlite_url, identity, connector):
     async with run_app(auth_env(sqlite_url, identity), connector.url) as app:
         status, _ = await app.teams.post(app.teams.meeting_start(MATHS, T0))
@@ -44,6 +44,7 @@ async def test_with_an_app_id_a_request_without_a_token_gets_401_and_writes_noth
         assert await row_counts(app.services) == EMPTY
 
 
+@pytest.mark.e2e
 async def test_a_token_signed_by_the_channel_is_accepted(sqlite_url, identity, connector):
     async with run_app(auth_env(sqlite_url, identity), connector.url, token=lambda url: identity.token(APP_ID, url)) as app:
         status, body = await app.teams.post(app.teams.join(MATHS, [TEACHER], T0))
@@ -52,6 +53,7 @@ async def test_a_token_signed_by_the_channel_is_accepted(sqlite_url, identity, c
         assert [a.display_name for a in lesson.attendance] == [TEACHER.name]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "forge",
     [
@@ -69,6 +71,7 @@ async def test_forged_tokens_get_401(sqlite_url, identity, connector, forge):
         assert await row_counts(app.services) == EMPTY
 
 
+@pytest.mark.e2e
 async def test_a_service_url_off_the_allow_list_is_refused_before_anything_is_stored(sqlite_url, identity, connector):
     env = auth_env(sqlite_url, identity, CHAPERONE_ALLOWED_SERVICE_HOSTS="smba.trafficmanager.net")
     async with run_app(env, connector.url, token=lambda url: identity.token(APP_ID, url)) as app:
@@ -78,6 +81,7 @@ async def test_a_service_url_off_the_allow_list_is_refused_before_anything_is_st
         assert connector.requests() == []
 
 
+@pytest.mark.e2e
 async def test_dev_mode_refuses_non_loopback_service_urls(sqlite_url, connector):
     async with run_app(dev_env(sqlite_url), "https://smba.trafficmanager.net/emea/") as app:
         status, body = await app.teams.post(app.teams.meeting_start(MATHS, T0))
@@ -85,6 +89,7 @@ async def test_dev_mode_refuses_non_loopback_service_urls(sqlite_url, connector)
         assert await row_counts(app.services) == EMPTY
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "body, reason",
     [
@@ -99,6 +104,7 @@ async def test_a_body_that_is_not_an_activity_gets_400_and_writes_nothing(dev_ap
     assert await row_counts(dev_app.services) == EMPTY
 
 
+@pytest.mark.e2e
 async def test_malformed_meeting_events_get_400_with_the_reason(dev_app):
     teams = dev_app.teams
     no_meeting = teams.meeting_start(MATHS, T0)
@@ -117,6 +123,7 @@ async def test_malformed_meeting_events_get_400_with_the_reason(dev_app):
     assert await row_counts(dev_app.services) == EMPTY
 
 
+@pytest.mark.e2e
 async def test_unknown_events_are_accepted_and_ignored(dev_app):
     activity = dev_app.teams.meeting_start(MATHS, T0)
     activity["name"] = "application/vnd.microsoft.meetingReactionReceived"
@@ -125,6 +132,7 @@ async def test_unknown_events_are_accepted_and_ignored(dev_app):
     assert await row_counts(dev_app.services) == EMPTY
 
 
+@pytest.mark.e2e
 async def test_card_actions_get_200_with_a_json_body_not_the_sdk_500(dev_app):
     activity = dev_app.teams.personal_message("", TEACHER)
     activity.update(type="invoke", name="adaptiveCard/action", value={"action": {"type": "Action.Execute", "verb": "noSuchVerb", "data": {}}})
@@ -134,6 +142,7 @@ async def test_card_actions_get_200_with_a_json_body_not_the_sdk_500(dev_app):
     assert "noSuchVerb" in body["value"]
 
 
+# Not e2e: these two read the settings only; the fast lane runs them.
 def test_the_service_will_not_start_with_authentication_off_unless_dev_mode_is_chosen(monkeypatch):
     for name in ("MicrosoftAppId", "CHAPERONE_DEV_MODE"):
         monkeypatch.delenv(name, raising=False)
@@ -151,6 +160,7 @@ def test_an_openid_override_must_be_https_off_loopback(monkeypatch):
         read_settings(_env_file=None)
 
 
+@pytest.mark.e2e
 async def test_healthz_reports_the_database(dev_app):
     import aiohttp
 
