@@ -121,9 +121,10 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
                               signatures=signatures, aup=aup_document, jobs=jobs, policy=policy)
     monitor = LessonMonitor(
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
-        people=people, reports=AttendanceReports(graph), assessor=assessor,
+        people=people, reports=AttendanceReports(graph), jobs=jobs, assessor=assessor,
         notices=LessonNotices(outbox=outbox, worker=worker, policy=policy), policy=policy,
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
+        retry_base_seconds=settings.retry_base_seconds,
     )
     signing = AupSigning(document=aup_document, register=signatures, graph=graph, notifier=notifier,
                          conversations=conversations, policy=policy)

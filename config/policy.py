@@ -138,8 +138,21 @@ class TermCalendar(_Strict):
 class TimetablePolicy(_Strict):
     # How far a lesson may start from its timetabled time and still be that lesson.
     tolerance_minutes: float = Field(10, ge=0, le=120)
-    # A calendar event with this category counts as timetabled (for schools without an MIS export).
+    # Until a timetable is imported, a calendar event with this category counts as timetabled
+    # (for schools without an MIS export). Once one is imported, the timetable is the authority.
     calendar_category: str | None = "Timetabled lesson"
+
+
+class LessonFollowUp(_Strict):
+    """How Chaperone follows a lesson through to its end."""
+
+    # Meeting options (lobby, chat, presenters, recording) are read again on roster changes,
+    # at most once per this many minutes of the lesson, and once after the end.
+    settings_refresh_minutes: float = Field(5, ge=0)
+    # With no end event from Teams, a lesson is closed this long after everyone has left...
+    close_idle_minutes: float = Field(10, gt=0)
+    # ...and at the latest this long after its scheduled (or actual) start.
+    close_after_hours: float = Field(4, gt=0)
 
 
 class Reminder(_Strict):
@@ -201,6 +214,7 @@ class Policy(_Strict):
     hours: OperatingHours | None = None  # None: the policy sets no operating hours
     calendar: TermCalendar = Field(default_factory=TermCalendar)
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
+    lessons: LessonFollowUp = Field(default_factory=LessonFollowUp)
     reminder: Reminder = Field(default_factory=Reminder)
     retention: Retention = Field(default_factory=Retention)
     aup: AupPolicy | None = None

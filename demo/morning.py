@@ -20,6 +20,7 @@ from domain.conversations import AlertPurpose
 from domain.school import Consent
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn
+from domain.attendance import ParticipantEvent, intervals_from_events
 from standins.teams import Meeting, Person, TeamsSimulator, attendance_report
 
 from .harness import serve_in_process
@@ -72,12 +73,18 @@ class Scenario:
         return out
 
     def report(self) -> dict:
-        """Graph's attendance report: everyone, including the pupil whose join was not seen."""
-        joined = self.start + timedelta(minutes=2)
-        rows = [(p, self.start + timedelta(minutes=1), self.end) for p in self.staff]
-        rows += [(p, joined, self.end) for p in self.pupils]
-        if self.unseen:
-            rows.append((self.unseen, joined, self.end))
+        """Graph's attendance report: what happened, including the pupil whose join was not seen."""
+        events: dict[Person, list[ParticipantEvent]] = {}
+        for offset, people in ((1, self.staff), (2, [*self.pupils, *([self.unseen] if self.unseen else [])])):
+            for person in people:
+                events.setdefault(person, []).append(ParticipantEvent(at=self.start + timedelta(minutes=offset), joined=True))
+        for offset, person, joined in self.moves:
+            events.setdefault(person, []).append(ParticipantEvent(at=self.start + timedelta(minutes=offset), joined=joined))
+        rows = [
+            (person, interval.joined_at, interval.left_at)
+            for person, person_events in events.items()
+            for interval in intervals_from_events(person_events, end=self.end)
+        ]
         return attendance_report(f"report-{self.meeting.thread_id[9:25]}", self.start, self.end, rows)
 
 

@@ -64,6 +64,16 @@ class Attendance(BaseModel):
         return None
 
 
+class SettingsObservation(BaseModel):
+    """The meeting's settings as a read found them, at a time on the lesson's clock."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    observed_at: datetime
+    settings: MeetingSettings
+    source: str  # start | refresh | end | remediation
+
+
 class Lesson(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -95,13 +105,21 @@ class Lesson(BaseModel):
     calendar_lookup: Lookup | None = None  # the organizer's calendar event (Graph)
     report_lookup: Lookup | None = None  # Graph's attendance report, after the end
     roster_lookup: Lookup | None = None  # ok once everyone present is classified
+    settings_read_at: datetime | None = None  # lesson clock of the last settings read
     attendance: list[Attendance] = []
+    # Each change of the meeting's settings seen through the lesson, oldest first.
+    settings_history: list[SettingsObservation] = []
 
     @property
     def length_seconds(self) -> int | None:
         if self.actual_start and self.actual_end:
             return int((self.actual_end - self.actual_start).total_seconds())
         return None
+
+    @property
+    def end_inferred(self) -> bool:
+        """Closed by Chaperone (everyone had left, or it ran too long), not by Teams' end event."""
+        return self.actual_end is not None and self.end_event_missing
 
     @property
     def organizer_teams_ids(self) -> list[str]:

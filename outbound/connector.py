@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from config.settings import Settings
 from domain.events import MeetingDetails
 
+from .errors import summarise
+
 log = logging.getLogger(__name__)
 
 BOT_FRAMEWORK_SCOPE = "https://api.botframework.com/.default"
@@ -132,8 +134,7 @@ class BotConnector:
         try:
             async with self._session.request(method, url, json=body, headers=await self._tokens.headers()) as response:
                 if response.status not in expect:
-                    text = (await response.text())[:200]
-                    raise ConnectorError(f"{what}: HTTP {response.status} {text}", response.status)
+                    raise ConnectorError(f"{what}: HTTP {response.status} {summarise(await response.text())}", response.status)
                 text = await response.text()
                 return response.status, (json.loads(text) if text else None)
         except (aiohttp.ClientError, ValueError) as exc:

@@ -34,19 +34,28 @@ from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
 from rules import waiting_room
 from rules.snapshot import Moment
-from store.jobs import Job, JobSpec
+from store.jobs import Job, JobSpec, JobStore
 from store.lessons import LessonStore
+from store.tables import utcnow
 
-from .assessment import GRACE_CHECK, LessonAssessor
+from .assessment import GRACE_CHECK, LessonAssessor, latest_event
 from .notices import LessonNotices
 
 log = logging.getLogger(__name__)
 
 LESSON_STARTED = "lesson-started"
+MEETING_DETAILS = "meeting-details"
 ROSTER_CHANGED = "roster-changed"
 LESSON_ENDED = "lesson-ended"
 RECONCILE_ATTENDANCE = "reconcile-attendance"
+CLOSE_IDLE = "close-idle"
+CLOSE_OVERDUE = "close-overdue"
 REPORT_MATCH_WINDOW = timedelta(minutes=30)
+# Back-off, in multiples of the retry base (5 s by default), for Teams' meeting details and for
+# people the directory could not classify yet: each is tried a bounded number of times, then
+# left as 'could not verify'.
+DETAILS_BACKOFF = (1, 6, 24, 60, 180)
+ROSTER_BACKOFF = (6, 12, 24, 60, 120, 180)
 
 
 class LessonMonitor:
@@ -60,13 +69,18 @@ class LessonMonitor:
         calendar: CalendarReader,
         people: PeopleDirectory,
         reports: AttendanceReports,
+        jobs: JobStore,
         assessor: LessonAssessor,
         notices: LessonNotices,
         policy: Policy,
         report_delays: tuple[float, ...],
         roster_settle_seconds: float = 0,
+        retry_base_seconds: float = 5.0,
     ) -> None:
+        self._details_retry = tuple(retry_base_seconds * n for n in DETAILS_BACKOFF)
+        self._roster_retry = tuple(retry_base_seconds * n for n in ROSTER_BACKOFF)
         self._store = store
+        self._jobs = jobs
         self._assessor = assessor
         self._notices = notices
         self._worker = worker
@@ -79,7 +93,10 @@ class LessonMonitor:
         self._report_delays = report_delays
         self._roster_job = JobSpec(kind=ROSTER_CHANGED, delay_seconds=roster_settle_seconds)
         worker.handle(LESSON_STARTED, self.lesson_started)
+        worker.handle(MEETING_DETAILS, self.meeting_details)
         worker.handle(ROSTER_CHANGED, self.roster_changed)
+        worker.handle(CLOSE_IDLE, self.close_idle)
+        worker.handle(CLOSE_OVERDUE, self.close_overdue)
         worker.handle(GRACE_CHECK, self.grace_check)
         worker.handle(LESSON_ENDED, self.lesson_ended)
         worker.handle(RECONCILE_ATTENDANCE, self.reconcile_attendance)
@@ -101,7 +118,10 @@ class LessonMonitor:
 
     async def participants_changed(self, event: ParticipantsChanged, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
         tenant = self._policy.school.tenant_id or event.meeting.tenant_id
-        lesson, outcome = await self._store.record_participants(event, activity_key, tenant, [self._roster_job])
+        # A lesson first seen through a join (its start event late or lost) is started too.
+        lesson, outcome = await self._store.record_participants(
+            event, activity_key, tenant, [self._roster_job], new_lesson_jobs=[JobSpec(kind=LESSON_STARTED)]
+        )
         self._worker.wake()
         log.info(
             "%s %d participant(s) in %s -> lesson %s (%s)",
@@ -117,18 +137,45 @@ class LessonMonitor:
 
     async def lesson_started(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
-        if lesson.service_url:
+        if lesson.service_url and not _answered(lesson.details_lookup):
             lesson = await self._fetch_details(lesson, lesson.service_url)
-        if not lesson.organizer_aad_id:
-            unknown = Lookup.could_not_verify("the organizer is not known (Teams' meeting details were not available)")
+            if not _answered(lesson.details_lookup):
+                await self._queue(JobSpec(kind=MEETING_DETAILS, delay_seconds=self._details_retry[0]), lesson.id)
+        # The reminder needs nothing from Graph: it is posted whatever else is known.
+        await self._notices.lesson_started(lesson)
+        if lesson.organizer_aad_id:
+            lesson = await self._organizer_lookups(lesson)
+        else:
+            unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
             await self._store.set_meeting_settings(lesson.id, None, unknown)
             await self._store.set_calendar(lesson.id, None, unknown)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start)
+        await self._remediate_lobby(lesson.id)
+        await self._book_overdue_close(lesson)
+
+    async def meeting_details(self, job: Job) -> None:
+        """Teams' meeting details again, with back-off, after they could not be read at the start."""
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        if not lesson.service_url or _answered(lesson.details_lookup):
             return
-        try:
-            settings = await self._meetings.settings(lesson.organizer_aad_id, lesson.graph_meeting_id, lesson.join_url)
-            await self._store.set_meeting_settings(lesson.id, settings, Lookup.ok())
-        except GraphUnavailable as exc:
-            await self._store.set_meeting_settings(lesson.id, None, Lookup.could_not_verify(exc.reason))
+        looked_up = lesson.settings_read_at is not None  # Graph was asked already (the organizer's join named them)
+        lesson = await self._fetch_details(lesson, lesson.service_url)
+        if not _answered(lesson.details_lookup):
+            if job.attempts >= len(self._details_retry):
+                raise GiveUp(f"meeting details still unavailable after {job.attempts} tries")
+            raise RetryLater("meeting details unavailable", self._details_retry[job.attempts])
+        if lesson.organizer_aad_id and not looked_up:
+            await self._organizer_now_known(lesson)
+
+    async def _organizer_now_known(self, lesson: Lesson) -> None:
+        """The start's look-ups and checks, now that the organizer is known."""
+        lesson = await self._organizer_lookups(lesson)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start)
+        await self._remediate_lobby(lesson.id)
+
+    async def _organizer_lookups(self, lesson: Lesson) -> Lesson:
+        """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in name."""
+        await self._read_settings(lesson, lesson.actual_start or lesson.scheduled_start, "start")
         try:
             event = await self._calendar.event_for(lesson.organizer_aad_id, lesson.join_url, lesson.actual_start or lesson.scheduled_start)
             await self._store.set_calendar(lesson.id, event, Lookup.ok() if event else Lookup.none("no calendar event"))
@@ -140,9 +187,17 @@ class LessonMonitor:
             await self._store.set_organizer_upn(lesson.id, entry.upn)
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
-        await self._notices.lesson_started(lesson)
-        await self._assess(lesson.id, Moment.start, lesson.actual_start)
-        await self._remediate_lobby(lesson.id)
+        return await self._store.get(lesson.id, with_attendance=False)
+
+    async def _read_settings(self, lesson: Lesson, observed_at: datetime | None, source: str) -> None:
+        """Read the meeting's options from Graph; a change is kept with its lesson-clock time."""
+        observed_at = observed_at or utcnow()
+        try:
+            settings = await self._meetings.settings(lesson.organizer_aad_id, lesson.graph_meeting_id, lesson.join_url)
+        except GraphUnavailable as exc:
+            await self._store.set_meeting_settings(lesson.id, None, Lookup.could_not_verify(exc.reason), observed_at=observed_at, source=source)
+            return
+        await self._store.set_meeting_settings(lesson.id, settings, Lookup.ok(), observed_at=observed_at, source=source)
 
     async def _remediate_lobby(self, lesson_id: int) -> None:
         """Turn the lobby on through Graph, when the policy asks Chaperone to."""
@@ -151,13 +206,16 @@ class LessonMonitor:
         failed = findings.get(waiting_room.RULE.id)
         if not options.remediate or failed is None or failed.status is not Status.failed:
             return
-        lesson = await self._store.get(lesson_id, with_attendance=False)
+        lesson = await self._store.get(lesson_id)
         try:
             settings = await self._meetings.set_lobby_scope(lesson.organizer_aad_id, lesson.meeting_settings.graph_meeting_id, options.remediate_to)
         except GraphUnavailable as exc:
             log.warning("lesson %s: could not turn the lobby on: %s", lesson_id, exc.reason)
             return
-        await self._store.set_meeting_settings(lesson_id, settings, Lookup.ok(f"lobby set to '{options.remediate_to.value}' by Chaperone"))
+        at = latest_event(lesson) or lesson.actual_start
+        await self._store.set_meeting_settings(
+            lesson_id, settings, Lookup.ok(f"lobby set to '{options.remediate_to.value}' by Chaperone"), observed_at=at, source="remediation"
+        )
         await self._assessor.record_remediation(lesson_id, f"lobby bypass set to '{options.remediate_to.value}'")
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
@@ -171,8 +229,11 @@ class LessonMonitor:
 
     async def lesson_ended(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        if lesson.organizer_aad_id and lesson.settings_read_at is not None:
+            # Once after the end: an option changed in the lesson's last minutes is seen too.
+            await self._read_settings(lesson, lesson.actual_end, "end")
         await self._assess(lesson.id, Moment.end, lesson.actual_end)
-        await self._notices.lesson_ended(lesson)
+        await self._notices.lesson_ended(await self._store.get(lesson.id, with_attendance=False))
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
         try:
@@ -184,10 +245,67 @@ class LessonMonitor:
 
     async def roster_changed(self, job: Job) -> None:
         problem = await self._classify(job.lesson_id)
+        lesson = await self._store.get(job.lesson_id)
+        now = latest_event(lesson)
+        if lesson.organizer_aad_id and lesson.settings_read_at is None and lesson.details_lookup is not None:
+            await self._organizer_now_known(lesson)
+        elif lesson.organizer_aad_id and lesson.actual_end is None and self._settings_due(lesson, now):
+            await self._read_settings(lesson, now, "refresh")
         await self._assess(job.lesson_id, Moment.roster)
+        if lesson.actual_end is None and lesson.attendance and all(a.left_at is not None for a in lesson.attendance):
+            await self._book_idle_close(lesson, now)
         if problem:
             # Attendance is already recorded; only the classification waits for Graph.
-            raise RetryLater(problem, 30)
+            if job.attempts >= len(self._roster_retry):
+                raise GiveUp(f"{problem} (after {job.attempts} tries)")
+            raise RetryLater(problem, self._roster_retry[job.attempts])
+
+    def _settings_due(self, lesson: Lesson, now: datetime | None) -> bool:
+        every = timedelta(minutes=self._policy.lessons.settings_refresh_minutes)
+        return now is not None and (lesson.settings_read_at is None or now - lesson.settings_read_at >= every)
+
+    # ---- lessons Teams never said had ended ---------------------------------------------
+
+    async def _book_idle_close(self, lesson: Lesson, last: datetime | None) -> None:
+        if last is None:
+            return
+        delay = self._policy.lessons.close_idle_minutes * 60
+        spec = JobSpec(kind=CLOSE_IDLE, delay_seconds=delay, key=last.isoformat(), payload={"last": last.isoformat()})
+        await self._queue(spec, lesson.id)
+
+    async def _book_overdue_close(self, lesson: Lesson) -> None:
+        start = lesson.scheduled_start or lesson.actual_start
+        if start is None or lesson.actual_end is not None:
+            return
+        deadline = start + timedelta(hours=self._policy.lessons.close_after_hours)
+        # The deadline is on the lesson's clock (Teams' event times); the job waits the same span.
+        now = lesson.actual_start or start
+        spec = JobSpec(kind=CLOSE_OVERDUE, delay_seconds=max(0.0, (deadline - now).total_seconds()), payload={"at": deadline.isoformat()})
+        await self._queue(spec, lesson.id)
+
+    async def close_idle(self, job: Job) -> None:
+        """Everyone left and nobody came back: the lesson ended when the last person left."""
+        lesson = await self._store.get(job.lesson_id)
+        last = datetime.fromisoformat(job.payload["last"])
+        if lesson.actual_end is not None or any(a.left_at is None for a in lesson.attendance) or latest_event(lesson) != last:
+            return
+        await self._close(lesson, last, "everyone had left")
+
+    async def close_overdue(self, job: Job) -> None:
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        if lesson.actual_end is None:
+            await self._close(lesson, datetime.fromisoformat(job.payload["at"]), f"still open {self._policy.lessons.close_after_hours:g} hours after it started")
+
+    async def _close(self, lesson: Lesson, at: datetime, why: str) -> None:
+        reconcile = JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])
+        closed = await self._store.close_inferred(lesson.id, at, [JobSpec(kind=LESSON_ENDED), reconcile])
+        if closed is not None:
+            log.info("lesson %s closed without an end event from Teams: %s", lesson.id, why)
+            self._worker.wake()
+
+    async def _queue(self, spec: JobSpec, lesson_id: int) -> None:
+        await self._jobs.enqueue(spec, lesson_id)
+        self._worker.wake()
 
     async def _classify(self, lesson_id: int) -> str | None:
         """Ask the directory about everyone not yet classified; returns what could not be done."""
@@ -217,15 +335,17 @@ class LessonMonitor:
         if report is None:
             await self._not_yet(job, lesson, Lookup.pending("no attendance report yet"))
             return
-        added = await self._store.merge_report(lesson.id, report)
-        log.info("lesson %s: attendance report reconciled, %d added", lesson.id, added)
+        added, corrected = await self._store.merge_report(lesson.id, report)
+        log.info("lesson %s: attendance report reconciled, %d added, %d corrected", lesson.id, added, corrected)
         await self._classify(lesson.id)
+        lesson = await self._store.get(lesson.id, with_attendance=False)
         await self._assess(lesson.id, Moment.report, lesson.actual_end)
 
     async def _matching_report(self, lesson: Lesson) -> AttendanceReport | None:
-        if not lesson.organizer_aad_id or not lesson.graph_meeting_id:
+        graph_id = lesson.graph_meeting_id or (lesson.meeting_settings.graph_meeting_id if lesson.meeting_settings else None)
+        if not lesson.organizer_aad_id or not graph_id:
             raise GraphUnavailable("the organizer or Graph meeting id is not known")
-        reports = await self._reports.reports(lesson.organizer_aad_id, lesson.graph_meeting_id)
+        reports = await self._reports.reports(lesson.organizer_aad_id, graph_id)
         if lesson.actual_start is None:
             return reports[-1] if reports else None
         # A recurring meeting keeps one report per occurrence: take this lesson's.
@@ -243,3 +363,7 @@ class LessonMonitor:
         final = why if why.outcome is LookupOutcome.could_not_verify else Lookup.could_not_verify(f"{why.reason} after {job.attempts} tries")
         await self._store.set_report_lookup(lesson.id, final)
         raise GiveUp(str(final))
+
+
+def _answered(lookup: Lookup | None) -> bool:
+    return lookup is not None and lookup.outcome is LookupOutcome.ok

@@ -53,6 +53,9 @@ class Meeting:
     title: str
     organizer: Person
     meeting_type: str = "Scheduled"
+    # A channel meeting's team and channel: its events come from the channel conversation.
+    team_id: str | None = None
+    channel_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -130,16 +133,23 @@ class Meeting:
 
 
 def attendance_report(report_id: str, start: datetime, end: datetime, attendance: list[tuple[Person, datetime, datetime]]) -> dict:
-    """Graph's meetingAttendanceReport with attendanceRecords expanded."""
+    """Graph's meetingAttendanceReport with attendanceRecords expanded: one record per person,
+    with an interval for each (person, joined, left) row given for them."""
+    by_person: dict[Person, list[tuple[datetime, datetime]]] = {}
+    for person, joined, left in attendance:
+        by_person.setdefault(person, []).append((joined, left))
     records = [
         {
             "emailAddress": f"{person.name.split()[-1].lower()}@school.example",
-            "totalAttendanceInSeconds": int((left - joined).total_seconds()),
+            "totalAttendanceInSeconds": sum(int((left - joined).total_seconds()) for joined, left in spans),
             "role": person.role,
             "identity": {"id": person.aad_object_id, "displayName": person.name, "tenantId": person.tenant_id},
-            "attendanceIntervals": [{"joinDateTime": iso(joined), "leaveDateTime": iso(left), "durationInSeconds": int((left - joined).total_seconds())}],
+            "attendanceIntervals": [
+                {"joinDateTime": iso(joined), "leaveDateTime": iso(left), "durationInSeconds": int((left - joined).total_seconds())}
+                for joined, left in spans
+            ],
         }
-        for person, joined, left in attendance
+        for person, spans in by_person.items()
     ]
     return {
         "id": report_id,
@@ -184,14 +194,14 @@ class TeamsSimulator:
         }
 
     def _meeting_event(self, meeting: Meeting, name: str, value: dict, at: datetime, sender: Person, activity_id: str | None) -> dict:
-        activity = self._base(
-            "event",
-            {"isGroup": True, "conversationType": "groupChat", "id": meeting.thread_id},
-            sender.account(),
-            activity_id,
-        )
+        conversation = {"isGroup": True, "conversationType": "groupChat", "id": meeting.thread_id}
+        if meeting.channel_id:
+            conversation = {"isGroup": True, "conversationType": "channel", "id": f"{meeting.channel_id};messageid={meeting.thread_id}"}
+        activity = self._base("event", conversation, sender.account(), activity_id)
         activity.update(name=name, value=value, timestamp=iso(at))
         activity["channelData"]["meeting"] = {"id": meeting.id}
+        if meeting.channel_id:
+            activity["channelData"].update(team={"id": meeting.team_id or meeting.channel_id}, channel={"id": meeting.channel_id})
         return activity
 
     def meeting_start(self, meeting: Meeting, at: datetime, *, activity_id: str | None = None, camel_case: bool = False) -> dict:
@@ -205,8 +215,11 @@ class TeamsSimulator:
         value = {"Id": meeting.thread_id, "MeetingType": meeting.meeting_type, "JoinUrl": meeting.join_url, "Title": meeting.title, "EndTime": iso(at)}
         return self._meeting_event(meeting, "application/vnd.microsoft.meetingEnd", value, at, meeting.organizer, activity_id)
 
-    def participants(self, meeting: Meeting, people: list[Person], at: datetime, *, joined: bool, activity_id: str | None = None) -> dict:
-        members = [{"user": p.account(), "meeting": {"role": p.role, "inMeeting": joined}} for p in people]
+    def participants(self, meeting: Meeting, people: list[Person], at: datetime, *, joined: bool, activity_id: str | None = None,
+                     in_meeting: bool | None = None) -> dict:
+        """`in_meeting` overrides Teams' `inMeeting` (e.g. True on a leave from one of two devices)."""
+        present = joined if in_meeting is None else in_meeting
+        members = [{"user": p.account(), "meeting": {"role": p.role, "inMeeting": present}} for p in people]
         name = "application/vnd.microsoft.meetingParticipant" + ("Join" if joined else "Leave")
         return self._meeting_event(meeting, name, {"members": members}, at, people[0], activity_id)
 
@@ -250,6 +263,14 @@ class TeamsSimulator:
         activity["action"] = action
         if team_id:
             activity["channelData"].update(team={"id": team_id}, channel={"id": channel_id or team_id})
+        return activity
+
+    def bot_added(self, sender: Person) -> dict:
+        """conversationUpdate with the bot in membersAdded: Teams sends it with installationUpdate
+        when someone installs the app in personal scope."""
+        conversation = {"conversationType": "personal", "id": f"a:{sender.teams_id}"}
+        activity = self._base("conversationUpdate", conversation, sender.account(), None)
+        activity["membersAdded"] = [{"id": BOT_ID, "name": "Chaperone"}]
         return activity
 
     # ---- delivery -----------------------------------------------------------------

@@ -12,7 +12,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -71,20 +72,42 @@ class JobStore:
             await add_job(session, spec, lesson_id)
 
     async def claim(self, instance: str, limit: int, lease_seconds: float) -> list[Job]:
+        """Lease up to `limit` due jobs, at most one per lesson and none for a lesson whose
+        job is still running elsewhere: a lesson's follow-up runs in order, so its end is
+        never judged while its start's look-ups are still loading."""
         now = utcnow()
         async with self._sessions() as session, session.begin():
+            if session.bind.dialect.name == "postgresql":
+                # One claim at a time across instances: a claim is one short query.
+                await session.execute(text("SELECT pg_advisory_xact_lock(7311101)"))
+            running = aliased(JobRow)
+            busy_lesson = exists().where(
+                running.lesson_id == JobRow.lesson_id,
+                running.id != JobRow.id,
+                running.done_at.is_(None),
+                running.leased_until >= now,
+            )
             stmt = (
                 select(JobRow)
                 .where(
                     JobRow.done_at.is_(None),
                     JobRow.due_at <= now,
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
+                    or_(JobRow.lesson_id.is_(None), ~busy_lesson),
                 )
                 .order_by(JobRow.due_at, JobRow.id)
-                .limit(limit)
+                .limit(limit * 4)
                 .with_for_update(skip_locked=True)
             )
-            rows = list((await session.execute(stmt)).scalars())
+            rows, lessons = [], set()
+            for row in (await session.execute(stmt)).scalars():
+                if row.lesson_id is not None:
+                    if row.lesson_id in lessons:
+                        continue
+                    lessons.add(row.lesson_id)
+                rows.append(row)
+                if len(rows) == limit:
+                    break
             for row in rows:
                 row.leased_until = now + timedelta(seconds=lease_seconds)
                 row.leased_by = instance

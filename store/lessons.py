@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -33,16 +33,19 @@ from domain.events import (
     Participant,
     ParticipantsChanged,
 )
+from domain.attendance import ParticipantEvent, intervals_from_events
 from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
 from domain.lookups import Lookup
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, ReportedInterval
 
 from .db import in_transaction
 from .jobs import JobSpec, add_job
-from .tables import AttendanceRow, LessonRow, ProcessedActivityRow, utcnow
+from .tables import AttendanceRow, LessonRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# What a lesson is read with when its register is wanted.
+_REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings_history))
 
 
 class LessonStore:
@@ -156,8 +159,9 @@ class LessonStore:
                         latest.actual_start, latest.start_event_missing = event.at, False
             else:
                 if lesson is not None:
-                    # The previous occurrence never told us it ended.
-                    self._close(lesson, None, end_missing=True)
+                    # The previous occurrence never told us it ended: it ended by its last event.
+                    self._close(lesson, await self._last_event_at(session, lesson), end_missing=True)
+                    await self._rebuild(session, lesson)
                     await session.flush()
                 lesson = self._new_lesson(ref, event.at, start_missing=False)
                 session.add(lesson)
@@ -186,15 +190,20 @@ class LessonStore:
                 latest = await self._latest_lesson(session, ref.meeting_id)
                 if latest is not None and latest.actual_end == event.at:
                     lesson, outcome = latest, EventOutcome.duplicate
+                elif latest is not None and latest.end_event_missing and latest.actual_start and event.at >= latest.actual_start:
+                    # Chaperone closed it (everyone had left, or it ran too long); Teams' own end wins.
+                    lesson = latest
+                    self._close(lesson, event.at, end_missing=False)
+                    await self._rebuild(session, lesson)
                 else:
                     # An end with no start: keep what we know, the start stays unknown.
                     lesson = self._new_lesson(ref, None, start_missing=True)
                     session.add(lesson)
                     await session.flush()
                     self._close(lesson, event.at, end_missing=False)
-            else:
-                await self._close_intervals(session, lesson, event.at)
+            elif lesson is not None:
                 self._close(lesson, event.at, end_missing=False)
+                await self._rebuild(session, lesson)
             await session.flush()
             self._mark(session, activity_key, "meetingEnd", ref.meeting_id, lesson.id, outcome)
             await self._follow_up(session, lesson, outcome, jobs)
@@ -204,20 +213,36 @@ class LessonStore:
         return _without_register(row), outcome
 
     @staticmethod
+    async def _last_event_at(session: AsyncSession, lesson: LessonRow) -> datetime | None:
+        stmt = select(func.max(ParticipantEventRow.at)).where(ParticipantEventRow.lesson_id == lesson.id)
+        return (await session.execute(stmt)).scalar_one_or_none() or lesson.actual_start
+
+    async def close_inferred(self, lesson_id: int, at: datetime, jobs: Sequence[JobSpec] = ()) -> Lesson | None:
+        """Close a lesson Teams never said had ended, at `at`, marked inferred; None when it
+        was no longer open."""
+
+        async def work(session: AsyncSession) -> LessonRow | None:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            if lesson is None or lesson.status != LessonStatus.open.value:
+                return None
+            self._close(lesson, max(at, lesson.actual_start or at), end_missing=True)
+            await self._rebuild(session, lesson)
+            await self._follow_up(session, lesson, EventOutcome.applied, jobs)
+            return lesson
+
+        row = await self._transaction(work)
+        return _without_register(row) if row else None
+
+    async def last_event_at(self, lesson_id: int) -> datetime | None:
+        async with self._sessions() as session:
+            return await self._last_event_at(session, await session.get(LessonRow, lesson_id))
+
+    @staticmethod
     def _close(lesson: LessonRow, at: datetime | None, *, end_missing: bool) -> None:
         lesson.status = LessonStatus.closed.value
         lesson.actual_end = at
         lesson.end_event_missing = end_missing
         lesson.updated_at = utcnow()
-
-    @staticmethod
-    async def _close_intervals(session: AsyncSession, lesson: LessonRow, at: datetime) -> None:
-        stmt = select(AttendanceRow).where(
-            AttendanceRow.lesson_id == lesson.id, AttendanceRow.left_at.is_(None)
-        )
-        for row in (await session.execute(stmt)).scalars():
-            row.left_at = max(at, row.joined_at) if row.joined_at else at
-            row.note = _append(row.note, "still present when the meeting ended")
 
     async def set_details(self, lesson_id: int, details: MeetingDetails | None, lookup: Lookup) -> Lesson:
         """Store what Bot Framework says about the meeting, or why it could not be asked."""
@@ -263,10 +288,36 @@ class LessonStore:
 
         return _without_register(await self._transaction(work))
 
-    async def set_meeting_settings(self, lesson_id: int, settings: MeetingSettings | None, lookup: Lookup) -> Lesson:
-        return await self._update(
-            lesson_id, meeting_settings=settings.model_dump(mode="json") if settings else None, settings_lookup=lookup.model_dump(mode="json")
-        )
+    async def set_meeting_settings(
+        self, lesson_id: int, settings: MeetingSettings | None, lookup: Lookup, *, observed_at: datetime | None = None, source: str = "start"
+    ) -> Lesson:
+        """Store the meeting's settings (or why they could not be read). With `observed_at`
+        (the lesson-clock time of the read), a change from the last observation is kept in the
+        lesson's settings history, so a setting changed mid-lesson is judged for its time."""
+
+        async def work(session: AsyncSession) -> LessonRow:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            if observed_at is not None:
+                lesson.settings_read_at = observed_at
+            if settings is not None or lesson.meeting_settings is None:
+                # A failed re-read keeps what was last known; the look-up says it failed.
+                lesson.meeting_settings = settings.model_dump(mode="json") if settings else None
+            lesson.settings_lookup = lookup.model_dump(mode="json")
+            if settings is not None and observed_at is not None:
+                stmt = (
+                    select(SettingsObservationRow)
+                    .where(SettingsObservationRow.lesson_id == lesson_id)
+                    .order_by(SettingsObservationRow.observed_at.desc(), SettingsObservationRow.id.desc())
+                    .limit(1)
+                )
+                last = (await session.execute(stmt)).scalar_one_or_none()
+                seen = settings.model_dump(mode="json")
+                if last is None or last.settings != seen:
+                    session.add(SettingsObservationRow(lesson_id=lesson_id, observed_at=observed_at, settings=seen, source=source))
+            lesson.updated_at = utcnow()
+            return lesson
+
+        return _without_register(await self._transaction(work))
 
     async def set_calendar(self, lesson_id: int, event: CalendarEvent | None, lookup: Lookup) -> Lesson:
         return await self._update(
@@ -299,43 +350,69 @@ class LessonStore:
 
         await self._transaction(work)
 
-    async def merge_report(self, lesson_id: int, report: AttendanceReport) -> int:
-        """Add the people Graph's report saw and the live events missed; returns how many.
+    async def merge_report(self, lesson_id: int, report: AttendanceReport) -> tuple[int, int]:
+        """Make Graph's attendance report the register: returns (people added, people corrected).
 
-        Live intervals are kept as they are: they are Chaperone's own record. A person the
-        report has and the register does not (their join event never arrived) is added with
-        source graph-report.
+        After the lesson the report is the authority: each person in it gets the report's
+        intervals and role in place of the live ones (the live events stay in
+        participant_events, the record of what Teams sent). People the live events saw and the
+        report did not are kept. A lesson whose end Chaperone inferred takes the report's end.
         """
 
-        async def work(session: AsyncSession) -> int:
+        async def work(session: AsyncSession) -> tuple[int, int]:
             lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
-            stmt = select(AttendanceRow.person_id).where(AttendanceRow.lesson_id == lesson_id)
-            present = set((await session.execute(stmt)).scalars())
-            added = 0
+            stmt = select(AttendanceRow).where(AttendanceRow.lesson_id == lesson_id)
+            register: dict[str, list[AttendanceRow]] = {}
+            for row in (await session.execute(stmt)).scalars():
+                register.setdefault(row.person_id, []).append(row)
+            added = corrected = 0
             for attendee in report.attendees:
                 person_id = attendee.aad_object_id or attendee.email or attendee.display_name or "anonymous"
-                if person_id in present:
+                before = register.get(person_id, [])
+                intervals = attendee.intervals or (ReportedInterval(joined_at=None, left_at=None),)
+                if before and _same(before, intervals, attendee.role):
                     continue
-                added += 1
-                for interval in attendee.intervals or (ReportedInterval(joined_at=None, left_at=None),):
+                if before:
+                    corrected += 1
+                    note = "corrected from Graph's attendance report"
+                else:
+                    added += 1
+                    note = "in Graph's attendance report; no live join event arrived"
+                known = before[0] if before else None
+                if known is not None:
+                    classification = known.classification
+                elif attendee.aad_object_id:
+                    classification = PersonClass.unknown.value
+                else:
+                    classification = PersonClass.external.value
+                for row in before:
+                    await session.delete(row)
+                for interval in intervals:
                     session.add(
                         AttendanceRow(
                             lesson_id=lesson_id,
                             person_id=person_id,
                             aad_object_id=attendee.aad_object_id,
-                            display_name=attendee.display_name,
-                            tenant_id=attendee.tenant_id,
-                            meeting_role=attendee.role,
-                            classification=PersonClass.unknown.value if attendee.aad_object_id else PersonClass.external.value,
+                            teams_user_id=known.teams_user_id if known else None,
+                            display_name=attendee.display_name or (known.display_name if known else None),
+                            upn=known.upn if known else None,
+                            tenant_id=attendee.tenant_id or (known.tenant_id if known else None),
+                            meeting_role=attendee.role or (known.meeting_role if known else None),
+                            classification=classification,
                             joined_at=interval.joined_at,
                             left_at=interval.left_at,
                             source=AttendanceSource.graph_report.value,
-                            note="in Graph's attendance report; no live join event arrived",
+                            note=note,
                         )
                     )
-            lesson.report_lookup = Lookup.ok(f"reconciled with Graph's report, {added} added from it").model_dump(mode="json")
+            if lesson.end_event_missing and report.meeting_end is not None:
+                lesson.actual_end = report.meeting_end
+            if lesson.start_event_missing and report.meeting_start is not None:
+                lesson.actual_start = report.meeting_start
+            summary = f"reconciled with Graph's report: {added} added, {corrected} corrected from it"
+            lesson.report_lookup = Lookup.ok(summary).model_dump(mode="json")
             lesson.updated_at = utcnow()
-            return added
+            return added, corrected
 
         return await self._transaction(work)
 
@@ -347,96 +424,132 @@ class LessonStore:
         activity_key: str | None,
         school_tenant: str | None,
         jobs: Sequence[JobSpec] = (),
+        new_lesson_jobs: Sequence[JobSpec] = (),
     ) -> tuple[Lesson, EventOutcome]:
-        """Record a join or leave. Each person is classified from the event alone (external
-        is certain from it; staff and pupils are told apart later, from the directory)."""
+        """Record a join or leave, and rebuild those people's intervals from all their events.
+        Each person is classified from the event alone (external is certain from it; staff and
+        pupils are told apart later, from the directory)."""
         kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
 
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if replayed := await self._replayed(session, activity_key, ref.meeting_id):
                 return replayed, EventOutcome.duplicate
-            lesson, outcome = await self._lesson_for(session, ref, event.at)
+            lesson, outcome, new = await self._lesson_for(session, ref, event.at)
+            classes = {}
             for person in event.participants:
-                if event.joined:
-                    await self._join(session, lesson, person, event.at, person.class_from_event(school_tenant))
-                else:
-                    await self._leave(session, lesson, person, event.at, person.class_from_event(school_tenant))
+                if await self._record_event(session, lesson, person, event):
+                    classes[person.person_id] = person.class_from_event(school_tenant)
+                if (person.role or "").lower() == "organizer" and person.aad_object_id and not lesson.organizer_aad_id:
+                    # Teams' meeting details were not available: the organizer's own join names them.
+                    lesson.organizer_aad_id = person.aad_object_id
+                    lesson.organizer_teams_id = person.teams_user_id
+                if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
+                    lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
+            await session.flush()
+            await self._rebuild(session, lesson, classes)
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
-            await self._follow_up(session, lesson, outcome, jobs)
+            await self._follow_up(session, lesson, outcome, [*(new_lesson_jobs if new else ()), *jobs])
             return lesson, outcome
 
         row, outcome = await self._transaction(work)
         return _without_register(row), outcome
 
+    @staticmethod
+    async def _record_event(session: AsyncSession, lesson: LessonRow, person: Participant, event: ParticipantsChanged) -> bool:
+        """Keep the event in the live record; False when it is already there (a redelivery
+        that came without its activity id)."""
+        same = select(ParticipantEventRow.id).where(
+            ParticipantEventRow.lesson_id == lesson.id,
+            ParticipantEventRow.person_id == person.person_id,
+            ParticipantEventRow.at == event.at,
+            ParticipantEventRow.joined == event.joined,
+        )
+        if (await session.execute(same.limit(1))).first() is not None:
+            return False
+        session.add(
+            ParticipantEventRow(
+                lesson_id=lesson.id,
+                person_id=person.person_id,
+                aad_object_id=person.aad_object_id,
+                teams_user_id=person.teams_user_id,
+                display_name=person.name,
+                tenant_id=person.tenant_id,
+                role=person.role,
+                joined=event.joined,
+                in_meeting=person.in_meeting,
+                at=event.at,
+            )
+        )
+        return True
+
+    async def _rebuild(self, session: AsyncSession, lesson: LessonRow, classes: Mapping[str, PersonClass] | None = None) -> None:
+        """Rebuild the live intervals of the people in `classes` (everyone when None) from their
+        events. People whose intervals came from Graph's attendance report keep them: after the
+        lesson the report is the authority."""
+        stmt = select(ParticipantEventRow).where(ParticipantEventRow.lesson_id == lesson.id)
+        if classes is not None:
+            stmt = stmt.where(ParticipantEventRow.person_id.in_(list(classes)))
+        events: dict[str, list[ParticipantEventRow]] = {}
+        for row in (await session.execute(stmt.order_by(ParticipantEventRow.id))).scalars():
+            events.setdefault(row.person_id, []).append(row)
+        if not events:
+            return
+        rows = select(AttendanceRow).where(AttendanceRow.lesson_id == lesson.id, AttendanceRow.person_id.in_(list(events)))
+        existing: dict[str, list[AttendanceRow]] = {}
+        for row in (await session.execute(rows)).scalars():
+            existing.setdefault(row.person_id, []).append(row)
+        end = lesson.actual_end if lesson.status == LessonStatus.closed.value else None
+        for person_id, person_events in events.items():
+            before = existing.get(person_id, [])
+            if any(r.source == AttendanceSource.graph_report.value for r in before):
+                continue
+            known = before[0] if before else None
+            latest = person_events[-1]
+            kind = (classes or {}).get(person_id, PersonClass.unknown)
+            classification = known.classification if known and known.classification != PersonClass.unknown.value else kind.value
+            if kind is PersonClass.external:
+                classification = kind.value
+            for row in before:
+                await session.delete(row)
+            intervals = intervals_from_events([ParticipantEvent.model_validate(e) for e in person_events], end=end)
+            for interval in intervals:
+                session.add(
+                    AttendanceRow(
+                        lesson_id=lesson.id,
+                        person_id=person_id,
+                        aad_object_id=latest.aad_object_id,
+                        teams_user_id=latest.teams_user_id,
+                        display_name=latest.display_name,
+                        upn=known.upn if known else None,
+                        tenant_id=latest.tenant_id,
+                        meeting_role=interval.role,
+                        classification=classification,
+                        joined_at=interval.joined_at,
+                        left_at=interval.left_at,
+                        source=AttendanceSource.live.value,
+                        note=interval.note,
+                    )
+                )
+        await session.flush()
+
     async def _lesson_for(
         self, session: AsyncSession, ref: MeetingRef, at: datetime
-    ) -> tuple[LessonRow, EventOutcome]:
+    ) -> tuple[LessonRow, EventOutcome, bool]:
+        """The lesson an event at `at` belongs to, its outcome, and whether it is new."""
         lesson = await self._open_lesson(session, ref.meeting_id)
         if lesson is not None:
-            return lesson, EventOutcome.applied
+            return lesson, EventOutcome.applied, False
         latest = await self._latest_lesson(session, ref.meeting_id)
         if latest is not None and latest.actual_end is not None and at <= latest.actual_end:
-            return latest, EventOutcome.late
+            return latest, EventOutcome.late, False
         # No lesson open: the start event is late, lost, or was never subscribed.
         lesson = self._new_lesson(ref, at, start_missing=True)
         session.add(lesson)
         await session.flush()
-        return lesson, EventOutcome.applied
-
-    @staticmethod
-    async def _intervals(session: AsyncSession, lesson: LessonRow, person_id: str) -> list[AttendanceRow]:
-        stmt = (
-            select(AttendanceRow)
-            .where(AttendanceRow.lesson_id == lesson.id, AttendanceRow.person_id == person_id)
-            .order_by(AttendanceRow.id)
-        )
-        return list((await session.execute(stmt)).scalars())
-
-    async def _join(
-        self, session: AsyncSession, lesson: LessonRow, person: Participant, at: datetime, kind: PersonClass
-    ) -> None:
-        intervals = await self._intervals(session, lesson, person.person_id)
-        if any(i.left_at is None for i in intervals):
-            return  # already present: a join we have seen, delivered without its activity id
-        if any(i.joined_at == at for i in intervals):
-            return
-        if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
-            lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
-        closed_lesson = lesson.status == LessonStatus.closed.value
-        session.add(
-            _interval(
-                lesson,
-                person,
-                kind,
-                joined_at=at,
-                left_at=lesson.actual_end if closed_lesson else None,
-                note="join arrived after the meeting ended" if closed_lesson else None,
-            )
-        )
-
-    async def _leave(
-        self, session: AsyncSession, lesson: LessonRow, person: Participant, at: datetime, kind: PersonClass
-    ) -> None:
-        intervals = await self._intervals(session, lesson, person.person_id)
-        open_rows = [i for i in intervals if i.left_at is None]
-        if open_rows:
-            row = open_rows[-1]
-            row.left_at = max(at, row.joined_at) if row.joined_at else at
-            row.meeting_role = person.role or row.meeting_role
-            return
-        if any(i.left_at == at for i in intervals):
-            return  # this leave is already recorded
-        closed_by_end = [
-            i for i in intervals if lesson.actual_end is not None and i.left_at == lesson.actual_end
-        ]
-        if closed_by_end and at <= lesson.actual_end:
-            # The meeting's end closed the interval; the real leave was earlier.
-            closed_by_end[-1].left_at = max(at, closed_by_end[-1].joined_at or at)
-            return
-        session.add(_interval(lesson, person, kind, joined_at=None, left_at=at, note="leave without a join: join time unknown"))
+        return lesson, EventOutcome.applied, True
 
     # ---- reads --------------------------------------------------------------------
 
@@ -444,7 +557,7 @@ class LessonStore:
         async with self._sessions() as session:
             stmt = select(LessonRow).where(LessonRow.id == lesson_id)
             if with_attendance:
-                return Lesson.model_validate((await session.execute(stmt.options(selectinload(LessonRow.attendance)))).scalar_one())
+                return Lesson.model_validate((await session.execute(stmt.options(*_REGISTER))).scalar_one())
             return _without_register((await session.execute(stmt)).scalar_one())
 
     async def find(self, lesson_id: int) -> Lesson | None:
@@ -455,35 +568,10 @@ class LessonStore:
 
     async def list_lessons(self, meeting_id: str | None = None) -> list[Lesson]:
         async with self._sessions() as session:
-            stmt = select(LessonRow).options(selectinload(LessonRow.attendance)).order_by(LessonRow.id)
+            stmt = select(LessonRow).options(*_REGISTER).order_by(LessonRow.id)
             if meeting_id is not None:
                 stmt = stmt.where(LessonRow.meeting_id == meeting_id)
             return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
-
-
-def _interval(
-    lesson: LessonRow,
-    person: Participant,
-    kind: PersonClass,
-    *,
-    joined_at: datetime | None,
-    left_at: datetime | None,
-    note: str | None,
-) -> AttendanceRow:
-    return AttendanceRow(
-        lesson_id=lesson.id,
-        person_id=person.person_id,
-        aad_object_id=person.aad_object_id,
-        teams_user_id=person.teams_user_id,
-        display_name=person.name,
-        tenant_id=person.tenant_id,
-        meeting_role=person.role,
-        classification=kind.value,
-        joined_at=joined_at,
-        left_at=left_at,
-        source=AttendanceSource.live.value,
-        note=note,
-    )
 
 
 def _without_register(row: LessonRow) -> Lesson:
@@ -491,5 +579,12 @@ def _without_register(row: LessonRow) -> Lesson:
     return Lesson.model_validate({c.key: getattr(row, c.key) for c in LessonRow.__table__.columns} | {"attendance": []})
 
 
-def _append(note: str | None, text: str) -> str:
-    return f"{note}; {text}" if note else text
+def _same(rows: list[AttendanceRow], intervals: Sequence[ReportedInterval], role: str | None) -> bool:
+    """The register already says what the report says (to the second, role included)."""
+    ours = sorted((r.joined_at, r.left_at) for r in rows if r.joined_at and r.left_at)
+    theirs = sorted((i.joined_at, i.left_at) for i in intervals if i.joined_at and i.left_at)
+    same_times = len(ours) == len(theirs) == len(rows) and all(
+        abs((a[0] - b[0]).total_seconds()) < 60 and abs((a[1] - b[1]).total_seconds()) < 60 for a, b in zip(ours, theirs)
+    )
+    roles = {(r.meeting_role or "").lower() for r in rows}
+    return same_times and (role is None or roles == {role.lower()})

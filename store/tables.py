@@ -90,11 +90,16 @@ class LessonRow(Base):
     report_lookup: Mapped[dict | None] = mapped_column(JSON)
     # Ok once everyone present is classified; otherwise why not.
     roster_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # The lesson-clock time of the last read of the meeting's settings (reads are rationed).
+    settings_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     attendance: Mapped[list["AttendanceRow"]] = relationship(
         back_populates="lesson", order_by="AttendanceRow.id", cascade="all, delete-orphan"
+    )
+    settings_history: Mapped[list["SettingsObservationRow"]] = relationship(
+        order_by="SettingsObservationRow.observed_at, SettingsObservationRow.id", cascade="all, delete-orphan"
     )
 
     __table_args__ = (
@@ -132,6 +137,40 @@ class AttendanceRow(Base):
     lesson: Mapped[LessonRow] = relationship(back_populates="attendance")
 
     __table_args__ = (Index("ix_attendance_lesson_person", "lesson_id", "person_id"),)
+
+
+class ParticipantEventRow(Base):
+    """Every join and leave Teams delivered, as it came: the live record. The attendance
+    register is rebuilt from these in event-time order, whatever order they arrived in."""
+
+    __tablename__ = "participant_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"))
+    person_id: Mapped[str] = mapped_column(String(128))
+    aad_object_id: Mapped[str | None] = mapped_column(String(64))
+    teams_user_id: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str | None] = mapped_column(String(32))
+    joined: Mapped[bool] = mapped_column(Boolean)
+    # Teams' `inMeeting` after this event, where it sends it (a second device keeps it true).
+    in_meeting: Mapped[bool | None] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_participant_events_lesson_person", "lesson_id", "person_id"),)
+
+
+class SettingsObservationRow(Base):
+    """The meeting's settings each time a read found them changed, with the lesson-clock time."""
+
+    __tablename__ = "settings_observations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lesson_id: Mapped[int] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    settings: Mapped[dict] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(32))  # start | refresh | end | remediation
 
 
 class ProcessedActivityRow(Base):
@@ -323,6 +362,9 @@ class MessageRow(Base):
     card: Mapped[dict] = mapped_column(JSON)
     summary: Mapped[str] = mapped_column(Text)
     finding_ids: Mapped[list] = mapped_column(JSON, default=list)
+    # The findings as they were when the alert or warning was raised, with who was present
+    # then: a card shows what was true, even after a verdict changes.
+    raised: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))  # pending | sent | failed
     service_url: Mapped[str | None] = mapped_column(String(512))  # the Bot Connector for 1:1 chats
     attempts: Mapped[int] = mapped_column(Integer, default=0)

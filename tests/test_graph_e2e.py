@@ -161,7 +161,7 @@ async def test_after_the_end_the_register_matches_graphs_attendance_report(dev_a
         ]
     )
     lesson = await only_lesson(dev_app)
-    assert lesson.report_lookup == Lookup.ok("reconciled with Graph's report, 1 added from it")
+    assert lesson.report_lookup == Lookup.ok("reconciled with Graph's report: 1 added, 0 corrected from it")
     register = {(a.person_id, a.joined_at, a.left_at, a.source) for a in lesson.attendance}
     assert register == {
         (TEACHER.aad_object_id, T0, END, AttendanceSource.live),
@@ -185,7 +185,7 @@ async def test_a_report_that_is_not_there_yet_is_looked_for_again_then_given_up_
 
         assert await eventually(lambda: report(LookupOutcome.pending)) == Lookup.pending("no attendance report yet")
         graph.reports[MATHS.graph_id] = [attendance_report("late", T0, END, [(TEACHER, T0, END)])]
-        assert await eventually(lambda: report(LookupOutcome.ok)) == Lookup.ok("reconciled with Graph's report, 0 added from it")
+        assert await eventually(lambda: report(LookupOutcome.ok)) == Lookup.ok("reconciled with Graph's report: 0 added, 0 corrected from it")
 
         # A report that never appears: after the configured tries, it says so.
         other = MATHS.__class__("19:meeting_other@thread.v2", "Year 7 Art", TEACHER)

@@ -138,9 +138,11 @@ async def test_events_after_the_lesson_closed(dev_app, connector):
 
 async def test_a_second_start_closes_a_lesson_whose_end_never_came(dev_app, connector):
     teams = dev_app.teams
-    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.meeting_start(MATHS, T0 + minutes(24 * 60))])
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [PUPIL_A], T0 + minutes(2)),
+                            teams.leave(MATHS, [PUPIL_A], T0 + minutes(40)), teams.meeting_start(MATHS, T0 + minutes(24 * 60))])
     first, second = await dev_app.services.lessons.list_lessons()
-    assert first.status is LessonStatus.closed and first.end_event_missing and first.actual_end is None
+    # It ended, as far as anyone can know, with the last thing that happened in it; marked inferred.
+    assert first.status is LessonStatus.closed and first.end_inferred and first.actual_end == T0 + minutes(40)
     assert second.status is LessonStatus.open and second.actual_start == T0 + minutes(24 * 60)
 
 
@@ -160,7 +162,7 @@ async def test_meeting_details_failure_is_could_not_verify_and_the_lesson_still_
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert lesson.details_lookup.outcome is LookupOutcome.could_not_verify
     assert lesson.details_lookup.reason.startswith("meeting details: HTTP 503")
-    assert lesson.organizer_aad_id is None  # not guessed
+    assert lesson.organizer_aad_id == TEACHER.aad_object_id  # from their own join, role Organizer
     assert len(lesson.attendance) == 1
 
 
