@@ -35,4 +35,5 @@ RULE = Rule(
     remediation="Send 'sign' to Chaperone in a personal chat and sign the current Remote Learning AUP.",
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
+    needs_roster=True,
 )

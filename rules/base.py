@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from config.policy import Policy, PolicyError
 from domain.findings import Finding, Severity, Status
+from domain.meeting import MeetingSettings
 
 from .snapshot import LessonSnapshot, Moment
 
@@ -50,6 +51,10 @@ class Rule:
     # When the rule has something to say: at the start, on roster changes, at the end...
     moments: frozenset[Moment] = ALL_MOMENTS
     options: type[RuleOptions] = RuleOptions
+    # The rule judges who was present: with no live roster (channel meetings) it cannot.
+    needs_roster: bool = False
+    # The rule judges the organizer or what Graph keeps under them (calendar, timetable).
+    needs_organizer: bool = False
 
     def options_for(self, policy: Policy) -> RuleOptions:
         try:
@@ -69,6 +74,31 @@ class Rule:
         lookup = snapshot.lesson.settings_lookup
         reason = str(lookup) if lookup else "the meeting's settings have not been read yet"
         return [self.finding(snapshot, policy, Status.could_not_verify, f"{what} could not be checked", reason=reason)]
+
+    def judge_settings(
+        self, snapshot: LessonSnapshot, policy: Policy, what: str, judge: Callable[[MeetingSettings], Finding]
+    ) -> list[Finding]:
+        """Judge the meeting's options as they were through the lesson, not only as they are
+        now: a lobby opened for ten minutes and closed again was still open for ten minutes."""
+        seen = snapshot.settings_seen()
+        if not seen:
+            return self.settings_unknown(snapshot, policy, what)
+        # A state replaced at the same instant (Chaperone turning the lobby on as the lesson
+        # started) was never in effect.
+        seen = [o for o, after in zip(seen, seen[1:] + [None]) if after is None or after.observed_at > o.observed_at]
+        verdicts = [(o.observed_at, judge(o.settings)) for o in seen]
+        now = verdicts[-1][1]
+        if now.status is Status.failed:
+            return [now]
+        failed = [(i, at, f) for i, (at, f) in enumerate(verdicts) if f.status is Status.failed]
+        if not failed:
+            return [now]
+        i, at, first = failed[0]
+        zone = policy.school.zone
+        put_right = next((t for t, f in verdicts[i + 1:] if f.status is not Status.failed), None)
+        when = f"from {at.astimezone(zone):%H:%M}" + (f" until {put_right.astimezone(zone):%H:%M}" if put_right else "")
+        return [first.model_copy(update={"message": f"{first.message} ({when}, then put right)",
+                                         "details": {**first.details, "seen_at": at.isoformat()}})]
 
     def finding(
         self,
@@ -90,3 +120,20 @@ class Rule:
             recheck_at=recheck_at,
             details=details or {},
         )
+
+
+def contact_verdict(rule: Rule, snapshot: LessonSnapshot, policy: Policy, problem: str) -> list[Finding]:
+    """A problem that matters only for online contact with pupils or parents (operating hours,
+    the timetable): a breach when pupils or possible parents were present; nothing to flag in a
+    staff-only meeting; could not verify while who was there is not known."""
+    contact = snapshot.contact() if snapshot.has_live_roster else None
+    if contact:
+        return [rule.finding(snapshot, policy, Status.failed, problem)]
+    if contact is False:
+        yet = "" if snapshot.lesson.actual_end else " (so far)"
+        return [rule.finding(snapshot, policy, Status.passed, f"only staff present{yet}, so not a lesson with pupils or parents: {problem}")]
+    if not snapshot.has_live_roster:
+        why = "Teams sends no join or leave events for channel meetings, so whether pupils were present is not known"
+    else:
+        why = f"{len(snapshot.unidentified())} people present are not identified yet ({snapshot.roster_problem or 'the directory has not answered yet'})"
+    return [rule.finding(snapshot, policy, Status.could_not_verify, problem, reason=why)]

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
+from domain.meeting import MeetingSettings
 
 from .base import VALENCE, Clause, Rule
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import LessonSnapshot
 
 BROADCAST_TYPES = {"broadcast", "townhall", "liveevent"}
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
-    settings = snapshot.lesson.meeting_settings
-    if settings is None:
-        return RULE.settings_unknown(snapshot, policy, "whether this is a live stream")
-    broadcast = settings.is_broadcast or (settings.meeting_type or "").lower() in BROADCAST_TYPES
-    if not broadcast:
-        return [RULE.finding(snapshot, policy, Status.passed, "not a live-streamed session")]
-    start = snapshot.lesson.actual_start or snapshot.at
-    approval = snapshot.approval(RULE.id, before=start)
-    if approval is None:
-        return [RULE.finding(snapshot, policy, Status.failed, "a live-streamed session without prior SLT approval")]
-    return [RULE.finding(snapshot, policy, Status.passed, f"live stream approved by {approval.approved_by_name or 'SLT'}")]
+    def judge(settings: MeetingSettings) -> Finding:
+        broadcast = settings.is_broadcast or (settings.meeting_type or "").lower() in BROADCAST_TYPES
+        if not broadcast:
+            return RULE.finding(snapshot, policy, Status.passed, "not a live-streamed session")
+        approval = snapshot.approval(RULE.id, before=snapshot.started_at)
+        if approval is None:
+            return RULE.finding(snapshot, policy, Status.failed, "a live-streamed session without prior SLT approval")
+        return RULE.finding(snapshot, policy, Status.passed, f"live stream approved by {approval.approved_by_name or 'SLT'} before it started")
+
+    return RULE.judge_settings(snapshot, policy, "whether this is a live stream", judge)
 
 
 RULE = Rule(
@@ -32,5 +32,4 @@ RULE = Rule(
     clauses=(Clause("Live streamed remote learning sessions will only be held with prior approval and agreement from SLT.", VALENCE),),
     remediation="Ask SLT to approve the live stream (an approved exception in Chaperone) before it starts.",
     evaluate=evaluate,
-    moments=frozenset({Moment.start, Moment.end}),
 )

@@ -1,75 +1,99 @@
-"""one-to-one: a live session with a single pupil needs approval, consent, two adults and a recording."""
+"""one-to-one: a live session with a single pupil takes place only with SLT's prior approval.
+
+What else a one-to-one session needs has its own rule, verdict and alert: an approval that the
+session may happen waives none of them (one_to_one_consent, one_to_one_adults,
+one_to_one_recorded).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
-from domain.lesson import PersonClass
 
 from .base import ANNEX_2023, STAFF_2023, VALENCE, Clause, Rule, RuleOptions
 from .snapshot import LessonSnapshot, Moment
 
-CONSENT = "one-to-one"
+MOMENTS = frozenset({Moment.roster, Moment.grace, Moment.end, Moment.report})
 
 
 class Options(RuleOptions):
+    """Shared by the one-to-one rules: [rules.one-to-one]."""
+
+    # A spell of at least this long with exactly one pupil present is a one-to-one session.
+    spell_minutes: float = Field(5, ge=0)
     minimum_adults: int = Field(2, ge=1)
     require_recording: bool = True
     require_consent: bool = True
 
 
+class Spell:
+    """A time when exactly one pupil was present."""
+
+    def __init__(self, snapshot: LessonSnapshot, policy: Policy, start: datetime, end: datetime | None, pupil: str) -> None:
+        self.start, self.end, self.pupil = start, end, pupil
+        self.name = snapshot.name_of(pupil)
+        zone = policy.school.zone
+        length = int(((end or snapshot.at) - start).total_seconds() // 60)
+        until = f"until {end.astimezone(zone):%H:%M}" if end else "and still going"
+        self.words = f"with {self.name} from {start.astimezone(zone):%H:%M} {until} ({length} min)"
+
+
+def spells(snapshot: LessonSnapshot, policy: Policy) -> list[Spell]:
+    """Every one-to-one spell so far: judged by who was present at the same time, so pupils
+    who came and went earlier or later do not hide it."""
+    minimum = timedelta(minutes=RULE.options_for(policy).spell_minutes)
+    return [Spell(snapshot, policy, start, end, next(iter(pupils)))
+            for start, end, pupils in snapshot.spells(lambda present: len(present) == 1, minimum)]
+
+
+def unsettled(rule: Rule, snapshot: LessonSnapshot, policy: Policy) -> list[Finding] | None:
+    """While people present are not identified, a pupil count of 0 or 1 may be wrong."""
+    if snapshot.unidentified() and not snapshot.roster_settled:
+        return [rule.finding(snapshot, policy, Status.could_not_verify, "who is a pupil is not known yet",
+                             reason=f"{len(snapshot.unidentified())} people not yet identified: {snapshot.roster_problem}")]
+    return None
+
+
+def none_found(rule: Rule, snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    minutes = RULE.options_for(policy).spell_minutes
+    return unsettled(rule, snapshot, policy) or [
+        rule.finding(snapshot, policy, Status.passed, f"no one-to-one session (no spell of {minutes:g} min or more with a single pupil)")
+    ]
+
+
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
-    options = RULE.options_for(policy)
-    pupils = snapshot.people(PersonClass.pupil)
-    if len(pupils) != 1:
-        if not snapshot.roster_settled and not pupils:
-            return [RULE.finding(snapshot, policy, Status.could_not_verify, "who is a pupil is not known yet",
-                                 reason=snapshot.roster_problem)]
-        return [RULE.finding(snapshot, policy, Status.passed, f"not a one-to-one session ({len(pupils)} pupils)")]
-    [pupil] = pupils
-    missing, unknown = [], []
-    start = snapshot.lesson.actual_start or snapshot.at
-    if snapshot.approval(RULE.id, before=start) is None:
-        missing.append("prior SLT approval")
-    if options.require_consent:
-        if snapshot.consents is None:
-            unknown.append("no parental consent register has been imported")
-        elif pupil not in snapshot.consents.get(CONSENT, frozenset()):
-            missing.append("written parental consent for one-to-one sessions")
-    if len(snapshot.people(PersonClass.staff)) < options.minimum_adults:
-        missing.append(f"{options.minimum_adults} adults present")
-    if options.require_recording:
-        settings = snapshot.lesson.meeting_settings
-        if settings is None or settings.record_automatically is None:
-            unknown.append("whether it is recorded: " + (str(snapshot.lesson.settings_lookup) if snapshot.lesson.settings_lookup else "settings not read yet"))
-        elif not settings.record_automatically:
-            missing.append("a recording")
-    name = snapshot.name_of(pupil)
-    if missing:
-        return [RULE.finding(snapshot, policy, Status.failed, f"one-to-one session with {name} without {', '.join(missing)}",
-                             details={"pupil": pupil, "missing": missing})]
-    if unknown:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, f"one-to-one session with {name}", reason="; ".join(unknown))]
-    return [RULE.finding(snapshot, policy, Status.passed, f"one-to-one session with {name}: approved, consented, staffed and recorded")]
+    if unknown := unsettled(RULE, snapshot, policy):
+        return unknown
+    found = spells(snapshot, policy)
+    if not found:
+        return none_found(RULE, snapshot, policy)
+    approval = snapshot.approval(RULE.id, before=snapshot.started_at, person_ids={s.pupil for s in found})
+    if approval is not None:
+        return [RULE.finding(snapshot, policy, Status.passed,
+                             f"one-to-one session {found[0].words}, approved by {approval.approved_by_name or 'SLT'} before the lesson")]
+    return [RULE.finding(snapshot, policy, Status.failed, f"one-to-one session {found[0].words} without prior SLT approval",
+                         details={"pupil": found[0].pupil, "since": found[0].start.isoformat()})]
 
 
 RULE = Rule(
     id="one-to-one",
-    title="One-to-one sessions approved and safeguarded",
+    title="One-to-one sessions approved in advance",
     severity=Severity.breach,
     clauses=(
         Clause("Live 1 to 1 sessions will only take place with prior approval from SLT.", VALENCE),
         Clause("I understand that any 1-1 live lessons need to be pre-arranged, with written parental consent given "
-               "and that two adults need to be present. Where 1-1 sessions may be necessary these sessions must be "
-               "recorded and saved to the school server where this can be reviewed at any time.", STAFF_2023),
+               "and that two adults need to be present.", STAFF_2023),
         Clause("1-1 Live Lessons need to be pre-arranged, with written parental consent given and 2 adults need to "
                "be present.", ANNEX_2023),
     ),
-    remediation="Do not continue a one-to-one session without SLT's prior approval, written parental consent, a "
-    "second adult and recording switched on. Bring in a second member of staff or end the session.",
+    remediation="Do not hold a one-to-one session without SLT's approval in advance. Bring in other pupils or a "
+    "second member of staff, or end the session, and ask SLT before the next one.",
     evaluate=evaluate,
-    moments=frozenset({Moment.roster, Moment.end, Moment.report}),
+    moments=MOMENTS,
     options=Options,
+    needs_roster=True,
 )

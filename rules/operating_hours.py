@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
-from .base import STAFF_2023, VALENCE, Clause, Rule
+from .base import STAFF_2023, VALENCE, Clause, Rule, contact_verdict
 from .snapshot import LessonSnapshot, Moment
 
 
@@ -44,7 +44,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         if end_problem := _problem(end, policy, "it ended at" if lesson.actual_end else "it was still running at"):
             problems.append(end_problem)
     if problems:
-        return [RULE.finding(snapshot, policy, Status.failed, "; ".join(dict.fromkeys(problems)))]
+        return contact_verdict(RULE, snapshot, policy, "; ".join(dict.fromkeys(problems)))
     local = start.astimezone(policy.school.zone)
     recheck_at = None
     if lesson.actual_end is None:
@@ -67,5 +67,5 @@ RULE = Rule(
     ),
     remediation="End the session and reschedule it within the school's operating hours, on a school day.",
     evaluate=evaluate,
-    moments=frozenset({Moment.start, Moment.grace, Moment.end}),
+    moments=frozenset({Moment.start, Moment.roster, Moment.grace, Moment.end, Moment.report}),
 )

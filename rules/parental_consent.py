@@ -38,4 +38,5 @@ RULE = Rule(
     "until it has, the pupil should not take part in live sessions.",
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
+    needs_roster=True,
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
-from domain.meeting import Presenters
+from domain.meeting import MeetingSettings, Presenters
 
 from .base import VALENCE, Clause, Rule
 from .snapshot import LessonSnapshot
@@ -19,16 +19,17 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     )
     if pupils_presenting:
         return [RULE.finding(snapshot, policy, Status.failed, f"pupils with the presenter role: {', '.join(pupils_presenting)}")]
-    settings = snapshot.lesson.meeting_settings
-    if settings is None:
-        return RULE.settings_unknown(snapshot, policy, "who can present")
-    if settings.allowed_presenters is Presenters.unknown:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "Graph reported a presenter setting Chaperone does not know",
-                             reason="unknown allowedPresenters value")]
-    if settings.allowed_presenters not in SAFE:
-        return [RULE.finding(snapshot, policy, Status.failed,
-                             f"'{settings.allowed_presenters.value}' can present and share screens, pupils included")]
-    return [RULE.finding(snapshot, policy, Status.passed, f"only {settings.allowed_presenters.value} can present")]
+
+    def judge(settings: MeetingSettings) -> Finding:
+        if settings.allowed_presenters is Presenters.unknown:
+            return RULE.finding(snapshot, policy, Status.could_not_verify, "Graph reported a presenter setting Chaperone does not know",
+                                reason="unknown allowedPresenters value")
+        if settings.allowed_presenters not in SAFE:
+            return RULE.finding(snapshot, policy, Status.failed,
+                                f"'{settings.allowed_presenters.value}' can present and share screens, pupils included")
+        return RULE.finding(snapshot, policy, Status.passed, f"only {settings.allowed_presenters.value} can present")
+
+    return RULE.judge_settings(snapshot, policy, "who can present", judge)
 
 
 RULE = Rule(

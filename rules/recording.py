@@ -1,13 +1,13 @@
-"""recording: live lessons are recorded when the school requires it (always for one-to-one)."""
+"""recording: live lessons are recorded when the school requires it (one-to-one sessions: one_to_one_recorded)."""
 
 from __future__ import annotations
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
-from domain.lesson import PersonClass
+from domain.meeting import MeetingSettings
 
 from .base import ANNEX_2023, STAFF_2023, Clause, Rule, RuleOptions
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import LessonSnapshot
 
 
 class Options(RuleOptions):
@@ -16,18 +16,20 @@ class Options(RuleOptions):
     required: bool = False
 
 
-def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
-    options = RULE.options_for(policy)
-    one_to_one = len(snapshot.people(PersonClass.pupil)) == 1 and snapshot.moment is not Moment.start
-    if not options.required and not one_to_one:
-        return [RULE.finding(snapshot, policy, Status.passed, "recording is not required for this lesson")]
-    settings = snapshot.lesson.meeting_settings
-    if settings is None or settings.record_automatically is None:
-        return RULE.settings_unknown(snapshot, policy, "whether the lesson is recorded")
-    why = "one-to-one sessions must be recorded" if one_to_one else "the school requires live lessons to be recorded"
+def judge(settings: MeetingSettings, snapshot: LessonSnapshot, policy: Policy) -> Finding:
+    if settings.record_automatically is None:
+        return RULE.finding(snapshot, policy, Status.could_not_verify, "whether the lesson is recorded could not be checked",
+                            reason="Graph did not report recordAutomatically")
     if not settings.record_automatically:
-        return [RULE.finding(snapshot, policy, Status.failed, f"not set to record automatically; {why}")]
-    return [RULE.finding(snapshot, policy, Status.passed, "set to record automatically")]
+        return RULE.finding(snapshot, policy, Status.failed, "not set to record automatically; the school requires live lessons to be recorded")
+    return RULE.finding(snapshot, policy, Status.passed, "set to record automatically")
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    if not RULE.options_for(policy).required:
+        # One-to-one sessions are always checked: one_to_one_recorded.
+        return [RULE.finding(snapshot, policy, Status.passed, "the school does not require lessons to be recorded")]
+    return RULE.judge_settings(snapshot, policy, "whether the lesson is recorded", lambda s: judge(s, snapshot, policy))
 
 
 RULE = Rule(
@@ -42,6 +44,5 @@ RULE = Rule(
     ),
     remediation="Meeting options > Record automatically: on (or start recording now from More actions > Record).",
     evaluate=evaluate,
-    moments=frozenset({Moment.start, Moment.roster, Moment.end}),
     options=Options,
 )

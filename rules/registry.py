@@ -11,6 +11,9 @@ from . import (
     live_stream_approval,
     meeting_chat,
     one_to_one,
+    one_to_one_adults,
+    one_to_one_consent,
+    one_to_one_recorded,
     operating_hours,
     parental_consent,
     presenters_restricted,
@@ -33,6 +36,9 @@ RULES: tuple[Rule, ...] = (
     attendee_av.RULE,
     meeting_chat.RULE,
     one_to_one.RULE,
+    one_to_one_consent.RULE,
+    one_to_one_adults.RULE,
+    one_to_one_recorded.RULE,
     recording.RULE,
     live_stream_approval.RULE,
     parental_consent.RULE,
@@ -54,23 +60,53 @@ def enabled(policy: Policy) -> list[Rule]:
     return [rule for rule in RULES if rule.options_for(policy).enabled]
 
 
+NO_ROSTER = ("Teams sends no join or leave events for channel meetings, and Graph keeps no attendance report "
+             "for them: who was present cannot be known")
+
+
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     """Every enabled rule with something to say at this moment, approved exceptions applied."""
     findings = []
-    people = {a.person_id for a in snapshot.lesson.attendance}
     for rule in enabled(policy):
         if snapshot.moment not in rule.moments:
             continue
-        for finding in rule.evaluate(snapshot, policy):
-            if finding.status is Status.failed:
-                approval = snapshot.approval(rule.id, person_ids=people)
-                if approval is not None:
-                    until = f" until {approval.expires_at:%d %B %Y}" if approval.expires_at else ""
-                    finding = finding.model_copy(
-                        update={
-                            "severity": Severity.info,
-                            "reason": f"approved exception #{approval.id} by {approval.approved_by_name or 'SLT'}{until}: {approval.reason}",
-                        }
-                    )
-            findings.append(finding)
+        unknown = _cannot_judge(rule, snapshot)
+        if unknown is not None:
+            findings.append(rule.finding(snapshot, policy, Status.could_not_verify, unknown[0], reason=unknown[1]))
+            continue
+        findings += [_approved(rule, finding, snapshot, policy) for finding in rule.evaluate(snapshot, policy)]
     return findings
+
+
+def _cannot_judge(rule: Rule, snapshot: LessonSnapshot) -> tuple[str, str] | None:
+    """Why the rule cannot be judged at all (knowing nothing is never a pass), or None."""
+    if rule.needs_roster and not snapshot.has_live_roster:
+        return "who was present could not be checked", NO_ROSTER
+    if rule.needs_organizer and not snapshot.organizer_known:
+        details = snapshot.lesson.details_lookup
+        return "the organizer is not known yet", f"Teams' meeting details: {details}" if details else "Teams' meeting details have not been read yet"
+    return None
+
+
+def _approved(rule: Rule, finding: Finding, snapshot: LessonSnapshot, policy: Policy) -> Finding:
+    """A failure SLT approved before the lesson started is no longer a breach. An approval
+    recorded afterwards is shown, but the breach stands: the policy asks for prior approval."""
+    if finding.status is not Status.failed:
+        return finding
+    approval = snapshot.approval(rule.id, person_ids={a.person_id for a in snapshot.lesson.attendance})
+    if approval is None:
+        return finding
+    by = approval.approved_by_name or "SLT"
+    zone = policy.school.zone
+    if approval.approved_at > snapshot.started_at:
+        when = approval.approved_at.astimezone(zone)
+        return finding.model_copy(update={
+            "reason": f"approved afterwards by {by} at {when:%H:%M on %d %B %Y} (exception #{approval.id}: {approval.reason}); "
+                      "the policy asks for approval before the lesson, so this stays a breach",
+            "details": {**finding.details, "approved_afterwards": approval.id},
+        })
+    until = f" until {approval.expires_at.astimezone(zone):%d %B %Y}" if approval.expires_at else ""
+    return finding.model_copy(update={
+        "severity": Severity.info,
+        "reason": f"approved exception #{approval.id} by {by}{until}: {approval.reason}",
+    })

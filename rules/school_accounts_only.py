@@ -44,4 +44,5 @@ RULE = Rule(
     "callers), and use the waiting room to admit only people you expect.",
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
+    needs_roster=True,
 )

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from domain.lesson import Attendance, AttendanceSource, Lesson, PersonClass
+from domain.lesson import Attendance, Lesson, PersonClass, SettingsObservation
 from domain.lookups import LookupOutcome
 from domain.school import ApprovedException, TimetableEntry
 
@@ -39,10 +39,18 @@ class LessonSnapshot(BaseModel):
 
     @property
     def has_live_roster(self) -> bool:
-        """Teams sends join/leave events for scheduled private meetings only."""
-        if self.lesson.is_channel_meeting:
-            return any(a.source is AttendanceSource.graph_report for a in self.lesson.attendance)
-        return True
+        """Teams sends no join/leave events for channel meetings, and Graph keeps no
+        attendance report for them: who was present is never known."""
+        return not self.lesson.is_channel_meeting
+
+    @property
+    def organizer_known(self) -> bool:
+        return bool(self.lesson.organizer_aad_id)
+
+    @property
+    def started_at(self) -> datetime:
+        """When the lesson started (approvals must come before it)."""
+        return self.lesson.actual_start or self.lesson.scheduled_start or self.at
 
     @property
     def roster_settled(self) -> bool:
@@ -69,6 +77,54 @@ class LessonSnapshot(BaseModel):
 
     def people(self, kind: PersonClass) -> set[str]:
         return {a.person_id for a in self.intervals(kind)}
+
+    def unidentified(self) -> set[str]:
+        """People present at some point whom the directory has not classified (yet)."""
+        return self.people(PersonClass.unknown)
+
+    def contact(self) -> bool | None:
+        """Were pupils, or people who may be parents (guests, other organisations, anonymous
+        callers), ever present? None when that is not known yet: nobody non-staff is known,
+        but some people are not identified."""
+        if self.people(PersonClass.pupil) or self.people(PersonClass.external):
+            return True
+        if self.unidentified():
+            return None
+        return False
+
+    def spells(self, people_wanted, minimum: timedelta) -> list[tuple[datetime, datetime | None, frozenset[str]]]:
+        """Spells of at least `minimum` in which `people_wanted(present pupils)` holds, each as
+        (start, end or None if still going, the pupils present)."""
+        spells, current, since = [], None, None
+        points = self.change_points()
+        for moment in points + [None]:
+            pupils = frozenset(self.people_present(PersonClass.pupil, moment)) if moment else None
+            if current is not None and pupils != current:
+                end = moment
+                if (end or self.at) - since >= minimum:
+                    spells.append((since, end, current))
+                current = None
+            if pupils is not None and current is None and people_wanted(pupils):
+                current, since = pupils, moment
+        return spells
+
+    # ---- the meeting's settings through the lesson -------------------------------------
+
+    def settings_seen(self) -> list[SettingsObservation]:
+        """Each state of the meeting's options seen up to `at`, oldest first; just the latest
+        read when there is no history."""
+        seen = [o for o in self.lesson.settings_history if o.observed_at <= self.at]
+        if not seen and self.lesson.meeting_settings is not None:
+            when = self.lesson.settings_read_at or self.started_at
+            seen = [SettingsObservation(observed_at=when, settings=self.lesson.meeting_settings, source="latest")]
+        return seen
+
+    def settings_during(self, start: datetime, end: datetime | None) -> list[SettingsObservation]:
+        """The states of the options in effect at some time in [start, end]."""
+        seen = self.settings_seen()
+        before = [o for o in seen if o.observed_at <= start]
+        inside = [o for o in seen if start < o.observed_at <= (end or self.at)]
+        return ([before[-1]] if before else seen[:1]) + inside
 
     def name_of(self, person_id: str) -> str:
         for a in self.lesson.attendance:

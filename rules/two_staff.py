@@ -38,24 +38,26 @@ def understaffed_spells(snapshot: LessonSnapshot, minimum: int) -> list[tuple[da
     return spells
 
 
+def _alone(staff: list[str], start: str, end: str | None) -> str:
+    """Who was left with pupils, in words a DSL reads at a glance."""
+    if not staff:
+        return f"pupils had no member of staff with them from {start} until {end}" if end else \
+            f"pupils have had no member of staff with them since {start}, and still have none"
+    who = " and ".join(staff) if len(staff) == 2 else ", ".join(staff)
+    if len(staff) == 1:
+        return f"{who} was alone with pupils from {start} until {end}" if end else \
+            f"{who} has been alone with pupils since {start} and is still alone"
+    return f"only {who} were with pupils from {start} until {end}" if end else f"only {who} have been with pupils since {start}"
+
+
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     options = RULE.options_for(policy)
-    if not snapshot.has_live_roster:
-        return [
-            RULE.finding(
-                snapshot, policy, Status.could_not_verify, "staffing could not be checked live",
-                reason="Teams sends no join/leave events for channel meetings; it is checked after the lesson "
-                "from Graph's attendance report",
-            )
-        ]
     grace = timedelta(minutes=options.grace_minutes)
     zone = policy.school.zone
     for start, end in understaffed_spells(snapshot, options.minimum_staff):
         lasted = (end or snapshot.at) - start
         if lasted >= grace:
             staff = sorted(snapshot.name_of(p) for p in snapshot.people_present(PersonClass.staff, start))
-            who = ", ".join(staff) or "no staff"
-            until = f"until {end.astimezone(zone):%H:%M}" if end else "and still is"
             if not snapshot.roster_settled:
                 return [
                     RULE.finding(
@@ -64,12 +66,12 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
                         reason=f"not everyone present could be classified: {snapshot.roster_problem}",
                     )
                 ]
+            what = _alone(staff, f"{start.astimezone(zone):%H:%M}", f"{end.astimezone(zone):%H:%M}" if end else None)
             return [
                 RULE.finding(
                     snapshot, policy, Status.failed,
-                    f"pupils were with {who} alone from {start.astimezone(zone):%H:%M} {until} "
-                    f"({minutes(lasted)} min; {options.minimum_staff} staff required)",
-                    details={"since": start.isoformat()},
+                    f"{what} ({minutes(lasted)} min; {options.minimum_staff} staff required)",
+                    details={"since": start.isoformat(), "until": end.isoformat() if end else None, "staff": staff},
                 )
             ]
         if end is None:
@@ -103,4 +105,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
     options=Options,
+    needs_roster=True,
 )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
-from domain.meeting import LobbyScope
+from domain.meeting import LobbyScope, MeetingSettings
 
 from .base import STAFF_2023, VALENCE, Clause, Rule, RuleOptions
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import LessonSnapshot
 
 
 class Options(RuleOptions):
@@ -20,30 +20,24 @@ class Options(RuleOptions):
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     options = RULE.options_for(policy)
-    lesson = snapshot.lesson
-    settings = lesson.meeting_settings
-    if settings is None:
-        return RULE.settings_unknown(snapshot, policy, "the waiting room")
-    if settings.lobby_scope is LobbyScope.unknown:
-        return [
-            RULE.finding(
-                snapshot, policy, Status.could_not_verify, "Graph reported a lobby setting Chaperone does not know",
-                reason="unknown lobby bypass scope",
-            )
-        ]
     allowed = ", ".join(s.value for s in options.allowed_scopes)
-    if settings.lobby_scope not in options.allowed_scopes:
-        note = " (this lets guests in too)" if settings.lobby_scope is LobbyScope.organization else ""
-        return [
-            RULE.finding(
+
+    def judge(settings: MeetingSettings) -> Finding:
+        if settings.lobby_scope is LobbyScope.unknown:
+            return RULE.finding(snapshot, policy, Status.could_not_verify, "Graph reported a lobby setting Chaperone does not know",
+                                reason="unknown lobby bypass scope")
+        if settings.lobby_scope not in options.allowed_scopes:
+            note = " (this lets guests in too)" if settings.lobby_scope is LobbyScope.organization else ""
+            return RULE.finding(
                 snapshot, policy, Status.failed,
                 f"the waiting room is off: '{settings.lobby_scope.value}' can bypass the lobby{note}; allowed: {allowed}",
                 details={"lobby_scope": settings.lobby_scope.value},
             )
-        ]
-    if settings.dial_in_bypasses_lobby:
-        return [RULE.finding(snapshot, policy, Status.failed, "people dialling in by phone bypass the lobby")]
-    return [RULE.finding(snapshot, policy, Status.passed, f"the waiting room is on (lobby bypass: {settings.lobby_scope.value})")]
+        if settings.dial_in_bypasses_lobby:
+            return RULE.finding(snapshot, policy, Status.failed, "people dialling in by phone bypass the lobby")
+        return RULE.finding(snapshot, policy, Status.passed, f"the waiting room is on (lobby bypass: {settings.lobby_scope.value})")
+
+    return RULE.judge_settings(snapshot, policy, "the waiting room", judge)
 
 
 RULE = Rule(
@@ -58,6 +52,5 @@ RULE = Rule(
     remediation="Turn the lobby on: Meeting options > Who can bypass the lobby > Only me (or People I invite), "
     "and switch off 'People dialing in can bypass the lobby'.",
     evaluate=evaluate,
-    moments=frozenset({Moment.start, Moment.end}),
     options=Options,
 )

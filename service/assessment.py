@@ -61,7 +61,8 @@ class LessonAssessor:
         organizer_ids = lesson.organizer_aliases
         timetable, loaded = await self._school_data.timetable_for(organizer_ids)
         aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
-        local_day = at.astimezone(self._policy.school.zone).date()
+        # Consent must be on file by the day of the lesson itself.
+        local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(self._policy.school.zone).date()
         return LessonSnapshot(
             lesson=lesson,
             moment=moment,

@@ -31,8 +31,11 @@ class ExceptionRegister:
         meeting_id: str | None = None,
         person_id: str | None = None,
         expires_at: datetime | None = None,
+        approved_at: datetime | None = None,
     ) -> ApprovedException:
-        """Record an approval. The caller has checked that the approver is SLT or the DSL."""
+        """Record an approval. The caller has checked that the approver is SLT or the DSL.
+        `approved_at` is when SLT approved it, if not now (a decision recorded later); the
+        audit row keeps when it was recorded."""
         if not (lesson_id or meeting_id or person_id):
             raise ValueError("an exception needs a lesson, a series (meeting id) or a person")
         async with self._sessions() as session, session.begin():
@@ -44,7 +47,7 @@ class ExceptionRegister:
                 reason=reason,
                 approved_by=approver_id,
                 approved_by_name=approver_name,
-                approved_at=utcnow(),
+                approved_at=approved_at or utcnow(),
                 expires_at=expires_at,
             )
             session.add(row)

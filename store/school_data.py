@@ -47,8 +47,9 @@ class SchoolData:
             return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
 
     async def consents_for(self, people: dict[str, set[str]], on: date) -> dict[str, frozenset[str]] | None:
-        """For each kind of consent, the person ids (as the lesson knows them) with one on file
-        and in date. `people` maps a lesson person id to the names it may appear under.
+        """For each kind of consent, the person ids (as the lesson knows them) with one that
+        counts on day `on`: given on or before it ("returned ... before they can take part")
+        and not expired. `people` maps a lesson person id to the names it may appear under.
         None when no consent register has been imported."""
         async with self._sessions() as session:
             if (await session.execute(select(func.count()).select_from(ConsentRow))).scalar_one() == 0:
@@ -58,7 +59,7 @@ class SchoolData:
             rows = list((await session.execute(stmt)).scalars())
         found: dict[str, set[str]] = {}
         for row in rows:
-            if row.expires_on is not None and row.expires_on < on:
+            if (row.expires_on is not None and row.expires_on < on) or (row.given_on is not None and row.given_on > on):
                 continue
             for person_id, aliases in people.items():
                 if row.person in aliases:

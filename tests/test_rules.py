@@ -16,7 +16,6 @@ from rules import (
     aup_signed,
     live_stream_approval,
     meeting_chat,
-    one_to_one,
     operating_hours,
     parental_consent,
     presenters_restricted,
@@ -185,7 +184,10 @@ BOTH_STAFF = [person("Teacher", STAFF, 0, role="Organizer"), person("TA", STAFF,
     "people, at, status, words",
     [
         pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1)], 60, Status.passed, "at least 2 staff", id="two-staff-throughout"),
-        pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], 60, Status.failed, "Teacher alone from 09:01", id="one-teacher"),
+        pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], 60, Status.failed,
+                     "Teacher has been alone with pupils since 09:01 and is still alone (59 min", id="one-teacher"),
+        pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1, 30)], 60, Status.failed,
+                     "Teacher was alone with pupils from 09:01 until 09:30 (29 min", id="one-teacher-until-the-pupil-left"),
         pytest.param([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], 4, Status.passed, "checked again at 09:06", id="within-grace-from-first-pupil"),
         pytest.param(
             [person("Teacher", STAFF, 0), person("TA", STAFF, 0, 20), person("TA", STAFF, 23), person("Pupil A", PUPIL, 1)],
@@ -219,7 +221,8 @@ def test_two_staff_pending_gives_when_to_look_again():
 
 def test_two_staff_is_could_not_verify_for_channel_meetings_and_unsettled_rosters():
     channel = lesson([person("Teacher", STAFF, 0), person("Pupil A", PUPIL, 1)], meeting_type="ChannelScheduled")
-    assert verdict(two_staff, snap(channel)).status is Status.could_not_verify
+    [finding] = [f for f in evaluate(snap(channel), POLICY) if f.rule_id == "two-staff"]
+    assert finding.status is Status.could_not_verify and "channel meetings" in finding.reason
     unsettled = lesson([person("Teacher", STAFF, 0), person("Someone", UNKNOWN, 0), person("Pupil A", PUPIL, 1)],
                        roster_lookup=Lookup.could_not_verify("1 people not classified: Graph is unavailable"))
     finding = verdict(two_staff, snap(unsettled))
@@ -266,22 +269,37 @@ def at_london(text: str) -> datetime:
     ],
 )
 def test_operating_hours(start, end, status, words):
-    the_lesson = lesson(start=at_london(start), end=at_london(end))
+    pupil = person("Pupil A", PUPIL, None)  # there from the start
+    the_lesson = lesson([pupil], start=at_london(start), end=at_london(end))
     finding = verdict(operating_hours, snap(the_lesson, Moment.end, at=at_london(end)))
     assert finding.status is status, finding.message
     assert words in finding.message
 
 
+@pytest.mark.parametrize("people, status, words", [
+    pytest.param([person("Teacher", STAFF, None)], Status.passed, "only staff present", id="staff-meeting"),
+    pytest.param([person("Teacher", STAFF, None), person("Parent", EXTERNAL, None)], Status.failed, "it started at 19:30", id="a-parent"),
+    pytest.param([person("Teacher", STAFF, None), person("Someone", UNKNOWN, None)], Status.could_not_verify, "it started at 19:30",
+                 id="not-yet-identified"),
+])
+def test_operating_hours_judge_contact_with_pupils_and_parents_only(people, status, words):
+    # "Online contact with students and/or parents/carers": a staff meeting in the evening is not that.
+    the_lesson = lesson(people, start=at_london("2026-11-23T19:30"), end=at_london("2026-11-23T20:15"))
+    finding = verdict(operating_hours, snap(the_lesson, Moment.end, at=at_london("2026-11-23T20:15")))
+    assert finding.status is status and words in finding.message
+
+
 def test_operating_hours_in_utc_terms_across_the_clock_change():
     # Same UTC time, different verdicts: the rule reads the school's local clock.
-    before = lesson(start=datetime(2026, 10, 23, 7, 45, tzinfo=UTC))  # 08:45 BST
-    after = lesson(start=datetime(2026, 10, 26, 7, 45, tzinfo=UTC))  # 07:45 GMT
+    pupil = person("Pupil A", PUPIL, None)
+    before = lesson([pupil], start=datetime(2026, 10, 23, 7, 45, tzinfo=UTC))  # 08:45 BST
+    after = lesson([pupil], start=datetime(2026, 10, 26, 7, 45, tzinfo=UTC))  # 07:45 GMT
     assert verdict(operating_hours, snap(before, Moment.start)).status is Status.passed
     assert verdict(operating_hours, snap(after, Moment.start)).status is Status.failed
 
 
 def test_a_lesson_still_running_at_closing_time_fails_at_the_check():
-    running = lesson(start=at_london("2026-11-23T15:30"))
+    running = lesson([person("Pupil A", PUPIL, None)], start=at_london("2026-11-23T15:30"))
     at_start = verdict(operating_hours, snap(running, Moment.start, at=at_london("2026-11-23T15:30")))
     assert at_start.status is Status.passed and at_start.recheck_at == at_london("2026-11-23T16:01")
     at_check = verdict(operating_hours, snap(running, Moment.grace, at=at_london("2026-11-23T16:01")))
@@ -300,21 +318,39 @@ WEEKLY = TimetableEntry(organizer="id-teacher", class_name="7B", subject="Maths"
                         ends=datetime(2026, 1, 1, 9, 55).time())
 
 
+MARKED = CalendarEvent(event_id="e", categories=("Timetabled lesson",))
+A_CLASS = [person("Teacher", STAFF, None), person("Pupil A", PUPIL, None)]
+
+
 @pytest.mark.parametrize(
-    "entries, calendar, start, status, words",
+    "entries, loaded, calendar, start, people, status, words",
     [
-        pytest.param((WEEKLY,), None, T0, Status.passed, "7B Maths", id="weekly-entry-within-tolerance"),
-        pytest.param((WEEKLY,), None, T0 + m(20), Status.failed, "not on the timetable", id="too-far-from-timetable"),
-        pytest.param((WEEKLY,), None, T0 + timedelta(days=1), Status.failed, "Tuesday", id="wrong-day"),
-        pytest.param((), CalendarEvent(event_id="e", categories=("Timetabled lesson",)), T0, Status.passed, "marked", id="calendar-category"),
-        pytest.param((), CalendarEvent(event_id="e", categories=("Parents",)), T0, Status.failed, "not marked", id="calendar-without-category"),
+        pytest.param((WEEKLY,), True, None, T0, A_CLASS, Status.passed, "7B Maths", id="weekly-entry-within-tolerance"),
+        pytest.param((WEEKLY,), True, None, T0 + m(20), A_CLASS, Status.failed, "not on the school's timetable", id="too-far-from-timetable"),
+        pytest.param((WEEKLY,), True, None, T0 + timedelta(days=1), A_CLASS, Status.failed, "Tuesday", id="wrong-day"),
+        pytest.param((WEEKLY,), True, None, T0 + m(20), A_CLASS[:1], Status.passed, "only staff present", id="staff-only-meeting"),
+        # Once the school's timetable is imported, the organizer's own calendar category does not count.
+        pytest.param((), True, MARKED, T0, A_CLASS, Status.failed, "not on the school's timetable", id="category-but-timetable-imported"),
+        pytest.param((), False, MARKED, T0, A_CLASS, Status.passed, "marked", id="calendar-category-without-timetable"),
+        pytest.param((), False, CalendarEvent(event_id="e", categories=("Parents",)), T0, A_CLASS, Status.failed, "not marked",
+                     id="calendar-without-category"),
     ],
 )
-def test_timetabled(entries, calendar, start, status, words):
-    the_lesson = lesson(start=start, calendar_event=calendar, calendar_lookup=Lookup.ok() if calendar else Lookup.none("no calendar event"))
-    finding = verdict(timetabled, snap(the_lesson, Moment.start, organizer_ids=frozenset({"id-teacher"}), timetable=entries, timetable_loaded=True))
+def test_timetabled(entries, loaded, calendar, start, people, status, words):
+    the_lesson = lesson(people, start=start, organizer_upn="teacher@school.example", calendar_event=calendar,
+                        calendar_lookup=Lookup.ok() if calendar else Lookup.none("no calendar event"))
+    finding = verdict(timetabled, snap(the_lesson, Moment.start, organizer_ids=frozenset({"id-teacher"}), timetable=entries,
+                                       timetable_loaded=loaded))
     assert finding.status is status, finding.message
     assert words in finding.message
+
+
+def test_timetabled_waits_for_the_organizer():
+    # Teams' meeting details failed and nobody with role Organizer has joined: not 'not timetabled'.
+    the_lesson = lesson(A_CLASS[1:], organizer_aad_id=None, details_lookup=Lookup.could_not_verify("meeting details: HTTP 404 NotFound"))
+    [finding] = [f for f in evaluate(snap(the_lesson, Moment.start, timetable=(WEEKLY,), timetable_loaded=True), POLICY)
+                 if f.rule_id == "timetabled"]
+    assert finding.status is Status.could_not_verify and "HTTP 404" in finding.reason
 
 
 def test_timetabled_is_could_not_verify_without_timetable_or_calendar():
@@ -374,26 +410,63 @@ ONE_PUPIL = BOTH_STAFF + [person("Pupil A", PUPIL, 1)]
 BOTH_CONSENTS = {"one-to-one": frozenset({"id-Pupil A"}), "remote-learning": frozenset({"id-Pupil A"})}
 
 
-@pytest.mark.parametrize(
-    "people, approvals, consents, record, status, words",
-    [
-        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, True, Status.passed, "approved, consented", id="all-in-place"),
-        pytest.param(ONE_PUPIL, None, BOTH_CONSENTS, True, Status.failed, "without prior SLT approval", id="no-approval"),
-        pytest.param(ONE_PUPIL, "after", BOTH_CONSENTS, True, Status.failed, "without prior SLT approval", id="approved-only-afterwards"),
-        pytest.param(ONE_PUPIL, "before", {"one-to-one": frozenset()}, True, Status.failed, "written parental consent", id="no-consent"),
-        pytest.param(ONE_PUPIL[1:], "before", BOTH_CONSENTS, True, Status.failed, "2 adults", id="one-adult"),
-        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, False, Status.failed, "a recording", id="not-recorded"),
-        pytest.param(ONE_PUPIL, "before", None, True, Status.could_not_verify, "", id="no-consent-register"),
-        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 1)], None, None, True, Status.passed, "not a one-to-one", id="a-class"),
-    ],
-)
-def test_one_to_one(people, approvals, consents, record, status, words):
+def one_to_one_verdicts(people, *, approvals=None, consents=BOTH_CONSENTS, record=True) -> dict:
     when = {"before": T0 - timedelta(days=1), "after": T0 + m(10)}
     exceptions = (approval("one-to-one", approved=when[approvals], meeting_id="meeting-1"),) if approvals else ()
     the_lesson = lesson(people, meeting_settings=settings(record_automatically=record))
-    finding = verdict(one_to_one, snap(the_lesson, Moment.end, exceptions=exceptions, consents=consents))
-    assert finding.status is status, finding.message
-    assert words in finding.message
+    findings = evaluate(snap(the_lesson, Moment.end, exceptions=exceptions, consents=consents), POLICY)
+    return {f.rule_id: f for f in findings if f.rule_id.startswith("one-to-one")}
+
+
+@pytest.mark.parametrize(
+    "people, approvals, consents, record, expected",
+    [
+        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, True, {}, id="all-in-place"),
+        pytest.param(ONE_PUPIL, None, BOTH_CONSENTS, True, {"one-to-one": "without prior SLT approval"}, id="no-approval"),
+        pytest.param(ONE_PUPIL, "after", BOTH_CONSENTS, True, {"one-to-one": "without prior SLT approval"}, id="approved-only-afterwards"),
+        # Approving the session waives none of what else it needs.
+        pytest.param(ONE_PUPIL, "before", {"one-to-one": frozenset()}, True, {"one-to-one-consent": "written parental consent"}, id="no-consent"),
+        pytest.param(ONE_PUPIL[1:], "before", BOTH_CONSENTS, True, {"one-to-one-adults": "with only TA (2 adults required)"}, id="one-adult"),
+        pytest.param(ONE_PUPIL, "before", BOTH_CONSENTS, False, {"one-to-one-recorded": "not set to record"}, id="not-recorded"),
+        pytest.param(ONE_PUPIL[1:], "before", {"one-to-one": frozenset()}, False,
+                     {"one-to-one-consent": "consent", "one-to-one-adults": "only TA", "one-to-one-recorded": "record"}, id="all-three"),
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 1)], None, None, True, {}, id="a-class"),
+    ],
+)
+def test_one_to_one_each_requirement_has_its_own_verdict(people, approvals, consents, record, expected):
+    verdicts = one_to_one_verdicts(people, approvals=approvals, consents=consents, record=record)
+    assert set(verdicts) == {"one-to-one", "one-to-one-consent", "one-to-one-adults", "one-to-one-recorded"}
+    failed = {rule: f.message for rule, f in verdicts.items() if f.status is Status.failed}
+    assert set(failed) == set(expected), failed
+    for rule, words in expected.items():
+        assert words in failed[rule]
+        assert verdicts[rule].severity is Severity.breach
+
+
+def test_a_late_approval_is_shown_but_the_one_to_one_breach_stands():
+    finding = one_to_one_verdicts(ONE_PUPIL, approvals="after")["one-to-one"]
+    assert finding.status is Status.failed and finding.severity is Severity.breach
+    assert finding.reason.startswith("approved afterwards by Roland Gooding at 09:10 on 23 November 2026")
+
+
+def test_one_to_one_is_judged_by_who_was_present_at_the_same_time():
+    # Pupil A alone with staff for 10 minutes, then Pupil B joins: still a one-to-one spell.
+    later_visitor = BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 11)]
+    finding = one_to_one_verdicts(later_visitor)["one-to-one"]
+    assert finding.status is Status.failed and "with Pupil A from 09:01 until 09:11 (10 min)" in finding.message
+    # Under five minutes alone is not a one-to-one session.
+    brief = BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil B", PUPIL, 4)]
+    assert one_to_one_verdicts(brief)["one-to-one"].status is Status.passed
+    # Two pupils who never overlapped: each spell counts.
+    in_turn = BOTH_STAFF + [person("Pupil A", PUPIL, 1, 20), person("Pupil B", PUPIL, 20, 40)]
+    assert "with Pupil A from 09:01 until 09:20" in one_to_one_verdicts(in_turn)["one-to-one"].message
+
+
+def test_one_to_one_waits_for_people_not_yet_identified():
+    people = BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Someone", UNKNOWN, 1)]
+    the_lesson = lesson(people, roster_lookup=Lookup.could_not_verify("1 people not classified: Graph is unavailable"))
+    [finding] = [f for f in evaluate(snap(the_lesson, Moment.end), POLICY) if f.rule_id == "one-to-one"]
+    assert finding.status is Status.could_not_verify and "1 people not yet identified" in finding.reason
 
 
 @pytest.mark.parametrize(
@@ -402,7 +475,7 @@ def test_one_to_one(people, approvals, consents, record, status, words):
         (False, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], False, Status.passed),
         (True, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], False, Status.failed),
         (True, ONE_PUPIL + [person("Pupil B", PUPIL, 1)], True, Status.passed),
-        (False, ONE_PUPIL, False, Status.failed),  # one-to-one: always recorded
+        (False, ONE_PUPIL, False, Status.passed),  # one-to-one sessions: one-to-one-recorded
         (True, ONE_PUPIL, None, Status.could_not_verify),
     ],
 )
@@ -450,5 +523,6 @@ def test_only_enabled_rules_for_the_moment_are_evaluated():
     policy = POLICY.model_copy(update={"rules": {"meeting-chat": {"enabled": False}}})
     start_ids = {f.rule_id for f in evaluate(snap(lesson(), Moment.start), policy)}
     assert "meeting-chat" not in start_ids and "waiting-room" in start_ids and "two-staff" not in start_ids
+    assert "one-to-one" not in start_ids
     roster_ids = {f.rule_id for f in evaluate(snap(lesson(BOTH_STAFF), Moment.roster), policy)}
-    assert "two-staff" in roster_ids and "waiting-room" not in roster_ids
+    assert "two-staff" in roster_ids and "one-to-one" in roster_ids and "meeting-chat" not in roster_ids

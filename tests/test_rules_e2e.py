@@ -73,7 +73,7 @@ async def test_a_restart_during_the_grace_period_still_raises_the_two_staff_brea
 
         finding = await eventually(breached, timeout=20)
     assert finding.moment == Moment.grace.value and finding.severity is Severity.breach
-    assert "Ms Amara Okafor alone from 09:20" in finding.message
+    assert "Ms Amara Okafor has been alone with pupils since 09:20 and is still alone" in finding.message
     assert finding.episode == 1 and grace_job["payload"]["at"] == (leave_at + timedelta(minutes=0.05)).isoformat()
 
 
@@ -111,7 +111,7 @@ async def test_an_slt_approved_exception_turns_the_breach_into_info(dev_app, con
     script(graph, connector)
     await dev_app.services.exceptions.approve(
         rule_id="two-staff", meeting_id=MATHS.id, reason="TA on a course; DSL dropping in", approver_id=SLT.aad_object_id,
-        approver_name=SLT.name, expires_at=T0 + timedelta(days=7),
+        approver_name=SLT.name, expires_at=T0 + timedelta(days=7), approved_at=T0 - timedelta(days=1),
     )
     teams = dev_app.teams
     await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, PUPIL_A], T0), teams.meeting_end(MATHS, END)])
