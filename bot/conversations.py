@@ -6,6 +6,7 @@ from __future__ import annotations
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
+from domain.conversations import Conversation
 from store.conversations import ConversationStore
 
 from . import events
@@ -44,9 +45,9 @@ def _team_and_channel(activity: Activity) -> tuple[str | None, str | None]:
     return id_of("team"), id_of("channel")
 
 
-async def remember(conversations: ConversationStore, activity: Activity, *, installing: bool) -> None:
+async def remember(conversations: ConversationStore, activity: Activity, *, installing: bool) -> Conversation:
     team, channel = _team_and_channel(activity)
-    await conversations.remember(
+    return await conversations.remember(
         conversation_id=thread_root(activity.conversation.id),
         scope=scope_of(activity),
         service_url=activity.service_url,

@@ -68,9 +68,9 @@ class ChaperoneBot(TeamsActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        await remember(self._conversations, activity, installing=True)
+        conversation = await remember(self._conversations, activity, installing=True)
         log.info("installed in %s %s", scope_of(activity), activity.conversation.id)
-        if scope_of(activity) == "personal":
+        if scope_of(activity) == "personal" and conversation.newly_installed:
             welcome = aup_cards.welcome_card(self._policy.school.name, self._signing.document)
             await turn_context.send_activity(card_activity(welcome, f"Welcome to Chaperone for {self._policy.school.name}"))
 

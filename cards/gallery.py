@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from config.policy import Policy
 from domain.findings import Severity, Status, StoredFinding
 from domain.lookups import Lookup
-from domain.messages import AlertState
+from domain.messages import AlertState, RaisedFinding
 from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
 
 from . import attendance_summary, aup, concern, reminder, slt_alert, teacher_warning
@@ -52,8 +52,8 @@ def _finding(n: int, rule_id: str, severity: Severity, status: Status, message: 
 
 def sample_findings() -> list[StoredFinding]:
     return [
-        _finding(1, "two-staff", Severity.breach, Status.failed, "pupils were with Ms Amara Okafor alone from 11:20 and still is (5 min; 2 staff required)"),
-        _finding(2, "school-accounts-only", Severity.breach, Status.failed, "1 participant(s) without a school account: Visiting Speaker"),
+        _finding(1, "two-staff", Severity.breach, Status.failed, "Ms Amara Okafor has been alone with pupils since 11:20 and is still alone (5 min; 2 staff required)"),
+        _finding(2, "school-accounts-only", Severity.breach, Status.failed, "1 participant without a school account: Visiting Speaker"),
         _finding(3, "attendee-av", Severity.warning, Status.failed, "pupils can switch on their own cameras"),
         _finding(4, "aup-signed", Severity.warning, Status.could_not_verify, "AUP signatures could not be checked",
                  "the AUP signature register is not available yet"),
@@ -67,20 +67,29 @@ def gallery(policy: Policy) -> dict[str, dict]:
     breaches = [f for f in findings if f.status is Status.failed and f.severity is Severity.breach]
     warnings = [f for f in findings if f.status is Status.failed]
     acted = START + timedelta(minutes=27)
+    raised = [RaisedFinding(finding=f, present=sample_lesson(ended=False).present_at(f.evaluated_at)) for f in breaches]
+    passing_now = {f.id: f.model_copy(update={"status": Status.passed, "message": "at least 2 staff whenever pupils were present"})
+                   for f in breaches if f.rule_id == "two-staff"}
     cards = {
         "reminder": reminder.reminder_card(policy, lesson.title, lesson.id),
         "report-concern-form": reminder.concern_form(lesson.id),
         "report-concern-received": reminder.concern_received(),
         "teacher-warning-as-everyone-sees-it": teacher_warning.neutral_card(lesson.id, ["29:sample-organizer"], 7),
         "teacher-warning-for-the-organizer": teacher_warning.warning_card(lesson.title, warnings),
-        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), breaches, AlertState(alert_id=8), "9C Science"),
+        "slt-alert": slt_alert.alert_card(policy, sample_lesson(ended=False), raised, {}, AlertState(alert_id=8), "9C Science"),
         "slt-alert-acknowledged": slt_alert.alert_card(
-            policy, sample_lesson(ended=False), breaches,
+            policy, sample_lesson(ended=False), raised, {},
             AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, exception_id=3, exception_by="Roland Gooding"),
             "9C Science",
         ),
+        "slt-alert-cleared": slt_alert.alert_card(
+            policy, lesson, raised[:1], passing_now,
+            AlertState(alert_id=8, cleared_at=acted + timedelta(minutes=60),
+                       cleared_reason="Graph's attendance report corrected the register, and the check now passes"),
+            "9C Science",
+        ),
         "slt-alert-resolved": slt_alert.alert_card(
-            policy, lesson, breaches,
+            policy, lesson, raised, {},
             AlertState(alert_id=8, acknowledged_by="Roland Gooding", acknowledged_at=acted, resolved_by="Lisa Kavanagh",
                                  resolved_at=acted + timedelta(minutes=30)),
             "9C Science",

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from config.policy import Policy
 from domain.findings import StoredFinding
-from domain.lesson import Lesson, PersonClass
-from domain.messages import AlertState
+from domain.lesson import Lesson, Presence
+from domain.messages import AlertState, RaisedFinding
+from domain.wording import plural
 from rules.registry import BY_ID
 
 from .common import card, execute, facts, heading, local_time, text
@@ -17,51 +16,67 @@ RECORD_EXCEPTION = "recordException"
 RESOLVE = "resolve"
 
 
-def _present(lesson: Lesson, at: datetime | None) -> tuple[list[str], list[str]]:
-    staff, pupils = set(), set()
-    for a in lesson.attendance:
-        joined = a.joined_at or lesson.actual_start
-        if at is None or (joined and joined <= at and (a.left_at is None or a.left_at > at)):
-            name = a.display_name or a.person_id
-            if a.classification is PersonClass.staff:
-                staff.add(name)
-            elif a.classification is PersonClass.pupil:
-                pupils.add(name)
-    return sorted(staff), sorted(pupils)
+def people_line(names: tuple[str, ...], unidentified: int, *, count: bool = False) -> str:
+    """Who (or how many) were present, never 'none' or '0' while some are not yet identified."""
+    known = str(len(names)) if count else ", ".join(names)
+    waiting = f"{plural(unidentified, 'person', 'people')} not yet identified"
+    if names and unidentified:
+        return f"{known}, and {waiting}"
+    if names:
+        return known
+    return f"unknown ({waiting})" if unidentified else ("0" if count else "none")
 
 
-def alert_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding], state: AlertState, class_name: str) -> dict:
+def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now: dict[int, StoredFinding], state: AlertState,
+               class_name: str) -> dict:
+    """The alert shows each finding as it was when raised and who was present then; once SLT
+    resolve it, or Chaperone's later verdict clears it, the title says so instead of 'Breach'."""
     zone = policy.school.zone
-    at = max((f.evaluated_at for f in findings), default=None)
-    staff, pupils = _present(lesson, at)
-    body = [
-        heading(f"Breach: {lesson.title or 'a live lesson'}", color="Attention"),
-        facts(
-            [
-                ("School", policy.school.name),
-                ("Organizer", lesson.organizer_name or lesson.organizer_aad_id or "unknown"),
-                ("Class", class_name),
-                ("Started", local_time(lesson.actual_start, zone, "%A %d %B %Y, %H:%M")),
-                ("Checked at", local_time(at, zone)),
-                ("Staff present", ", ".join(staff) or "none"),
-                ("Pupils present", str(len(pupils))),
-            ]
-        ),
+    at = min((r.finding.first_failed_at or r.finding.evaluated_at for r in raised), default=None)
+    present = raised[0].present if raised else Presence()
+    title = lesson.title or "a live lesson"
+    if state.resolved_at:
+        top = heading(f"Resolved: {title}", color="Good")
+    elif state.cleared_at:
+        top = heading(f"Cleared by a later check: {title}", color="Good")
+    else:
+        top = heading(f"Breach: {title}", color="Attention")
+    rows = [
+        ("School", policy.school.name),
+        ("Organizer", lesson.organizer_name or lesson.organizer_aad_id or "unknown"),
+        ("Class", class_name),
+        ("Started", local_time(lesson.actual_start, zone, "%A %d %B %Y, %H:%M")),
+        ("Raised at", local_time(at, zone)),
+        ("Staff present", people_line(present.staff, present.unidentified)),
+        ("Pupils present", people_line(present.pupils, present.unidentified, count=True)),
     ]
-    for finding in findings:
+    if present.others:
+        rows.append(("Others present", ", ".join(present.others)))
+    body = [top, facts(rows)]
+    open_ = not (state.resolved_at or state.cleared_at)
+    for item in raised:
+        finding = item.finding
         rule = BY_ID[finding.rule_id]
         clause = rule.clauses[0]
         body += [
-            text(f"{rule.title}: {finding.severity.value}", weight="Bolder", spacing="Medium"),
+            text(f"{rule.title}: {finding.severity.value}" if open_ else rule.title, weight="Bolder", spacing="Medium"),
             text(finding.message),
-            text(f"Policy: \"{clause.text}\" ({clause.document})", subtle=True),
         ]
+        if finding.reason:
+            body.append(text(finding.reason, subtle=True))
+        later = now.get(finding.id)
+        if not open_ and later is not None and later.status is not finding.status:
+            body.append(text(f"Checked again at {local_time(later.evaluated_at, zone)}: {later.message}", subtle=True))
+        body.append(text(f"Policy: \"{clause.text}\" ({clause.document})", subtle=True))
     data = {"alertId": state.alert_id, "lessonId": lesson.id}
     actions = []
     if state.acknowledged_at:
         body.append(text(f"Acknowledged by {state.acknowledged_by} at {local_time(state.acknowledged_at, zone, '%H:%M on %d %B')}", color="Good", spacing="Medium"))
     if state.exception_id:
         body.append(text(f"Approved exception #{state.exception_id} recorded by {state.exception_by}", color="Good"))
+    if state.cleared_at:
+        body.append(text(f"Cleared by Chaperone at {local_time(state.cleared_at, zone, '%H:%M on %d %B')}: {state.cleared_reason}",
+                         color="Good"))
     if state.resolved_at:
         body.append(text(f"Resolved by {state.resolved_by} at {local_time(state.resolved_at, zone, '%H:%M on %d %B')}", color="Good"))
     else:

@@ -26,6 +26,9 @@ class Conversation(BaseModel):
     installed: bool
     installed_at: datetime | None
     removed_at: datetime | None
+    # Set by the write that installed it: Teams announces one install twice (installationUpdate
+    # and conversationUpdate), and only the first is a new install to welcome.
+    newly_installed: bool = False
 
 
 class AlertDestination(BaseModel):

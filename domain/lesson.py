@@ -64,6 +64,17 @@ class Attendance(BaseModel):
         return None
 
 
+class Presence(BaseModel):
+    """Who was present at one moment, as far as the directory had classified them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    staff: tuple[str, ...] = ()
+    pupils: tuple[str, ...] = ()
+    others: tuple[str, ...] = ()  # guests, other organisations, anonymous callers
+    unidentified: int = 0  # present, but not (yet) known to be staff or a pupil
+
+
 class SettingsObservation(BaseModel):
     """The meeting's settings as a read found them, at a time on the lesson's clock."""
 
@@ -115,6 +126,19 @@ class Lesson(BaseModel):
         if self.actual_start and self.actual_end:
             return int((self.actual_end - self.actual_start).total_seconds())
         return None
+
+    def present_at(self, at: datetime) -> Presence:
+        names: dict[PersonClass, set[str]] = {kind: set() for kind in PersonClass}
+        for a in self.attendance:
+            joined = a.joined_at or self.actual_start
+            if joined is not None and joined <= at and (a.left_at is None or a.left_at > at):
+                names[a.classification].add(a.display_name or a.person_id)
+        return Presence(
+            staff=tuple(sorted(names[PersonClass.staff])),
+            pupils=tuple(sorted(names[PersonClass.pupil])),
+            others=tuple(sorted(names[PersonClass.external])),
+            unidentified=len(names[PersonClass.unknown]),
+        )
 
     @property
     def end_inferred(self) -> bool:

@@ -7,6 +7,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .findings import StoredFinding
+from .lesson import Presence
+
 
 class MessageKind(StrEnum):
     reminder = "reminder"  # behaviour expectations, in the meeting chat at the start
@@ -29,6 +32,16 @@ class DeliveryStatus(StrEnum):
     failed = "failed"  # kept, listed by `alerts --undelivered` and counted by /healthz
 
 
+class RaisedFinding(BaseModel):
+    """A finding as it was when an alert or warning raised it, and who was present then: what
+    the card shows for good, whatever the verdict says later."""
+
+    model_config = ConfigDict(frozen=True)
+
+    finding: StoredFinding
+    present: Presence
+
+
 class Message(BaseModel):
     """A card Chaperone must deliver, kept after it is sent, for the record."""
 
@@ -41,6 +54,7 @@ class Message(BaseModel):
     card: dict
     summary: str
     finding_ids: list[int]
+    raised: list[RaisedFinding] | None = None  # None: a message from before Chaperone kept them
     status: DeliveryStatus
     service_url: str | None
     attempts: int
@@ -54,6 +68,7 @@ class Message(BaseModel):
 class AlertAction(StrEnum):
     acknowledge = "acknowledge"
     resolve = "resolve"
+    clear = "clear"  # Chaperone's later verdict (the attendance report) no longer finds the breach
     exception = "exception"  # an approved exception recorded from the alert
 
 
@@ -69,3 +84,5 @@ class AlertState(BaseModel):
     resolved_at: datetime | None = None
     exception_id: int | None = None
     exception_by: str | None = None
+    cleared_at: datetime | None = None
+    cleared_reason: str | None = None

@@ -16,7 +16,7 @@ from domain.messages import DeliveryStatus, Destination, Message, MessageKind
 from jobs.worker import GiveUp, Worker
 from store.jobs import Job
 from store.lessons import LessonStore
-from store.outbox import DELIVER, Outbox
+from store.outbox import DELIVER, REFRESH, Outbox
 
 from .activities import card_activity
 from .connector import BotConnector, ConnectorError
@@ -30,6 +30,8 @@ class ComposesCards(Protocol):
     """What delivery needs from the card composer (service/compose.py)."""
 
     async def card_for(self, message: Message) -> dict: ...
+
+    async def compose(self, message: Message) -> dict: ...
 
 
 class Delivery:
@@ -54,6 +56,7 @@ class Delivery:
         self._settings = settings
         self._max_attempts = worker.max_attempts
         worker.handle(DELIVER, self.deliver)
+        worker.handle(REFRESH, self.refresh)
 
     async def deliver(self, job: Job) -> None:
         message = await self._outbox.get(job.payload["message_id"])
@@ -74,6 +77,16 @@ class Delivery:
             await self._outbox.set_card(message.id, card)
         await self._outbox.sent(message.id, sent.conversation_id, sent.activity_id)
         log.info("delivered %s %s to %s", message.kind.value, message.id, message.destination.value)
+
+    async def refresh(self, job: Job) -> None:
+        """A sent alert whose state changed without anyone pressing a button (Chaperone
+        cleared it): its card is updated where it was posted."""
+        message = await self._outbox.get(job.payload["message_id"])
+        if message is None or message.status is not DeliveryStatus.sent or not message.activity_id or not message.conversation_id:
+            return  # not sent yet: it will be composed, as it is now, when it is
+        card = await self._composer.compose(message)
+        await self._notifier.update_alert(AlertPurpose.slt, message.conversation_id, message.activity_id, card_activity(card, message.summary))
+        await self._outbox.set_card(message.id, card)
 
     async def _send(self, message: Message, activity: Activity) -> Sent:
         lesson = await self._lessons.get(message.lesson_id) if message.lesson_id else None

@@ -103,3 +103,19 @@ class Notifier:
 
         await self._adapter.create_conversation(self._settings.app_id, record, parameters, channel_id="msteams", service_url=service_url)
         return created[0]
+
+    async def update_alert(self, purpose: AlertPurpose, conversation_id: str, activity_id: str, activity: Activity) -> None:
+        """Replace a card Chaperone posted in the `purpose` channel (its thread's conversation id
+        and the activity id the post returned)."""
+        destination = await self._conversations.alert_destination(purpose)
+        if destination is None:
+            raise NoDestination(f"no {purpose.value} alert channel has been set")
+        ref = ConversationReference().deserialize(destination.conversation.reference)
+        self._checked(ref.service_url)
+        ref.conversation.id = conversation_id
+        activity.id = activity_id
+
+        async def update(turn_context: TurnContext) -> None:
+            await turn_context.update_activity(activity)
+
+        await self._adapter.continue_conversation(ref, update, self._settings.app_id)

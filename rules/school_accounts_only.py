@@ -6,6 +6,8 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
+from domain.wording import plural
+
 from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule
 from .snapshot import LessonSnapshot
 
@@ -20,7 +22,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return [
             RULE.finding(
                 snapshot, policy, Status.failed,
-                f"{len(outsiders)} participant(s) without a school account: {', '.join(outsiders)}",
+                f"{plural(len(outsiders), 'participant')} without a school account: {', '.join(outsiders)}",
                 details={"people": outsiders},
             )
         ]

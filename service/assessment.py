@@ -13,7 +13,7 @@ from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
 from rules import registry
 from rules.snapshot import LessonSnapshot, Moment
-from store.findings import FindingStore
+from store.findings import FindingStore, Recorded
 from store.jobs import JobSpec, JobStore
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
@@ -76,19 +76,19 @@ class LessonAssessor:
             aup_signed=frozenset(await self._signatures.signed(self._aup.version)) if self._aup else None,
         )
 
-    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> list[StoredFinding]:
-        """Evaluate the rules for `moment`; returns breaches that are newly open."""
+    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> Recorded:
+        """Evaluate the rules for `moment`; returns what changed (new breaches, cleared ones)."""
         lesson = await self._lessons.get(lesson_id)
         at = at or latest_event(lesson) or utcnow()
         snapshot = await self.snapshot(lesson, moment, at)
         findings = registry.evaluate(snapshot, self._policy)
-        new = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
+        recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
         if lesson.actual_end is None:
             await self._book_next_looks(lesson, findings, at)
-        for finding in new:
+        for finding in recorded.new:
             # Ids only: finding messages name pupils and staff.
             log.warning("lesson %s: %s %s (finding %s)", lesson.id, finding.severity.value, finding.rule_id, finding.id)
-        return new
+        return recorded
 
     async def findings(self, lesson_id: int) -> list[StoredFinding]:
         return await self._findings.for_lesson(lesson_id)

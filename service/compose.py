@@ -10,7 +10,7 @@ from cards import attendance_summary, slt_alert, teacher_warning
 from config.policy import Policy
 from domain.findings import StoredFinding
 from domain.lesson import Lesson
-from domain.messages import Message, MessageKind
+from domain.messages import Message, MessageKind, RaisedFinding
 from rules.timetabled import timetable_entry
 from store.findings import FindingStore
 from store.lessons import LessonStore
@@ -37,15 +37,24 @@ class CardComposer:
             return teacher_warning.neutral_card(lesson.id, lesson.organizer_teams_ids, message.id)
         if message.kind is MessageKind.slt_alert:
             state = await self._outbox.alert_state(message.id)
-            return slt_alert.alert_card(self._policy, lesson, await self.findings_of(message), state, await self.timetabled_class(lesson))
+            now = {f.id: f for f in await self._findings.for_lesson(lesson.id)}
+            return slt_alert.alert_card(self._policy, lesson, await self.raised(message, lesson), now, state,
+                                        await self.timetabled_class(lesson))
         if message.kind is MessageKind.summary:
             return attendance_summary.summary_card(self._policy, lesson, await self._findings.for_lesson(lesson.id))
         raise ValueError(f"a {message.kind.value} card is composed when it is queued")
 
     async def organizer_view(self, message: Message) -> dict:
-        """The organizer's own view of their warning: what failed and what to do."""
-        lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
-        return teacher_warning.warning_card(lesson.title, await self.findings_of(message))
+        """The organizer's own view of their warning: what failed (as it was raised) and what to do."""
+        lesson = await self._lessons.get(message.lesson_id)
+        return teacher_warning.warning_card(lesson.title, [r.finding for r in await self.raised(message, lesson)])
+
+    async def raised(self, message: Message, lesson: Lesson) -> list[RaisedFinding]:
+        """The findings as the message raised them; for a message from before Chaperone kept
+        them, the stored findings and who was present when each was evaluated."""
+        if message.raised is not None:
+            return message.raised
+        return [RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in await self.findings_of(message)]
 
     async def findings_of(self, message: Message) -> list[StoredFinding]:
         wanted = set(message.finding_ids)

@@ -220,9 +220,13 @@ class LessonMonitor:
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
     async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> None:
-        new = await self._assessor.assess(lesson_id, moment, at)
-        if new:
-            await self._notices.breaches_found(await self._store.get(lesson_id, with_attendance=False), new)
+        recorded = await self._assessor.assess(lesson_id, moment, at)
+        if recorded.new:
+            await self._notices.breaches_found(await self._store.get(lesson_id), recorded.new)
+        if recorded.cleared and moment is Moment.report:
+            # Only Graph's attendance report, the authority after the lesson, clears an alert.
+            why = "Graph's attendance report corrected the register, and the check now passes"
+            await self._notices.breaches_cleared(await self._store.get(lesson_id, with_attendance=False), recorded.failing, why)
 
     async def grace_check(self, job: Job) -> None:
         await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))

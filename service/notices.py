@@ -11,9 +11,10 @@ from cards import reminder
 from config.policy import Policy
 from domain.findings import Severity, Status, StoredFinding
 from domain.lesson import Lesson
-from domain.messages import Destination, MessageKind
+from domain.messages import AlertAction, Destination, MessageKind, RaisedFinding
 from jobs.worker import Worker
 from store.outbox import Outbox
+from store.tables import utcnow
 
 
 def _episodes(findings: list[StoredFinding]) -> str:
@@ -36,22 +37,33 @@ class LessonNotices:
         self._worker.wake()
 
     async def breaches_found(self, lesson: Lesson, new: list[StoredFinding]) -> None:
-        """Newly open failures: the organizer is warned; breaches also go to SLT."""
+        """Newly open failures: the organizer is warned; breaches also go to SLT. Each card
+        keeps the finding as raised and who was present then (`lesson` with its register)."""
         worth_telling = [f for f in new if f.status is Status.failed and f.severity is not Severity.info]
         if not worth_telling:
             return
+        raised = {f.id: RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in worth_telling}
         await self._outbox.queue(
             kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
             card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
-            dedupe_key=f"warning:{_episodes(worth_telling)}",
+            raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}",
         )
         breaches = [f for f in worth_telling if f.severity is Severity.breach]
         if breaches:
             await self._outbox.queue(
                 kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, service_url=lesson.service_url,
                 card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
-                dedupe_key=f"alert:{_episodes(breaches)}",
+                raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}",
             )
+        self._worker.wake()
+
+    async def breaches_cleared(self, lesson: Lesson, failing: set[int], why: str) -> None:
+        """An open SLT alert none of whose findings fails any more (Graph's attendance report
+        corrected the register): marked cleared, and its card in the channel updated."""
+        for alert in await self._outbox.open_alerts(lesson.id):
+            if failing.isdisjoint(alert.finding_ids):
+                await self._outbox.act(alert.id, "chaperone", "Chaperone", AlertAction.clear, cleared_at=utcnow(), cleared_reason=why)
+                await self._outbox.queue_refresh(alert.id)
         self._worker.wake()
 
     async def lesson_ended(self, lesson: Lesson) -> None:

@@ -8,6 +8,7 @@ update, delete), new conversations (channel posts, 1:1 chats), members, and Team
 from __future__ import annotations
 
 import itertools
+import json
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -21,12 +22,25 @@ class ConnectorStandIn(StandIn):
         self.meetings: dict[str, dict] = {}
         self.members: dict[str, list[dict]] = {}
         self._ids = itertools.count(1)
+        # Scripted failures of GET /v1/meetings/{id}: (status, body, content type), oldest first.
+        self.details_failures: list[tuple[int, str, str]] = []
 
     # ---- scripting ----------------------------------------------------------------
 
     def add_meeting(self, meeting_id: str, info: dict) -> None:
         """`info` is the GET /v1/meetings/{id} body: details, conversation, organizer."""
         self.meetings[meeting_id] = info
+
+    def fail_meeting_details(self, status: int, body: str | dict | None = None, *, times: int = 1, html: bool = False) -> None:
+        """The next `times` meeting-details calls answer `status` with this body: JSON (a dict, or
+        Teams' usual error object) or, with `html=True`, an HTML error page as a gateway sends."""
+        if html:
+            text, content_type = str(body), "text/html"
+        else:
+            text = json.dumps(body if body is not None else {"error": {"code": str(status), "message": "meeting details failed"}})
+            content_type = "application/json"
+        with self._lock:
+            self.details_failures.extend([(status, text, content_type)] * times)
 
     def sent_activities(self, conversation_id: str | None = None) -> list[dict]:
         """Activities the bot posted (new, replies and conversation starters)."""
@@ -93,6 +107,11 @@ class ConnectorStandIn(StandIn):
         return web.json_response({"error": {"code": "MemberNotFoundInConversation"}}, status=404)
 
     async def _meeting(self, request: web.Request) -> web.Response:
+        with self._lock:
+            failure = self.details_failures.pop(0) if self.details_failures else None
+        if failure is not None:
+            status, text, content_type = failure
+            return web.Response(status=status, text=text, content_type=content_type)
         info = self.meetings.get(unquote(request.match_info["mid"]))
         if info is None:
             return web.json_response({"error": {"code": "NotFound", "message": "meeting not found"}}, status=404)

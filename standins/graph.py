@@ -62,6 +62,16 @@ class GraphStandIn(StandIn):
         upn = upn or f"{(name or person_id).lower().replace(' ', '.')}@school.example"
         self.people[person_id] = {"primaryRole": primary_role, "userType": user_type, "groups": set(groups), "displayName": name, "upn": upn}
 
+    def change_meeting(self, organizer_id: str, meeting_id: str, **changes: object) -> None:
+        """Change a meeting's settings as its organizer would in Meeting options, mid-lesson
+        (nested objects such as lobbyBypassSettings are merged)."""
+        meeting = self.meetings[(organizer_id, meeting_id)]
+        for name, value in changes.items():
+            if isinstance(value, dict) and isinstance(meeting.get(name), dict):
+                meeting[name] = {**meeting[name], **value}
+            else:
+                meeting[name] = value
+
     def slow(self, path_prefix: str, seconds: float) -> None:
         self.delays["/v1.0" + path_prefix] = seconds
 

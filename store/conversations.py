@@ -41,13 +41,14 @@ class ConversationStore:
             row.team_id = team_id or row.team_id
             row.channel_id = channel_id or row.channel_id
             row.updated_at = now
+            newly = installing and not (row.installed and row.installed_at is not None)
             if installing:
                 row.installed = True
                 row.installed_at = now
                 row.installed_by_aad_id = installed_by
                 row.removed_at = None
             await session.flush()
-            return Conversation.model_validate(row)
+            return Conversation.model_validate(row).model_copy(update={"newly_installed": newly})
 
     async def uninstalled(self, conversation_id: str) -> None:
         async with self._sessions() as session, session.begin():

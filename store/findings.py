@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -13,17 +14,24 @@ from .db import in_transaction
 from .tables import FindingRow
 
 
+class Recorded(BaseModel):
+    new: list[StoredFinding]  # failures not open before: to be raised
+    cleared: list[StoredFinding]  # failures that now pass
+    failing: set[int]  # every finding of the lesson failing now
+
+
 class FindingStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False) -> list[StoredFinding]:
-        """Store the verdicts; returns the failures that are new (not already open)."""
+    async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False) -> Recorded:
+        """Store the verdicts; returns the failures that are new (not already open), the ones
+        that now pass, and which of the lesson's findings fail now."""
 
-        async def work(session: AsyncSession) -> list[StoredFinding]:
+        async def work(session: AsyncSession) -> Recorded:
             stmt = select(FindingRow).where(FindingRow.lesson_id == lesson_id).with_for_update()
             existing = {row.rule_id: row for row in (await session.execute(stmt)).scalars()}
-            new_failures = []
+            new_failures, cleared = [], []
             for finding in findings:
                 row = existing.get(finding.rule_id)
                 failed = finding.status is Status.failed
@@ -31,6 +39,7 @@ class FindingStore:
                     row = FindingRow(lesson_id=lesson_id, rule_id=finding.rule_id, episode=0)
                     session.add(row)
                 opens = failed and row.status != Status.failed.value
+                clears = row.status == Status.failed.value and finding.status is Status.passed
                 if opens:
                     # A breach that was not open before: a new episode, to be raised once.
                     row.episode += 1
@@ -44,11 +53,16 @@ class FindingStore:
                 row.moment = moment
                 row.final = final
                 row.evaluated_at = at
-                if opens:
+                if opens or clears:
                     await session.flush()
-                    new_failures.append(row)
+                    (new_failures if opens else cleared).append(row)
             await session.flush()
-            return [StoredFinding.model_validate(r) for r in new_failures]
+            return Recorded(
+                new=[StoredFinding.model_validate(r) for r in new_failures],
+                cleared=[StoredFinding.model_validate(r) for r in cleared],
+                failing={r.id for r in existing.values() if r.status == Status.failed.value}
+                | {r.id for r in new_failures},
+            )
 
         return await in_transaction(self._sessions, work)
 

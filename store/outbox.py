@@ -9,13 +9,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.messages import AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind
+from domain.messages import AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, RaisedFinding
 
 from .jobs import JobSpec, add_job
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
 DELIVER = "deliver"
+REFRESH = "refresh-card"  # a sent card whose content changed: updated where it was posted
 
 
 class Outbox:
@@ -44,12 +45,14 @@ class Outbox:
         service_url: str | None,
         dedupe_key: str | None = None,
         finding_ids: list[int] | None = None,
+        raised: list[RaisedFinding] | None = None,
     ) -> int | None:
         """Queue a card for delivery; None when one with the same dedupe key exists already."""
         async with self._sessions() as session, session.begin():
             row = await self._queue(
                 session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
                 service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
+                raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None,
             )
             return row.id if row else None
 
@@ -112,6 +115,23 @@ class Outbox:
             audit(session, actor_id, f"alert.{action.value}", f"message:{alert_id}", {"lesson": lesson_id}, actor_name)
             await session.flush()
             return AlertState.model_validate(row)
+
+    async def queue_refresh(self, message_id: int) -> None:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id)
+            await add_job(session, JobSpec(kind=REFRESH, key=str(message_id), payload={"message_id": message_id}), row.lesson_id)
+
+    async def open_alerts(self, lesson_id: int) -> list[Message]:
+        """The lesson's SLT alerts nobody has resolved and Chaperone has not cleared."""
+        async with self._sessions() as session:
+            stmt = (
+                select(MessageRow)
+                .outerjoin(AlertStateRow, AlertStateRow.alert_id == MessageRow.id)
+                .where(MessageRow.lesson_id == lesson_id, MessageRow.kind == MessageKind.slt_alert.value,
+                       AlertStateRow.resolved_at.is_(None), AlertStateRow.cleared_at.is_(None))
+                .order_by(MessageRow.id)
+            )
+            return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
     async def undelivered(self) -> list[Message]:
         async with self._sessions() as session:

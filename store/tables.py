@@ -387,6 +387,9 @@ class AlertStateRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     exception_id: Mapped[int | None] = mapped_column(Integer)
     exception_by: Mapped[str | None] = mapped_column(String(256))
+    # Chaperone's own later verdict no longer finds the breach (e.g. Graph's attendance report).
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    cleared_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class ConcernRow(Base):

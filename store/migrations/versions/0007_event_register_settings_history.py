@@ -44,9 +44,13 @@ def upgrade() -> None:
     op.create_index("ix_settings_observations_lesson_id", "settings_observations", ["lesson_id"])
     op.add_column("lessons", sa.Column("settings_read_at", TS))
     op.add_column("messages", sa.Column("raised", sa.JSON))
+    op.add_column("alert_states", sa.Column("cleared_at", TS))
+    op.add_column("alert_states", sa.Column("cleared_reason", sa.Text))
 
 
 def downgrade() -> None:
+    op.drop_column("alert_states", "cleared_reason")
+    op.drop_column("alert_states", "cleared_at")
     op.drop_column("messages", "raised")
     op.drop_column("lessons", "settings_read_at")
     op.drop_index("ix_settings_observations_lesson_id", "settings_observations")
