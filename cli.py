@@ -4,7 +4,7 @@
     migrate               bring the database schema up to date and exit
     demo                  follow a scripted school morning through the real endpoint
     bench                 measure participant-event throughput with authentication on
-    rules                 list the rules, their clauses, and whether the policy enables them
+    rules                 list the rules, the adopted AUP's clauses, and whether the policy enables them
     import-timetable FILE / import-consent FILE   load the school's registers
     exceptions add|list|revoke                    the exceptions register
     cards --out DIR       every card Chaperone sends, with sample data
@@ -125,12 +125,16 @@ def rules_command(args: argparse.Namespace) -> int:
     from rules import registry
 
     policy = read_policy(read_settings())
+    print("Adopted AUP: " + "; ".join(m.title for m in policy.clause_maps) + "\n")
     for rule in registry.RULES:
         options = rule.options_for(policy)
         state = "on " if options.enabled else "off"
         print(f"[{state}] {rule.id:<22} {rule.severity_for(policy).value:<8} {rule.title}")
-        for clause in rule.clauses:
-            print(f"        \"{clause.text}\"\n          - {clause.document}")
+        clauses = policy.clauses_for(rule.id)
+        for clause, document in clauses:
+            print(f"        \"{clause.text}\"\n          - {document.title}{f' ({clause.section})' if clause.section else ''}")
+        if not clauses:
+            print("        (no clause in the adopted AUP documents: a check of Chaperone's own)")
         print(f"        fix: {rule.remediation}\n")
     return 0
 

@@ -57,7 +57,6 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
     for item in raised:
         finding = item.finding
         rule = BY_ID[finding.rule_id]
-        clause = rule.clauses[0]
         body += [
             text(f"{rule.title}: {finding.severity.value}" if open_ else rule.title, weight="Bolder", spacing="Medium"),
             text(finding.message),
@@ -67,7 +66,7 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
         later = now.get(finding.id)
         if not open_ and later is not None and later.status is not finding.status:
             body.append(text(f"Checked again at {local_time(later.evaluated_at, zone)}: {later.message}", subtle=True))
-        body.append(text(f"Policy: \"{clause.text}\" ({clause.document})", subtle=True))
+        body += [text(f"Policy: \"{clause.text}\" ({document.title})", subtle=True) for clause, document in policy.clauses_for(rule.id)]
     data = {"alertId": state.alert_id, "lessonId": lesson.id}
     actions = []
     if state.acknowledged_at:

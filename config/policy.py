@@ -15,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from domain.aup import AupDocument
+from domain.clauses import Clause, ClauseMap
+
+from .clauses import load_clause_maps
 
 
 class PolicyError(ValueError):
@@ -30,6 +33,10 @@ class School(_Strict):
     timezone: str = "Europe/London"
     # The school's Entra tenant. Participants from any other tenant are external.
     tenant_id: str | None = None
+    # The AUP document(s) the school has adopted, whose words every card and report quotes:
+    # built-in clause maps ("valence-2022", "staff-2023") or .toml maps of the school's own.
+    # None given: every built-in map.
+    aup_documents: list[str] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
@@ -222,6 +229,15 @@ class Policy(_Strict):
     rules: dict[str, dict] = Field(default_factory=dict)
     _source: str = PrivateAttr(default="<policy>")
     _text: str = PrivateAttr(default="")
+    _clause_maps: tuple[ClauseMap, ...] = PrivateAttr(default=())
+
+    @property
+    def clause_maps(self) -> tuple[ClauseMap, ...]:
+        return self._clause_maps
+
+    def clauses_for(self, rule_id: str) -> list[tuple[Clause, ClauseMap]]:
+        """The words of each adopted AUP that the rule enforces, with the document they are from."""
+        return [(clause, m) for m in self._clause_maps for clause in m.for_rule(rule_id)]
 
     def aup_document(self) -> "AupDocument | None":
         """The AUP as staff will read and sign it (None when the policy names no AUP)."""
@@ -264,6 +280,11 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             problems.append(f"  {where}{'.'.join(loc)}: {err['msg']}")
         raise PolicyError(f"{source}: the policy is not valid:\n" + "\n".join(problems)) from exc
     policy._source, policy._text = source, text
+    base = Path(source).parent if source != "<policy>" else Path.cwd()
+    try:
+        policy._clause_maps = load_clause_maps(policy.school.aup_documents, base)
+    except ValueError as exc:
+        raise PolicyError(f"{policy.where(['school', 'aup_documents'])}: {exc}") from exc
     return policy
 
 

@@ -75,7 +75,7 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
     return lines
 
 
-def render_findings(findings: list[StoredFinding]) -> list[str]:
+def render_findings(policy: Policy, findings: list[StoredFinding]) -> list[str]:
     failed = [f for f in findings if f.status is Status.failed]
     unverified = [f for f in findings if f.status is Status.could_not_verify]
     passed = [f for f in findings if f.status is Status.passed]
@@ -85,8 +85,8 @@ def render_findings(findings: list[StoredFinding]) -> list[str]:
         lines.append(f"    {finding.severity.value.upper()} {finding.rule_id}: {finding.message}")
         if finding.reason:
             lines.append(f"      ({finding.reason})")
-        clause = rule.clauses[0]
-        lines.append(f'      policy: "{clause.text}" ({clause.document})')
+        for clause, document in policy.clauses_for(rule.id):
+            lines.append(f'      policy: "{clause.text}" ({document.title})')
     for finding in unverified:
         reason = (finding.reason or "").removeprefix("could not verify: ")
         lines.append(f"  could not verify {finding.rule_id}: {reason}")
@@ -107,7 +107,7 @@ def render_report(report: DemoReport) -> str:
     out.append("")
     for lesson in sorted(report.lessons, key=lambda l: l.actual_start or l.actual_end):
         out.extend(render_lesson(lesson, policy, report.expectations.get(lesson.meeting_id)))
-        out.extend(render_findings(report.findings.get(lesson.id, [])))
+        out.extend(render_findings(report.policy, report.findings.get(lesson.id, [])))
         sent = report.messages.get(lesson.id, [])
         if sent:
             out.append("  cards: " + "; ".join(f"{m.kind} to {m.destination} ({m.status})" for m in sent))

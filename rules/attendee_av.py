@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.meeting import MeetingSettings
 
-from .base import ANNEX_2023, VALENCE, Clause, Rule, RuleOptions
+from .base import Rule, RuleOptions
 from .snapshot import LessonSnapshot
 
 
@@ -42,12 +42,6 @@ RULE = Rule(
     id="attendee-av",
     title="Pupils' microphones and cameras controlled",
     severity=Severity.warning,
-    clauses=(
-        Clause("When live streaming with learners: ... staff will mute learners' videos and microphones unless "
-               "participation is required.", VALENCE),
-        Clause("Pupils can have their microphones muted by a member of staff and should wait for the teacher to "
-               "unmute them rather than unmuting themselves.", ANNEX_2023),
-    ),
     remediation="Meeting options > Allow mic for attendees: off, and Allow camera for attendees: off. "
     "Unmute pupils when you want them to take part.",
     evaluate=evaluate,

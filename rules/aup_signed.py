@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
-from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule
+from .base import ROSTER_MOMENTS, Rule
 from .snapshot import LessonSnapshot
 
 
@@ -28,10 +28,6 @@ RULE = Rule(
     id="aup-signed",
     title="Staff have signed the AUP",
     severity=Severity.warning,
-    clauses=(
-        Clause("I have read and understood the Valence School Acceptable Use Policy (AUP) for remote leaming.", VALENCE),
-        Clause("I have read and understood the Remote Learning Acceptable Use Policy (AUP) for staff.", STAFF_2023),
-    ),
     remediation="Send 'sign' to Chaperone in a personal chat and sign the current Remote Learning AUP.",
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,

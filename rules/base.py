@@ -14,19 +14,6 @@ from domain.meeting import MeetingSettings
 
 from .snapshot import LessonSnapshot, Moment
 
-VALENCE = "Valence School Staff Remote Learning AUP (November 2022)"
-STAFF_2023 = "Acceptable Use Policy for Digital Technologies (Staff and Volunteers) 2023"
-ANNEX_2023 = "Online Policy Annex - Remote Learning/Meeting Policy (with the 2023 AUP)"
-
-
-@dataclass(frozen=True)
-class Clause:
-    """The words of the policy a rule enforces, and which document they come from."""
-
-    text: str
-    document: str
-
-
 class RuleOptions(BaseModel):
     """A rule's table in the policy file: [rules.<rule id>]. Rules add their own options."""
 
@@ -45,7 +32,8 @@ class Rule:
     id: str
     title: str
     severity: Severity
-    clauses: tuple[Clause, ...]
+    # The words of the school's AUP a rule enforces are in the clause maps of the documents
+    # the school adopted (policies/clauses/), not here: see Policy.clauses_for.
     remediation: str
     evaluate: Callable[[LessonSnapshot, Policy], list[Finding]]
     # When the rule has something to say: at the start, on roster changes, at the end...

@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.meeting import MeetingSettings
 
-from .base import VALENCE, Clause, Rule
+from .base import Rule
 from .snapshot import LessonSnapshot
 
 BROADCAST_TYPES = {"broadcast", "townhall", "liveevent"}
@@ -29,7 +29,6 @@ RULE = Rule(
     id="live-stream-approval",
     title="Live streams approved by SLT",
     severity=Severity.breach,
-    clauses=(Clause("Live streamed remote learning sessions will only be held with prior approval and agreement from SLT.", VALENCE),),
     remediation="Ask SLT to approve the live stream (an approved exception in Chaperone) before it starts.",
     evaluate=evaluate,
 )

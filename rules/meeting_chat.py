@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.meeting import ChatMode, MeetingSettings
 
-from .base import VALENCE, Clause, Rule, RuleOptions
+from .base import Rule, RuleOptions
 from .snapshot import LessonSnapshot, Moment
 
 
@@ -33,10 +33,6 @@ RULE = Rule(
     id="meeting-chat",
     title="Chat limited",
     severity=Severity.info,
-    clauses=(
-        Clause("Appropriate privacy and safety settings will be used to manage access and interactions. This "
-               "includes: ... Limiting chat if appropriate", VALENCE),
-    ),
     remediation="Meeting options > Meeting chat > In-meeting only (or Off).",
     evaluate=evaluate,
     moments=frozenset({Moment.start, Moment.end}),

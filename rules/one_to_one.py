@@ -14,7 +14,7 @@ from pydantic import Field
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
-from .base import ANNEX_2023, STAFF_2023, VALENCE, Clause, Rule, RuleOptions
+from .base import Rule, RuleOptions
 from .snapshot import LessonSnapshot, Moment
 
 MOMENTS = frozenset({Moment.roster, Moment.grace, Moment.end, Moment.report})
@@ -83,13 +83,6 @@ RULE = Rule(
     id="one-to-one",
     title="One-to-one sessions approved in advance",
     severity=Severity.breach,
-    clauses=(
-        Clause("Live 1 to 1 sessions will only take place with prior approval from SLT.", VALENCE),
-        Clause("I understand that any 1-1 live lessons need to be pre-arranged, with written parental consent given "
-               "and that two adults need to be present.", STAFF_2023),
-        Clause("1-1 Live Lessons need to be pre-arranged, with written parental consent given and 2 adults need to "
-               "be present.", ANNEX_2023),
-    ),
     remediation="Do not hold a one-to-one session without SLT's approval in advance. Bring in other pupils or a "
     "second member of staff, or end the session, and ask SLT before the next one.",
     evaluate=evaluate,

@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
 from . import one_to_one
-from .base import ANNEX_2023, STAFF_2023, Clause, Rule
+from .base import Rule
 from .snapshot import LessonSnapshot
 
 
@@ -34,12 +34,6 @@ RULE = Rule(
     id="one-to-one-adults",
     title="Two adults in one-to-one sessions",
     severity=Severity.breach,
-    clauses=(
-        Clause("I understand that any 1-1 live lessons need to be pre-arranged, with written parental consent given "
-               "and that two adults need to be present.", STAFF_2023),
-        Clause("1-1 Live Lessons need to be pre-arranged, with written parental consent given and 2 adults need to "
-               "be present.", ANNEX_2023),
-    ),
     remediation="Ask a second member of staff to join the one-to-one session now, or end it.",
     evaluate=evaluate,
     moments=one_to_one.MOMENTS,

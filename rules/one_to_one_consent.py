@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
 from . import one_to_one
-from .base import ANNEX_2023, STAFF_2023, Clause, Rule
+from .base import Rule
 from .snapshot import LessonSnapshot
 
 CONSENT = "one-to-one"
@@ -35,12 +35,6 @@ RULE = Rule(
     id="one-to-one-consent",
     title="One-to-one sessions have written parental consent",
     severity=Severity.breach,
-    clauses=(
-        Clause("I understand that any 1-1 live lessons need to be pre-arranged, with written parental consent given "
-               "and that two adults need to be present.", STAFF_2023),
-        Clause("1-1 Live Lessons need to be pre-arranged, with written parental consent given and 2 adults need to "
-               "be present.", ANNEX_2023),
-    ),
     remediation="Do not continue the one-to-one session until the pupil's parents have given written consent for "
     "one-to-one sessions; check with the office.",
     evaluate=evaluate,

@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
 from . import one_to_one
-from .base import ANNEX_2023, STAFF_2023, Clause, Rule
+from .base import Rule
 from .snapshot import LessonSnapshot
 
 
@@ -34,12 +34,6 @@ RULE = Rule(
     id="one-to-one-recorded",
     title="One-to-one sessions recorded",
     severity=Severity.breach,
-    clauses=(
-        Clause("Where 1-1 sessions may be necessary these sessions must be recorded and saved to the school server "
-               "where this can be reviewed at any time.", STAFF_2023),
-        Clause("Where these sessions may be necessary they must be recorded and saved to Teams Streams where this "
-               "can be reviewed at any time.", ANNEX_2023),
-    ),
     remediation="Start recording now (More actions > Record), and set Meeting options > Record automatically for "
     "one-to-one sessions.",
     evaluate=evaluate,

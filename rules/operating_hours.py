@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 
-from .base import STAFF_2023, VALENCE, Clause, Rule, contact_verdict
+from .base import Rule, contact_verdict
 from .snapshot import LessonSnapshot, Moment
 
 
@@ -59,12 +59,6 @@ RULE = Rule(
     id="operating-hours",
     title="Within operating hours",
     severity=Severity.breach,
-    clauses=(
-        Clause("Online contact with students and/or parents/carers will not take place outside of the operating "
-               "times as defined by SLT.", VALENCE),
-        Clause("I will not seek to communicate/make contact or respond to contact with pupils outside of the "
-               "purposes of my work or outside of school hours;", STAFF_2023),
-    ),
     remediation="End the session and reschedule it within the school's operating hours, on a school day.",
     evaluate=evaluate,
     moments=frozenset({Moment.start, Moment.roster, Moment.grace, Moment.end, Moment.report}),

@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
-from .base import ANNEX_2023, ROSTER_MOMENTS, Clause, Rule
+from .base import ROSTER_MOMENTS, Rule
 from .snapshot import LessonSnapshot
 
 CONSENT = "remote-learning"
@@ -30,10 +30,6 @@ RULE = Rule(
     id="parental-consent",
     title="Parental consent on file",
     severity=Severity.warning,
-    clauses=(
-        Clause("Parents must have understood and returned the Consent for Remote Learning Form before they can "
-               "take part in a virtual lesson/live session.", ANNEX_2023),
-    ),
     remediation="Check with the office that the pupil's Consent for Remote Learning Form has been returned; "
     "until it has, the pupil should not take part in live sessions.",
     evaluate=evaluate,

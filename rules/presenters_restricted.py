@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 from domain.meeting import MeetingSettings, Presenters
 
-from .base import VALENCE, Clause, Rule
+from .base import Rule
 from .snapshot import LessonSnapshot
 
 SAFE = (Presenters.organizer, Presenters.role_is_presenter)
@@ -36,10 +36,6 @@ RULE = Rule(
     id="presenters-restricted",
     title="Pupils cannot present",
     severity=Severity.warning,
-    clauses=(
-        Clause("Appropriate privacy and safety settings will be used to manage access and interactions. This "
-               "includes: ... Not sharing screens/webcams if appropriate", VALENCE),
-    ),
     remediation="Meeting options > Who can present > Only me (or Specific people), so pupils cannot share their screens.",
     evaluate=evaluate,
 )

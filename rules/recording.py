@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.meeting import MeetingSettings
 
-from .base import ANNEX_2023, STAFF_2023, Clause, Rule, RuleOptions
+from .base import Rule, RuleOptions
 from .snapshot import LessonSnapshot
 
 
@@ -36,12 +36,6 @@ RULE = Rule(
     id="recording",
     title="Recorded when required",
     severity=Severity.warning,
-    clauses=(
-        Clause("I understand that live lessons should be recorded and backed up on Teams Streams, so that if any "
-               "issues were to arise, the video can be reviewed", STAFF_2023),
-        Clause("Where these sessions may be necessary they must be recorded and saved to Teams Streams where this "
-               "can be reviewed at any time.", ANNEX_2023),
-    ),
     remediation="Meeting options > Record automatically: on (or start recording now from More actions > Record).",
     evaluate=evaluate,
     options=Options,

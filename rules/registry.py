@@ -54,6 +54,10 @@ def check_policy(policy: Policy) -> None:
         raise PolicyError(f"[rules] names rules Chaperone does not have: {', '.join(unknown)} (known: {', '.join(BY_ID)})")
     for rule in RULES:
         rule.options_for(policy)
+    for clause_map in policy.clause_maps:
+        strangers = sorted({c.rule for c in clause_map.clause} - set(BY_ID))
+        if strangers:
+            raise PolicyError(f"the clause map {clause_map.id} names rules Chaperone does not have: {', '.join(strangers)}")
 
 
 def enabled(policy: Policy) -> list[Rule]:

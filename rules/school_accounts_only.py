@@ -8,7 +8,7 @@ from domain.lesson import PersonClass
 
 from domain.wording import plural
 
-from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule
+from .base import ROSTER_MOMENTS, Rule
 from .snapshot import LessonSnapshot
 
 
@@ -36,12 +36,6 @@ RULE = Rule(
     id="school-accounts-only",
     title="School accounts only",
     severity=Severity.breach,
-    clauses=(
-        Clause("Only members of Valence School community will be given access to Teams.", VALENCE),
-        Clause("Staff will only use school managed or specific, approved professional accounts with students "
-               "and/or parents/carers.", VALENCE),
-        Clause("I will not use any personal accounts to communicate with pupils and/or parents/carers", STAFF_2023),
-    ),
     remediation="Remove anyone who joined without a school account (guests, other organisations, anonymous "
     "callers), and use the waiting room to admit only people you expect.",
     evaluate=evaluate,

@@ -10,7 +10,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lookups import LookupOutcome
 from domain.school import TimetableEntry
 
-from .base import VALENCE, Clause, Rule, contact_verdict
+from .base import Rule, contact_verdict
 from .snapshot import LessonSnapshot, Moment
 
 
@@ -67,10 +67,6 @@ RULE = Rule(
     id="timetabled",
     title="Timetabled",
     severity=Severity.breach,
-    clauses=(
-        Clause("All remote lessons will be formally timetabled; a member of SLT, DSL and/or head of department "
-               "is able to drop in at any time.", VALENCE),
-    ),
     remediation="Only run lessons that are on the timetable. If this session is needed, ask SLT to add it to "
     "the timetable (or to approve it as an exception) before it runs.",
     evaluate=evaluate,

@@ -10,7 +10,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
-from .base import ROSTER_MOMENTS, STAFF_2023, VALENCE, Clause, Rule, RuleOptions
+from .base import ROSTER_MOMENTS, Rule, RuleOptions
 from .snapshot import LessonSnapshot, minutes
 
 
@@ -94,12 +94,6 @@ RULE = Rule(
     id="two-staff",
     title="Two members of staff present",
     severity=Severity.breach,
-    clauses=(
-        Clause("When live streaming with learners: ... at least 2 members of staff will be present. "
-               "If this is not possible, SLT approval will be sought.", VALENCE),
-        Clause("I understand that for live lessons at least two members of staff should be present; where this "
-               "is not possible, the leadership team's approval will be sought;", STAFF_2023),
-    ),
     remediation="Ask a second member of staff to join now, or end the session. If two staff cannot be present, "
     "ask SLT to record an approved exception for this lesson.",
     evaluate=evaluate,

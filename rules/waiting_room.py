@@ -6,7 +6,7 @@ from config.policy import Policy
 from domain.findings import Finding, Severity, Status
 from domain.meeting import LobbyScope, MeetingSettings
 
-from .base import STAFF_2023, VALENCE, Clause, Rule, RuleOptions
+from .base import Rule, RuleOptions
 from .snapshot import LessonSnapshot
 
 
@@ -44,11 +44,6 @@ RULE = Rule(
     id="waiting-room",
     title="Waiting room (lobby) on",
     severity=Severity.breach,
-    clauses=(
-        Clause("Appropriate privacy and safety settings will be used to manage access and interactions. "
-               "This includes: Use of waiting rooms", VALENCE),
-        Clause("Appropriate privacy and safety settings will be used to manage access and interactions.", STAFF_2023),
-    ),
     remediation="Turn the lobby on: Meeting options > Who can bypass the lobby > Only me (or People I invite), "
     "and switch off 'People dialing in can bypass the lobby'.",
     evaluate=evaluate,

@@ -8,10 +8,13 @@ it follows the policy text and the issue, not the code.
 
 from __future__ import annotations
 
+
 import asyncio
 import inspect
 import logging
+import re
 from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -112,10 +115,12 @@ def failed_breach(f) -> bool:
 
 
 def with_lessons_table(path: str, **values: float) -> str:
-    """The copied policy with a [lessons] table appended."""
-    lines = "\n".join(f"{k} = {v}" for k, v in values.items())
-    with open(path, "a") as out:
-        out.write(f"\n[lessons]\n{lines}\n")
+    """The copied policy with its [lessons] values changed."""
+    text = Path(path).read_text()
+    for key, value in values.items():
+        text, found = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+        assert found == 1, key
+    Path(path).write_text(text)
     return path
 
 
@@ -290,7 +295,7 @@ async def test_item3_two_adults_are_needed_during_the_spell_not_at_some_point(de
 
 
 async def test_item3_spell_minutes_comes_from_the_policy(database_url, connector, graph, tmp_path):
-    policy = policy_with(tmp_path, **{"minimum_adults = 2": "minimum_adults = 2\nspell_minutes = 15"})
+    policy = policy_with(tmp_path, **{"spell_minutes = 5": "spell_minutes = 15"})
     async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy), connector.url) as app:
         await prepare(app, connector, graph)
         teams = app.teams
