@@ -62,15 +62,28 @@ class Scenario:
     lobby: str = "organizer"
     # A pupil whose join event never reaches Chaperone; Graph's attendance report has them.
     unseen: Person | None = None
+    # Moves that happened but whose events Teams never delivered: only the report has them.
+    lost: list[tuple[int, Person, bool]] = field(default_factory=list)
+    # The organizer changes Meeting options mid-lesson: (minutes after start, Graph changes).
+    option_changes: list[tuple[int, dict]] = field(default_factory=list)
+    # Teams delivers the moves in the opposite order to the one they happened in.
+    moves_out_of_order: bool = False
+    # SLT's approval of a one-to-one session, recorded this many minutes after the start.
+    approved_after: int | None = None
 
-    def activities(self, teams: TeamsSimulator) -> list[dict]:
+    def activities(self, teams: TeamsSimulator) -> list[tuple[dict, dict | None]]:
+        """Each activity, with the Meeting options change made just before it (if any)."""
         m, t = self.meeting, self.start
         out = [teams.meeting_start(m, t), teams.join(m, self.staff, t + timedelta(minutes=1))]
         out.append(teams.join(m, self.pupils, t + timedelta(minutes=2)))
-        for offset, person, joined in self.moves:
-            out.append(teams.participants(m, [person], t + timedelta(minutes=offset), joined=joined))
-        out.append(teams.meeting_end(m, self.end))
-        return out
+        moves = [(offset, teams.participants(m, [person], t + timedelta(minutes=offset), joined=joined))
+                 for offset, person, joined in self.moves]
+        changes = dict(self.option_changes)
+        steps = [(a, None) for a in out]
+        for offset, activity in (reversed(moves) if self.moves_out_of_order else moves):
+            steps.append((activity, changes.pop(offset - 1, None)))
+        steps.append((teams.meeting_end(m, self.end), None))
+        return steps
 
     def report(self) -> dict:
         """Graph's attendance report: what happened, including the pupil whose join was not seen."""
@@ -78,7 +91,7 @@ class Scenario:
         for offset, people in ((1, self.staff), (2, [*self.pupils, *([self.unseen] if self.unseen else [])])):
             for person in people:
                 events.setdefault(person, []).append(ParticipantEvent(at=self.start + timedelta(minutes=offset), joined=True))
-        for offset, person, joined in self.moves:
+        for offset, person, joined in self.moves + self.lost:
             events.setdefault(person, []).append(ParticipantEvent(at=self.start + timedelta(minutes=offset), joined=joined))
         rows = [
             (person, interval.joined_at, interval.left_at)
@@ -122,6 +135,30 @@ SCENARIOS = [
         "not timetabled: a Meet Now call with no calendar event",
         [REID, HALE], PUPILS[3:6],
         scheduled=False,
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-music-10@thread.v2", "Year 10 Music 1:1 catch-up", PATEL),
+        at(12, 0), at(12, 30),
+        "a one-to-one session SLT approved only after it had started (12:10): still a breach",
+        [PATEL, REID], [PUPILS[1]],
+        approved_after=10,
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-drama-8@thread.v2", "Year 8 Drama", PATEL),
+        at(15, 10), at(15, 55),
+        "the lobby opened mid-lesson (15:25) and closed again (15:50): a breach for the time it was open",
+        [PATEL, REID], PUPILS[:3],
+        moves=[(16, PUPILS[3], True), (31, PUPILS[3], False), (41, PUPILS[3], True)],
+        option_changes=[(15, {"lobbyBypassSettings": {"scope": "everyone"}}), (40, {"lobbyBypassSettings": {"scope": "organizer"}})],
+    ),
+    Scenario(
+        Meeting("19:meeting_demo-french-7@thread.v2", "Year 7 French", PATEL),
+        at(16, 0), at(16, 40),
+        "events out of order, and the TA's leave (16:15) never delivered: Graph's report shows it",
+        [PATEL, REID], PUPILS[:3],
+        moves=[(10, PUPILS[0], False), (20, PUPILS[0], True)],
+        lost=[(15, REID, False)],
+        moves_out_of_order=True,
     ),
     Scenario(
         Meeting("19:meeting_demo-geography-11@thread.v2", "Year 11 Geography", KHAN),
@@ -181,6 +218,8 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
         async with serve_in_process(settings, policy) as served:
             # The office has every consent form back except one pupil's.
             consents = [(Consent(person=p.aad_object_id, kind="remote-learning"), "demo") for p in PUPILS if p is not NO_CONSENT]
+            consents += [(Consent(person=p.aad_object_id, kind="one-to-one"), "demo") for s in SCENARIOS if s.approved_after
+                         for p in s.pupils]
             await served.services.school_data.replace_consents(consents, "demo", "demo consent register")
             teams = TeamsSimulator(served.url, connector.url)
             await _expect_ok(teams, teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
@@ -194,12 +233,24 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
                                                           conversation_type="personal"))
             scripts = {s.meeting.id: s.activities(teams) for s in SCENARIOS}
             for scenario in sorted(SCENARIOS, key=lambda s: s.start):
-                for activity in scripts[scenario.meeting.id]:
+                for activity, options in scripts[scenario.meeting.id]:
+                    if options:
+                        # The organizer changes Meeting options: Chaperone sees it at the next roster change.
+                        await served.services.worker.wait_idle(timeout=30)
+                        graph.change_meeting(scenario.meeting.organizer.aad_object_id, scenario.meeting.graph_id, **options)
                     await _expect_ok(teams, activity)
+                    if scenario.option_changes:
+                        # Minutes apart in a real lesson: each roster change is followed up on its own.
+                        await served.services.worker.wait_idle(timeout=30)
+                if scenario.approved_after is not None:
+                    await served.services.exceptions.approve(
+                        rule_id="one-to-one", meeting_id=scenario.meeting.id, reason="catch-up before the mock exam",
+                        approver_id=SLT.aad_object_id, approver_name=SLT.name,
+                        approved_at=scenario.start + timedelta(minutes=scenario.approved_after))
             await served.services.worker.wait_idle(timeout=30, horizon_seconds=5)
             lessons = await served.services.lessons.list_lessons()
             # Teams may deliver an activity twice: replay the first lesson's, exactly as sent.
-            replayed = scripts[SCENARIOS[0].meeting.id]
+            replayed = [activity for activity, _ in scripts[SCENARIOS[0].meeting.id]]
             for activity in replayed:
                 await _expect_ok(teams, activity)
             await served.services.worker.wait_idle(timeout=30, horizon_seconds=5)

@@ -67,7 +67,10 @@ class Notes:
         message = await self._outbox.get(message_id)
         if message is None or message.kind is not MessageKind.teacher_warning:
             raise web.HTTPNotFound()
-        wanted = set(message.finding_ids)
-        findings = [f for f in await self._findings.for_lesson(message.lesson_id) if f.id in wanted]
+        if message.raised is not None:
+            findings = [r.finding for r in message.raised]  # as raised, whatever the verdict says now
+        else:
+            wanted = set(message.finding_ids)
+            findings = [f for f in await self._findings.for_lesson(message.lesson_id) if f.id in wanted]
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
         return note_page(lesson.title, findings)

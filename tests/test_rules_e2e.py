@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from demo.morning import SCENARIOS, follow_the_day
+from demo.morning import LONDON as ZONE, SCENARIOS, follow_the_day
 from domain.findings import Severity, Status
 from domain.lookups import Lookup
 from importers.timetable import parse_timetable
@@ -29,12 +29,27 @@ async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
         "Art drop-in": {"timetabled", "parental-consent"},
         "Year 11 Geography": {"aup-signed"},
         "Year 10 History catch-up": {"operating-hours"},
+        # Approved only after it started: shown, but still a breach (issue 12, item 1).
+        "Year 10 Music 1:1 catch-up": {"one-to-one"},
+        # The lobby opened mid-lesson and closed again before the end (item 4).
+        "Year 8 Drama": {"waiting-room"},
+        # Events out of order, and the TA's leave seen only in Graph's report (item 5).
+        "Year 7 French": {"two-staff"},
     }
     assert {s.meeting.title for s in SCENARIOS} == set(expected)
     flagged = {
         lesson.title: {f.rule_id for f in report.findings[lesson.id] if f.status is Status.failed} for lesson in report.lessons
     }
     assert flagged == expected
+    by_title = {lesson.title: lesson for lesson in report.lessons}
+    music = {f.rule_id: f for f in report.findings[by_title["Year 10 Music 1:1 catch-up"].id]}
+    assert music["one-to-one"].reason.startswith("approved afterwards by Roland Gooding at 12:10")
+    drama = {f.rule_id: f for f in report.findings[by_title["Year 8 Drama"].id]}
+    assert "(from 15:26 until 15:51, then put right)" in drama["waiting-room"].message
+    french = by_title["Year 7 French"]
+    alex = sorted((a.joined_at, a.left_at) for a in french.attendance if a.display_name == "Pupil Alex")
+    assert [(j.astimezone(ZONE).strftime("%H:%M"), l.astimezone(ZONE).strftime("%H:%M")) for j, l in alex] == [("16:02", "16:10"), ("16:20", "16:40")]
+    assert "from 16:15 until 16:40" in {f.rule_id: f for f in report.findings[french.id]}["two-staff"].message
     geography = next(l for l in report.lessons if l.title == "Year 11 Geography")
     unverified = {f.rule_id: f.reason for f in report.findings[geography.id] if f.status is Status.could_not_verify}
     assert "Graph denied access" in unverified["waiting-room"]

@@ -8,7 +8,6 @@ it follows the policy text and the issue, not the code.
 
 from __future__ import annotations
 
-
 import asyncio
 import inspect
 import logging
