@@ -23,6 +23,8 @@ def summary_card(policy: Policy, lesson: Lesson, findings: list[StoredFinding]) 
                 ("Date", local_time(lesson.actual_start or lesson.actual_end, zone, "%A %d %B %Y")),
                 ("Time", f"{local_time(lesson.actual_start, zone)}-{local_time(lesson.actual_end, zone)}"),
                 ("Length", _minutes(lesson.length_seconds)),
+                *([("Ended", "inferred: Teams sent no end event (everyone had left, or it ran past the limit)")]
+                  if lesson.end_inferred else []),
             ]
         ),
     ]
