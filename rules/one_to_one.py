@@ -7,6 +7,7 @@ one_to_one_recorded).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import Field
@@ -58,19 +59,23 @@ def unsettled(rule: Rule, snapshot: LessonSnapshot, policy: Policy) -> list[Find
     return None
 
 
-def none_found(rule: Rule, snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
-    minutes = RULE.options_for(policy).spell_minutes
-    return unsettled(rule, snapshot, policy) or [
-        rule.finding(snapshot, policy, Status.passed, f"no one-to-one session (no spell of {minutes:g} min or more with a single pupil)")
-    ]
-
-
-def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
-    if unknown := unsettled(RULE, snapshot, policy):
+def judge_sessions(rule: Rule, snapshot: LessonSnapshot, policy: Policy, judge: Callable[[list[Spell]], list[Finding]]) -> list[Finding]:
+    """The verdict of a one-to-one rule: could not verify while pupils are not all identified,
+    a pass when there was no one-to-one spell, otherwise `judge` of the spells."""
+    if unknown := unsettled(rule, snapshot, policy):
         return unknown
     found = spells(snapshot, policy)
     if not found:
-        return none_found(RULE, snapshot, policy)
+        minutes = RULE.options_for(policy).spell_minutes
+        return [rule.finding(snapshot, policy, Status.passed, f"no one-to-one session (no spell of {minutes:g} min or more with a single pupil)")]
+    return judge(found)
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    return judge_sessions(RULE, snapshot, policy, lambda found: _approved(found, snapshot, policy))
+
+
+def _approved(found: list[Spell], snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     approval = snapshot.approval(RULE.id, before=snapshot.started_at, person_ids={s.pupil for s in found})
     if approval is not None:
         return [RULE.finding(snapshot, policy, Status.passed,

@@ -12,12 +12,11 @@ from .snapshot import LessonSnapshot
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    return one_to_one.judge_sessions(RULE, snapshot, policy, lambda found: _judge(found, snapshot, policy))
+
+
+def _judge(found: list[one_to_one.Spell], snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     minimum = one_to_one.RULE.options_for(policy).minimum_adults
-    if unknown := one_to_one.unsettled(RULE, snapshot, policy):
-        return unknown
-    found = one_to_one.spells(snapshot, policy)
-    if not found:
-        return one_to_one.none_found(RULE, snapshot, policy)
     for spell in found:
         points = [spell.start] + [t for t in snapshot.change_points() if spell.start < t < (spell.end or snapshot.at)]
         fewest = min(points, key=lambda t: len(snapshot.people_present(PersonClass.staff, t)))

@@ -15,11 +15,10 @@ CONSENT = "one-to-one"
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if not one_to_one.RULE.options_for(policy).require_consent:
         return [RULE.finding(snapshot, policy, Status.passed, "the school's policy file does not ask for one-to-one consent")]
-    if unknown := one_to_one.unsettled(RULE, snapshot, policy):
-        return unknown
-    found = one_to_one.spells(snapshot, policy)
-    if not found:
-        return one_to_one.none_found(RULE, snapshot, policy)
+    return one_to_one.judge_sessions(RULE, snapshot, policy, lambda found: _judge(found, snapshot, policy))
+
+
+def _judge(found: list[one_to_one.Spell], snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if snapshot.consents is None:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, f"one-to-one session {found[0].words}",
                              reason="no parental consent register has been imported (python app.py import-consent FILE)")]

@@ -13,11 +13,10 @@ from .snapshot import LessonSnapshot
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     if not one_to_one.RULE.options_for(policy).require_recording:
         return [RULE.finding(snapshot, policy, Status.passed, "the school's policy file does not ask for one-to-one sessions to be recorded")]
-    if unknown := one_to_one.unsettled(RULE, snapshot, policy):
-        return unknown
-    found = one_to_one.spells(snapshot, policy)
-    if not found:
-        return one_to_one.none_found(RULE, snapshot, policy)
+    return one_to_one.judge_sessions(RULE, snapshot, policy, lambda found: _judge(found, snapshot, policy))
+
+
+def _judge(found: list[one_to_one.Spell], snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
     for spell in found:
         states = snapshot.settings_during(spell.start, spell.end)
         if not states or any(s.settings.record_automatically is None for s in states):
