@@ -105,7 +105,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     signatures = SignatureRegister(engine)
     worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds)
     connector = BotConnector(settings, http, tokens)
-    adapter = ChaperoneAdapter(settings, build_authentication(settings))
+    adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
     aup_document = policy.aup_document()
 
@@ -149,6 +149,13 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
 
 
 SERVICES = web.AppKey("services", Services)
+
+
+def server_options(settings: Settings) -> dict:
+    """aiohttp server options, for `serve` and in-process runs alike. A connection's idle timer
+    runs from connect until a request's headers are complete, so it is also the header timeout:
+    a client trickling headers (slowloris) is cut off after it."""
+    return {"keepalive_timeout": settings.header_timeout_seconds}
 
 
 def create_app(settings: Settings, policy: Policy) -> web.Application:

@@ -55,14 +55,14 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from app import create_app
+    from app import create_app, server_options
 
     settings = read_settings()
     logging.getLogger().setLevel(settings.log_level.upper())
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
-    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None)
+    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
     return 0
 
 

@@ -15,7 +15,7 @@ from outbound.activities import card_activity
 from service.aup import AupSigning
 from store.conversations import ConversationStore
 
-from . import events
+from . import events, tenancy
 from .conversations import remember, thread_root
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,10 @@ class Commands:
         }
 
     async def handle(self, turn_context: TurnContext) -> None:
+        if not tenancy.from_school(turn_context.activity, self._policy.school.tenant_id):
+            log.warning("command refused: tenant %r is not the school's", events.tenant_of(turn_context.activity))
+            await turn_context.send_activity(tenancy.refusal(self._policy.school.name))
+            return
         text, command = command_of(turn_context)
         handler = self._table.get(command)
         if handler is None:
