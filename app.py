@@ -137,7 +137,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
                        policy=policy)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
 
-    await RetentionSchedule(engine, jobs, worker, policy.retention).start()
+    await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
     await signing.start_schedule()
     worker.start()
     return Services(
