@@ -59,6 +59,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = read_settings()
     logging.getLogger().setLevel(settings.log_level.upper())
+    # Their DEBUG lines carry SQL parameters: names, concerns. Never in the service's log.
+    for chatty in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")

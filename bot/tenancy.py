@@ -13,8 +13,12 @@ from . import events
 
 
 def tenants_named(activity: Activity) -> set[str]:
-    named = {events.tenant_of(activity), getattr(activity.conversation, "tenant_id", None)}
-    return {t for t in named if t}
+    conversation = activity.conversation
+    # botbuilder 4.17 maps conversation.tenant_id from "tenantID": Teams' "tenantId" lands in
+    # additional_properties.
+    extra = getattr(conversation, "additional_properties", None) or {}
+    named = {events.tenant_of(activity), getattr(conversation, "tenant_id", None), extra.get("tenantId")}
+    return {t for t in named if isinstance(t, str) and t}
 
 
 def from_school(activity: Activity, school_tenant: str | None) -> bool:
