@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import http_log
 from bot.adapter import ChaperoneAdapter
 from bot.auth import build_authentication
 from bot.card_actions import CardActions
@@ -159,6 +160,7 @@ def server_options(settings: Settings) -> dict:
 
 
 def create_app(settings: Settings, policy: Policy) -> web.Application:
+    http_log.install()
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES)
 
     async def lifecycle(app: web.Application):

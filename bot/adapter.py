@@ -188,19 +188,19 @@ class ChaperoneAdapter(CloudAdapter):
 
         refusal = self._settings.service_url_refusal(activity.service_url)
         if refusal:
-            log.warning("refused activity %s: %s", activity.id, refusal)
+            log.warning("refused activity %r: %s", activity.id, refusal)
             return error_response(403, refusal)
 
         try:
             invoke_response = await self.process_activity(auth, activity, _inbound(bot))
         except MalformedActivity as exc:
-            log.warning("malformed %s activity %s: %s", activity.type, activity.id, exc)
+            log.warning("malformed %r activity %r: %r", activity.type, activity.id, str(exc))
             return error_response(400, str(exc))
         except PermissionError as exc:
-            log.warning("refused activity %s: %s", activity.id, exc)
+            log.warning("refused activity %r: %s", activity.id, exc)
             return error_response(401, "unauthorized")
         except Exception:  # noqa: BLE001 - the channel retries a 5xx; our handlers are idempotent
-            log.exception("failed to process %s activity %s", activity.type, activity.id)
+            log.exception("failed to process %r activity %r", activity.type, activity.id)
             return error_response(500, "internal error; the activity can be redelivered safely")
 
         if invoke_response:

@@ -35,8 +35,19 @@ Command = Callable[[TurnContext], Awaitable[None]]
 
 
 def command_of(turn_context: TurnContext) -> tuple[str, str]:
-    """The command as typed (mention removed) and in the form the table knows."""
-    text = TurnContext.remove_recipient_mention(turn_context.activity) or ""
+    """The command as typed (Chaperone's @mention removed) and in the form the table knows.
+
+    Not the SDK's remove_recipient_mention: it uses the mention's text as a regular
+    expression, and fails on a mention without text."""
+    activity = turn_context.activity
+    text = activity.text or ""
+    bot_id = getattr(activity.recipient, "id", None)
+    for entity in activity.entities or []:
+        mention = getattr(entity, "additional_properties", None) or {}
+        mentioned = mention.get("mentioned")
+        if (entity.type == "mention" and isinstance(mentioned, dict) and mentioned.get("id") == bot_id
+                and isinstance(mention.get("text"), str) and mention["text"]):
+            text = text.replace(mention["text"], "")
     return text, re.sub(r"\s+", " ", text).strip().lower()
 
 

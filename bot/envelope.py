@@ -126,9 +126,11 @@ class Envelope(_Loose):
     service_url: str | None = Field(None, alias="serviceUrl")
     channel_id: str | None = Field(None, alias="channelId")
     reply_to_id: str | None = Field(None, alias="replyToId")
+    # Teams always names the conversation, the sender and the bot (recipient): the SDK reads
+    # all three without looking.
     conversation: _Conversation
-    from_: _Account | None = Field(None, alias="from")
-    recipient: _Account | None = None
+    from_: _Account = Field(alias="from")
+    recipient: _Account
     channel_data: _ChannelData | None = Field(None, alias="channelData")
     entities: list[_Entity] | None = None
     members_added: list[_Account] | None = Field(None, alias="membersAdded")
