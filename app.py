@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot import http_log
 from bot.adapter import ChaperoneAdapter
 from bot.auth import build_authentication
 from bot.card_actions import CardActions
@@ -105,7 +106,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     signatures = SignatureRegister(engine)
     worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds)
     connector = BotConnector(settings, http, tokens)
-    adapter = ChaperoneAdapter(settings, build_authentication(settings))
+    adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
     aup_document = policy.aup_document()
 
@@ -138,7 +139,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
                        policy=policy)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
 
-    await RetentionSchedule(engine, jobs, worker, policy.retention).start()
+    await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
     await signing.start_schedule()
     worker.start()
     return Services(
@@ -152,7 +153,15 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
 SERVICES = web.AppKey("services", Services)
 
 
+def server_options(settings: Settings) -> dict:
+    """aiohttp server options, for `serve` and in-process runs alike. A connection's idle timer
+    runs from connect until a request's headers are complete, so it is also the header timeout:
+    a client trickling headers (slowloris) is cut off after it."""
+    return {"keepalive_timeout": settings.header_timeout_seconds}
+
+
 def create_app(settings: Settings, policy: Policy) -> web.Application:
+    http_log.install()
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES)
 
     async def lifecycle(app: web.Application):

@@ -55,14 +55,17 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
 def serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from app import create_app
+    from app import create_app, server_options
 
     settings = read_settings()
     logging.getLogger().setLevel(settings.log_level.upper())
+    # Their DEBUG lines carry SQL parameters: names, concerns. Never in the service's log.
+    for chatty in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
-    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None)
+    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
     return 0
 
 
@@ -118,6 +121,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
 def _operator() -> str:
     return f"cli:{getpass.getuser()}"
+
 
 
 @subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it")
@@ -211,36 +215,72 @@ def _approver(policy: Policy, aad_id: str) -> Person:
 
 @subcommand("exceptions", "the exceptions register: add, list, revoke", _exception_arguments)
 def exceptions_command(args: argparse.Namespace) -> int:
-    from store.register import ExceptionRegister
+    from store.register import ExceptionRegister, Revocation
 
     settings = read_settings()
     policy = read_policy(settings)
+    operator = getpass.getuser()  # who typed the command, audited beside the approver named
 
-    async def run() -> None:
+    async def run() -> int:
         async with database(settings) as engine:
             register = ExceptionRegister(engine)
             if args.action == "add":
                 approver = _approver(policy, args.approver)
-                expires = None
-                if args.expires:
-                    expires = datetime.combine(args.expires + timedelta(days=1), time(0), tzinfo=policy.school.zone)
+                reason, expires = await _checked_exception(args, policy, register)
                 approved = await register.approve(
-                    rule_id=args.rule, reason=args.reason, approver_id=approver.aad_object_id, approver_name=approver.name,
-                    lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires,
+                    rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,
+                    lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires, operator=operator,
                 )
                 print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
             elif args.action == "revoke":
                 person = _approver(policy, args.by)
-                done = await register.revoke(args.id, person.aad_object_id, person.name)
-                print(f"exception #{args.id} {'withdrawn' if done else 'not found or already withdrawn'}")
+                outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator)
+                if outcome is Revocation.unknown:
+                    raise StartupError(f"there is no exception #{args.id}: see `exceptions list`")
+                if outcome is Revocation.already_withdrawn:
+                    print(f"exception #{args.id} was already withdrawn; nothing changed", file=sys.stderr)
+                    return 1
+                print(f"exception #{args.id} withdrawn")
             else:
                 for row in await register.list():
                     scope = f"lesson {row.lesson_id}" if row.lesson_id else f"series {row.meeting_id}" if row.meeting_id else f"person {row.person_id}"
                     state = "withdrawn" if row.revoked_at else f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "no expiry"
                     print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
+            return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
+
+
+def _is_teams_meeting_id(meeting_id: str) -> bool:
+    """Teams meeting ids are base64 of "0#<thread id>#<message id>": a series can be approved
+    before its first lesson is recorded, but only by a real meeting id."""
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(meeting_id, validate=True).startswith(b"0#")
+    except (binascii.Error, ValueError):
+        return False
+
+
+async def _checked_exception(args: argparse.Namespace, policy: Policy, register) -> tuple[str, datetime | None]:
+    """The reason and expiry of an exception to add, or a StartupError naming what is wrong."""
+    reason = args.reason.strip()
+    if not reason:
+        raise StartupError("--reason is empty: say why the exception was approved")
+    if args.lesson is not None and not (0 < args.lesson < 2**31 and await register.lesson_recorded(args.lesson)):
+        raise StartupError(f"there is no lesson {args.lesson} in the register: see `alerts` or the lesson record for its id")
+    if args.meeting is not None and not (await register.meeting_recorded(args.meeting) or _is_teams_meeting_id(args.meeting)):
+        raise StartupError(f"no lesson of meeting {args.meeting!r} is recorded, and it is not a Teams meeting id")
+    if args.person is not None and args.expires is None:
+        raise StartupError("an exception for a person covers every lesson they are in: give it an end with --expires")
+    if args.expires is None:
+        return reason, None
+    if args.expires < datetime.now(policy.school.zone).date():
+        raise StartupError(f"--expires {args.expires} has passed: give the last day the exception applies")
+    if args.expires >= date.max:
+        raise StartupError("--expires is too far in the future")
+    return reason, datetime.combine(args.expires + timedelta(days=1), time(0), tzinfo=policy.school.zone)
 
 
 @subcommand("purge", "delete personal data older than the policy's retention periods, now")
@@ -252,7 +292,7 @@ def purge_command(args: argparse.Namespace) -> int:
 
     async def run() -> dict[str, int]:
         async with database(settings) as engine:
-            return await purge(engine, policy.retention, datetime.now(timezone.utc))
+            return await purge(engine, policy.retention, datetime.now(timezone.utc), policy.reminder_interval_days)
 
     for what, count in asyncio.run(run()).items():
         print(f"{count:>6} {what} deleted")

@@ -16,15 +16,16 @@ What this adds to the SDK's CloudAdapter.process:
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 from collections import OrderedDict
+from typing import Protocol
 
 import requests
 from aiohttp import web
-from botbuilder.core import Bot, InvokeResponse, serializer_helper
+from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
-from botbuilder.schema import Activity
+from botbuilder.schema import Activity, ResourceResponse
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
@@ -34,6 +35,8 @@ from botframework.connector.auth import (
 )
 
 from config.settings import Settings
+
+from .envelope import BadBody, read_activity
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +111,45 @@ class ReusingAuthentication(BotFrameworkAuthentication):
         return await self._inner.authenticate_channel_request(auth_header)
 
 
+class KeepsReplies(Protocol):
+    """Where a reply goes when it cannot be sent in the turn (store.outbox.Outbox)."""
+
+    async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int: ...
+
+
+_INBOUND_TURN = "chaperone.inbound-turn"
+
+
 class ChaperoneAdapter(CloudAdapter):
-    def __init__(self, settings: Settings, authentication: BotFrameworkAuthentication) -> None:
+    def __init__(self, settings: Settings, authentication: BotFrameworkAuthentication, replies: KeepsReplies | None = None) -> None:
         super().__init__(ReusingAuthentication(authentication))
         self._settings = settings
+        self._replies = replies
+
+    async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
+        """Replies in a turn that cannot be sent now (the Bot Connector or Entra is down) are
+        queued in the outbox and retried by the worker, so the activity is still acknowledged
+        and nothing is lost. Proactive sends (the outbox's own deliveries) raise as before, so
+        the worker counts the attempt."""
+        if not context.turn_state.get(_INBOUND_TURN) or self._replies is None:
+            return await super().send_activities(context, activities)
+        responses = []
+        for activity in activities:
+            try:
+                responses.extend(await super().send_activities(context, [activity]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - msrest, requests, aiohttp and msal errors alike
+                if activity.type != "message":
+                    raise
+                reference = TurnContext.get_conversation_reference(context.activity).serialize()
+                queued = await self._replies.queue_reply(
+                    reference=reference, activity=activity.serialize(), service_url=context.activity.service_url
+                )
+                log.warning("could not reply in the turn (%s: %s); reply queued for retry as message %s",
+                            type(exc).__name__, str(exc)[:160].replace("\n", " "), queued)
+                responses.append(ResourceResponse(id=""))
+        return responses
 
     async def process(self, request: web.Request, bot: Bot, ws_response=None) -> web.Response:
         if request.method != "POST":
@@ -119,17 +157,19 @@ class ChaperoneAdapter(CloudAdapter):
         if request.content_type != "application/json":
             return error_response(415, "the body must be application/json")
         try:
-            body = json.loads(await request.read())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            return error_response(400, f"the body is not JSON: {exc}")
-        if not isinstance(body, dict):
-            return error_response(400, "the body must be a JSON object (a Bot Framework activity)")
+            async with asyncio.timeout(self._settings.body_timeout_seconds):
+                raw = await request.read()
+        except TimeoutError:
+            log.info("client too slow: no whole body within %.0f s; cut off", self._settings.body_timeout_seconds)
+            return error_response(408, "the body did not arrive in time")
+        except ConnectionError as exc:
+            # The client hung up mid-body: nobody is left to answer, and nothing was read.
+            log.info("client closed the connection before the whole body arrived (%s)", type(exc).__name__)
+            return error_response(400, "the connection closed before the whole body arrived")
         try:
-            activity = Activity().deserialize(body)
-        except Exception as exc:  # noqa: BLE001 - msrest raises several types for bad shapes
-            return error_response(400, f"the body is not a Bot Framework activity: {exc}")
-        if not activity.type:
-            return error_response(400, "the activity has no type")
+            activity = read_activity(raw)
+        except BadBody as exc:
+            return error_response(400, str(exc))
 
         # The SDK treats "" and None differently in its parameterized path; None means absent.
         auth_header = request.headers.get("Authorization") or None
@@ -148,24 +188,32 @@ class ChaperoneAdapter(CloudAdapter):
 
         refusal = self._settings.service_url_refusal(activity.service_url)
         if refusal:
-            log.warning("refused activity %s: %s", activity.id, refusal)
+            log.warning("refused activity %r: %s", activity.id, refusal)
             return error_response(403, refusal)
 
         try:
-            invoke_response = await self.process_activity(auth, activity, bot.on_turn)
+            invoke_response = await self.process_activity(auth, activity, _inbound(bot))
         except MalformedActivity as exc:
-            log.warning("malformed %s activity %s: %s", activity.type, activity.id, exc)
+            log.warning("malformed %r activity %r: %r", activity.type, activity.id, str(exc))
             return error_response(400, str(exc))
         except PermissionError as exc:
-            log.warning("refused activity %s: %s", activity.id, exc)
+            log.warning("refused activity %r: %s", activity.id, exc)
             return error_response(401, "unauthorized")
         except Exception:  # noqa: BLE001 - the channel retries a 5xx; our handlers are idempotent
-            log.exception("failed to process %s activity %s", activity.type, activity.id)
+            log.exception("failed to process %r activity %r", activity.type, activity.id)
             return error_response(500, "internal error; the activity can be redelivered safely")
 
         if invoke_response:
             return _invoke_http_response(invoke_response)
         return web.Response(status=200)
+
+
+def _inbound(bot: Bot):
+    async def turn(turn_context: TurnContext) -> None:
+        turn_context.turn_state[_INBOUND_TURN] = True
+        await bot.on_turn(turn_context)
+
+    return turn
 
 
 def _invoke_http_response(invoke_response: InvokeResponse) -> web.Response:

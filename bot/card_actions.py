@@ -13,9 +13,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time, timedelta
 from http import HTTPStatus
+from typing import Annotated
 
 from botbuilder.core import InvokeResponse, TurnContext
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from cards import aup, reminder, slt_alert, teacher_warning
 from cards.concern import concern_card
@@ -31,13 +32,20 @@ from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.tables import utcnow
 
-from . import events
+from . import events, tenancy
+from .conversations import thread_root
 from .responses import card_response, error_response, message_response
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TurnContext, Sender, dict], Awaitable[InvokeResponse]]
 OPEN_AUP = "openAup"
+NO_RECORD = "Chaperone has no record of that card (it may have passed its retention period). Nothing was changed."
+
+
+def _in_conversation(turn_context: TurnContext, conversation_id: str | None) -> bool:
+    conversation = turn_context.activity.conversation
+    return bool(conversation_id) and thread_root(conversation.id or "") == conversation_id
 
 
 class RefusedAction(Exception):
@@ -51,17 +59,21 @@ class RefusedAction(Exception):
         self.text = text
 
 
+# Row ids are 32-bit on PostgreSQL: a larger number names nothing, and must not reach a query.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+
+
 class AlertData(BaseModel):
-    alertId: int
+    alertId: RowId
 
 
 class WarningData(BaseModel):
-    warningId: int
+    warningId: RowId
 
 
 class ConcernData(BaseModel):
     concern: str = ""
-    lessonId: int | None = None
+    lessonId: RowId | None = None
 
 
 class CardActions:
@@ -97,6 +109,11 @@ class CardActions:
         handler = self._verbs.get(verb)
         if handler is None:
             return message_response(f"Chaperone has no action '{verb[:40]}'. Nothing was changed.")
+        # Signing answers another tenant in its own words (service/aup.py); every other action
+        # is refused here, before it reads or writes anything.
+        if verb != aup.SIGN and not tenancy.from_school(turn_context.activity, self._policy.school.tenant_id):
+            log.warning("card action %s refused: tenant %r is not the school's", verb, events.tenant_of(turn_context.activity))
+            return message_response(tenancy.refusal(self._policy.school.name))
         try:
             return await handler(turn_context, events.sender_of(turn_context.activity), data)
         except RefusedAction as refused:
@@ -117,10 +134,11 @@ class CardActions:
     async def _message(self, message_id: int, kind: MessageKind) -> Message:
         message = await self._outbox.get(message_id)
         if message is None:
-            raise RefusedAction("Chaperone has no record of that card (it may have passed its retention period). Nothing was changed.",
-                                HTTPStatus.NOT_FOUND)
+            raise RefusedAction(NO_RECORD, HTTPStatus.NOT_FOUND)
         if message.kind is not kind:
             raise RefusedAction("That action does not apply to this card. Nothing was changed.", HTTPStatus.BAD_REQUEST)
+        if message.lesson_id is None:  # its lesson has passed its retention period
+            raise RefusedAction(NO_RECORD, HTTPStatus.NOT_FOUND)
         return message
 
     def _leader(self, sender: Sender) -> Person:
@@ -136,6 +154,11 @@ class CardActions:
         warning = self._read(WarningData, data, "warning reference")
         message = await self._message(warning.warningId, MessageKind.teacher_warning)
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
+        if not _in_conversation(turn_context, lesson.conversation_id):
+            # The warning was posted in its lesson's meeting chat, and only there can its card be
+            # pressed: from anywhere else the id was guessed, so answer as for an unknown card.
+            log.info("teacherView of message %s refused: asked from another conversation", message.id)
+            raise RefusedAction(NO_RECORD, HTTPStatus.NOT_FOUND)
         if not sender.aad_object_id or sender.aad_object_id != lesson.organizer_aad_id:
             return card_response(await self._composer.card_for(message))  # everyone but the organizer sees the neutral card
         return card_response(await self._composer.organizer_view(message))
@@ -148,6 +171,11 @@ class CardActions:
         lesson = None
         if report.lessonId is not None:
             lesson = await self._lessons.find(report.lessonId)
+            if lesson is not None and not _in_conversation(turn_context, lesson.conversation_id):
+                # A concern is never refused, but it is filed under a lesson only when it was
+                # raised from that lesson's chat: a guessed id must not mislead the DSL.
+                log.info("concern names lesson %s from another conversation; filed without it", lesson.id)
+                lesson = None
         card = concern_card(self._policy, lesson, sender.name, text[:2000], utcnow())
         await self._outbox.report_concern(
             lesson_id=lesson.id if lesson else None, reporter_aad_id=sender.aad_object_id, reporter_name=sender.name,
@@ -188,12 +216,18 @@ class CardActions:
             last_day = date.fromisoformat(str(data.get("expires") or ""))
         except ValueError:
             return message_response("Choose the last day the exception applies. Nothing was recorded.")
-        if last_day < datetime.now(self._policy.school.zone).date():
+        today = datetime.now(self._policy.school.zone).date()
+        if last_day < today:
             return message_response("That date has passed: choose the last day the exception should apply. Nothing was recorded.")
+        if last_day >= date.max:  # the day after it is when the exception ends, and must exist
+            return message_response("Choose an earlier last day for the exception. Nothing was recorded.")
+        findings = await self._composer.findings_of(message)
+        if not findings:
+            return message_response("This alert's findings are no longer held, so there is nothing to record an exception for.")
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
         expires = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self._policy.school.zone)
         recorded = None
-        for finding in await self._composer.findings_of(message):
+        for finding in findings:
             recorded = await self._exceptions.approve(
                 rule_id=finding.rule_id, meeting_id=lesson.meeting_id, reason=reason, approver_id=leader.aad_object_id,
                 approver_name=leader.name, expires_at=expires,

@@ -15,7 +15,7 @@ from outbound.activities import card_activity
 from service.aup import AupSigning
 from store.conversations import ConversationStore
 
-from . import events
+from . import events, tenancy
 from .conversations import remember, thread_root
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,19 @@ Command = Callable[[TurnContext], Awaitable[None]]
 
 
 def command_of(turn_context: TurnContext) -> tuple[str, str]:
-    """The command as typed (mention removed) and in the form the table knows."""
-    text = TurnContext.remove_recipient_mention(turn_context.activity) or ""
+    """The command as typed (Chaperone's @mention removed) and in the form the table knows.
+
+    Not the SDK's remove_recipient_mention: it uses the mention's text as a regular
+    expression, and fails on a mention without text."""
+    activity = turn_context.activity
+    text = activity.text or ""
+    bot_id = getattr(activity.recipient, "id", None)
+    for entity in activity.entities or []:
+        mention = getattr(entity, "additional_properties", None) or {}
+        mentioned = mention.get("mentioned")
+        if (entity.type == "mention" and isinstance(mentioned, dict) and mentioned.get("id") == bot_id
+                and isinstance(mention.get("text"), str) and mention["text"]):
+            text = text.replace(mention["text"], "")
     return text, re.sub(r"\s+", " ", text).strip().lower()
 
 
@@ -60,6 +71,10 @@ class Commands:
         }
 
     async def handle(self, turn_context: TurnContext) -> None:
+        if not tenancy.from_school(turn_context.activity, self._policy.school.tenant_id):
+            log.warning("command refused: tenant %r is not the school's", events.tenant_of(turn_context.activity))
+            await turn_context.send_activity(tenancy.refusal(self._policy.school.name))
+            return
         text, command = command_of(turn_context)
         handler = self._table.get(command)
         if handler is None:

@@ -4,10 +4,11 @@ meeting events to the lesson monitor, card actions and commands to their tables.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 
 from botbuilder.core import InvokeResponse, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
-from botbuilder.schema import ChannelAccount
+from botbuilder.schema import ActivityTypes, ChannelAccount
 
 from cards import aup as aup_cards
 from config.policy import Policy
@@ -16,10 +17,11 @@ from service.aup import AupSigning
 from service.monitor import LessonMonitor
 from store.conversations import ConversationStore
 
-from . import events
+from . import events, tenancy
 from .card_actions import CardActions
 from .commands import Commands
 from .conversations import remember, scope_of, thread_root
+from .responses import error_response
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +92,26 @@ class ChaperoneBot(TeamsActivityHandler):
         elif any(m.id == bot_id for m in removed):
             await self.on_installation_update_remove(turn_context)
 
+    # ---- the school's tenant, always ------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        # Messages and card actions answer a person, so their tables refuse with words
+        # (bot/commands.py, bot/card_actions.py); anything else from another tenant (a copy
+        # of the app installed elsewhere) is acknowledged and ignored, and nothing is stored.
+        if activity.type in (ActivityTypes.message, ActivityTypes.invoke) or tenancy.from_school(activity, self._policy.school.tenant_id):
+            await super().on_turn(turn_context)
+            return
+        log.warning("ignored %s activity from tenant %r", activity.type, events.tenant_of(activity))
+
     # ---- Adaptive Card actions and commands ---------------------------------------
 
     async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
         activity = turn_context.activity
         if activity.name != CARD_ACTION:
-            return await super().on_invoke_activity(turn_context)
+            # The SDK answers 501 for invokes it has no handler for; Teams documents 4xx with an
+            # error body for a request the bot cannot act on, and shows its message.
+            return error_response(HTTPStatus.BAD_REQUEST, f"Chaperone does not handle '{str(activity.name)[:40]}' requests.")
         value = activity.value if isinstance(activity.value, dict) else {}
         action = value.get("action") if isinstance(value.get("action"), dict) else {}
         data = action.get("data") if isinstance(action.get("data"), dict) else {}

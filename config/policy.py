@@ -239,6 +239,11 @@ class Policy(_Strict):
         """The words of each adopted AUP that the rule enforces, with the document they are from."""
         return [(clause, m) for m in self._clause_maps for clause in m.for_rule(rule_id)]
 
+    @property
+    def reminder_interval_days(self) -> int:
+        """How long a record of an AUP reminder must be kept at least (0: no reminders)."""
+        return self.aup.remind_interval_days if self.aup else 0
+
     def aup_document(self) -> "AupDocument | None":
         """The AUP as staff will read and sign it (None when the policy names no AUP)."""
         if self.aup is None:

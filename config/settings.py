@@ -6,13 +6,19 @@ templates use, so an IT team can reuse the values they already have.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import re
+import secrets
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from yarl import URL
 
 # Teams' Bot Connector hosts: public cloud, GCC, GCC High, DoD.
 TEAMS_CONNECTOR_HOSTS = (
@@ -23,6 +29,12 @@ TEAMS_CONNECTOR_HOSTS = (
 )
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/chaperone.sqlite3"
+
+# What a Bot Connector address may be made of. Teams' are like https://smba.trafficmanager.net/emea/.
+# No "@" (userinfo), "\\", "?", "#", spaces or anything non-ASCII: those are where URL parsers
+# disagree about the host, and the host that is checked must be the host that is called.
+_SERVICE_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/%\[\]-]+")
+MAX_SERVICE_URL_LENGTH = 512
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -94,8 +106,14 @@ class Settings(BaseSettings):
     # Where Teams can reach Chaperone (https://...). With it, the organizer's warning is shown
     # on the meeting stage as a targeted notification; without it, in the meeting chat only.
     public_url: str | None = Field(None, validation_alias="CHAPERONE_PUBLIC_URL")
-    # Signs the links in those notifications. Defaults to one derived from the app password.
+    # Signs the links in those notifications. Without it: a key derived from the app password,
+    # or, where there is none (UserAssignedMSI, dev mode), a random key for this process.
     link_secret: str = Field("", validation_alias="CHAPERONE_LINK_SECRET", repr=False)
+    # A client that has not sent a whole request's headers in this time is disconnected (the
+    # connection's idle timer runs from connect to the end of the headers); one that has not
+    # sent the whole body in this time gets 408. Teams sends an activity in well under a second.
+    header_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_HEADER_TIMEOUT_SECONDS", gt=0, le=300)
+    body_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_BODY_TIMEOUT_SECONDS", gt=0, le=300)
 
     @field_validator("allowed_service_hosts", mode="before")
     @classmethod
@@ -146,14 +164,24 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CHAPERONE_BOT_OPENID_METADATA_URL and CHAPERONE_BOT_TOKEN_ISSUER go together"
             )
+        if self.public_url and not self.dev_mode and not self.link_secret and not self.app_password:
+            # A per-process random key would break every link another instance (or this one,
+            # after a restart) signed; a key derived from the app id would be public.
+            raise ValueError(
+                "CHAPERONE_PUBLIC_URL needs CHAPERONE_LINK_SECRET when there is no app password "
+                "(MicrosoftAppType=UserAssignedMSI): set it to a long random value, the same on every instance"
+            )
         return self
 
-    @property
+    @cached_property
     def link_key(self) -> bytes:
-        import hashlib
-
-        secret = self.link_secret or f"chaperone-links:{self.app_id}:{self.app_password}"
-        return hashlib.sha256(secret.encode()).digest()
+        """The key that signs note links: never derived from public values (the app id is in
+        the Teams manifest, and dev mode has no password at all)."""
+        if self.link_secret:
+            return hashlib.sha256(b"chaperone-links:" + self.link_secret.encode()).digest()
+        if self.app_password and not self.dev_mode:
+            return hmac.new(self.app_password.encode(), b"chaperone-links", hashlib.sha256).digest()
+        return secrets.token_bytes(32)
 
     @property
     def auth_enabled(self) -> bool:
@@ -170,18 +198,43 @@ class Settings(BaseSettings):
         The bot POSTs replies to the serviceUrl an activity names, so an unchecked one turns
         the bot into a relay for whoever can reach /api/messages.
         """
-        if not service_url:
+        if not isinstance(service_url, str) or not service_url:
             return "the activity has no serviceUrl"
-        parts = urlsplit(service_url)
-        host = (parts.hostname or "").lower()
+        if len(service_url) > MAX_SERVICE_URL_LENGTH or not _SERVICE_URL_CHARACTERS.fullmatch(service_url):
+            return ("serviceUrl may hold only letters, digits and - . _ ~ : / % [ ] "
+                    "(no user name, backslash, query, fragment or spaces)")
+        host, scheme = _connect_host(service_url)
+        if host is None:
+            return "serviceUrl is not a URL whose host every parser reads the same way"
+        if scheme not in ("http", "https"):
+            return "serviceUrl must be https"
         if self.dev_mode and not self.auth_enabled:
-            if parts.scheme in ("http", "https") and is_loopback_host(host):
+            if is_loopback_host(host):
                 return None
-            return f"dev mode only talks to loopback service URLs, not {host or service_url!r}"
-        if parts.scheme != "https" and not is_loopback_host(host):
-            return f"serviceUrl must be https: {service_url!r}"
+            return f"dev mode only talks to loopback service URLs, not {host!r}"
+        if scheme != "https" and not is_loopback_host(host):
+            return "serviceUrl must be https (plain http only to a loopback host listed in CHAPERONE_ALLOWED_SERVICE_HOSTS)"
         for allowed in self.allowed_service_hosts:
             allowed = allowed.lower()
             if host == allowed or host.endswith("." + allowed):
                 return None
         return f"serviceUrl host {host!r} is not in CHAPERONE_ALLOWED_SERVICE_HOSTS"
+
+
+def _connect_host(service_url: str) -> tuple[str | None, str]:
+    """The host aiohttp (yarl) will connect to, when the standard library's parser agrees, and
+    the scheme; (None, scheme) when the URL has userinfo or a percent-encoded host, or the
+    two parsers read it differently."""
+    try:
+        called = URL(service_url)
+        split = urlsplit(service_url)
+        split.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return None, ""
+    scheme = (called.scheme or "").lower()
+    host = (called.host or "").lower()
+    if not host or called.user is not None or called.password is not None or "%" in split.netloc:
+        return None, scheme
+    if host != (split.hostname or "").lower() or called.query_string or called.fragment:
+        return None, scheme
+    return host, scheme

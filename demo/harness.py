@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from app import SERVICES, Services, create_app
+from app import SERVICES, Services, create_app, server_options
 from config.policy import Policy
 from config.settings import Settings
 from standins.server import free_port
@@ -23,7 +23,7 @@ class Served:
 @asynccontextmanager
 async def serve_in_process(settings: Settings, policy: Policy) -> AsyncIterator[Served]:
     app = create_app(settings, policy)
-    runner = web.AppRunner(app, access_log=None)
+    runner = web.AppRunner(app, access_log=None, **server_options(settings))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -17,6 +17,7 @@ class MessageKind(StrEnum):
     slt_alert = "slt-alert"  # a breach, in the SLT channel
     summary = "summary"  # the lesson record, to the organizer at the end
     concern = "concern"  # a reported concern, to the DSL only
+    reply = "reply"  # an answer in a turn that could not be sent then (Bot Connector or Entra down)
 
 
 class Destination(StrEnum):
@@ -24,6 +25,7 @@ class Destination(StrEnum):
     slt_channel = "slt-channel"  # the channel SLT chose with `set alert channel`
     organizer = "organizer"  # a 1:1 chat with the lesson's organizer
     dsl = "dsl"  # the DSL's concern channel, or 1:1 chats with each DSL
+    conversation = "conversation"  # back where a person wrote (a reply), by the reference kept with it
 
 
 class DeliveryStatus(StrEnum):

@@ -20,10 +20,11 @@ DAY = 24 * 3600
 
 
 class RetentionSchedule:
-    def __init__(self, engine: AsyncEngine, jobs: JobStore, worker: Worker, retention: Retention) -> None:
+    def __init__(self, engine: AsyncEngine, jobs: JobStore, worker: Worker, retention: Retention, reminder_interval_days: int = 0) -> None:
         self._engine = engine
         self._jobs = jobs
         self._retention = retention
+        self._reminder_interval_days = reminder_interval_days
         worker.handle(PURGE, self.run)
 
     async def start(self) -> None:
@@ -31,6 +32,6 @@ class RetentionSchedule:
         await self._jobs.enqueue(JobSpec(kind=PURGE, key="daily", delay_seconds=60))
 
     async def run(self, job: Job) -> None:
-        counts = await purge(self._engine, self._retention, utcnow())
+        counts = await purge(self._engine, self._retention, utcnow(), self._reminder_interval_days)
         log.info("retention purge: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
         await self._jobs.enqueue(JobSpec(kind=PURGE, key="daily", delay_seconds=DAY))

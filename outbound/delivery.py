@@ -63,8 +63,12 @@ class Delivery:
         if message is None or message.status is DeliveryStatus.sent:
             return  # sent already, or deleted by retention
         try:
-            card = await self._composer.card_for(message)
-            sent = await self._send(message, card_activity(card, message.summary))
+            if message.kind is MessageKind.reply:
+                card = message.card
+                sent = await self._notifier.reply(card["reference"], Activity().deserialize(card["activity"]))
+            else:
+                card = await self._composer.card_for(message)
+                sent = await self._send(message, card_activity(card, message.summary))
         except NoDestination as exc:
             await self._outbox.attempt_failed(message.id, str(exc), final=True)
             raise GiveUp(str(exc)) from exc

@@ -8,6 +8,7 @@ together do not race each other.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -32,13 +33,34 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(parsed.database))
         # One connection: SQLite has one writer at a time anyway, and queueing on the pool
         # (asyncio-friendly) beats several connections polling SQLite's busy handler.
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
         _sqlite_pragmas(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """The database holds concerns and pupils' attendance: its folder (when Chaperone makes it)
+    is 0700 and the file 0600, created so before SQLite opens it. SQLite gives its -wal and
+    -shm files the database file's permissions. An existing file is tightened to 0600 too."""
+    missing = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(created, 0o700)  # mkdir's mode is filtered by the umask
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and file.stat().st_mode & 0o077:
+            try:
+                os.chmod(file, 0o600)
+            except OSError as exc:  # another user's file: say so, and go on
+                log.warning("could not make %s private to this user: %s", file.name, exc.strerror)
 
 
 def _sqlite_pragmas(engine: AsyncEngine) -> None:

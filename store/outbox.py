@@ -56,6 +56,17 @@ class Outbox:
             )
             return row.id if row else None
 
+    async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
+        """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
+        column holds the conversation reference and the activity itself (text or card)."""
+        async with self._sessions() as session, session.begin():
+            row = await self._queue(
+                session, kind=MessageKind.reply.value, destination=Destination.conversation.value,
+                card={"reference": reference, "activity": activity}, summary="a reply Chaperone could not send at once",
+                lesson_id=None, service_url=service_url, dedupe_key=None, finding_ids=[],
+            )
+            return row.id
+
     async def report_concern(
         self, *, lesson_id: int | None, reporter_aad_id: str | None, reporter_name: str | None, text: str, card: dict, service_url: str | None
     ) -> int:

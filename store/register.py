@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.school import ApprovedException
 
-from .tables import AuditRow, ExceptionRow, utcnow
+from .tables import AuditRow, ExceptionRow, LessonRow, utcnow
+
+
+class Revocation(StrEnum):
+    withdrawn = "withdrawn"
+    unknown = "unknown"  # no exception has that id
+    already_withdrawn = "already-withdrawn"
 
 
 def audit(session: AsyncSession, actor: str, action: str, target: str | None, details: dict, actor_name: str | None = None) -> None:
@@ -32,10 +39,12 @@ class ExceptionRegister:
         person_id: str | None = None,
         expires_at: datetime | None = None,
         approved_at: datetime | None = None,
+        operator: str | None = None,
     ) -> ApprovedException:
         """Record an approval. The caller has checked that the approver is SLT or the DSL.
         `approved_at` is when SLT approved it, if not now (a decision recorded later); the
-        audit row keeps when it was recorded."""
+        audit row keeps when it was recorded. `operator` is who typed it in, when not the
+        approver themself (the OS user of the CLI)."""
         if not (lesson_id or meeting_id or person_id):
             raise ValueError("an exception needs a lesson, a series (meeting id) or a person")
         async with self._sessions() as session, session.begin():
@@ -55,19 +64,29 @@ class ExceptionRegister:
             audit(
                 session, approver_id, "exception.approve", f"exception:{row.id}",
                 {"rule": rule_id, "lesson": lesson_id, "meeting": meeting_id, "person": person_id, "reason": reason,
-                 "expires_at": expires_at.isoformat() if expires_at else None},
+                 "expires_at": expires_at.isoformat() if expires_at else None, **_operated_by(operator)},
                 approver_name,
             )
             return ApprovedException.model_validate(row)
 
-    async def revoke(self, exception_id: int, by: str, by_name: str | None) -> bool:
+    async def revoke(self, exception_id: int, by: str, by_name: str | None, operator: str | None = None) -> Revocation:
         async with self._sessions() as session, session.begin():
             row = await session.get(ExceptionRow, exception_id, with_for_update=True)
-            if row is None or row.revoked_at is not None:
-                return False
+            if row is None:
+                return Revocation.unknown
+            if row.revoked_at is not None:
+                return Revocation.already_withdrawn
             row.revoked_at, row.revoked_by = utcnow(), by
-            audit(session, by, "exception.revoke", f"exception:{exception_id}", {"rule": row.rule_id}, by_name)
-            return True
+            audit(session, by, "exception.revoke", f"exception:{exception_id}", {"rule": row.rule_id, **_operated_by(operator)}, by_name)
+            return Revocation.withdrawn
+
+    async def lesson_recorded(self, lesson_id: int) -> bool:
+        async with self._sessions() as session:
+            return bool((await session.execute(select(exists().where(LessonRow.id == lesson_id)))).scalar())
+
+    async def meeting_recorded(self, meeting_id: str) -> bool:
+        async with self._sessions() as session:
+            return bool((await session.execute(select(exists().where(LessonRow.meeting_id == meeting_id)))).scalar())
 
     async def active(self, lesson_id: int, meeting_id: str, at: datetime) -> list[ApprovedException]:
         """Approvals that may apply to this lesson (its own, its series', or any person's)."""
@@ -91,3 +110,7 @@ class ExceptionRegister:
         async with self._sessions() as session:
             rows = (await session.execute(select(ExceptionRow).order_by(ExceptionRow.id))).scalars()
             return [ApprovedException.model_validate(r) for r in rows]
+
+
+def _operated_by(operator: str | None) -> dict:
+    return {"os_user": operator} if operator else {}

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, func
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from config.policy import Retention
 
 from .register import audit
-from .tables import AuditRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow, SignatureRow
+from .tables import AuditRow, AupReminderRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow, SignatureRow
 
 
-async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dict[str, int]:
+async def purge(engine: AsyncEngine, retention: Retention, now: datetime, reminder_interval_days: int = 0) -> dict[str, int]:
     """Delete what is older than its retention period; returns how many of each went."""
     sessions = async_sessionmaker(engine, expire_on_commit=False)
 
@@ -23,7 +23,12 @@ async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dic
     lesson_cutoff = before(retention.lessons_days)
     counts: dict[str, int] = {}
     async with sessions() as session, session.begin():
-        counts["concerns"] = (await session.execute(delete(ConcernRow).where(ConcernRow.created_at < before(retention.concerns_days)))).rowcount
+        old_concerns = ConcernRow.created_at < before(retention.concerns_days)
+        # A concern's card (reporter and words) is a copy of the concern: it goes with it,
+        # whatever the period for other cards, and so does its delivery job.
+        concern_cards = select(ConcernRow.message_id).where(old_concerns, ConcernRow.message_id.is_not(None))
+        counts["concern cards"] = (await session.execute(delete(MessageRow).where(MessageRow.id.in_(concern_cards)))).rowcount
+        counts["concerns"] = (await session.execute(delete(ConcernRow).where(old_concerns))).rowcount
         counts["messages"] = (await session.execute(delete(MessageRow).where(MessageRow.created_at < before(retention.messages_days)))).rowcount
         counts["delivery log"] = (await session.execute(
             delete(ProcessedActivityRow).where(ProcessedActivityRow.received_at < before(retention.delivery_log_days))
@@ -38,6 +43,12 @@ async def purge(engine: AsyncEngine, retention: Retention, now: datetime) -> dic
         counts["lessons"] = (await session.execute(delete(LessonRow).where(old_lessons))).rowcount
         counts["AUP signatures"] = (await session.execute(
             delete(SignatureRow).where(SignatureRow.signed_at < before(retention.signatures_days))
+        )).rowcount
+        # Who was reminded to sign, and when: kept as long as cards are, and never less than the
+        # reminder interval (or someone would be reminded again too soon).
+        reminders_days = max(retention.messages_days, reminder_interval_days)
+        counts["AUP reminders"] = (await session.execute(
+            delete(AupReminderRow).where(AupReminderRow.sent_at < before(reminders_days))
         )).rowcount
         counts["audit entries"] = (await session.execute(delete(AuditRow).where(AuditRow.at < before(retention.audit_days)))).rowcount
         audit(session, "chaperone", "retention.purge", None, counts)

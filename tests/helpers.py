@@ -218,3 +218,40 @@ async def rows(engine, table: str) -> list[dict]:
     async with engine.connect() as conn:
         result = await conn.execute(select(table_).order_by(*table_.primary_key.columns))
         return [dict(row) for row in result.mappings()]
+
+
+# --- The real app on its own thread (for Hypothesis, whose tests are synchronous) -------------
+
+from contextlib import contextmanager  # noqa: E402 - this file grows by appending
+
+
+@dataclass
+class ThreadedApp:
+    app: RunningApp
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine, timeout: float = 60):
+        """Run `coroutine` on the app's own loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+@contextmanager
+def app_in_thread(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None):
+    """`run_app` on an event loop in a thread of its own, so a synchronous test can drive it
+    over HTTP and still read its database through `ThreadedApp.run`."""
+    import threading
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="chaperone-app", daemon=True)
+    thread.start()
+    serving = run_app(env, service_url, token)
+    try:
+        running = asyncio.run_coroutine_threadsafe(serving.__aenter__(), loop).result(60)
+        try:
+            yield ThreadedApp(running, loop)
+        finally:
+            asyncio.run_coroutine_threadsafe(serving.__aexit__(None, None, None), loop).result(60)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

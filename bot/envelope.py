@@ -1,0 +1,155 @@
+"""Reading an HTTP body into a Bot Framework activity, refusing what Chaperone cannot store or
+handle before any of it reaches the SDK, the database or a log line.
+
+Each refusal is a `BadBody` with a short reason for the 400 answer. What is refused:
+
+- JSON that is not JSON, nested deeper than any Teams activity is, numbers that are not
+  finite or do not fit in 64 bits (the database's largest integer), and text that is not
+  valid Unicode (lone surrogates, which cannot be encoded to store or log) or holds NUL
+  (which PostgreSQL text cannot hold);
+- an activity whose envelope has the wrong types where Chaperone reads it: `type`,
+  `conversation.id`, `from`, `recipient`, `channelData`, `entities`, `text`, `name`,
+  `membersAdded` / `membersRemoved`.
+
+Teams' own activities pass all of this; the checks are bounds on what a real one looks like.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botbuilder.schema import Activity
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_DEPTH = 32  # a Teams activity nests about 8 deep; an Adaptive Card's data a few more
+INT64 = 2**63
+
+
+class BadBody(ValueError):
+    """A body Chaperone will not read, and why (for the 400 answer)."""
+
+
+def _no_constants(name: str) -> Any:
+    raise BadBody(f"the body holds {name}, which is not a JSON number")
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadBody("the body is not UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise BadBody(f"the body is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError:  # an integer too long to convert (Python's int_max_str_digits)
+        raise BadBody("the body holds a number too large to read") from None
+    _check_values(body)
+    return body
+
+
+def _check_values(body: Any) -> None:
+    """Walk the parsed JSON without recursion (so depth itself cannot crash the walk)."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key)
+                pending.append((value, depth + 1))
+        elif isinstance(node, list):
+            pending.extend((item, depth + 1) for item in node)
+        elif isinstance(node, str):
+            _check_text(node)
+        elif isinstance(node, int) and not isinstance(node, bool) and not -INT64 <= node < INT64:
+            raise BadBody("the body holds an integer too large to store")
+
+
+def _check_text(text: str) -> None:
+    if "\x00" in text:
+        raise BadBody("the body holds a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadBody("the body holds text that is not valid Unicode (a lone surrogate)") from None
+
+
+class _Loose(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class _Account(_Loose):
+    id: str | None = None
+    name: str | None = None
+    aad_object_id: str | None = Field(None, alias="aadObjectId")
+
+
+class _Conversation(_Loose):
+    id: str = Field(min_length=1, max_length=512)
+    conversation_type: str | None = Field(None, alias="conversationType")
+    tenant_id: str | None = Field(None, alias="tenantId")
+
+
+class _Mentioned(_Loose):
+    id: str | None = None
+
+
+class _Entity(_Loose):
+    type: str | None = None
+    mentioned: _Mentioned | None = None
+    text: str | None = None
+
+
+class _ChannelPart(_Loose):
+    id: str | None = None
+
+
+class _ChannelData(_Loose):
+    tenant: _ChannelPart | None = None
+    team: _ChannelPart | None = None
+    channel: _ChannelPart | None = None
+    meeting: _ChannelPart | None = None
+
+
+class Envelope(_Loose):
+    """The parts of an activity Chaperone reads outside its own payload models."""
+
+    type: str = Field(min_length=1, max_length=64)
+    id: str | None = None
+    name: str | None = None
+    text: str | None = None
+    service_url: str | None = Field(None, alias="serviceUrl")
+    channel_id: str | None = Field(None, alias="channelId")
+    reply_to_id: str | None = Field(None, alias="replyToId")
+    # Teams always names the conversation, the sender and the bot (recipient): the SDK reads
+    # all three without looking.
+    conversation: _Conversation
+    from_: _Account = Field(alias="from")
+    recipient: _Account
+    channel_data: _ChannelData | None = Field(None, alias="channelData")
+    entities: list[_Entity] | None = None
+    members_added: list[_Account] | None = Field(None, alias="membersAdded")
+    members_removed: list[_Account] | None = Field(None, alias="membersRemoved")
+
+
+def read_activity(raw: bytes) -> Activity:
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise BadBody("the body must be a JSON object (a Bot Framework activity)")
+    if not body.get("type"):
+        raise BadBody("the activity has no type")
+    try:
+        Envelope.model_validate(body)
+    except ValidationError as exc:
+        # Where and what, never the value: it may be a person's words.
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise BadBody(f"the activity is malformed: {problems}") from None
+    try:
+        return Activity().deserialize(body)
+    except Exception:  # noqa: BLE001 - msrest raises several types for bad shapes
+        raise BadBody("the body is not a Bot Framework activity (a field has the wrong type)") from None
