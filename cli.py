@@ -6,6 +6,7 @@
     bench                 measure participant-event throughput with authentication on
     rules                 list the rules, the adopted AUP's clauses, and whether the policy enables them
     import-timetable FILE / import-consent FILE   load the school's registers
+    import-pupil-aup FILE / import-image-consent FILE   the pupil/parent AUP agreements and image consents
     exceptions add|list|revoke                    the exceptions register
     cards --out DIR       every card Chaperone sends, with sample data
     alerts [--undelivered]   cards queued, sent, or not delivered
@@ -32,11 +33,15 @@ from collections.abc import Callable
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from config.policy import Person, Policy
 from config.settings import Settings
 from config.startup import StartupError, read_policy, read_settings
 from importers.common import ImportProblems
+
+if TYPE_CHECKING:  # imported lazily at run time, like every command's dependencies
+    from domain.school import ConsentKind
 
 log = logging.getLogger("chaperone")
 
@@ -185,6 +190,37 @@ def import_consent_command(args: argparse.Namespace) -> int:
 
     print(f"imported {asyncio.run(run())} consent records from {args.file}")
     return 0
+
+
+def _import_register(args: argparse.Namespace, kind: ConsentKind, what: str) -> int:
+    from importers.consent import parse_consents
+    from store.school_data import SchoolData
+
+    settings = read_settings()
+    forms = parse_consents(_read(args.file), str(args.file), only=kind)
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            return await SchoolData(engine).replace_consents(forms, _operator(), str(args.file), kinds={kind.value})
+
+    print(f"imported {asyncio.run(run())} {what} from {args.file}")
+    return 0
+
+
+@subcommand("import-pupil-aup", "replace the Pupil/Parent AUP Agreement register with a CSV export (pupil[, given_on, expires_on])",
+            _file_argument)
+def import_pupil_aup_command(args: argparse.Namespace) -> int:
+    from domain.school import ConsentKind
+
+    return _import_register(args, ConsentKind.pupil_aup, "pupil/parent AUP agreements")
+
+
+@subcommand("import-image-consent", "replace the image consent register with a CSV export (pupil[, given_on, expires_on])",
+            _file_argument)
+def import_image_consent_command(args: argparse.Namespace) -> int:
+    from domain.school import ConsentKind
+
+    return _import_register(args, ConsentKind.image, "image consents")
 
 
 def _exception_arguments(parser: argparse.ArgumentParser) -> None:

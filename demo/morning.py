@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from config.policy import load_policy
+from config.policy import Policy, load_policy
 from config.settings import Settings
 from config.startup import EXAMPLE_POLICY
 from domain.conversations import AlertPurpose
@@ -59,7 +59,9 @@ class Scenario:
     # (minutes after start, person, joined?) beyond everyone joining at the start
     moves: list[tuple[int, Person, bool]] = field(default_factory=list)
     scheduled: bool = True
-    lobby: str = "organizer"
+    # Invited people bypass the lobby; SLT and the DSL are invited to every series, so they can
+    # drop in without the teacher letting them in.
+    lobby: str = "invited"
     # A pupil whose join event never reaches Chaperone; Graph's attendance report has them.
     unseen: Person | None = None
     # Moves that happened but whose events Teams never delivered: only the report has them.
@@ -139,17 +141,17 @@ SCENARIOS = [
     Scenario(
         Meeting("19:meeting_demo-music-10@thread.v2", "Year 10 Music 1:1 catch-up", PATEL),
         at(12, 0), at(12, 30),
-        "a one-to-one session SLT approved only after it had started (12:10): still a breach",
+        "a one-to-one session SLT approved only after it had started (12:10), and no recording kept",
         [PATEL, REID], [PUPILS[1]],
         approved_after=10,
     ),
     Scenario(
         Meeting("19:meeting_demo-drama-8@thread.v2", "Year 8 Drama", PATEL),
         at(15, 10), at(15, 55),
-        "the lobby opened mid-lesson (15:25) and closed again (15:50): a breach for the time it was open",
+        "the lobby opened mid-lesson (15:25), an uninvited pupil walked in, and it closed again (15:50)",
         [PATEL, REID], PUPILS[:3],
         moves=[(16, PUPILS[3], True), (31, PUPILS[3], False), (41, PUPILS[3], True)],
-        option_changes=[(15, {"lobbyBypassSettings": {"scope": "everyone"}}), (40, {"lobbyBypassSettings": {"scope": "organizer"}})],
+        option_changes=[(15, {"lobbyBypassSettings": {"scope": "everyone"}}), (40, {"lobbyBypassSettings": {"scope": "invited"}})],
     ),
     Scenario(
         Meeting("19:meeting_demo-french-7@thread.v2", "Year 7 French", PATEL),
@@ -173,7 +175,7 @@ NOT_IN_ACCESS_POLICY = KHAN
 NO_CONSENT = PUPILS[4]
 
 
-def script_graph(graph: GraphStandIn) -> None:
+def script_graph(graph: GraphStandIn, policy: Policy) -> None:
     """What Microsoft Graph knows about the school's people and this day's meetings."""
     graph.denied.add(NOT_IN_ACCESS_POLICY.aad_object_id)
     for person in (OKAFOR, HALE, PATEL, REID, KHAN):
@@ -183,9 +185,14 @@ def script_graph(graph: GraphStandIn) -> None:
     graph.add_person(VISITOR.aad_object_id, user_type="Guest", name=VISITOR.name)
     for s in SCENARIOS:
         organizer = s.meeting.organizer.aad_object_id
-        graph.add_meeting(organizer, s.meeting.online_meeting(s.start, s.end, lobby=s.lobby))
+        drop_in = [{"identity": {"user": {"id": p.aad_object_id, "displayName": p.name}}, "upn": None, "role": "attendee"}
+                   for p in [*policy.people.slt, *policy.people.dsl]]
+        meeting = s.meeting.online_meeting(s.start, s.end, lobby=s.lobby)
+        meeting["participants"]["attendees"] = drop_in
+        graph.add_meeting(organizer, meeting)
         if s.scheduled:
-            graph.calendars.setdefault(organizer, []).append(s.meeting.calendar_event(s.start, s.end))
+            invited = tuple(p for p in [*s.staff, *s.pupils, *([s.unseen] if s.unseen else [])] if p is not s.meeting.organizer)
+            graph.calendars.setdefault(organizer, []).append(s.meeting.calendar_event(s.start, s.end, attendees=invited))
         graph.reports[s.meeting.graph_id] = [s.report()]
 
 
@@ -214,12 +221,14 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
         )
         for s in SCENARIOS:
             connector.add_meeting(s.meeting.id, s.meeting.info(s.start, s.end) if s.scheduled else s.meeting.info())
-        script_graph(graph)
+        script_graph(graph, policy)
         async with serve_in_process(settings, policy) as served:
             # The office has every consent form back except one pupil's.
             consents = [(Consent(person=p.aad_object_id, kind="remote-learning"), "demo") for p in PUPILS if p is not NO_CONSENT]
             consents += [(Consent(person=p.aad_object_id, kind="one-to-one"), "demo") for s in SCENARIOS if s.approved_after
                          for p in s.pupils]
+            # Every Pupil/Parent AUP Agreement and image consent is back.
+            consents += [(Consent(person=p.aad_object_id, kind=kind), "demo") for p in PUPILS for kind in ("pupil-aup", "image")]
             await served.services.school_data.replace_consents(consents, "demo", "demo consent register")
             teams = TeamsSimulator(served.url, connector.url)
             await _expect_ok(teams, teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))

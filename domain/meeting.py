@@ -95,6 +95,20 @@ class CalendarEvent(_Frozen):
     is_recurring: bool = False
     start: datetime | None = None
     end: datetime | None = None
+    # Invited email addresses, lower case; None when Graph did not report them.
+    attendees: tuple[str, ...] | None = None
+    # The invitation's own words (markup and Teams' join block removed); "" when it has none,
+    # None when Graph did not report the body.
+    body_text: str | None = None
+
+
+class Recording(_Frozen):
+    """A recording of the meeting, as Graph lists it after the session (callRecording)."""
+
+    recording_id: str
+    created: datetime | None = None
+    # The tenant of the meeting organizer it is stored under: the school's, or someone else's.
+    tenant_id: str | None = None
 
 
 class ReportedInterval(_Frozen):

@@ -4,6 +4,7 @@ parental consent forms, and approved exceptions."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -38,13 +39,22 @@ class TimetableEntry(BaseModel):
         return (self.valid_from is None or day >= self.valid_from) and (self.valid_to is None or day <= self.valid_to)
 
 
+class ConsentKind(StrEnum):
+    """The forms a school keeps for each pupil, as its registers import them."""
+
+    remote_learning = "remote-learning"  # the Consent for Remote Learning Form
+    one_to_one = "one-to-one"  # written parental consent for one-to-one sessions
+    pupil_aup = "pupil-aup"  # the Pupil/Parent Acceptable Use Policy Agreement
+    image = "image"  # consent to display or distribute the pupil's image
+
+
 class Consent(BaseModel):
     """A parental consent form on file (imported from the MIS)."""
 
     model_config = ConfigDict(frozen=True)
 
     person: str
-    kind: str  # remote-learning | one-to-one
+    kind: str  # a ConsentKind value
     given_on: date | None = None
     expires_on: date | None = None
 

@@ -6,7 +6,9 @@ join URL. Ad hoc and Meet Now meetings have none.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
+from html import unescape
 from urllib.parse import unquote
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -33,6 +35,17 @@ def _utc(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
+def _text(event: Event) -> str | None:
+    """The invitation's words: Outlook sends HTML; the Teams join block is boilerplate, not expectations."""
+    if event.body is None:
+        return None
+    body = event.body.content or ""
+    words = " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+    # Outlook appends the join block (a rule of underscores, then "Microsoft Teams meeting").
+    words = re.split(r"_{10,}|Microsoft Teams meeting|Microsoft Teams Need help\?", words, maxsplit=1)[0].strip()
+    return words
+
+
 def _event(event: Event) -> CalendarEvent:
     return CalendarEvent(
         event_id=event.id,
@@ -42,6 +55,10 @@ def _event(event: Event) -> CalendarEvent:
         or bool(event.series_master_id),
         start=_utc(event.start.date_time if event.start else None),
         end=_utc(event.end.date_time if event.end else None),
+        attendees=None if event.attendees is None else tuple(
+            a.email_address.address.lower() for a in event.attendees if a.email_address and a.email_address.address
+        ),
+        body_text=_text(event),
     )
 
 
@@ -56,7 +73,7 @@ class CalendarReader:
         query = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
             start_date_time=(around - WINDOW).astimezone(timezone.utc).isoformat(),
             end_date_time=(around + WINDOW).astimezone(timezone.utc).isoformat(),
-            select=["id", "subject", "categories", "type", "seriesMasterId", "start", "end", "onlineMeeting"],
+            select=["id", "subject", "categories", "type", "seriesMasterId", "start", "end", "onlineMeeting", "attendees", "body"],
             top=100,
         )
         found = await self._graph.call(

@@ -1,27 +1,30 @@
-"""Parental consent forms on file, from the MIS: CSV.
+"""Parental consent forms and agreements on file, from the MIS: CSV.
 
 Columns: pupil, kind[, given_on, expires_on]
 - pupil: the pupil's email (UPN) or Entra object id
-- kind: remote-learning (the Consent for Remote Learning Form) or one-to-one
+- kind: remote-learning (the Consent for Remote Learning Form), one-to-one, pupil-aup (the
+  Pupil/Parent AUP Agreement) or image (consent to display or distribute images of the pupil)
+
+A register of one kind only (`import-pupil-aup`, `import-image-consent`) needs no kind column.
 """
 
 from __future__ import annotations
 
-from domain.school import Consent
+from domain.school import Consent, ConsentKind
 
 from .common import ImportProblems, csv_rows, optional_date
 
-KINDS = ("remote-learning", "one-to-one")
+KINDS = tuple(k.value for k in ConsentKind)
 
 
-def parse_consents(text: str, source: str) -> list[tuple[Consent, str]]:
-    rows, problems = csv_rows(text, {"pupil", "kind"})
+def parse_consents(text: str, source: str, only: ConsentKind | None = None) -> list[tuple[Consent, str]]:
+    rows, problems = csv_rows(text, {"pupil"} if only else {"pupil", "kind"})
     consents = []
     for line, row in rows:
         try:
             if not row["pupil"]:
                 raise ValueError("pupil is empty")
-            kind = row["kind"].lower()
+            kind = only.value if only else row["kind"].lower()
             if kind not in KINDS:
                 raise ValueError(f"kind {row['kind']!r} is not one of {', '.join(KINDS)}")
             consent = Consent(

@@ -8,6 +8,10 @@ from domain.findings import Finding, Severity, Status
 from . import (
     attendee_av,
     aup_signed,
+    drop_in_possible,
+    image_consent,
+    invitation_sent,
+    invited_only,
     live_stream_approval,
     meeting_chat,
     one_to_one,
@@ -17,7 +21,9 @@ from . import (
     operating_hours,
     parental_consent,
     presenters_restricted,
+    pupil_aup_agreement,
     recording,
+    recording_kept,
     school_accounts_only,
     timetabled,
     two_staff,
@@ -43,6 +49,12 @@ RULES: tuple[Rule, ...] = (
     live_stream_approval.RULE,
     parental_consent.RULE,
     aup_signed.RULE,
+    recording_kept.RULE,
+    invited_only.RULE,
+    invitation_sent.RULE,
+    drop_in_possible.RULE,
+    pupil_aup_agreement.RULE,
+    image_consent.RULE,
 )
 BY_ID = {rule.id: rule for rule in RULES}
 

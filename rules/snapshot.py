@@ -32,6 +32,8 @@ class LessonSnapshot(BaseModel):
     exceptions: tuple[ApprovedException, ...] = ()
     # Person ids with each kind of parental consent on file; None: no register imported.
     consents: dict[str, frozenset[str]] | None = None
+    # The kinds of form the school has imported a register of (domain.school.ConsentKind values).
+    consent_kinds: frozenset[str] = frozenset()
     # Staff who signed the current AUP version; None: no signature register yet.
     aup_signed: frozenset[str] | None = None
 
@@ -140,6 +142,21 @@ class LessonSnapshot(BaseModel):
                 if t is not None and t <= self.at:
                     points.add(t)
         return sorted(points)
+
+    def without_form(self, kind: str) -> list[str] | None:
+        """Names of the pupils present with no form of `kind` on file that counts for this lesson;
+        None when the school has imported no register of that kind."""
+        if self.consents is None or kind not in self.consent_kinds:
+            return None
+        on_file = self.consents.get(kind, frozenset())
+        return sorted(self.name_of(p) for p in self.people(PersonClass.pupil) if p not in on_file)
+
+    def ever_recorded(self) -> bool | None:
+        """Was the lesson set to record at any time? None when its settings were never read."""
+        seen = self.settings_seen()
+        if not seen or all(o.settings.record_automatically is None for o in seen):
+            return None
+        return any(o.settings.record_automatically for o in seen)
 
     # ---- approvals ----------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from config.policy import Policy
 from domain.aup import AupDocument
 from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
-from rules import registry
+from rules import recording_kept, registry
 from rules.snapshot import LessonSnapshot, Moment
 from store.findings import FindingStore, Recorded
 from store.jobs import JobSpec, JobStore
@@ -72,6 +72,7 @@ class LessonAssessor:
             timetable_loaded=loaded,
             exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at)),
             consents=await self._school_data.consents_for(aliases, local_day),
+            consent_kinds=await self._school_data.consent_kinds(),
             # Staff who signed the current version; None when the school has no AUP set up.
             aup_signed=frozenset(await self._signatures.signed(self._aup.version)) if self._aup else None,
         )
@@ -89,6 +90,14 @@ class LessonAssessor:
             # Ids only: finding messages name pupils and staff.
             log.warning("lesson %s: %s %s (finding %s)", lesson.id, finding.severity.value, finding.rule_id, finding.id)
         return recorded
+
+    async def recording_required(self, lesson_id: int) -> bool:
+        """Whether the policy asks for this lesson to be recorded (so Graph's recordings are read)."""
+        lesson = await self._lessons.get(lesson_id)
+        if not recording_kept.RULE.options_for(self._policy).enabled:
+            return False
+        at = lesson.actual_end or latest_event(lesson) or utcnow()
+        return recording_kept.required(await self.snapshot(lesson, Moment.end, at), self._policy) is not None
 
     async def findings(self, lesson_id: int) -> list[StoredFinding]:
         return await self._findings.for_lesson(lesson_id)

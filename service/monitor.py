@@ -30,6 +30,7 @@ from graph.calendar import CalendarReader
 from graph.client import GraphUnavailable
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
+from graph.recordings import Recordings
 from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
 from rules import waiting_room
@@ -50,6 +51,7 @@ LESSON_ENDED = "lesson-ended"
 RECONCILE_ATTENDANCE = "reconcile-attendance"
 CLOSE_IDLE = "close-idle"
 CLOSE_OVERDUE = "close-overdue"
+CHECK_RECORDINGS = "check-recordings"
 REPORT_MATCH_WINDOW = timedelta(minutes=30)
 # Back-off, in multiples of the retry base (5 s by default), for Teams' meeting details and for
 # people the directory could not classify yet: each is tried a bounded number of times, then
@@ -69,6 +71,7 @@ class LessonMonitor:
         calendar: CalendarReader,
         people: PeopleDirectory,
         reports: AttendanceReports,
+        recordings: Recordings,
         jobs: JobStore,
         assessor: LessonAssessor,
         notices: LessonNotices,
@@ -89,6 +92,7 @@ class LessonMonitor:
         self._calendar = calendar
         self._people = people
         self._reports = reports
+        self._recordings = recordings
         self._policy = policy
         self._report_delays = report_delays
         self._roster_job = JobSpec(kind=ROSTER_CHANGED, delay_seconds=roster_settle_seconds)
@@ -97,6 +101,7 @@ class LessonMonitor:
         worker.handle(ROSTER_CHANGED, self.roster_changed)
         worker.handle(CLOSE_IDLE, self.close_idle)
         worker.handle(CLOSE_OVERDUE, self.close_overdue)
+        worker.handle(CHECK_RECORDINGS, self.check_recordings)
         worker.handle(GRACE_CHECK, self.grace_check)
         worker.handle(LESSON_ENDED, self.lesson_ended)
         worker.handle(RECONCILE_ATTENDANCE, self.reconcile_attendance)
@@ -238,6 +243,31 @@ class LessonMonitor:
             await self._read_settings(lesson, lesson.actual_end, "end")
         await self._assess(lesson.id, Moment.end, lesson.actual_end)
         await self._notices.lesson_ended(await self._store.get(lesson.id, with_attendance=False))
+        if await self._assessor.recording_required(lesson.id):
+            await self._queue(JobSpec(kind=CHECK_RECORDINGS, delay_seconds=self._report_delays[0]), lesson.id)
+
+    async def check_recordings(self, job: Job) -> None:
+        """Graph's recordings of a lesson that had to be recorded: Teams lists one only once it
+        has processed it, so an empty list is looked at again, like the attendance report."""
+        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        graph_id = lesson.graph_meeting_id or (lesson.meeting_settings.graph_meeting_id if lesson.meeting_settings else None)
+        if not lesson.organizer_aad_id or not graph_id:
+            await self._store.set_recordings(lesson.id, None, Lookup.could_not_verify("the organizer or Graph meeting id is not known"))
+        else:
+            try:
+                found = await self._recordings.recordings(lesson.organizer_aad_id, graph_id)
+            except GraphUnavailable as exc:
+                found, why = None, Lookup.could_not_verify(exc.reason)
+            else:
+                why = None if found else Lookup.pending("no recording listed yet (Teams may still be processing it)")
+            if why is not None and job.attempts < len(self._report_delays):
+                await self._store.set_recordings(lesson.id, None, why)
+                raise RetryLater(why.reason or "recordings", self._report_delays[job.attempts])
+            if why is not None and why.outcome is LookupOutcome.could_not_verify:
+                await self._store.set_recordings(lesson.id, None, why)
+            else:
+                await self._store.set_recordings(lesson.id, found or [], Lookup.ok(f"{len(found or [])} recording(s) listed"))
+        await self._assess(lesson.id, Moment.report, lesson.actual_end)
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
         try:

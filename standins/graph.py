@@ -3,6 +3,7 @@
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}              (and ?$filter=JoinWebUrl eq '...')
 - PATCH /v1.0/users/{id}/onlineMeetings/{meetingId}
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/attendanceReports?$expand=attendanceRecords
+- GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/recordings
 - GET   /v1.0/education/users/{id}
 - POST  /v1.0/users/{id}/checkMemberGroups
 - GET   /v1.0/users/{id}
@@ -43,6 +44,7 @@ class GraphStandIn(StandIn):
         self.people: dict[str, dict] = {}  # id -> {"primaryRole", "userType", "groups", "displayName"}
         self.calendars: dict[str, list[dict]] = {}  # organizer id -> events
         self.reports: dict[str, list[dict]] = {}  # meeting id -> meetingAttendanceReport list
+        self.recordings: dict[str, list[dict]] = {}  # meeting id -> callRecording list
         self.delays: dict[str, float] = {}  # path prefix -> seconds
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
@@ -90,6 +92,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}", self._meeting)
         app.router.add_patch("/v1.0/users/{uid}/onlineMeetings/{mid}", self._patch_meeting)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/attendanceReports", self._reports)
+        app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/recordings", self._recordings)
         app.router.add_get("/v1.0/education/users/{uid}", self._education_user)
         app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
@@ -152,6 +155,20 @@ class GraphStandIn(StandIn):
         expand = "attendanceRecords" in request.query.get("$expand", "")
         value = [r if expand else {k: v for k, v in r.items() if k != "attendanceRecords"} for r in reports]
         return web.json_response({"value": value})
+
+    async def _recordings(self, request: web.Request) -> web.Response:
+        return web.json_response({"value": self.recordings.get(unquote(request.match_info["mid"]), [])})
+
+    def add_recording(self, meeting_id: str, organizer_id: str, at: datetime, tenant_id: str, recording_id: str = "rec-1") -> None:
+        """A callRecording as Graph lists it once Teams has processed the recording."""
+        stamp = at.isoformat().replace("+00:00", "Z")
+        self.recordings.setdefault(meeting_id, []).append({
+            "id": recording_id, "meetingId": meeting_id, "callId": f"call-{recording_id}", "createdDateTime": stamp,
+            "endDateTime": stamp, "contentCorrelationId": f"corr-{recording_id}",
+            "recordingContentUrl": f"https://graph.microsoft.com/v1.0/users/{organizer_id}/onlineMeetings/{meeting_id}/recordings/{recording_id}/content",
+            "meetingOrganizer": {"application": None, "device": None,
+                                 "user": {"id": organizer_id, "displayName": None, "userIdentityType": "aadUser", "tenantId": tenant_id}},
+        })
 
     async def _education_user(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["uid"])

@@ -37,6 +37,11 @@ class Person:
     tenant_id: str = DEFAULT_TENANT
 
     @property
+    def email(self) -> str:
+        """The sign-in name the Graph stand-in gives this person by default."""
+        return f"{self.name.lower().replace(' ', '.')}@school.example"
+
+    @property
     def teams_id(self) -> str:
         return f"29:{(self.aad_object_id or self.name).replace('-', '')[:24]}"
 
@@ -116,10 +121,18 @@ class Meeting:
         meeting.update(overrides)
         return meeting
 
-    def calendar_event(self, start: datetime, end: datetime, categories: tuple[str, ...] = ("Timetabled lesson",)) -> dict:
-        """The organizer's calendar event for this meeting, as calendarView returns it."""
+    def calendar_event(self, start: datetime, end: datetime, categories: tuple[str, ...] = ("Timetabled lesson",),
+                       attendees: tuple["Person", ...] = (), body: str | None = None) -> dict:
+        """The organizer's calendar event for this meeting, as calendarView returns it (attendees
+        by email address, the body as Outlook's HTML)."""
         fmt = "%Y-%m-%dT%H:%M:%S.0000000"
+        html = body if body is not None else "<p>Please join on time with your camera off and microphone muted.</p>"
         return {
+            "attendees": [
+                {"type": "required", "status": {"response": "none"},
+                 "emailAddress": {"name": p.name, "address": p.email}} for p in attendees
+            ],
+            "body": {"contentType": "html", "content": f"<html><body>{html}<div>Microsoft Teams meeting</div></body></html>"},
             "id": f"AAMk-{self.thread_id[:20]}",
             "subject": self.title,
             "categories": list(categories),

@@ -36,7 +36,7 @@ from domain.events import (
 from domain.attendance import ParticipantEvent, intervals_from_events
 from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
 from domain.lookups import Lookup
-from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, ReportedInterval
+from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, Recording, ReportedInterval
 
 from .db import in_transaction
 from .jobs import JobSpec, add_job
@@ -326,6 +326,13 @@ class LessonStore:
 
     async def set_report_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
         return await self._update(lesson_id, report_lookup=lookup.model_dump(mode="json"))
+
+    async def set_recordings(self, lesson_id: int, recordings: list[Recording] | None, lookup: Lookup) -> Lesson:
+        return await self._update(
+            lesson_id,
+            recordings=[r.model_dump(mode="json") for r in recordings] if recordings is not None else None,
+            recordings_lookup=lookup.model_dump(mode="json"),
+        )
 
     async def set_roster_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
         return await self._update(lesson_id, roster_lookup=lookup.model_dump(mode="json"))

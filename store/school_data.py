@@ -29,9 +29,13 @@ class SchoolData:
             audit(session, actor, "timetable.import", source, {"entries": len(entries), "replaced": removed})
         return len(entries)
 
-    async def replace_consents(self, consents: list[tuple[Consent, str]], actor: str, source: str) -> int:
+    async def replace_consents(self, consents: list[tuple[Consent, str]], actor: str, source: str,
+                               kinds: set[str] | None = None) -> int:
+        """Replace the register, or only its forms of `kinds` (a register of one kind imported
+        on its own leaves the others as they are)."""
         async with self._sessions() as session, session.begin():
-            removed = (await session.execute(delete(ConsentRow))).rowcount
+            stmt = delete(ConsentRow) if kinds is None else delete(ConsentRow).where(ConsentRow.kind.in_(sorted(kinds)))
+            removed = (await session.execute(stmt)).rowcount
             for consent, where in consents:
                 session.add(ConsentRow(**consent.model_dump(), source=where[:300]))
             audit(session, actor, "consent.import", source, {"consents": len(consents), "replaced": removed})
@@ -45,6 +49,11 @@ class SchoolData:
                 return [], loaded
             stmt = select(TimetableEntryRow).where(TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
             return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
+
+    async def consent_kinds(self) -> frozenset[str]:
+        """The kinds of form the school has imported a register of."""
+        async with self._sessions() as session:
+            return frozenset((await session.execute(select(ConsentRow.kind).distinct())).scalars())
 
     async def consents_for(self, people: dict[str, set[str]], on: date) -> dict[str, frozenset[str]] | None:
         """For each kind of consent, the person ids (as the lesson knows them) with one that

@@ -90,6 +90,9 @@ class LessonRow(Base):
     report_lookup: Mapped[dict | None] = mapped_column(JSON)
     # Ok once everyone present is classified; otherwise why not.
     roster_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # The meeting's recordings as Graph listed them after the end (domain.meeting.Recording list).
+    recordings: Mapped[list | None] = mapped_column(JSON)
+    recordings_lookup: Mapped[dict | None] = mapped_column(JSON)
     # The lesson-clock time of the last read of the meeting's settings (reads are rationed).
     settings_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -118,7 +118,8 @@ def script(graph, connector, lobby: str = "organizer", **overrides) -> None:
     event, and the roles of the teacher, the TA and two pupils."""
     connector.add_meeting(MATHS.id, MATHS.info(T0, END))
     graph.add_meeting(TEACHER.aad_object_id, MATHS.online_meeting(T0, END, lobby=lobby, **overrides))
-    graph.calendars[TEACHER.aad_object_id] = [MATHS.calendar_event(T0, END)]
+    # Invited as a class is: the TA and both pupils, with the session's expectations.
+    graph.calendars[TEACHER.aad_object_id] = [MATHS.calendar_event(T0, END, attendees=(TA, PUPIL_A, PUPIL_B))]
     for person in (TEACHER, TA):
         graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name)
     for person in (PUPIL_A, PUPIL_B):

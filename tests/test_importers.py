@@ -96,4 +96,4 @@ def test_consents():
     ]
     with pytest.raises(ImportProblems) as error:
         parse_consents("pupil,kind\nalex@school,photo-permission\n", "c.csv")
-    assert error.value.problems == ["line 2: kind 'photo-permission' is not one of remote-learning, one-to-one"]
+    assert error.value.problems == ["line 2: kind 'photo-permission' is not one of remote-learning, one-to-one, pupil-aup, image"]

@@ -156,7 +156,8 @@ async def test_guests_and_anonymous_joiners_are_external(dev_app, connector):
 
 
 async def test_meeting_details_failure_is_could_not_verify_and_the_lesson_still_counts(dev_app, connector):
-    connector.fail_next("GET", "/v1/meetings/", 503)
+    # Down for the first try and every retry (they come at once in tests: the retry base is 0.2 s).
+    connector.fail_next("GET", "/v1/meetings/", *[503] * 6)
     teams = dev_app.teams
     await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0)])
     [lesson] = await dev_app.services.lessons.list_lessons()

@@ -25,14 +25,14 @@ async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
     expected = {
         "Year 7 Maths (7B)": set(),
         "Year 8 English (8A)": {"waiting-room", "parental-consent"},
-        "Year 9 Science (9C)": {"two-staff", "school-accounts-only", "parental-consent"},
-        "Art drop-in": {"timetabled", "parental-consent"},
+        "Year 9 Science (9C)": {"two-staff", "school-accounts-only", "parental-consent", "invited-only"},
+        "Art drop-in": {"timetabled", "parental-consent", "invited-only", "invitation-sent"},
         "Year 11 Geography": {"aup-signed"},
         "Year 10 History catch-up": {"operating-hours"},
         # Approved only after it started: shown, but still a breach (issue 12, item 1).
-        "Year 10 Music 1:1 catch-up": {"one-to-one"},
-        # The lobby opened mid-lesson and closed again before the end (item 4).
-        "Year 8 Drama": {"waiting-room"},
+        "Year 10 Music 1:1 catch-up": {"one-to-one", "recording-kept"},
+        # The lobby opened mid-lesson, an uninvited pupil came in, and it closed again before the end (item 4).
+        "Year 8 Drama": {"waiting-room", "invited-only"},
         # Events out of order, and the TA's leave seen only in Graph's report (item 5).
         "Year 7 French": {"two-staff"},
     }

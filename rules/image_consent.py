@@ -1,0 +1,41 @@
+"""image-consent: a recorded lesson has image consent on file for every pupil in it."""
+
+from __future__ import annotations
+
+from config.policy import Policy
+from domain.findings import Finding, Severity, Status
+from domain.lesson import PersonClass
+from domain.school import ConsentKind
+
+from .base import Rule
+from .snapshot import LessonSnapshot, Moment
+
+
+def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
+    if not snapshot.people(PersonClass.pupil):
+        return [RULE.finding(snapshot, policy, Status.passed, "no pupils present")]
+    recorded = snapshot.ever_recorded()
+    if recorded is None:
+        return RULE.settings_unknown(snapshot, policy, "whether pupils' images were recorded")
+    if not recorded:
+        return [RULE.finding(snapshot, policy, Status.passed, "the lesson was not set to record")]
+    without = snapshot.without_form(ConsentKind.image)
+    if without is None:
+        return [RULE.finding(snapshot, policy, Status.could_not_verify, "image consent could not be checked for a recorded lesson",
+                             reason="no image consent register has been imported (python app.py import-image-consent FILE)")]
+    if without:
+        return [RULE.finding(snapshot, policy, Status.failed, f"recorded with no image consent on file for {', '.join(without)}",
+                             details={"pupils": without})]
+    return [RULE.finding(snapshot, policy, Status.passed, "recorded, with image consent on file for every pupil present")]
+
+
+RULE = Rule(
+    id="image-consent",
+    title="Image consent for recorded lessons",
+    severity=Severity.warning,
+    remediation="Keep the recording to the school's own use: do not display or share it until the pupils' image "
+    "consent is on file, or edit them out.",
+    evaluate=evaluate,
+    moments=frozenset({Moment.roster, Moment.end, Moment.report}),
+    needs_roster=True,
+)
