@@ -101,7 +101,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     conversations = ConversationStore(engine)
     jobs = JobStore(engine)
     findings = FindingStore(engine)
-    exceptions = ExceptionRegister(engine)
+    exceptions = ExceptionRegister(engine, policy)
     school_data = SchoolData(engine)
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)

@@ -259,9 +259,11 @@ def exceptions_command(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with database(settings) as engine:
-            register = ExceptionRegister(engine)
+            register = ExceptionRegister(engine, policy)
             if args.action == "add":
                 approver = _approver(policy, args.approver)
+                if refused := policy.approval_refused(approver.aad_object_id, args.rule):
+                    raise StartupError(f"{approver.name}: {refused}")
                 reason, expires = await _checked_exception(args, policy, register)
                 approved = await register.approve(
                     rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,

@@ -224,6 +224,9 @@ class CardActions:
         findings = await self._composer.findings_of(message)
         if not findings:
             return message_response("This alert's findings are no longer held, so there is nothing to record an exception for.")
+        refusals = [r for f in findings if (r := self._policy.approval_refused(leader.aad_object_id, f.rule_id))]
+        if refusals:
+            return message_response(f"{refusals[0][0].upper()}{refusals[0][1:]}. Nothing was recorded.")
         lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
         expires = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self._policy.school.zone)
         recorded = None

@@ -162,6 +162,15 @@ class LessonFollowUp(_Strict):
     close_after_hours: float = Field(4, gt=0)
 
 
+class ExceptionApprovals(_Strict):
+    """Who may approve an exception to which rule. SLT and the DSL may approve any, except the
+    rules named here, which only the DSL may: "Any pre-existing relationships or situations
+    which mean this cannot be complied with will be discussed with [the] DSL who will record and
+    agree whether an exception is formally approved."""
+
+    dsl_only: tuple[str, ...] = ("school-accounts-only",)
+
+
 class Reminder(_Strict):
     """What pupils are reminded of at the start of every lesson.
 
@@ -222,6 +231,7 @@ class Policy(_Strict):
     calendar: TermCalendar = Field(default_factory=TermCalendar)
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
     lessons: LessonFollowUp = Field(default_factory=LessonFollowUp)
+    exceptions: ExceptionApprovals = Field(default_factory=ExceptionApprovals)
     reminder: Reminder = Field(default_factory=Reminder)
     retention: Retention = Field(default_factory=Retention)
     aup: AupPolicy | None = None
@@ -234,6 +244,16 @@ class Policy(_Strict):
     @property
     def clause_maps(self) -> tuple[ClauseMap, ...]:
         return self._clause_maps
+
+    def approval_refused(self, approver_id: str, rule_id: str) -> str | None:
+        """Why this person may not approve an exception to this rule, or None when they may."""
+        dsl = {p.aad_object_id for p in self.people.dsl}
+        slt = {p.aad_object_id for p in self.people.slt}
+        if approver_id not in dsl | slt:
+            return "only SLT and the DSL named in the policy can approve exceptions"
+        if rule_id in self.exceptions.dsl_only and approver_id not in dsl:
+            return f"only the DSL can approve an exception to {rule_id} (the policy's [exceptions] dsl_only)"
+        return None
 
     def clauses_for(self, rule_id: str) -> list[tuple[Clause, ClauseMap]]:
         """The words of each adopted AUP that the rule enforces, with the document they are from."""

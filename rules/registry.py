@@ -66,6 +66,9 @@ def check_policy(policy: Policy) -> None:
         raise PolicyError(f"[rules] names rules Chaperone does not have: {', '.join(unknown)} (known: {', '.join(BY_ID)})")
     for rule in RULES:
         rule.options_for(policy)
+    strangers = sorted(set(policy.exceptions.dsl_only) - set(BY_ID))
+    if strangers:
+        raise PolicyError(f"[exceptions] dsl_only names rules Chaperone does not have: {', '.join(strangers)}")
     for clause_map in policy.clause_maps:
         strangers = sorted({c.rule for c in clause_map.clause} - set(BY_ID))
         if strangers:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from config.policy import Policy
 from domain.school import ApprovedException
 
 from .tables import AuditRow, ExceptionRow, LessonRow, utcnow
@@ -23,9 +24,16 @@ def audit(session: AsyncSession, actor: str, action: str, target: str | None, de
     session.add(AuditRow(at=utcnow(), actor=actor, actor_name=actor_name, action=action, target=target, details=details))
 
 
+class ApprovalRefused(PermissionError):
+    """The approver may not approve an exception to this rule (see Policy.approval_refused)."""
+
+
 class ExceptionRegister:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, policy: Policy | None = None) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # With the policy, the register itself refuses an approval the policy does not allow,
+        # whichever door (card action, CLI, tab) it came through.
+        self._policy = policy
 
     async def approve(
         self,
@@ -47,6 +55,8 @@ class ExceptionRegister:
         approver themself (the OS user of the CLI)."""
         if not (lesson_id or meeting_id or person_id):
             raise ValueError("an exception needs a lesson, a series (meeting id) or a person")
+        if self._policy is not None and (refused := self._policy.approval_refused(approver_id, rule_id)):
+            raise ApprovalRefused(refused)
         async with self._sessions() as session, session.begin():
             row = ExceptionRow(
                 rule_id=rule_id,
