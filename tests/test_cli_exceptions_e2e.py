@@ -52,6 +52,9 @@ def audit_rows(database: str) -> list[dict]:
         pytest.param(add("--meeting", "MCMx", reason="   "), "--reason is empty", id="empty-reason"),
         pytest.param(add("--meeting", "MCMx", expires="2020-01-01"), "has passed", id="expiry-in-the-past"),
         pytest.param(add("--person", SLT.aad_object_id, expires=None), "give it an end with --expires", id="person-without-expiry"),
+        # The policy reserves personal-account exceptions for the DSL ([exceptions] dsl_only).
+        pytest.param([a if a != "two-staff" else "school-accounts-only" for a in add("--person", SLT.aad_object_id)],
+                     "only the DSL can approve an exception to school-accounts-only", id="slt-approving-what-only-the-dsl-may"),
     ],
 )
 def test_exceptions_add_refuses_bad_input_in_one_line_with_exit_2(tmp_path, sqlite_url, args, words):

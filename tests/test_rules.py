@@ -526,3 +526,161 @@ def test_only_enabled_rules_for_the_moment_are_evaluated():
     assert "one-to-one" not in start_ids
     roster_ids = {f.rule_id for f in evaluate(snap(lesson(BOTH_STAFF), Moment.roster), policy)}
     assert "two-staff" in roster_ids and "one-to-one" in roster_ids and "meeting-chat" not in roster_ids
+
+
+# ---- the rest of the AUP ------------------------------------------------------------------
+
+A_CLASS_INVITED = CalendarEvent(event_id="e", categories=("Timetabled lesson",), attendees=("id-pupil a", "ta@school.example"),
+                                body_text="Cameras off, microphones muted, chat for questions only.")
+
+
+def invited_people(*ids: str) -> tuple:
+    from domain.meeting import InvitedPerson
+
+    return tuple(InvitedPerson(aad_object_id=i) for i in ids)
+
+
+@pytest.mark.parametrize(
+    "people, calendar, invited, status, words",
+    [
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1)], A_CLASS_INVITED, (), Status.passed, "was invited", id="invited-by-calendar"),
+        pytest.param(BOTH_STAFF + [person("Pupil B", PUPIL, 1)], None, ("id-Pupil B",), Status.passed, "was invited", id="invited-by-meeting"),
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Pupil C", PUPIL, 3)], A_CLASS_INVITED, (), Status.failed,
+                     "1 person joined without being invited: Pupil C", id="a-pupil-with-the-link"),
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Guest", EXTERNAL, 3)], A_CLASS_INVITED, (), Status.failed,
+                     "Guest", id="a-guest"),
+        # Staff of the school drop in uninvited: "a member of SLT ... is able to drop in at any time".
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1), person("Head of Year", STAFF, 5)], A_CLASS_INVITED, (), Status.passed,
+                     "was invited", id="slt-dropping-in"),
+        pytest.param(BOTH_STAFF + [person("Pupil A", PUPIL, 1)], None, (), Status.could_not_verify, "no invitees", id="no-invite-list"),
+    ],
+)
+def test_invited_only(people, calendar, invited, status, words):
+    from rules import invited_only
+
+    the_lesson = lesson(people, calendar_event=calendar, meeting_settings=settings(invited=invited_people(*invited)))
+    finding = verdict(invited_only, snap(the_lesson, organizer_ids=frozenset({"id-teacher"})))
+    assert finding.status is status, finding.message
+    assert words in (finding.message + (finding.reason or ""))
+
+
+@pytest.mark.parametrize(
+    "calendar, lookup, people, phrases, status, words",
+    [
+        pytest.param(A_CLASS_INVITED, Lookup.ok(), A_CLASS, (), Status.passed, "2 attendees", id="sent"),
+        pytest.param(A_CLASS_INVITED, Lookup.ok(), A_CLASS, ("camera", "where to sit"), Status.failed, "'where to sit'", id="missing-phrase"),
+        pytest.param(A_CLASS_INVITED.model_copy(update={"body_text": ""}), Lookup.ok(), A_CLASS, (), Status.failed, "says nothing",
+                     id="empty-body"),
+        pytest.param(A_CLASS_INVITED.model_copy(update={"attendees": ()}), Lookup.ok(), A_CLASS, (), Status.failed, "sent to nobody",
+                     id="nobody-invited"),
+        pytest.param(None, Lookup.none("no calendar event"), A_CLASS, (), Status.failed, "no invitation was sent", id="meet-now"),
+        pytest.param(None, Lookup.none("no calendar event"), A_CLASS[:1], (), Status.passed, "only staff present", id="staff-meeting"),
+        pytest.param(None, Lookup.could_not_verify("Graph denied access"), A_CLASS, (), Status.could_not_verify, "Graph denied",
+                     id="calendar-unreadable"),
+        pytest.param(A_CLASS_INVITED.model_copy(update={"body_text": None}), Lookup.ok(), A_CLASS, (), Status.could_not_verify,
+                     "did not report", id="body-not-reported"),
+    ],
+)
+def test_invitation_sent(calendar, lookup, people, phrases, status, words):
+    from rules import invitation_sent
+
+    policy = POLICY.model_copy(update={"rules": {"invitation-sent": {"required_phrases": list(phrases)}}})
+    finding = verdict(invitation_sent, snap(lesson(people, calendar_event=calendar, calendar_lookup=lookup),
+                                            organizer_ids=frozenset({"id-teacher"})), policy)
+    assert finding.status is status, finding.message
+    assert words in (finding.message + (finding.reason or ""))
+
+
+DROP_IN_POLICY = parse_policy(
+    '[school]\nname = "S"\n[[people.slt]]\nname = "Head"\naad_object_id = "slt-1"\n[[people.dsl]]\nname = "DSL"\naad_object_id = "dsl-1"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "scope, invited, status, words",
+    [
+        (LobbyScope.organization_excluding_guests, (), Status.passed, "school's staff bypass"),
+        (LobbyScope.invited, ("slt-1", "dsl-1"), Status.passed, "are invited"),
+        (LobbyScope.invited, ("slt-1",), Status.failed, "DSL would wait"),
+        (LobbyScope.organizer, ("slt-1", "dsl-1"), Status.failed, "only 'organizer'"),
+        (LobbyScope.unknown, (), Status.could_not_verify, "does not know"),
+    ],
+)
+def test_drop_in_possible(scope, invited, status, words):
+    from rules import drop_in_possible
+
+    the_lesson = lesson(meeting_settings=settings(lobby_scope=scope, invited=invited_people(*invited)))
+    finding = verdict(drop_in_possible, snap(the_lesson, Moment.start), DROP_IN_POLICY)
+    assert finding.status is status and words in finding.message
+    assert finding.severity is Severity.info  # the teacher can still let SLT in: information, not a breach
+
+
+@pytest.mark.parametrize(
+    "kinds, on_file, record, status, words",
+    [
+        pytest.param({"image"}, {"id-Pupil A"}, True, Status.passed, "image consent on file", id="consented"),
+        pytest.param({"image"}, set(), True, Status.failed, "no image consent on file for Pupil A", id="no-consent"),
+        pytest.param({"image"}, set(), False, Status.passed, "not set to record", id="not-recorded"),
+        pytest.param(set(), set(), True, Status.could_not_verify, "import-image-consent", id="no-register"),
+        pytest.param({"image"}, set(), None, Status.could_not_verify, "images were recorded", id="settings-unknown"),
+    ],
+)
+def test_image_consent(kinds, on_file, record, status, words):
+    from rules import image_consent
+
+    the_lesson = lesson(ONE_PUPIL, meeting_settings=settings(record_automatically=record))
+    finding = verdict(image_consent, snap(the_lesson, consents={"image": frozenset(on_file)}, consent_kinds=frozenset(kinds)))
+    assert finding.status is status, finding.message
+    assert words in (finding.message + (finding.reason or ""))
+
+
+@pytest.mark.parametrize(
+    "kinds, on_file, status",
+    [({"pupil-aup"}, {"id-Pupil A"}, Status.passed), ({"pupil-aup"}, set(), Status.failed), (set(), set(), Status.could_not_verify)],
+)
+def test_pupil_aup_agreement(kinds, on_file, status):
+    from rules import pupil_aup_agreement
+
+    finding = verdict(pupil_aup_agreement, snap(lesson(ONE_PUPIL), consents={"pupil-aup": frozenset(on_file)}, consent_kinds=frozenset(kinds)))
+    assert finding.status is status
+
+
+def a_recording(rid: str, tenant: str):
+    from domain.meeting import Recording
+
+    return Recording(recording_id=rid, created=T0 + m(50), tenant_id=tenant)
+
+
+@pytest.mark.parametrize(
+    "people, required, recordings, lookup, status, words",
+    [
+        pytest.param(ONE_PUPIL, False, [a_recording("r", "t")], Lookup.ok(), Status.passed, "kept in the school's tenant", id="one-to-one-kept"),
+        pytest.param(ONE_PUPIL, False, [], Lookup.ok(), Status.failed, "no recording of the lesson was kept; one-to-one", id="one-to-one-missing"),
+        pytest.param(ONE_PUPIL, False, [a_recording("r", "another-tenant")], Lookup.ok(), Status.failed, "outside the school's tenant",
+                     id="held-elsewhere"),
+        pytest.param(ONE_PUPIL, False, None, Lookup.pending("no recording listed yet"), Status.could_not_verify, "no recording listed yet",
+                     id="still-processing"),
+        pytest.param(ONE_PUPIL, False, None, Lookup.could_not_verify("Graph denied access"), Status.could_not_verify, "Graph denied",
+                     id="no-permission"),
+        pytest.param(A_CLASS + [person("Pupil B", PUPIL, None)], False, [], Lookup.ok(), Status.passed, "no recording is required", id="a-class"),
+        pytest.param(A_CLASS + [person("Pupil B", PUPIL, None)], True, [], Lookup.ok(), Status.failed, "school requires", id="school-requires"),
+    ],
+)
+def test_recording_kept(people, required, recordings, lookup, status, words):
+    from rules import recording_kept
+
+    school = POLICY.school.model_copy(update={"tenant_id": "t"})
+    policy = POLICY.model_copy(update={"school": school, "rules": {"recording": {"required": required}}})
+    the_lesson = lesson(people, end=T0 + m(50), recordings=recordings, recordings_lookup=lookup)
+    finding = verdict(recording_kept, snap(the_lesson, Moment.report, at=T0 + m(50)), policy)
+    assert finding.status is status, finding.message
+    assert words in (finding.message + (finding.reason or ""))
+
+
+def test_only_the_dsl_approves_what_the_policy_reserves_for_them():
+    policy = parse_policy('[school]\nname = "S"\n[[people.slt]]\nname = "Head"\naad_object_id = "slt-1"\n'
+                          '[[people.dsl]]\nname = "DSL"\naad_object_id = "dsl-1"\n')
+    assert policy.approval_refused("dsl-1", "school-accounts-only") is None
+    assert "only the DSL" in policy.approval_refused("slt-1", "school-accounts-only")
+    assert policy.approval_refused("slt-1", "two-staff") is None
+    assert "only SLT and the DSL" in policy.approval_refused("teacher-1", "two-staff")
