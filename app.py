@@ -34,6 +34,7 @@ from graph.client import GraphClient
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from graph.recordings import Recordings
+from graph.signins import SignInLogs
 from jobs.retention import RetentionSchedule
 from jobs.worker import Worker
 from outbound.connector import BotConnector, TokenSource, token_source
@@ -123,7 +124,7 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
                               signatures=signatures, aup=aup_document, jobs=jobs, policy=policy)
     monitor = LessonMonitor(
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
-        people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), jobs=jobs, assessor=assessor,
+        people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), sign_ins=SignInLogs(graph), jobs=jobs, assessor=assessor,
         notices=LessonNotices(outbox=outbox, worker=worker, policy=policy), policy=policy,
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,

@@ -11,7 +11,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict
 
 from .lookups import Lookup
-from .meeting import CalendarEvent, MeetingSettings, Recording, is_channel_meeting
+from .meeting import CalendarEvent, MeetingSettings, OrganizerDevice, Recording, is_channel_meeting
 
 
 class PersonClass(StrEnum):
@@ -118,6 +118,8 @@ class Lesson(BaseModel):
     roster_lookup: Lookup | None = None  # ok once everyone present is classified
     recordings: list[Recording] | None = None  # Graph's list of the meeting's recordings, after the end
     recordings_lookup: Lookup | None = None
+    organizer_device: OrganizerDevice | None = None  # from the sign-in logs, when the school checks it
+    organizer_device_lookup: Lookup | None = None
     settings_read_at: datetime | None = None  # lesson clock of the last settings read
     attendance: list[Attendance] = []
     # Each change of the meeting's settings seen through the lesson, oldest first.

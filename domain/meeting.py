@@ -111,6 +111,15 @@ class Recording(_Frozen):
     tenant_id: str | None = None
 
 
+class OrganizerDevice(_Frozen):
+    """The device the organizer last signed in to Teams from before the lesson (sign-in logs)."""
+
+    signed_in_at: datetime | None = None
+    managed: bool | None = None  # deviceDetail.isManaged: enrolled in the school's device management
+    compliant: bool | None = None
+    description: str | None = None  # operating system and browser, for the record
+
+
 class ReportedInterval(_Frozen):
     joined_at: datetime | None
     left_at: datetime | None

@@ -13,6 +13,7 @@ from . import (
     invitation_sent,
     invited_only,
     live_stream_approval,
+    managed_device,
     meeting_chat,
     one_to_one,
     one_to_one_adults,
@@ -55,6 +56,7 @@ RULES: tuple[Rule, ...] = (
     drop_in_possible.RULE,
     pupil_aup_agreement.RULE,
     image_consent.RULE,
+    managed_device.RULE,
 )
 BY_ID = {rule.id: rule for rule in RULES}
 

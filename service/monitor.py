@@ -31,9 +31,10 @@ from graph.client import GraphUnavailable
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from graph.recordings import Recordings
+from graph.signins import SignInLogs
 from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
-from rules import waiting_room
+from rules import managed_device, waiting_room
 from rules.snapshot import Moment
 from store.jobs import Job, JobSpec, JobStore
 from store.lessons import LessonStore
@@ -72,6 +73,7 @@ class LessonMonitor:
         people: PeopleDirectory,
         reports: AttendanceReports,
         recordings: Recordings,
+        sign_ins: SignInLogs,
         jobs: JobStore,
         assessor: LessonAssessor,
         notices: LessonNotices,
@@ -93,6 +95,7 @@ class LessonMonitor:
         self._people = people
         self._reports = reports
         self._recordings = recordings
+        self._sign_ins = sign_ins
         self._policy = policy
         self._report_delays = report_delays
         self._roster_job = JobSpec(kind=ROSTER_CHANGED, delay_seconds=roster_settle_seconds)
@@ -186,6 +189,8 @@ class LessonMonitor:
             await self._store.set_calendar(lesson.id, event, Lookup.ok() if event else Lookup.none("no calendar event"))
         except GraphUnavailable as exc:
             await self._store.set_calendar(lesson.id, None, Lookup.could_not_verify(exc.reason))
+        if managed_device.RULE.options_for(self._policy).enabled:
+            await self._read_device(lesson)
         try:
             # The timetable names teachers by email; the meeting names the organizer by id.
             entry = await self._people.classify(lesson.organizer_aad_id)
@@ -193,6 +198,15 @@ class LessonMonitor:
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
         return await self._store.get(lesson.id, with_attendance=False)
+
+    async def _read_device(self, lesson: Lesson) -> None:
+        """The organizer's device from the sign-in logs (only when the school checks it)."""
+        try:
+            device = await self._sign_ins.teams_device(lesson.organizer_aad_id, lesson.actual_start or lesson.scheduled_start or utcnow())
+        except GraphUnavailable as exc:
+            await self._store.set_organizer_device(lesson.id, None, Lookup.could_not_verify(exc.reason))
+            return
+        await self._store.set_organizer_device(lesson.id, device, Lookup.ok() if device else Lookup.none("no Teams sign-in found"))
 
     async def _read_settings(self, lesson: Lesson, observed_at: datetime | None, source: str) -> None:
         """Read the meeting's options from Graph; a change is kept with its lesson-clock time."""

@@ -4,6 +4,7 @@
 - PATCH /v1.0/users/{id}/onlineMeetings/{meetingId}
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/attendanceReports?$expand=attendanceRecords
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/recordings
+- GET   /v1.0/auditLogs/signIns?$filter=userId eq '...' and createdDateTime ge ... and createdDateTime le ...
 - GET   /v1.0/education/users/{id}
 - POST  /v1.0/users/{id}/checkMemberGroups
 - GET   /v1.0/users/{id}
@@ -45,6 +46,7 @@ class GraphStandIn(StandIn):
         self.calendars: dict[str, list[dict]] = {}  # organizer id -> events
         self.reports: dict[str, list[dict]] = {}  # meeting id -> meetingAttendanceReport list
         self.recordings: dict[str, list[dict]] = {}  # meeting id -> callRecording list
+        self.sign_ins: dict[str, list[dict]] = {}  # user id -> signIn list
         self.delays: dict[str, float] = {}  # path prefix -> seconds
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
@@ -93,6 +95,7 @@ class GraphStandIn(StandIn):
         app.router.add_patch("/v1.0/users/{uid}/onlineMeetings/{mid}", self._patch_meeting)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/attendanceReports", self._reports)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/recordings", self._recordings)
+        app.router.add_get("/v1.0/auditLogs/signIns", self._sign_ins)
         app.router.add_get("/v1.0/education/users/{uid}", self._education_user)
         app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
@@ -169,6 +172,24 @@ class GraphStandIn(StandIn):
             "meetingOrganizer": {"application": None, "device": None,
                                  "user": {"id": organizer_id, "displayName": None, "userIdentityType": "aadUser", "tenantId": tenant_id}},
         })
+
+    def add_sign_in(self, user_id: str, at: datetime, *, managed: bool, operating_system: str = "Windows 11") -> None:
+        """A signIn to Teams as the sign-in logs list it (deviceDetail.isManaged)."""
+        self.sign_ins.setdefault(user_id, []).append({
+            "id": f"signin-{len(self.sign_ins.get(user_id, [])) + 1}", "createdDateTime": at.isoformat().replace("+00:00", "Z"),
+            "userId": user_id, "appDisplayName": "Microsoft Teams", "status": {"errorCode": 0},
+            "deviceDetail": {"deviceId": "", "displayName": "", "operatingSystem": operating_system, "browser": "Teams",
+                             "isCompliant": managed, "isManaged": managed, "trustType": "Azure AD joined" if managed else ""},
+        })
+
+    async def _sign_ins(self, request: web.Request) -> web.Response:
+        found = re.search(r"userId eq '([^']*)'.*createdDateTime ge (\S+) and createdDateTime le (\S+)", request.query.get("$filter", ""))
+        if not found:
+            return _error(400, "BadRequest", "Filter on userId and createdDateTime is required.")
+        user, start, end = found.group(1), _parse_time(found.group(2)), _parse_time(found.group(3))
+        entries = [e for e in self.sign_ins.get(user, []) if start <= _parse_time(e["createdDateTime"]) <= end]
+        entries.sort(key=lambda e: e["createdDateTime"], reverse=True)
+        return web.json_response({"value": entries[: int(request.query.get("$top", "1000"))]})
 
     async def _education_user(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["uid"])

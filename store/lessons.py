@@ -36,7 +36,7 @@ from domain.events import (
 from domain.attendance import ParticipantEvent, intervals_from_events
 from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
 from domain.lookups import Lookup
-from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, Recording, ReportedInterval
+from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, OrganizerDevice, Recording, ReportedInterval
 
 from .db import in_transaction
 from .jobs import JobSpec, add_job
@@ -332,6 +332,11 @@ class LessonStore:
             lesson_id,
             recordings=[r.model_dump(mode="json") for r in recordings] if recordings is not None else None,
             recordings_lookup=lookup.model_dump(mode="json"),
+        )
+
+    async def set_organizer_device(self, lesson_id: int, device: OrganizerDevice | None, lookup: Lookup) -> Lesson:
+        return await self._update(
+            lesson_id, organizer_device=device.model_dump(mode="json") if device else None, organizer_device_lookup=lookup.model_dump(mode="json")
         )
 
     async def set_roster_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:

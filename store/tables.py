@@ -93,6 +93,9 @@ class LessonRow(Base):
     # The meeting's recordings as Graph listed them after the end (domain.meeting.Recording list).
     recordings: Mapped[list | None] = mapped_column(JSON)
     recordings_lookup: Mapped[dict | None] = mapped_column(JSON)
+    # The organizer's device from the sign-in logs (domain.meeting.OrganizerDevice), if checked.
+    organizer_device: Mapped[dict | None] = mapped_column(JSON)
+    organizer_device_lookup: Mapped[dict | None] = mapped_column(JSON)
     # The lesson-clock time of the last read of the meeting's settings (reads are rationed).
     settings_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

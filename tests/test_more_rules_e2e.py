@@ -4,6 +4,8 @@ AUP and image consent registers, and who may approve an exception to what."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from domain.findings import Severity, Status
@@ -12,7 +14,7 @@ from standins.teams import Person
 
 from .helpers import (
     END, GUEST, MATHS, PUPIL_A, PUPIL_B, SLT, SLT_CHANNEL, SLT_TEAM, T0, TA, TEACHER, alert_posts, all_text, dev_env, minutes,
-    only_lesson, run_app, script, sign_aup,
+    only_lesson, policy_with, run_app, script, sign_aup,
 )
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +142,23 @@ async def test_only_the_dsl_approves_a_personal_account_exception_from_the_alert
     assert status == 200 and "Approved exception #1 recorded by Lisa Kavanagh" in all_text(recorded["value"])
     [exception] = await dev_app.services.exceptions.list()
     assert (exception.rule_id, exception.approved_by) == ("school-accounts-only", DSL.aad_object_id)
+
+
+@pytest.mark.parametrize("managed, status", [(True, Status.passed), (False, Status.failed)])
+async def test_the_organizers_device_from_the_sign_in_logs_when_the_school_checks_it(database_url, connector, graph, tmp_path, managed, status):
+    script(graph, connector)
+    graph.add_sign_in(TEACHER.aad_object_id, T0 - minutes(20), managed=managed)
+    policy = tmp_path / "policy.toml"
+    policy.write_text(Path(policy_with(tmp_path)).read_text() + "\n[rules.managed-device]\nenabled = true\n")
+    async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=str(policy)), connector.url) as app:
+        await app.post_all([app.teams.meeting_start(MATHS, T0), app.teams.join(MATHS, [TEACHER, TA, PUPIL_A, PUPIL_B], T0)])
+        finding = (await verdicts(app, (await only_lesson(app)).id))["managed-device"]
+        assert finding.status is status and finding.severity is Severity.info
+        assert ("does not manage" in finding.message) is (not managed)
+
+
+async def test_sign_in_logs_are_not_read_unless_the_school_turns_the_rule_on(dev_app, connector, graph):
+    script(graph, connector)
+    await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
+    assert graph.requests("GET", "/v1.0/auditLogs/signIns") == []
+    assert "managed-device" not in await verdicts(dev_app, (await only_lesson(dev_app)).id)

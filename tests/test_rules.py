@@ -684,3 +684,22 @@ def test_only_the_dsl_approves_what_the_policy_reserves_for_them():
     assert "only the DSL" in policy.approval_refused("slt-1", "school-accounts-only")
     assert policy.approval_refused("slt-1", "two-staff") is None
     assert "only SLT and the DSL" in policy.approval_refused("teacher-1", "two-staff")
+
+
+@pytest.mark.parametrize(
+    "device, lookup, status, words",
+    [
+        ({"managed": True, "description": "Windows 11, Teams"}, Lookup.ok(), Status.passed, "school-managed device (Windows 11, Teams)"),
+        ({"managed": False, "description": "iOS"}, Lookup.ok(), Status.failed, "does not manage (iOS)"),
+        (None, Lookup.none("no Teams sign-in found"), Status.could_not_verify, "no Teams sign-in"),
+        (None, Lookup.could_not_verify("Graph denied access"), Status.could_not_verify, "Graph denied"),
+    ],
+)
+def test_managed_device(device, lookup, status, words):
+    from domain.meeting import OrganizerDevice
+    from rules import managed_device
+
+    the_lesson = lesson(organizer_device=OrganizerDevice(**device) if device else None, organizer_device_lookup=lookup)
+    finding = verdict(managed_device, snap(the_lesson, Moment.start))
+    assert finding.status is status and words in (finding.message + (finding.reason or ""))
+    assert finding.severity is Severity.info
