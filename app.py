@@ -43,6 +43,7 @@ from outbound.notes import Notes
 from outbound.notifier import Notifier
 from service.assessment import LessonAssessor
 from service.aup import AupSigning
+from service.chats_report import StaffPupilChatsReport
 from service.compose import CardComposer
 from service.monitor import LessonMonitor
 from service.notices import LessonNotices
@@ -78,6 +79,7 @@ class Services:
     outbox: Outbox
     signatures: SignatureRegister
     signing: AupSigning
+    chats_report: StaffPupilChatsReport
     worker: Worker
     adapter: ChaperoneAdapter
     bot: ChaperoneBot
@@ -132,6 +134,8 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     signing = AupSigning(document=aup_document, register=signatures, graph=graph, notifier=notifier,
                          conversations=conversations, policy=policy)
     signing.schedule(worker, jobs)
+    chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, policy=policy)
+    chats_report.schedule(worker, jobs)
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
@@ -143,11 +147,12 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
 
     await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
     await signing.start_schedule()
+    await chats_report.start_schedule()
     worker.start()
     return Services(
         settings=settings, policy=policy, engine=engine, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
-        outbox=outbox, signatures=signatures, signing=signing, worker=worker, adapter=adapter, bot=bot, notifier=notifier,
+        outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot, notifier=notifier,
         notes=notes,
     )
 

@@ -223,6 +223,33 @@ def import_image_consent_command(args: argparse.Namespace) -> int:
     return _import_register(args, ConsentKind.image, "image consents")
 
 
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", choices=["staff-pupil-chats"], help="which report to send now")
+
+
+@subcommand("report", "send a report now: staff-pupil-chats (the DSL's weekly list of 1:1 chats between staff and pupils)",
+            _report_arguments)
+def report_command(args: argparse.Namespace) -> int:
+    from app import build_services
+
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> int:
+        services = await build_services(settings, policy)
+        try:
+            if not services.chats_report.enabled:
+                raise StartupError("the staff-pupil-chats report is off: turn it on with [rules.staff-pupil-chats] enabled = true")
+            finding = await services.chats_report.send()
+            await services.worker.wait_idle(timeout=60)
+            print(f"{finding.message}: report queued for the DSL")
+            return 0
+        finally:
+            await services.close()
+
+    return asyncio.run(run())
+
+
 def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     from rules import registry
 

@@ -17,6 +17,7 @@ class MessageKind(StrEnum):
     slt_alert = "slt-alert"  # a breach, in the SLT channel
     summary = "summary"  # the lesson record, to the organizer at the end
     concern = "concern"  # a reported concern, to the DSL only
+    chats_report = "chats-report"  # the weekly staff-pupil chats report, to the DSL only
     reply = "reply"  # an answer in a turn that could not be sent then (Bot Connector or Entra down)
 
 

@@ -26,6 +26,7 @@ from . import (
     recording,
     recording_kept,
     school_accounts_only,
+    staff_pupil_chats,
     timetabled,
     two_staff,
     waiting_room,
@@ -57,6 +58,7 @@ RULES: tuple[Rule, ...] = (
     pupil_aup_agreement.RULE,
     image_consent.RULE,
     managed_device.RULE,
+    staff_pupil_chats.RULE,
 )
 BY_ID = {rule.id: rule for rule in RULES}
 

@@ -4,6 +4,7 @@
 - PATCH /v1.0/users/{id}/onlineMeetings/{meetingId}
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/attendanceReports?$expand=attendanceRecords
 - GET   /v1.0/users/{id}/onlineMeetings/{meetingId}/recordings
+- GET   /v1.0/users/{id}/chats?$filter=chatType eq 'oneOnOne'&$expand=members
 - GET   /v1.0/auditLogs/signIns?$filter=userId eq '...' and createdDateTime ge ... and createdDateTime le ...
 - GET   /v1.0/education/users/{id}
 - POST  /v1.0/users/{id}/checkMemberGroups
@@ -47,6 +48,7 @@ class GraphStandIn(StandIn):
         self.reports: dict[str, list[dict]] = {}  # meeting id -> meetingAttendanceReport list
         self.recordings: dict[str, list[dict]] = {}  # meeting id -> callRecording list
         self.sign_ins: dict[str, list[dict]] = {}  # user id -> signIn list
+        self.chats: list[dict] = []  # chat resources with members
         self.delays: dict[str, float] = {}  # path prefix -> seconds
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
@@ -96,6 +98,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/attendanceReports", self._reports)
         app.router.add_get("/v1.0/users/{uid}/onlineMeetings/{mid}/recordings", self._recordings)
         app.router.add_get("/v1.0/auditLogs/signIns", self._sign_ins)
+        app.router.add_get("/v1.0/users/{uid}/chats", self._user_chats)
         app.router.add_get("/v1.0/education/users/{uid}", self._education_user)
         app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
@@ -190,6 +193,23 @@ class GraphStandIn(StandIn):
         entries = [e for e in self.sign_ins.get(user, []) if start <= _parse_time(e["createdDateTime"]) <= end]
         entries.sort(key=lambda e: e["createdDateTime"], reverse=True)
         return web.json_response({"value": entries[: int(request.query.get("$top", "1000"))]})
+
+    def add_chat(self, chat_id: str, created: datetime, last_activity: datetime, *people: tuple[str, str]) -> None:
+        """A one-to-one chat between (id, display name) people, as Graph lists it with members expanded."""
+        stamp = lambda t: t.isoformat().replace("+00:00", "Z")  # noqa: E731
+        self.chats.append({
+            "id": chat_id, "topic": None, "chatType": "oneOnOne", "createdDateTime": stamp(created), "lastUpdatedDateTime": stamp(last_activity),
+            "members": [{"@odata.type": "#microsoft.graph.aadUserConversationMember", "id": f"m-{pid}", "roles": ["owner"],
+                         "displayName": name, "userId": pid, "email": None, "tenantId": None} for pid, name in people],
+        })
+
+    async def _user_chats(self, request: web.Request) -> web.Response:
+        if "chatType eq 'oneOnOne'" not in request.query.get("$filter", ""):
+            return _error(400, "BadRequest", "Chaperone asks for one-to-one chats only.")
+        user = request.match_info["uid"]
+        mine = [c for c in self.chats if any(m["userId"] == user for m in c["members"])]
+        expand = "members" in request.query.get("$expand", "")
+        return web.json_response({"value": [c if expand else {k: v for k, v in c.items() if k != "members"} for c in mine]})
 
     async def _education_user(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["uid"])

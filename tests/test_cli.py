@@ -25,9 +25,9 @@ def test_rules_lists_every_rule_with_clause_and_whether_it_is_on(tmp_path, sqlit
     result = run(["rules"], sqlite_url, tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
-    assert len(lines) == 23
-    # Reading staff sign-in logs is for the school to switch on; everything else is on.
-    assert [line.split()[1] for line in lines if not line.startswith("[on ]")] == ["managed-device"]
+    assert len(lines) == 24
+    # Reading staff sign-in logs and chat lists is for the school to switch on; everything else is on.
+    assert [line.split()[1] for line in lines if not line.startswith("[on ]")] == ["managed-device", "staff-pupil-chats"]
     assert "[on ] meeting-chat           info" in result.stdout
     assert '"Appropriate privacy and safety settings will be used to manage access and interactions. This includes: Use of waiting rooms"' in result.stdout
 
@@ -52,3 +52,9 @@ def test_only_slt_or_the_dsl_can_approve_an_exception(tmp_path, sqlite_url):
     assert approved.returncode == 0 and "approved by Roland Gooding" in approved.stdout
     listed = run(["exceptions", "list"], sqlite_url, tmp_path)
     assert "#1 two-staff series MCMx by Roland Gooding (until 2099-12-19 00:00): TA on a course" in listed.stdout
+
+
+def test_the_staff_pupil_chats_report_says_it_is_off_until_the_school_turns_it_on(tmp_path, sqlite_url):
+    result = run(["report", "staff-pupil-chats"], sqlite_url, tmp_path)
+    assert result.returncode == 2 and "[rules.staff-pupil-chats] enabled = true" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -162,3 +162,30 @@ async def test_sign_in_logs_are_not_read_unless_the_school_turns_the_rule_on(dev
     await dev_app.post_all([dev_app.teams.meeting_start(MATHS, T0)])
     assert graph.requests("GET", "/v1.0/auditLogs/signIns") == []
     assert "managed-device" not in await verdicts(dev_app, (await only_lesson(dev_app)).id)
+
+
+async def test_the_dsl_gets_the_weekly_list_of_staff_pupil_chats_without_their_content(database_url, connector, graph, tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    staff_group = "group-all-staff"
+    for person in (TEACHER, TA):
+        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name, groups=(staff_group,))
+    graph.add_person(PUPIL_A.aad_object_id, primary_role="student", name=PUPIL_A.name)
+    now = datetime.now(timezone.utc)
+    graph.add_chat("19:chat-okafor-alex", now - timedelta(days=20), now - timedelta(days=1),
+                   (TEACHER.aad_object_id, TEACHER.name), (PUPIL_A.aad_object_id, PUPIL_A.name))
+    graph.add_chat("19:chat-okafor-hale", now - timedelta(days=20), now - timedelta(days=1),
+                   (TEACHER.aad_object_id, TEACHER.name), (TA.aad_object_id, TA.name))  # two staff: not listed
+    text = Path(policy_with(tmp_path, **{"staff_group_ids = []": f'staff_group_ids = ["{staff_group}"]'})).read_text()
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text + "\n[rules.staff-pupil-chats]\nenabled = true\n")
+    async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=str(policy)), connector.url) as app:
+        await app.post_all([app.teams.installation(TEACHER)])  # installed somewhere: a Bot Connector address to write from
+        finding = await app.services.chats_report.send()
+        await app.services.worker.wait_idle()
+    assert finding.status is Status.failed and [(c["staff"], c["pupil"]) for c in finding.details["chats"]] == [(TEACHER.name, PUPIL_A.name)]
+    [report] = [a for a in connector.sent_activities() if "One-to-one chats between staff and pupils" in all_text(a)]
+    text = all_text(report)
+    assert f"{TEACHER.name} and {PUPIL_A.name}" in text and TA.name not in text and "never what was said" in text
+    # Only ever the chat list: Chaperone asks for no messages.
+    assert not [c for c in graph.requests() if "/messages" in c.path]

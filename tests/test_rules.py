@@ -703,3 +703,18 @@ def test_managed_device(device, lookup, status, words):
     finding = verdict(managed_device, snap(the_lesson, Moment.start))
     assert finding.status is status and words in (finding.message + (finding.reason or ""))
     assert finding.severity is Severity.info
+
+
+def test_staff_pupil_chats_lists_who_and_when_of_recent_chats_only():
+    from domain.chats import ChatMember, StaffPupilChat
+    from rules import staff_pupil_chats
+
+    teacher, pupil = ChatMember(aad_object_id="t", name="Ms Okafor"), ChatMember(aad_object_id="p", name="Pupil Alex")
+    recent = StaffPupilChat(staff=teacher, pupil=pupil, created=T0 - timedelta(days=30), last_activity=T0 - timedelta(days=2))
+    old = StaffPupilChat(staff=teacher, pupil=pupil.model_copy(update={"name": "Pupil Bea"}), created=T0 - timedelta(days=90),
+                         last_activity=T0 - timedelta(days=40))
+    finding = staff_pupil_chats.judge([recent, old], T0 - timedelta(days=7), POLICY)
+    assert finding.status is Status.failed and finding.message == "1 one-to-one chat between staff and pupils active since 16 November"
+    assert [(c["staff"], c["pupil"]) for c in finding.details["chats"]] == [("Ms Okafor", "Pupil Alex")]
+    assert staff_pupil_chats.judge([old], T0 - timedelta(days=7), POLICY).status is Status.passed
+    assert not staff_pupil_chats.RULE.options_for(POLICY).enabled  # the school turns it on after its DPIA
