@@ -125,3 +125,16 @@ def contact_verdict(rule: Rule, snapshot: LessonSnapshot, policy: Policy, proble
     else:
         why = f"{len(snapshot.unidentified())} people present are not identified yet ({snapshot.roster_problem or 'the directory has not answered yet'})"
     return [rule.finding(snapshot, policy, Status.could_not_verify, problem, reason=why)]
+
+
+def forms_verdict(rule: Rule, snapshot: LessonSnapshot, policy: Policy, kind: str, form: str, command: str, *,
+                  failed_as: str = "no {form} on file for {names}") -> list[Finding]:
+    """Every pupil present has a form of `kind` on file: the verdict shared by the register rules."""
+    without = snapshot.without_form(kind)
+    if without is None:
+        return [rule.finding(snapshot, policy, Status.could_not_verify, f"{form}s could not be checked",
+                             reason=f"no register of them has been imported (python app.py {command} FILE)")]
+    if without:
+        return [rule.finding(snapshot, policy, Status.failed, failed_as.format(form=form, names=", ".join(without)),
+                             details={"pupils": without})]
+    return [rule.finding(snapshot, policy, Status.passed, f"every pupil present has a {form} on file")]

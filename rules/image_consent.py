@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 from domain.school import ConsentKind
 
-from .base import Rule
+from .base import Rule, forms_verdict
 from .snapshot import LessonSnapshot, Moment
 
 
@@ -19,14 +19,8 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return RULE.settings_unknown(snapshot, policy, "whether pupils' images were recorded")
     if not recorded:
         return [RULE.finding(snapshot, policy, Status.passed, "the lesson was not set to record")]
-    without = snapshot.without_form(ConsentKind.image)
-    if without is None:
-        return [RULE.finding(snapshot, policy, Status.could_not_verify, "image consent could not be checked for a recorded lesson",
-                             reason="no image consent register has been imported (python app.py import-image-consent FILE)")]
-    if without:
-        return [RULE.finding(snapshot, policy, Status.failed, f"recorded with no image consent on file for {', '.join(without)}",
-                             details={"pupils": without})]
-    return [RULE.finding(snapshot, policy, Status.passed, "recorded, with image consent on file for every pupil present")]
+    return forms_verdict(RULE, snapshot, policy, ConsentKind.image, "image consent", "import-image-consent",
+                         failed_as="recorded with no {form} on file for {names}")
 
 
 RULE = Rule(
