@@ -41,6 +41,8 @@ def verdicts(ctx: Ctx, lesson: Lesson, findings) -> str:
     for f in sorted((f for f in findings if f.status is not Status.passed), key=lambda f: (order[f.status], f.rule_id)):
         rule = BY_ID.get(f.rule_id)
         kind, word = STATUS_BADGE[f.status]
+        if f.status is Status.failed and f.severity.value != "breach":
+            kind = "warning"  # a failed reminder or warning is not shown as a breach
         clauses = "".join(
             f'<blockquote class="clause"><p>“{e(c.text)}”</p><footer>{e(m.title)}{f" · {e(c.section)}" if c.section else ""}</footer></blockquote>'
             for c, m in ctx.policy.clauses_for(f.rule_id))
