@@ -15,6 +15,7 @@ COPY importers ./importers
 COPY manifest ./manifest
 COPY rules ./rules
 COPY store ./store
+COPY tab ./tab
 COPY standins ./standins
 COPY demo ./demo
 COPY policies ./policies

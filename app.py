@@ -56,6 +56,12 @@ from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
 from store.signatures import SignatureRegister
+from store.exports import Exports
+from store.records import Records
+from store.tab_actions import TabActions
+from tab.context import TabServices
+from tab.routes import Tab, build_tab, install as install_tab
+from tab.settings import TabSettings
 
 MAX_ACTIVITY_BYTES = 256 * 1024
 
@@ -85,6 +91,7 @@ class Services:
     bot: ChaperoneBot
     notifier: Notifier
     notes: Notes
+    tab: Tab
 
     async def close(self) -> None:
         await self.worker.stop()
@@ -94,7 +101,7 @@ class Services:
         await self.engine.dispose()
 
 
-async def build_services(settings: Settings, policy: Policy) -> Services:
+async def build_services(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> Services:
     engine = create_engine(settings.database_url)
     await migrate(engine)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
@@ -144,6 +151,8 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     bot = ChaperoneBot(monitor=monitor, conversations=conversations, actions=actions, commands=commands, signing=signing,
                        policy=policy)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
+    tab = build_tab(http=http, services=tab_services(engine, policy, exceptions, signatures, signing,
+                                                               tab_settings or TabSettings.for_app(settings)))
 
     await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
     await signing.start_schedule()
@@ -152,9 +161,15 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
     return Services(
         settings=settings, policy=policy, engine=engine, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
-        outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot, notifier=notifier,
-        notes=notes,
+        outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
+        notifier=notifier, notes=notes, tab=tab,
     )
+
+
+def tab_services(engine: AsyncEngine, policy: Policy, exceptions: ExceptionRegister, signatures: SignatureRegister, signing: AupSigning,
+                 tab_settings: TabSettings) -> TabServices:
+    return TabServices(records=Records(engine), exports=Exports(engine), actions=TabActions(engine), exceptions=exceptions,
+                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings)
 
 
 SERVICES = web.AppKey("services", Services)
@@ -167,12 +182,12 @@ def server_options(settings: Settings) -> dict:
     return {"keepalive_timeout": settings.header_timeout_seconds}
 
 
-def create_app(settings: Settings, policy: Policy) -> web.Application:
+def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> web.Application:
     http_log.install()
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES)
 
     async def lifecycle(app: web.Application):
-        app[SERVICES] = await build_services(settings, policy)
+        app[SERVICES] = await build_services(settings, policy, tab_settings)
         yield
         await app[SERVICES].close()
 
@@ -201,4 +216,5 @@ def create_app(settings: Settings, policy: Policy) -> web.Application:
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/notes/{message_id}", note)
+    install_tab(app, lambda request: request.app[SERVICES].tab)  # the Teams tab: /tab, /tab/api/...
     return app

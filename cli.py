@@ -12,6 +12,7 @@
     alerts [--undelivered]   cards queued, sent, or not delivered
     aup status|remind     who has signed the current AUP; remind those who have not
     export signatures --format csv   the signature register
+    export lessons|attendance|findings|concerns|audit --from DATE --to DATE [--out FILE]   the record, as CSV
     purge                 delete what is past its retention period
     manifest --out build/chaperone.zip   the Teams app package
 
@@ -31,7 +32,7 @@ import logging
 import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,13 +103,18 @@ def migrate_command(args: argparse.Namespace) -> int:
 
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file under ./data/)")
+    parser.add_argument("--serve", action="store_true", help="keep serving the demo's record afterwards, for the tab in a browser")
+    parser.add_argument("--port", type=int, help="with --serve: the port (default: a free one)")
 
 
 @subcommand("demo", "follow a scripted school morning through the real endpoint and print a report", _demo_arguments)
 def demo_command(args: argparse.Namespace) -> int:
     from demo.morning import run_demo
 
-    return asyncio.run(run_demo(database_url=args.database))
+    try:
+        return asyncio.run(run_demo(database_url=args.database, serve=args.serve, port=args.port))
+    except KeyboardInterrupt:
+        return 0
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -316,36 +322,29 @@ def exceptions_command(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
-def _is_teams_meeting_id(meeting_id: str) -> bool:
-    """Teams meeting ids are base64 of "0#<thread id>#<message id>": a series can be approved
-    before its first lesson is recorded, but only by a real meeting id."""
-    import base64
-    import binascii
-
-    try:
-        return base64.b64decode(meeting_id, validate=True).startswith(b"0#")
-    except (binascii.Error, ValueError):
-        return False
-
-
 async def _checked_exception(args: argparse.Namespace, policy: Policy, register) -> tuple[str, datetime | None]:
-    """The reason and expiry of an exception to add, or a StartupError naming what is wrong."""
-    reason = args.reason.strip()
-    if not reason:
-        raise StartupError("--reason is empty: say why the exception was approved")
-    if args.lesson is not None and not (0 < args.lesson < 2**31 and await register.lesson_recorded(args.lesson)):
-        raise StartupError(f"there is no lesson {args.lesson} in the register: see `alerts` or the lesson record for its id")
-    if args.meeting is not None and not (await register.meeting_recorded(args.meeting) or _is_teams_meeting_id(args.meeting)):
-        raise StartupError(f"no lesson of meeting {args.meeting!r} is recorded, and it is not a Teams meeting id")
-    if args.person is not None and args.expires is None:
-        raise StartupError("an exception for a person covers every lesson they are in: give it an end with --expires")
-    if args.expires is None:
-        return reason, None
-    if args.expires < datetime.now(policy.school.zone).date():
-        raise StartupError(f"--expires {args.expires} has passed: give the last day the exception applies")
-    if args.expires >= date.max:
-        raise StartupError("--expires is too far in the future")
-    return reason, datetime.combine(args.expires + timedelta(days=1), time(0), tzinfo=policy.school.zone)
+    """The reason and expiry of an exception to add, or a StartupError naming what is wrong.
+    The rules are domain.exception_rules' (the tab applies the same); the words are the CLI's."""
+    from domain.exception_rules import ExceptionProblem, ExceptionRefused, checked_exception, lesson_id_in_range
+
+    words = {
+        ExceptionProblem.empty_reason: "--reason is empty: say why the exception was approved",
+        ExceptionProblem.not_one_scope: "give one of --lesson, --meeting or --person",
+        ExceptionProblem.no_such_lesson: f"there is no lesson {args.lesson} in the register: see `alerts` or the lesson record for its id",
+        ExceptionProblem.unknown_meeting: f"no lesson of meeting {args.meeting!r} is recorded, and it is not a Teams meeting id",
+        ExceptionProblem.person_without_expiry: "an exception for a person covers every lesson they are in: give it an end with --expires",
+        ExceptionProblem.expiry_passed: f"--expires {args.expires} has passed: give the last day the exception applies",
+        ExceptionProblem.expiry_too_far: "--expires is too far in the future",
+    }
+    try:
+        return checked_exception(
+            reason=args.reason, lesson_id=args.lesson,
+            lesson_recorded=args.lesson is not None and lesson_id_in_range(args.lesson) and await register.lesson_recorded(args.lesson),
+            meeting_id=args.meeting, meeting_recorded=args.meeting is not None and await register.meeting_recorded(args.meeting),
+            person_id=args.person, expires=args.expires, today=datetime.now(policy.school.zone).date(), zone=policy.school.zone,
+        )
+    except ExceptionRefused as refused:
+        raise StartupError(words[refused.problem]) from None
 
 
 @subcommand("purge", "delete personal data older than the policy's retention periods, now")
@@ -404,13 +403,17 @@ def aup_command(args: argparse.Namespace) -> int:
 
 
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("what", choices=["signatures"])
+    parser.add_argument("what", choices=["signatures", "lessons", "attendance", "findings", "concerns", "audit"])
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, help="first day (YYYY-MM-DD, school time); not for signatures")
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (YYYY-MM-DD), included")
     parser.add_argument("--format", choices=["csv"], default="csv")
     parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
 
-@subcommand("export", "export a register: signatures (CSV)", _export_arguments)
+@subcommand("export", "export a register as CSV: signatures, or lessons|attendance|findings|concerns|audit --from --to", _export_arguments)
 def export_command(args: argparse.Namespace) -> int:
+    if args.what != "signatures":
+        return _export_records(args)
     from store.signatures import SignatureRegister
 
     settings = read_settings()
@@ -428,6 +431,46 @@ def export_command(args: argparse.Namespace) -> int:
         args.out.write_text(out.getvalue(), encoding="utf-8")
     else:
         sys.stdout.write(out.getvalue())
+    return 0
+
+
+def _export_records(args: argparse.Namespace) -> int:
+    """The tab's CSV downloads, for the whole school, streamed a page at a time to the file or
+    standard output (a year of a large school is never in memory at once); audited."""
+    from domain.records import ExportKind, RegisterFilter
+    from store.exports import Exports
+    from store.records import Records
+    from store.tab_actions import TabActions
+    from tab.csv_export import CsvExport
+
+    if args.start is None or args.end is None:
+        raise StartupError(f"export {args.what} needs --from and --to (YYYY-MM-DD)")
+    if args.end < args.start:
+        raise StartupError("--to is before --from")
+    settings = read_settings()
+    policy = read_policy(settings)
+    kind = ExportKind(args.what)
+    partial = args.out.with_name(args.out.name + ".partial") if args.out else None
+
+    async def run() -> int:
+        async with database(settings) as engine:
+            counter = [0]
+            export = CsvExport(Records(engine), Exports(engine), policy)
+            target = partial.open("w", encoding="utf-8", newline="") if partial else sys.stdout
+            try:
+                async for chunk in export.chunks(kind, RegisterFilter(start=args.start, end=args.end), None, counter):
+                    target.write(chunk)
+            finally:
+                if partial:
+                    target.close()
+            await TabActions(engine).record(_operator(), None, "cli.export", f"export:{kind.value}",
+                                            {"from": args.start.isoformat(), "to": args.end.isoformat(), "rows": counter[0]})
+            return counter[0]
+
+    rows = asyncio.run(run())
+    if partial:
+        partial.replace(args.out)  # all or nothing
+        print(f"wrote {rows} {args.what} rows to {args.out}", file=sys.stderr)
     return 0
 
 

@@ -21,11 +21,11 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_in_process(settings: Settings, policy: Policy) -> AsyncIterator[Served]:
-    app = create_app(settings, policy)
+async def serve_in_process(settings: Settings, policy: Policy, tab_settings=None, port: int | None = None) -> AsyncIterator[Served]:
+    app = create_app(settings, policy, tab_settings)
     runner = web.AppRunner(app, access_log=None, **server_options(settings))
     await runner.setup()
-    port = free_port()
+    port = port or free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield Served(f"http://127.0.0.1:{port}", app[SERVICES])

@@ -196,11 +196,34 @@ def script_graph(graph: GraphStandIn, policy: Policy) -> None:
         graph.reports[s.meeting.graph_id] = [s.report()]
 
 
-async def run_demo(database_url: str | None = None) -> int:
+def tab_address(base_url: str) -> str:
+    """The tab's Today page for the demo's school day (dev mode: a visible sign-in picks who to be)."""
+    return f"{base_url}/tab/today?date={DAY.date().isoformat()}"
+
+
+async def run_demo(database_url: str | None = None, serve: bool = False, port: int | None = None) -> int:
     logging.getLogger().setLevel(logging.ERROR)  # the report says what matters
     report = await follow_the_day(database_url)
     print(render_report(report))
-    return 0 if report.replay_unchanged else 1
+    if not serve:
+        print(f"Tab (while the demo ran): {tab_address(report.served_url)}; `python app.py demo --serve` keeps it open.")
+        return 0 if report.replay_unchanged else 1
+    await serve_the_record(report.database_url, port)
+    return 0
+
+
+async def serve_the_record(database_url: str, port: int | None = None) -> None:
+    """Keep Chaperone running on the demo's database, in dev mode, until interrupted, so the tab
+    can be opened in a browser (Teams single sign-on is off; the tab offers a dev sign-in)."""
+    import asyncio
+
+    from tab.settings import TabSettings
+
+    settings = Settings(dev_mode=True, app_id="", database_url=database_url, policy_file=EXAMPLE_POLICY,
+                        graph_base_url="http://127.0.0.1:9/v1.0", _env_file=None)
+    async with serve_in_process(settings, load_policy(EXAMPLE_POLICY), TabSettings(dev_mode=True, _env_file=None), port=port) as served:
+        print(f"Tab: {tab_address(served.url)}  (dev sign-in; Ctrl-C to stop)", flush=True)
+        await asyncio.Event().wait()
 
 
 async def follow_the_day(database_url: str | None = None) -> DemoReport:
@@ -279,6 +302,7 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             replayed=len(replayed),
             replay_unchanged=unchanged,
             database_url=database_url,
+            served_url=served.url,
             notes=[
                 f"Consent register: every pupil's Consent for Remote Learning Form is on file except {NO_CONSENT.name}'s.",
                 f"Access policy: {NOT_IN_ACCESS_POLICY.name} is not yet covered by the Teams application access policy.",

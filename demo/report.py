@@ -28,6 +28,7 @@ class DemoReport:
     replay_unchanged: bool
     database_url: str
     notes: list[str]
+    served_url: str = ""
 
 
 def _hm(value: datetime | None, policy: Policy) -> str:

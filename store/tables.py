@@ -437,3 +437,17 @@ class AupReminderRow(Base):
     aad_object_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConcernReviewRow(Base):
+    """What the DSL did with a concern: seen, or closed with a note. Its own record, so the
+    concern itself stays as it was reported; deleted with the concern."""
+
+    __tablename__ = "concern_reviews"
+
+    concern_id: Mapped[int] = mapped_column(ForeignKey("concerns.id", ondelete="CASCADE"), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # seen | closed (no row: new)
+    by_aad_id: Mapped[str] = mapped_column(String(64))
+    by_name: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str | None] = mapped_column(Text)

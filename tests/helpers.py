@@ -256,3 +256,45 @@ def app_in_thread(env: dict[str, str], service_url: str, token: Callable[[str], 
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+# --- The Teams tab (issue 15) ---------------------------------------------------------------
+
+TAB_APP_ID = "3f6a5c1e-1111-4222-8333-944455556666"
+TAB_HOST = "chaperone.valence.example"
+TAB_RESOURCE = f"api://{TAB_HOST}/{TAB_APP_ID}"
+SCHOOL_TENANT = "5f1b3a1e-0000-4000-8000-5c8001000001"  # policy.example.toml's [school] tenant_id
+
+
+def tab_settings(identity):
+    """The tab with Teams single sign-on against the Entra stand-in `identity`."""
+    from tab.settings import TabSettings
+
+    return TabSettings(openid_metadata_url=identity.metadata_url, app_id=TAB_APP_ID, public_url=f"https://{TAB_HOST}",
+                       dev_mode=True, _env_file=None)
+
+
+def tab_token(identity, aad_object_id: str, name: str = "Someone", **wrong) -> str:
+    """What the Teams JavaScript client would give the tab for this person (see
+    standins.identity.EntraIdentityStandIn.token for the ways to make it wrong)."""
+    wrong.setdefault("tenant_id", SCHOOL_TENANT)
+    wrong.setdefault("audience", TAB_RESOURCE)
+    return identity.token(aad_object_id, name, **wrong)
+
+
+@asynccontextmanager
+async def run_app_with_tab(env: dict[str, str], service_url: str, tab) -> AsyncIterator[RunningApp]:
+    """`run_app`, with the tab's settings given (they are read at start-up, after `env` is restored)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        settings = read_settings()
+        policy = read_policy(settings)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    async with serve_in_process(settings, policy, tab) as served:
+        yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url))
