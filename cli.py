@@ -413,6 +413,7 @@ def cards_command(args: argparse.Namespace) -> int:
 
 def _alerts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--undelivered", action="store_true", help="only the cards that have not been delivered")
+    _alerts_operator_arguments(parser)
 
 
 @subcommand("alerts", "list the cards Chaperone has queued or sent (reminders, warnings, alerts, summaries)", _alerts_arguments)
@@ -420,6 +421,8 @@ def alerts_command(args: argparse.Namespace) -> int:
     from domain.messages import DeliveryStatus
     from store.outbox import Outbox
 
+    if args.action:
+        return _alerts_operator_command(args)
     settings = read_settings()
 
     async def run() -> list:
@@ -435,6 +438,58 @@ def alerts_command(args: argparse.Namespace) -> int:
     if not messages:
         print("no undelivered cards" if args.undelivered else "no cards yet")
     return 0
+
+
+# --- alerts retry / dismiss: an operator deals with cards that could not be delivered ---------
+
+
+def _alerts_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    retry = actions.add_parser("retry", help="deliver a card that failed once more (audited)")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="the card's number, from `alerts --undelivered`")
+    which.add_argument("--all", action="store_true", help="every card that failed")
+    dismiss = actions.add_parser("dismiss", help="give up on an undelivered card, with the reason (audited)")
+    dismiss.add_argument("id", type=int)
+    dismiss.add_argument("--reason", required=True, help="why it will not be delivered (kept in the audit log)")
+
+
+OUTCOME_WORDS = {
+    "unknown": "there is no card #{id}: see `alerts --undelivered`",
+    "already-sent": "card #{id} was delivered already; nothing changed",
+    "already-dismissed": "card #{id} was dismissed already; nothing changed",
+    "still-trying": "card #{id} is still being tried (its delivery is queued); nothing changed",
+}
+
+
+def _alerts_operator_command(args: argparse.Namespace) -> int:
+    from domain.messages import OperatorOutcome
+    from store.outbox import Outbox
+
+    settings = read_settings()
+    operator = _operator()
+
+    async def run() -> list[tuple[int, OperatorOutcome]]:
+        async with database(settings) as engine:
+            outbox = Outbox(engine)
+            if args.action == "dismiss":
+                reason = args.reason.strip()
+                if not reason:
+                    raise StartupError("--reason is empty: say why the card will not be delivered")
+                return [(args.id, await outbox.dismiss(args.id, reason, operator))]
+            ids = await outbox.failed_ids() if args.all else [args.id]
+            return [(i, await outbox.retry(i, operator)) for i in ids]
+
+    results = asyncio.run(run())
+    done = "queued for delivery again" if args.action == "retry" else "dismissed"
+    for message_id, outcome in results:
+        if outcome is OperatorOutcome.done:
+            print(f"card #{message_id} {done}")
+        else:
+            print(OUTCOME_WORDS[outcome.value].format(id=message_id), file=sys.stderr)
+    if args.action == "retry" and args.all and not results:
+        print("no card has failed: nothing to retry")
+    return 0 if all(o is OperatorOutcome.done for _, o in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,7 @@ class Delivery:
 
     async def deliver(self, job: Job) -> None:
         message = await self._outbox.get(job.payload["message_id"])
-        if message is None or message.status is DeliveryStatus.sent:
+        if message is None or message.status in (DeliveryStatus.sent, DeliveryStatus.dismissed):
             return  # sent already, or deleted by retention
         try:
             if message.kind is MessageKind.reply:
