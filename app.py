@@ -34,6 +34,8 @@ from graph.client import GraphClient
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
 from jobs.retention import RetentionSchedule
+from legal.privacy import privacy_notice
+from legal.terms import terms_of_use
 from jobs.worker import Worker
 from outbound.connector import BotConnector, TokenSource, token_source
 from outbound.delivery import Delivery
@@ -53,6 +55,8 @@ from store.outbox import Outbox
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
 from store.signatures import SignatureRegister
+from telemetry import metrics
+from telemetry.http import timed
 
 MAX_ACTIVITY_BYTES = 256 * 1024
 
@@ -153,6 +157,13 @@ async def build_services(settings: Settings, policy: Policy) -> Services:
 SERVICES = web.AppKey("services", Services)
 
 
+def static_page(html: str):
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    return page
+
+
 def server_options(settings: Settings) -> dict:
     """aiohttp server options, for `serve` and in-process runs alike. A connection's idle timer
     runs from connect until a request's headers are complete, so it is also the header timeout:
@@ -162,7 +173,7 @@ def server_options(settings: Settings) -> dict:
 
 def create_app(settings: Settings, policy: Policy) -> web.Application:
     http_log.install()
-    app = web.Application(client_max_size=MAX_ACTIVITY_BYTES)
+    app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[timed])
 
     async def lifecycle(app: web.Application):
         app[SERVICES] = await build_services(settings, policy)
@@ -190,8 +201,17 @@ def create_app(settings: Settings, policy: Policy) -> web.Application:
     async def note(request: web.Request) -> web.Response:
         return await request.app[SERVICES].notes.page(request)
 
+    async def metrics_page(request: web.Request) -> web.Response:
+        # Jobs are counted in the database at scrape time: every instance's, not only this one's.
+        metrics.set_jobs(await request.app[SERVICES].jobs.counts())
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/notes/{message_id}", note)
+    app.router.add_get("/metrics", metrics_page)
+    # The manifest's privacyUrl and termsOfUseUrl, written from the policy file once.
+    for path, html in (("/privacy", privacy_notice(policy)), ("/terms", terms_of_use(policy))):
+        app.router.add_get(path, static_page(html))
     return app

@@ -53,15 +53,18 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
 
 @subcommand("serve", "run the bot endpoint (the default)")
 def serve(args: argparse.Namespace) -> int:
+    from config.settings import LogFormat
+    from telemetry import logs
+
+    settings = read_settings()
+    # Text or JSON lines, before the imports below (alembic logs as it loads); the database
+    # drivers at WARNING, whose INFO lines are SQL with its parameters.
+    logs.configure(settings.log_format is LogFormat.json, settings.log_level)
+
     from aiohttp import web
 
     from app import create_app, server_options
 
-    settings = read_settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
-    # Their DEBUG lines carry SQL parameters: names, concerns. Never in the service's log.
-    for chatty in ("aiosqlite", "sqlalchemy.engine"):
-        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
@@ -438,6 +441,36 @@ def alerts_command(args: argparse.Namespace) -> int:
     if not messages:
         print("no undelivered cards" if args.undelivered else "no cards yet")
     return 0
+
+
+# --- doctor: is this deployment complete? ---------------------------------------------------
+
+
+def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--organizer", help="a teacher (email/UPN or Entra object id) whose meetings the Teams "
+                                            "application access policy must cover")
+
+
+@subcommand("doctor", "check the settings, policy, database, credentials, Graph permissions, access policy and channels",
+            _doctor_arguments)
+def doctor_command(args: argparse.Namespace) -> int:
+    from admin.doctor import Check, Level, examine, report
+
+    try:
+        settings = read_settings()
+    except StartupError as exc:
+        print(report([Check("settings", Level.problem, str(exc), "fix the environment or .env (see .env.example)")]))
+        return 1
+    checks = [Check("settings", Level.ok, f"read ({'dev mode' if settings.dev_mode else 'authentication on'})")]
+    policy = None
+    try:
+        policy = read_policy(settings)
+        checks.append(Check("policy file", Level.ok, f"{policy.school.name}, {len(policy.clause_maps)} AUP document(s) adopted"))
+    except StartupError as exc:
+        checks.append(Check("policy file", Level.problem, str(exc), "fix the policy file (policy.example.toml is commented)"))
+    checks += asyncio.run(examine(settings, policy, args.organizer))
+    print(report(checks))
+    return 1 if any(c.level is Level.problem for c in checks) else 0
 
 
 # --- alerts retry / dismiss: an operator deals with cards that could not be delivered ---------

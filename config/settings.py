@@ -57,6 +57,11 @@ class AppType(StrEnum):
     user_assigned_msi = "UserAssignedMSI"
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"  # one JSON object per line, with correlation ids (telemetry/logs.py)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
@@ -114,6 +119,7 @@ class Settings(BaseSettings):
     bot_openid_metadata_url: str | None = Field(None, validation_alias="CHAPERONE_BOT_OPENID_METADATA_URL")
     bot_token_issuer: str | None = Field(None, validation_alias="CHAPERONE_BOT_TOKEN_ISSUER")
     log_level: str = Field("INFO", validation_alias="CHAPERONE_LOG_LEVEL")
+    log_format: LogFormat = Field(LogFormat.text, validation_alias="CHAPERONE_LOG_FORMAT")
     # Where Teams can reach Chaperone (https://...). With it, the organizer's warning is shown
     # on the meeting stage as a targeted notification; without it, in the meeting chat only.
     public_url: str | None = Field(None, validation_alias="CHAPERONE_PUBLIC_URL")

@@ -156,6 +156,6 @@ def test_every_graph_call_the_stand_in_serves_has_its_permission_and_every_permi
     app = web.Application()
     GraphStandIn().routes(app)
     served = {f"{r.method} " + re.sub(r"\{\w+\}", "{id}", r.resource.canonical.removeprefix("/v1.0"))
-              for r in app.router.routes() if r.method != "HEAD"}
-    assert served == set(GRAPH_CALLS)
+              for r in app.router.routes() if r.method != "HEAD" and r.resource.canonical.startswith("/v1.0/")}
+    assert served == set(GRAPH_CALLS)  # (the stand-in's Entra token endpoint is not Graph)
     assert set(GRAPH_CALLS.values()) == set(GRAPH_APPLICATION_PERMISSIONS)
