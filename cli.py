@@ -443,6 +443,38 @@ def alerts_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- playground: Chaperone in dev mode for Microsoft 365 Agents Playground --------------------
+
+
+def _playground_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--graph-port", type=int, default=3979, help="where the example school's Graph stand-in listens")
+
+
+@subcommand("playground", "dev mode for Microsoft 365 Agents Playground: the example school, with a local Graph stand-in",
+            _playground_arguments)
+def playground_command(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from standins.graph import GraphStandIn
+        from standins.school import seed
+    except ImportError as exc:  # the stand-ins are not installed in production
+        raise StartupError(f"the local stand-ins are not installed ({exc.name}): run from the source tree after scripts/setup.sh") from exc
+
+    graph = seed(GraphStandIn()).start(port=args.graph_port)
+    os.environ["CHAPERONE_DEV_MODE"] = "1"
+    os.environ["CHAPERONE_GRAPH_BASE_URL"] = graph.base_url
+    settings = read_settings()
+    print(f"Chaperone (dev mode, the example school) on http://127.0.0.1:{settings.port}/api/messages; "
+          f"Graph stand-in on {graph.base_url}\n"
+          f"Now start the Playground in this folder: npx @microsoft/m365agentsplayground start -e "
+          f"http://127.0.0.1:{settings.port}/api/messages -c msteams", flush=True)
+    try:
+        return serve(args)
+    finally:
+        graph.stop()
+
+
 # --- doctor: is this deployment complete? ---------------------------------------------------
 
 

@@ -25,3 +25,11 @@ install_npm() {  # folder, package that shows it is installed
 }
 install_npm cards adaptivecards
 install_npm manifest @microsoft/app-manifest
+install_npm playground @microsoft/m365agentsplayground
+
+# Debian's chromium for the browser tests (Playwright drives it; Playwright's own browser
+# download is never used). Installed when missing and apt is there and we may use it.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the browser tests will not run" >&2
+fi

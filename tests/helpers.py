@@ -255,3 +255,28 @@ def app_in_thread(env: dict[str, str], service_url: str, token: Callable[[str], 
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+# --- A headless browser: Debian's chromium driven by Playwright ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser download is not used
+
+
+@asynccontextmanager
+async def chromium():
+    """A headless Chromium (scripts/setup.sh installs Debian's when apt is there). Missing, the
+    test is skipped, except under CI=true where it fails."""
+    import pytest
+    from playwright.async_api import async_playwright
+
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/setup.sh does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            await browser.close()
