@@ -157,20 +157,38 @@ def _read(path: Path) -> str:
         raise StartupError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _file_argument)
+def _timetable_arguments(parser: argparse.ArgumentParser) -> None:
+    _file_argument(parser)
+    parser.add_argument("--dry-run", action="store_true", help="say what would change, and change nothing")
+
+
+@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _timetable_arguments)
 def import_timetable_command(args: argparse.Namespace) -> int:
-    from importers.timetable import parse_timetable
+    from importers.timetable import TimetableChanges, describe, parse_timetable
     from store.school_data import SchoolData
+    from store.timetable_view import current_timetable
 
     settings = read_settings()
     policy = read_policy(settings)
     entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
 
-    async def run() -> int:
+    async def run() -> TimetableChanges:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+            changes = TimetableChanges(await current_timetable(engine), [e for e, _ in entries])
+            if not args.dry_run:
+                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+            return changes
 
-    print(f"imported {asyncio.run(run())} timetable entries from {args.file}")
+    changes = asyncio.run(run())
+    if args.dry_run:
+        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it would make "
+              f"{changes.summary()}. Nothing was changed.")
+        for entry in changes.added:
+            print(f"  + {describe(entry)}")
+        for entry in changes.removed:
+            print(f"  - {describe(entry)}")
+        return 0
+    print(f"imported {len(entries)} timetable entries from {args.file}: {changes.summary()}")
     return 0
 
 
@@ -199,14 +217,14 @@ def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     scope = add.add_mutually_exclusive_group(required=True)
     scope.add_argument("--lesson", type=int, help="one lesson (its id)")
     scope.add_argument("--meeting", help="a recurring series (its Teams meeting id)")
-    scope.add_argument("--person", help="a person (Entra object id)")
+    scope.add_argument("--person", help="a person (email/UPN or Entra object id)")
     add.add_argument("--reason", required=True)
-    add.add_argument("--approver", required=True, help="Entra object id of the SLT member or DSL who approved it")
+    add.add_argument("--approver", required=True, help="the SLT member or DSL who approved it (email/UPN or Entra object id)")
     add.add_argument("--expires", type=date.fromisoformat, help="last day it applies (YYYY-MM-DD)")
     actions.add_parser("list", help="list the register")
     revoke = actions.add_parser("revoke", help="withdraw an exception")
     revoke.add_argument("id", type=int)
-    revoke.add_argument("--by", required=True, help="Entra object id of the SLT member or DSL withdrawing it")
+    revoke.add_argument("--by", required=True, help="the SLT member or DSL withdrawing it (email/UPN or Entra object id)")
 
 
 def _approver(policy: Policy, aad_id: str) -> Person:
@@ -228,7 +246,9 @@ def exceptions_command(args: argparse.Namespace) -> int:
         async with database(settings) as engine:
             register = ExceptionRegister(engine)
             if args.action == "add":
-                approver = _approver(policy, args.approver)
+                approver = _approver(policy, await _entra_id(settings, args.approver))
+                if args.person is not None:
+                    args.person = await _entra_id(settings, args.person)
                 reason, expires = await _checked_exception(args, policy, register)
                 approved = await register.approve(
                     rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,
@@ -236,7 +256,7 @@ def exceptions_command(args: argparse.Namespace) -> int:
                 )
                 print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
             elif args.action == "revoke":
-                person = _approver(policy, args.by)
+                person = _approver(policy, await _entra_id(settings, args.by))
                 outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator)
                 if outcome is Revocation.unknown:
                     raise StartupError(f"there is no exception #{args.id}: see `exceptions list`")
@@ -252,6 +272,23 @@ def exceptions_command(args: argparse.Namespace) -> int:
             return 0
 
     return asyncio.run(run())
+
+
+async def _entra_id(settings: Settings, person: str) -> str:
+    """An Entra object id for a person given either way: as an object id, or by email/UPN
+    (looked up in the directory through Graph, User.Read.All)."""
+    if "@" not in person:
+        return person
+    from graph.client import GraphClient, GraphUnavailable
+    from graph.diagnostics import object_id
+
+    graph = GraphClient(settings)
+    try:
+        return await object_id(graph, person.strip())
+    except GraphUnavailable as exc:
+        raise StartupError(f"cannot find {person} in the directory: {exc.reason}") from exc
+    finally:
+        await graph.close()
 
 
 def _is_teams_meeting_id(meeting_id: str) -> bool:
