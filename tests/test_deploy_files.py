@@ -64,3 +64,16 @@ def test_pyjwt_is_a_dev_dependency_and_the_license_is_an_spdx_string():
     users = {p.relative_to(ROOT).parts[0] for p in ROOT.rglob("*.py") if ".venv" not in p.parts
              and re.search(r"^\s*(import jwt|from jwt)", p.read_text(encoding="utf-8"), re.M)}
     assert users <= {"standins", "tests"}
+
+
+def test_env_example_and_the_readme_list_every_setting():
+    from config.settings import Settings
+
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        variable = alias.choices[0] if hasattr(alias, "choices") else alias
+        assert re.search(rf"^#? ?{re.escape(variable)}=", example, re.M), f"{variable} is not in .env.example"
+        assert f"`{variable}`" in readme, f"{variable} is not in the README's Configuration table"
+    assert "MicrosoftAppType=SingleTenant" in example
