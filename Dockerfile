@@ -6,19 +6,26 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY app.py ./
+COPY cli.py ./
 COPY bot ./bot
 COPY cards ./cards
 COPY config ./config
 COPY domain ./domain
 COPY graph ./graph
 COPY importers ./importers
+COPY jobs ./jobs
+COPY legal ./legal
 COPY manifest ./manifest
+COPY outbound ./outbound
+COPY admin ./admin
 COPY rules ./rules
+COPY service ./service
 COPY store ./store
 COPY tab ./tab
-COPY standins ./standins
-COPY demo ./demo
+COPY telemetry ./telemetry
 COPY policies ./policies
+# Not standins/ nor demo/: local stand-ins for Microsoft's cloud and the scripted day are for
+# development and tests only (`pip install -e '.[dev]'` from the source tree).
 COPY policy.example.toml ./
 
 RUN pip install . \

@@ -36,6 +36,8 @@ from graph.people import PeopleDirectory
 from graph.recordings import Recordings
 from graph.signins import SignInLogs
 from jobs.retention import RetentionSchedule
+from legal.privacy import privacy_notice
+from legal.terms import terms_of_use
 from jobs.worker import Worker
 from outbound.connector import BotConnector, TokenSource, token_source
 from outbound.delivery import Delivery
@@ -62,6 +64,8 @@ from store.tab_actions import TabActions
 from tab.context import TabServices
 from tab.routes import Tab, build_tab, install as install_tab
 from tab.settings import TabSettings
+from telemetry import metrics
+from telemetry.http import timed
 
 MAX_ACTIVITY_BYTES = 256 * 1024
 
@@ -175,6 +179,13 @@ def tab_services(engine: AsyncEngine, policy: Policy, exceptions: ExceptionRegis
 SERVICES = web.AppKey("services", Services)
 
 
+def static_page(html: str):
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text=html, content_type="text/html")
+
+    return page
+
+
 def server_options(settings: Settings) -> dict:
     """aiohttp server options, for `serve` and in-process runs alike. A connection's idle timer
     runs from connect until a request's headers are complete, so it is also the header timeout:
@@ -184,7 +195,7 @@ def server_options(settings: Settings) -> dict:
 
 def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> web.Application:
     http_log.install()
-    app = web.Application(client_max_size=MAX_ACTIVITY_BYTES)
+    app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[timed])
 
     async def lifecycle(app: web.Application):
         app[SERVICES] = await build_services(settings, policy, tab_settings)
@@ -212,9 +223,18 @@ def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | N
     async def note(request: web.Request) -> web.Response:
         return await request.app[SERVICES].notes.page(request)
 
+    async def metrics_page(request: web.Request) -> web.Response:
+        # Jobs are counted in the database at scrape time: every instance's, not only this one's.
+        metrics.set_jobs(await request.app[SERVICES].jobs.counts())
+        return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.CONTENT_TYPE})
+
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/api/messages", messages)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/notes/{message_id}", note)
     install_tab(app, lambda request: request.app[SERVICES].tab)  # the Teams tab: /tab, /tab/api/...
+    app.router.add_get("/metrics", metrics_page)
+    # The manifest's privacyUrl and termsOfUseUrl, written from the policy file once.
+    for path, html in (("/privacy", privacy_notice(policy)), ("/terms", terms_of_use(policy))):
+        app.router.add_get(path, static_page(html))
     return app

@@ -59,15 +59,18 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
 
 @subcommand("serve", "run the bot endpoint (the default)")
 def serve(args: argparse.Namespace) -> int:
+    from config.settings import LogFormat
+    from telemetry import logs
+
+    settings = read_settings()
+    # Text or JSON lines, before the imports below (alembic logs as it loads); the database
+    # drivers at WARNING, whose INFO lines are SQL with its parameters.
+    logs.configure(settings.log_format is LogFormat.json, settings.log_level)
+
     from aiohttp import web
 
     from app import create_app, server_options
 
-    settings = read_settings()
-    logging.getLogger().setLevel(settings.log_level.upper())
-    # Their DEBUG lines carry SQL parameters: names, concerns. Never in the service's log.
-    for chatty in ("aiosqlite", "sqlalchemy.engine"):
-        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLogger().level))
     policy = read_policy(settings)
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
@@ -165,20 +168,38 @@ def _read(path: Path) -> str:
         raise StartupError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _file_argument)
+def _timetable_arguments(parser: argparse.ArgumentParser) -> None:
+    _file_argument(parser)
+    parser.add_argument("--dry-run", action="store_true", help="say what would change, and change nothing")
+
+
+@subcommand("import-timetable", "replace the timetable with a CSV or iCalendar (.ics) export", _timetable_arguments)
 def import_timetable_command(args: argparse.Namespace) -> int:
-    from importers.timetable import parse_timetable
+    from importers.timetable import TimetableChanges, describe, parse_timetable
     from store.school_data import SchoolData
+    from store.timetable_view import current_timetable
 
     settings = read_settings()
     policy = read_policy(settings)
     entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
 
-    async def run() -> int:
+    async def run() -> TimetableChanges:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+            changes = TimetableChanges(await current_timetable(engine), [e for e, _ in entries])
+            if not args.dry_run:
+                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+            return changes
 
-    print(f"imported {asyncio.run(run())} timetable entries from {args.file}")
+    changes = asyncio.run(run())
+    if args.dry_run:
+        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it would make "
+              f"{changes.summary()}. Nothing was changed.")
+        for entry in changes.added:
+            print(f"  + {describe(entry)}")
+        for entry in changes.removed:
+            print(f"  - {describe(entry)}")
+        return 0
+    print(f"imported {len(entries)} timetable entries from {args.file}: {changes.summary()}")
     return 0
 
 
@@ -265,14 +286,14 @@ def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     scope = add.add_mutually_exclusive_group(required=True)
     scope.add_argument("--lesson", type=int, help="one lesson (its id)")
     scope.add_argument("--meeting", help="a recurring series (its Teams meeting id)")
-    scope.add_argument("--person", help="a person (Entra object id)")
+    scope.add_argument("--person", help="a person (email/UPN or Entra object id)")
     add.add_argument("--reason", required=True)
-    add.add_argument("--approver", required=True, help="Entra object id of the SLT member or DSL who approved it")
+    add.add_argument("--approver", required=True, help="the SLT member or DSL who approved it (email/UPN or Entra object id)")
     add.add_argument("--expires", type=date.fromisoformat, help="last day it applies (YYYY-MM-DD)")
     actions.add_parser("list", help="list the register")
     revoke = actions.add_parser("revoke", help="withdraw an exception")
     revoke.add_argument("id", type=int)
-    revoke.add_argument("--by", required=True, help="Entra object id of the SLT member or DSL withdrawing it")
+    revoke.add_argument("--by", required=True, help="the SLT member or DSL withdrawing it (email/UPN or Entra object id)")
 
 
 def _approver(policy: Policy, aad_id: str) -> Person:
@@ -294,9 +315,11 @@ def exceptions_command(args: argparse.Namespace) -> int:
         async with database(settings) as engine:
             register = ExceptionRegister(engine, policy)
             if args.action == "add":
-                approver = _approver(policy, args.approver)
+                approver = _approver(policy, await _entra_id(settings, args.approver))
                 if refused := policy.approval_refused(approver.aad_object_id, args.rule):
                     raise StartupError(f"{approver.name}: {refused}")
+                if args.person is not None:
+                    args.person = await _entra_id(settings, args.person)
                 reason, expires = await _checked_exception(args, policy, register)
                 approved = await register.approve(
                     rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,
@@ -304,7 +327,7 @@ def exceptions_command(args: argparse.Namespace) -> int:
                 )
                 print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
             elif args.action == "revoke":
-                person = _approver(policy, args.by)
+                person = _approver(policy, await _entra_id(settings, args.by))
                 outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator)
                 if outcome is Revocation.unknown:
                     raise StartupError(f"there is no exception #{args.id}: see `exceptions list`")
@@ -320,6 +343,23 @@ def exceptions_command(args: argparse.Namespace) -> int:
             return 0
 
     return asyncio.run(run())
+
+
+async def _entra_id(settings: Settings, person: str) -> str:
+    """An Entra object id for a person given either way: as an object id, or by email/UPN
+    (looked up in the directory through Graph, User.Read.All)."""
+    if "@" not in person:
+        return person
+    from graph.client import GraphClient, GraphUnavailable
+    from graph.diagnostics import object_id
+
+    graph = GraphClient(settings)
+    try:
+        return await object_id(graph, person.strip())
+    except GraphUnavailable as exc:
+        raise StartupError(f"cannot find {person} in the directory: {exc.reason}") from exc
+    finally:
+        await graph.close()
 
 
 async def _checked_exception(args: argparse.Namespace, policy: Policy, register) -> tuple[str, datetime | None]:
@@ -521,6 +561,7 @@ def cards_command(args: argparse.Namespace) -> int:
 
 def _alerts_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--undelivered", action="store_true", help="only the cards that have not been delivered")
+    _alerts_operator_arguments(parser)
 
 
 @subcommand("alerts", "list the cards Chaperone has queued or sent (reminders, warnings, alerts, summaries)", _alerts_arguments)
@@ -528,6 +569,8 @@ def alerts_command(args: argparse.Namespace) -> int:
     from domain.messages import DeliveryStatus
     from store.outbox import Outbox
 
+    if args.action:
+        return _alerts_operator_command(args)
     settings = read_settings()
 
     async def run() -> list:
@@ -543,6 +586,120 @@ def alerts_command(args: argparse.Namespace) -> int:
     if not messages:
         print("no undelivered cards" if args.undelivered else "no cards yet")
     return 0
+
+
+# --- playground: Chaperone in dev mode for Microsoft 365 Agents Playground --------------------
+
+
+def _playground_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--graph-port", type=int, default=3979, help="where the example school's Graph stand-in listens")
+
+
+@subcommand("playground", "dev mode for Microsoft 365 Agents Playground: the example school, with a local Graph stand-in",
+            _playground_arguments)
+def playground_command(args: argparse.Namespace) -> int:
+    import os
+
+    try:
+        from standins.graph import GraphStandIn
+        from standins.school import seed
+    except ImportError as exc:  # the stand-ins are not installed in production
+        raise StartupError(f"the local stand-ins are not installed ({exc.name}): run from the source tree after scripts/setup.sh") from exc
+
+    graph = seed(GraphStandIn()).start(port=args.graph_port)
+    os.environ["CHAPERONE_DEV_MODE"] = "1"
+    os.environ["CHAPERONE_GRAPH_BASE_URL"] = graph.base_url
+    settings = read_settings()
+    print(f"Chaperone (dev mode, the example school) on http://127.0.0.1:{settings.port}/api/messages; "
+          f"Graph stand-in on {graph.base_url}\n"
+          f"Now start the Playground in this folder: npx @microsoft/m365agentsplayground start -e "
+          f"http://127.0.0.1:{settings.port}/api/messages -c msteams", flush=True)
+    try:
+        return serve(args)
+    finally:
+        graph.stop()
+
+
+# --- doctor: is this deployment complete? ---------------------------------------------------
+
+
+def _doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--organizer", help="a teacher (email/UPN or Entra object id) whose meetings the Teams "
+                                            "application access policy must cover")
+
+
+@subcommand("doctor", "check the settings, policy, database, credentials, Graph permissions, access policy and channels",
+            _doctor_arguments)
+def doctor_command(args: argparse.Namespace) -> int:
+    from admin.doctor import Check, Level, examine, report
+
+    try:
+        settings = read_settings()
+    except StartupError as exc:
+        print(report([Check("settings", Level.problem, str(exc), "fix the environment or .env (see .env.example)")]))
+        return 1
+    checks = [Check("settings", Level.ok, f"read ({'dev mode' if settings.dev_mode else 'authentication on'})")]
+    policy = None
+    try:
+        policy = read_policy(settings)
+        checks.append(Check("policy file", Level.ok, f"{policy.school.name}, {len(policy.clause_maps)} AUP document(s) adopted"))
+    except StartupError as exc:
+        checks.append(Check("policy file", Level.problem, str(exc), "fix the policy file (policy.example.toml is commented)"))
+    checks += asyncio.run(examine(settings, policy, args.organizer))
+    print(report(checks))
+    return 1 if any(c.level is Level.problem for c in checks) else 0
+
+
+# --- alerts retry / dismiss: an operator deals with cards that could not be delivered ---------
+
+
+def _alerts_operator_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    retry = actions.add_parser("retry", help="deliver a card that failed once more (audited)")
+    which = retry.add_mutually_exclusive_group(required=True)
+    which.add_argument("id", nargs="?", type=int, help="the card's number, from `alerts --undelivered`")
+    which.add_argument("--all", action="store_true", help="every card that failed")
+    dismiss = actions.add_parser("dismiss", help="give up on an undelivered card, with the reason (audited)")
+    dismiss.add_argument("id", type=int)
+    dismiss.add_argument("--reason", required=True, help="why it will not be delivered (kept in the audit log)")
+
+
+OUTCOME_WORDS = {
+    "unknown": "there is no card #{id}: see `alerts --undelivered`",
+    "already-sent": "card #{id} was delivered already; nothing changed",
+    "already-dismissed": "card #{id} was dismissed already; nothing changed",
+    "still-trying": "card #{id} is still being tried (its delivery is queued); nothing changed",
+}
+
+
+def _alerts_operator_command(args: argparse.Namespace) -> int:
+    from domain.messages import OperatorOutcome
+    from store.outbox import Outbox
+
+    settings = read_settings()
+    operator = _operator()
+
+    async def run() -> list[tuple[int, OperatorOutcome]]:
+        async with database(settings) as engine:
+            outbox = Outbox(engine)
+            if args.action == "dismiss":
+                reason = args.reason.strip()
+                if not reason:
+                    raise StartupError("--reason is empty: say why the card will not be delivered")
+                return [(args.id, await outbox.dismiss(args.id, reason, operator))]
+            ids = await outbox.failed_ids() if args.all else [args.id]
+            return [(i, await outbox.retry(i, operator)) for i in ids]
+
+    results = asyncio.run(run())
+    done = "queued for delivery again" if args.action == "retry" else "dismissed"
+    for message_id, outcome in results:
+        if outcome is OperatorOutcome.done:
+            print(f"card #{message_id} {done}")
+        else:
+            print(OUTCOME_WORDS[outcome.value].format(id=message_id), file=sys.stderr)
+    if args.action == "retry" and args.all and not results:
+        print("no card has failed: nothing to retry")
+    return 0 if all(o is OperatorOutcome.done for _, o in results) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

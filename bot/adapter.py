@@ -35,6 +35,8 @@ from botframework.connector.auth import (
 )
 
 from config.settings import Settings
+from telemetry import metrics
+from telemetry.context import bind_activity
 
 from .envelope import BadBody, read_activity
 
@@ -190,6 +192,8 @@ class ChaperoneAdapter(CloudAdapter):
         if refusal:
             log.warning("refused activity %r: %s", activity.id, refusal)
             return error_response(403, refusal)
+        bind_activity(activity.id)
+        metrics.event_received(activity.type, activity.name)
 
         try:
             invoke_response = await self.process_activity(auth, activity, _inbound(bot))

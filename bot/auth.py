@@ -13,14 +13,16 @@ from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthenticati
 from botbuilder.schema import CallerIdConstants
 from botframework.connector.auth import AuthenticationConstants, BotFrameworkAuthentication
 
-from config.settings import Settings
+from config.settings import AppType, Settings
 
 
 def sdk_configuration(settings: Settings) -> SimpleNamespace:
     config = SimpleNamespace(
         APP_ID=settings.app_id,
         APP_PASSWORD=settings.app_password,
-        APP_TYPE=settings.app_type,
+        # The SDK's SingleTenant credentials insist on an app id; with none (dev mode) there is
+        # no authentication to configure, and its MultiTenant path is the one that allows that.
+        APP_TYPE=settings.app_type.value if settings.auth_enabled else AppType.multi_tenant.value,
         APP_TENANTID=settings.app_tenant_id,
     )
     if settings.bot_openid_metadata_url:

@@ -13,19 +13,18 @@ SIGN = "signAup"
 CONFIRMATION = "I have read and understood the Remote Learning Acceptable Use Policy (AUP) for staff."
 
 
+POLICY_TEXT = "aup-text"  # the Container holding the policy's sections, hidden until "Read the policy"
+
+
 def signing_card(document: AupDocument, name: str | None, position: str | None, problem: str | None = None) -> dict:
+    """The policy behind one "Read the policy" toggle, then name, position, the confirmation and
+    Sign: on a phone the inputs and Sign are on the first screen, not after pages of text."""
     body = [heading(document.title), text(f"Version {document.version}. Please read it all before you sign.", subtle=True)]
     if problem:
         body.append(text(problem, color="Attention", weight="Bolder"))
-    for section in document.sections:
-        if section.heading:
-            body.append(text(section.heading, weight="Bolder", spacing="Medium"))
-        bullets = [p[2:] for p in section.paragraphs if p.startswith("- ")]
-        prose = [p for p in section.paragraphs if not p.startswith("- ")]
-        for paragraph in prose:
-            body.append(text(paragraph))
-        if bullets:
-            body.append(text("\n".join(f"- {b}" for b in bullets)))
+    body.append({"type": "ActionSet", "actions": [
+        {"type": "Action.ToggleVisibility", "title": "Read the policy", "targetElements": [POLICY_TEXT]}]})
+    body.append({"type": "Container", "id": POLICY_TEXT, "isVisible": False, "items": _sections(document)})
     body += [
         {"type": "Input.Text", "id": "name", "label": "Your name", "value": name or "", "isRequired": True,
          "maxLength": 120, "regex": r"^\s*\S.*$", "errorMessage": "Enter your name."},
@@ -35,6 +34,20 @@ def signing_card(document: AupDocument, name: str | None, position: str | None, 
          "isRequired": True, "errorMessage": "Confirm that you have read and understood the AUP."},
     ]
     return card(body, [execute("Sign", SIGN, {"version": document.version, "sha256": document.sha256}, style="positive")])
+
+
+def _sections(document: AupDocument) -> list[dict]:
+    items = []
+    for section in document.sections:
+        if section.heading:
+            items.append(text(section.heading, weight="Bolder", spacing="Medium"))
+        bullets = [p[2:] for p in section.paragraphs if p.startswith("- ")]
+        prose = [p for p in section.paragraphs if not p.startswith("- ")]
+        for paragraph in prose:
+            items.append(text(paragraph))
+        if bullets:
+            items.append(text("\n".join(f"- {b}" for b in bullets)))
+    return items
 
 
 def receipt_card(name: str, position: str, version: str, signed_at: datetime, zone: ZoneInfo, already: bool) -> dict:

@@ -224,6 +224,16 @@ class Retention(_Strict):
     delivery_log_days: int = Field(30, ge=1)  # activity ids kept to recognise redeliveries
 
 
+class Privacy(_Strict):
+    """Who answers for the personal data Chaperone processes: the school (or its trust) is the
+    data controller. Shown on /privacy and /terms, which the Teams app's manifest links to."""
+
+    controller: str = Field(min_length=1)  # e.g. "Valence School" or the academy trust
+    contact_name: str = Field(min_length=1)  # e.g. "Data Protection Officer"
+    contact_email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    postal_address: str = ""
+
+
 class Policy(_Strict):
     school: School
     people: People = Field(default_factory=People)
@@ -235,6 +245,7 @@ class Policy(_Strict):
     reminder: Reminder = Field(default_factory=Reminder)
     retention: Retention = Field(default_factory=Retention)
     aup: AupPolicy | None = None
+    privacy: Privacy | None = None  # None: /privacy says the policy file names no contact yet
     # [rules.<id>]: enabled, severity and the rule's own options (see `python app.py rules`).
     rules: dict[str, dict] = Field(default_factory=dict)
     _source: str = PrivateAttr(default="<policy>")

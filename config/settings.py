@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import re
 import secrets
+from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -48,6 +49,19 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+class AppType(StrEnum):
+    """How the bot's Entra app registration signs in (Azure Bot's "Type of app")."""
+
+    single_tenant = "SingleTenant"
+    multi_tenant = "MultiTenant"
+    user_assigned_msi = "UserAssignedMSI"
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"  # one JSON object per line, with correlation ids (telemetry/logs.py)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
@@ -57,8 +71,10 @@ class Settings(BaseSettings):
     app_password: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppPassword", "MICROSOFT_APP_PASSWORD"), repr=False
     )
-    app_type: str = Field(
-        "MultiTenant", validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
+    # Azure Bot Service creates no new multi-tenant bots since July 2025: SingleTenant (with
+    # MicrosoftAppTenantId) is what a new registration is. MultiTenant still works for old ones.
+    app_type: AppType = Field(
+        AppType.single_tenant, validation_alias=AliasChoices("MicrosoftAppType", "MICROSOFT_APP_TYPE")
     )
     app_tenant_id: str = Field(
         "", validation_alias=AliasChoices("MicrosoftAppTenantId", "MICROSOFT_APP_TENANT_ID")
@@ -103,6 +119,7 @@ class Settings(BaseSettings):
     bot_openid_metadata_url: str | None = Field(None, validation_alias="CHAPERONE_BOT_OPENID_METADATA_URL")
     bot_token_issuer: str | None = Field(None, validation_alias="CHAPERONE_BOT_TOKEN_ISSUER")
     log_level: str = Field("INFO", validation_alias="CHAPERONE_LOG_LEVEL")
+    log_format: LogFormat = Field(LogFormat.text, validation_alias="CHAPERONE_LOG_FORMAT")
     # Where Teams can reach Chaperone (https://...). With it, the organizer's warning is shown
     # on the meeting stage as a targeted notification; without it, in the meeting chat only.
     public_url: str | None = Field(None, validation_alias="CHAPERONE_PUBLIC_URL")
@@ -114,6 +131,14 @@ class Settings(BaseSettings):
     # sent the whole body in this time gets 408. Teams sends an activity in well under a second.
     header_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_HEADER_TIMEOUT_SECONDS", gt=0, le=300)
     body_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_BODY_TIMEOUT_SECONDS", gt=0, le=300)
+
+    @field_validator("app_type", mode="before")
+    @classmethod
+    def _app_type_any_case(cls, value: object) -> object:
+        # Azure's templates and people write it in any case ("singletenant", "SingleTenant").
+        if isinstance(value, str):
+            return next((t for t in AppType if t.value.lower() == value.strip().lower()), value)
+        return value
 
     @field_validator("allowed_service_hosts", mode="before")
     @classmethod
@@ -152,8 +177,11 @@ class Settings(BaseSettings):
                 "Set MicrosoftAppId and MicrosoftAppPassword, or set CHAPERONE_DEV_MODE=1 for local "
                 "development (unauthenticated, loopback service URLs only)."
             )
-        if self.app_type.lower() == "singletenant" and not self.app_tenant_id:
-            raise ValueError("MicrosoftAppType=SingleTenant needs MicrosoftAppTenantId.")
+        if self.auth_enabled and self.app_type is AppType.single_tenant and not self.app_tenant_id:
+            raise ValueError(
+                "MicrosoftAppType=SingleTenant (the default) needs MicrosoftAppTenantId, the Directory (tenant) ID "
+                "of the bot's app registration. An old multi-tenant bot sets MicrosoftAppType=MultiTenant."
+            )
         for name in ("bot_openid_metadata_url", "graph_base_url"):
             url = getattr(self, name)
             if url and urlsplit(url).scheme != "https" and not is_loopback_host(urlsplit(url).hostname):

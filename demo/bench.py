@@ -72,6 +72,7 @@ async def run_bench(events: int, concurrency: int, database_url: str | None) -> 
             **os.environ,
             "MicrosoftAppId": APP_ID,
             "MicrosoftAppPassword": "bench-only",
+            "MicrosoftAppTenantId": "5f1b3a1e-0000-4000-8000-5c8001000001",
             "CHAPERONE_DEV_MODE": "0",
             "CHAPERONE_BOT_OPENID_METADATA_URL": identity.metadata_url,
             "CHAPERONE_BOT_TOKEN_ISSUER": identity.issuer,

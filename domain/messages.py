@@ -33,6 +33,19 @@ class DeliveryStatus(StrEnum):
     pending = "pending"
     sent = "sent"
     failed = "failed"  # kept, listed by `alerts --undelivered` and counted by /healthz
+    # An operator decided it will not be delivered (`alerts dismiss ID --reason`, audited):
+    # kept for the record, no longer counted as undelivered.
+    dismissed = "dismissed"
+
+
+class OperatorOutcome(StrEnum):
+    """What `alerts retry` or `alerts dismiss` did to one card."""
+
+    done = "done"
+    unknown = "unknown"  # no such card
+    already_sent = "already-sent"
+    already_dismissed = "already-dismissed"
+    still_trying = "still-trying"  # pending: its delivery job is queued or retrying already
 
 
 class RaisedFinding(BaseModel):

@@ -23,9 +23,10 @@ from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph_core import GraphClientFactory
 
 from config.settings import Settings, is_loopback_host
+
+from .metered import metered_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,9 +94,8 @@ class GraphClient:
             log.warning("Microsoft Graph is not configured: checks that need it will say 'could not verify'")
             return
         host = urlsplit(settings.graph_base_url).hostname or ""
-        http = GraphClientFactory.create_with_default_middleware(
-            options={RetryHandlerOption.get_key(): RetryHandlerOption(delay=1, max_retries=3)}
-        )
+        # The SDK's default client, with every answer (retries included) counted for /metrics.
+        http = metered_client({RetryHandlerOption.get_key(): RetryHandlerOption(delay=1, max_retries=3)})
         auth = AzureIdentityAuthenticationProvider(self._credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
         adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = settings.graph_base_url.rstrip("/")

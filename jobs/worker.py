@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from store.jobs import Job, JobStore
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,10 @@ class Worker:
         return len(claimed)
 
     async def _run(self, job: Job) -> None:
+        with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
+            await self._run_job(job)
+
+    async def _run_job(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
         if handler is None:
             await self._jobs.fail(job.id, f"no handler for job kind {job.kind!r}")

@@ -18,7 +18,7 @@ from yarl import URL
 from azure.identity.aio import ClientSecretCredential, ManagedIdentityCredential
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from config.settings import Settings
+from config.settings import AppType, Settings
 from domain.events import MeetingDetails
 
 from .errors import summarise
@@ -54,7 +54,7 @@ class EntraToken:
     """The bot's own app token for the Bot Connector, from azure-identity (cached by it)."""
 
     def __init__(self, settings: Settings) -> None:
-        if settings.app_type.lower() == "userassignedmsi":
+        if settings.app_type is AppType.user_assigned_msi:
             self._credential = ManagedIdentityCredential(client_id=settings.app_id)
         else:
             self._credential = ClientSecretCredential(

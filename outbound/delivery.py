@@ -17,6 +17,7 @@ from jobs.worker import GiveUp, Worker
 from store.jobs import Job
 from store.lessons import LessonStore
 from store.outbox import DELIVER, REFRESH, Outbox
+from telemetry import metrics
 
 from .activities import card_activity
 from .connector import BotConnector, ConnectorError
@@ -60,7 +61,7 @@ class Delivery:
 
     async def deliver(self, job: Job) -> None:
         message = await self._outbox.get(job.payload["message_id"])
-        if message is None or message.status is DeliveryStatus.sent:
+        if message is None or message.status in (DeliveryStatus.sent, DeliveryStatus.dismissed):
             return  # sent already, or deleted by retention
         try:
             if message.kind is MessageKind.reply:
@@ -71,15 +72,19 @@ class Delivery:
                 sent = await self._send(message, card_activity(card, message.summary))
         except NoDestination as exc:
             await self._outbox.attempt_failed(message.id, str(exc), final=True)
+            metrics.CARDS.labels(message.kind.value, "failed").inc()
             raise GiveUp(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - connector failures are retried by the worker, then kept
             final = job.attempts >= self._max_attempts
             await self._outbox.attempt_failed(message.id, f"{type(exc).__name__}: {exc}", final=final)
+            if final:
+                metrics.CARDS.labels(message.kind.value, "failed").inc()
             raise
         if not message.card:
             # Kept as sent: the record shows what people saw, and refreshes start from it.
             await self._outbox.set_card(message.id, card)
         await self._outbox.sent(message.id, sent.conversation_id, sent.activity_id)
+        metrics.CARDS.labels(message.kind.value, "sent").inc()
         log.info("delivered %s %s to %s", message.kind.value, message.id, message.destination.value)
 
     async def refresh(self, job: Job) -> None:

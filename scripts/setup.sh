@@ -25,12 +25,15 @@ install_npm() {  # folder, package that shows it is installed
 }
 install_npm cards adaptivecards
 install_npm manifest @microsoft/app-manifest
+install_npm playground @microsoft/m365agentsplayground
 
-# Chromium for the tab's browser tests (Playwright drives Debian's build through executable_path:
-# Playwright's own browser download is not reachable). Installed with apt where we are root.
+# Debian's chromium for the browser tests (the tab, the Agents Playground, the AUP card on a
+# phone): Playwright drives it through executable_path; Playwright's own browser download is not
+# reachable. Installed with apt where we are root.
 if [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    (apt-get install -y chromium >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y chromium >/dev/null 2>&1; }) \
+    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; }) \
       || echo "setup: could not install chromium; the browser tests will fail" >&2
   else
     echo "setup: /usr/bin/chromium is missing (apt-get install chromium); the browser tests need it" >&2

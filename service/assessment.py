@@ -20,6 +20,7 @@ from store.register import ExceptionRegister
 from store.school_data import SchoolData
 from store.signatures import SignatureRegister
 from store.tables import utcnow
+from telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class LessonAssessor:
         snapshot = await self.snapshot(lesson, moment, at)
         findings = registry.evaluate(snapshot, self._policy)
         recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
+        metrics.verdicts_reached(findings)
         if lesson.actual_end is None:
             await self._book_next_looks(lesson, findings, at)
         for finding in recorded.new:

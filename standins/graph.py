@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from .entra import EntraTokens
 from .server import StandIn
 
 EVOLVABLE = {"invited", "organizationExcludingGuests"}
@@ -52,6 +53,7 @@ class GraphStandIn(StandIn):
         self.delays: dict[str, float] = {}  # path prefix -> seconds
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
+        self.entra = EntraTokens()  # the token endpoint `doctor` reads permissions from
 
     @property
     def base_url(self) -> str:
@@ -104,6 +106,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
         app.router.add_get("/v1.0/users/{uid}", self._user)
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
+        self.entra.routes(app)
 
     @web.middleware
     async def _slow(self, request: web.Request, handler):
@@ -228,11 +231,14 @@ class GraphStandIn(StandIn):
         return web.json_response({"value": [g for g in asked if g in person["groups"]]})
 
     async def _user(self, request: web.Request) -> web.Response:
-        person = self.people.get(request.match_info["uid"])
+        # Like Graph, /users/{id | userPrincipalName}.
+        uid = next((pid for pid, p in self.people.items() if p["upn"].lower() == request.match_info["uid"].lower()),
+                   request.match_info["uid"])
+        person = self.people.get(uid)
         if person is None:
             return _error(404, "Request_ResourceNotFound", "Resource not found.")
         return web.json_response(
-            {"id": request.match_info["uid"], "userType": person["userType"], "displayName": person["displayName"],
+            {"id": uid, "userType": person["userType"], "displayName": person["displayName"],
              "userPrincipalName": person["upn"], "mail": person["upn"]}
         )
 

@@ -91,9 +91,9 @@ class StandIn:
             return web.json_response({"error": {"code": str(status), "message": "stand-in fault"}}, status=status, headers=headers)
         return await handler(request)
 
-    def start(self) -> "StandIn":
+    def start(self, port: int | None = None) -> "StandIn":
         ready = threading.Event()
-        self.port = free_port()
+        self.port = port or free_port()
 
         def run() -> None:
             loop = asyncio.new_event_loop()

@@ -119,6 +119,21 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     log.info("database schema is up to date (%s)", engine.url.get_backend_name())
 
 
+async def schema_revisions(engine: AsyncEngine) -> tuple[str | None, str]:
+    """(the database's migration revision, None if never migrated; the newest this code has),
+    read without changing anything: for `doctor`."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    def current(connection: Connection) -> str | None:
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.connect() as conn:
+        revision = await conn.run_sync(current)
+    head = ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+    return revision, head
+
+
 async def ping(engine: AsyncEngine) -> str | None:
     """None when the database answers, else why not."""
     try:

@@ -67,6 +67,15 @@ class JobStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """(kind, "running" or "queued") -> how many, across every instance: for /metrics."""
+        now = utcnow()
+        running = JobRow.leased_until.is_not(None) & (JobRow.leased_until >= now)
+        async with self._sessions() as session:
+            stmt = (select(JobRow.kind, running.label("running"), func.count())
+                    .where(JobRow.done_at.is_(None)).group_by(JobRow.kind, running))
+            return {(kind, "running" if is_running else "queued"): count for kind, is_running, count in await session.execute(stmt)}
+
     async def enqueue(self, spec: JobSpec, lesson_id: int | None = None) -> None:
         async with self._sessions() as session, session.begin():
             await add_job(session, spec, lesson_id)

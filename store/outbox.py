@@ -9,7 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.messages import AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, RaisedFinding
+from domain.messages import (
+    AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, OperatorOutcome, RaisedFinding,
+)
 
 from .jobs import JobSpec, add_job
 from .register import audit
@@ -145,9 +147,46 @@ class Outbox:
             return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
     async def undelivered(self) -> list[Message]:
+        """Cards not delivered yet (pending) or given up on (failed); not those an operator dismissed."""
         async with self._sessions() as session:
-            stmt = select(MessageRow).where(MessageRow.status != DeliveryStatus.sent.value).order_by(MessageRow.id)
+            stmt = (select(MessageRow)
+                    .where(MessageRow.status.in_([DeliveryStatus.pending.value, DeliveryStatus.failed.value]))
+                    .order_by(MessageRow.id))
             return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def retry(self, message_id: int, operator: str) -> OperatorOutcome:
+        """Deliver a card that failed for good once more (a new delivery job, attempts from
+        zero), audited; any instance's worker picks the job up."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            refusal = _not_failed(row)
+            if refusal is not None:
+                return refusal
+            row.status = DeliveryStatus.pending.value
+            await add_job(session, JobSpec(kind=DELIVER, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+            audit(session, operator, "message.retry", f"message:{row.id}", {"kind": row.kind, "attempts": row.attempts})
+            return OperatorOutcome.done
+
+    async def failed_ids(self) -> list[int]:
+        async with self._sessions() as session:
+            stmt = select(MessageRow.id).where(MessageRow.status == DeliveryStatus.failed.value).order_by(MessageRow.id)
+            return list((await session.execute(stmt)).scalars())
+
+    async def dismiss(self, message_id: int, reason: str, operator: str) -> OperatorOutcome:
+        """Give up on an undelivered card on purpose, with the reason, audited. It stays in the
+        outbox for the record; /healthz no longer counts it."""
+        async with self._sessions() as session, session.begin():
+            row = await session.get(MessageRow, message_id, with_for_update=True)
+            if row is None:
+                return OperatorOutcome.unknown
+            if row.status == DeliveryStatus.sent.value:
+                return OperatorOutcome.already_sent
+            if row.status == DeliveryStatus.dismissed.value:
+                return OperatorOutcome.already_dismissed
+            row.status = DeliveryStatus.dismissed.value
+            # The reason is the operator's words: kept in the audit log, never written to the service log.
+            audit(session, operator, "message.dismiss", f"message:{row.id}", {"kind": row.kind, "reason": reason})
+            return OperatorOutcome.done
 
     async def all(self, lesson_id: int | None = None) -> list[Message]:
         async with self._sessions() as session:
@@ -155,3 +194,14 @@ class Outbox:
             if lesson_id is not None:
                 stmt = stmt.where(MessageRow.lesson_id == lesson_id)
             return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+
+def _not_failed(row: MessageRow | None) -> OperatorOutcome | None:
+    """Why a card cannot be retried, or None when it failed for good and can be."""
+    if row is None:
+        return OperatorOutcome.unknown
+    return {
+        DeliveryStatus.sent.value: OperatorOutcome.already_sent,
+        DeliveryStatus.dismissed.value: OperatorOutcome.already_dismissed,
+        DeliveryStatus.pending.value: OperatorOutcome.still_trying,
+    }.get(row.status)

@@ -298,3 +298,28 @@ async def run_app_with_tab(env: dict[str, str], service_url: str, tab) -> AsyncI
                 os.environ[key] = value
     async with serve_in_process(settings, policy, tab) as served:
         yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url))
+
+
+# --- A headless browser: Debian's chromium driven by Playwright ------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser download is not used
+
+
+@asynccontextmanager
+async def chromium():
+    """A headless Chromium (scripts/setup.sh installs Debian's when apt is there). Missing, the
+    test is skipped, except under CI=true where it fails."""
+    import pytest
+    from playwright.async_api import async_playwright
+
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/setup.sh does)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"])
+        try:
+            yield browser
+        finally:
+            await browser.close()

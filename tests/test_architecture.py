@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 OURS = {"app", "cli", "bot", "service", "outbound", "jobs", "store", "graph", "rules", "cards", "domain", "config",
-        "importers", "manifest", "demo", "standins", "tab"}
+        "importers", "manifest", "demo", "standins", "tab", "telemetry", "admin", "legal"}
 IO = {"aiohttp", "sqlalchemy", "alembic", "asyncpg", "aiosqlite", "botbuilder", "botframework", "msgraph", "msgraph_core",
       "kiota_abstractions", "kiota_http", "kiota_authentication_azure", "azure", "httpx", "requests", "socket", "urllib3"}
 
@@ -22,17 +22,23 @@ MAY_IMPORT = {
     "rules": {"domain", "config"},
     "cards": {"domain", "config", "rules"},
     "importers": {"domain"},
-    "graph": {"domain", "config"},
+    "graph": {"domain", "config", "telemetry"},
     "store": {"domain", "config"},
-    "jobs": {"store", "domain", "config"},
-    "outbound": {"store", "jobs", "cards", "rules", "domain", "config"},
-    "service": {"outbound", "store", "graph", "jobs", "rules", "cards", "importers", "domain", "config"},
-    "bot": {"service", "outbound", "store", "jobs", "cards", "rules", "domain", "config"},
+    "jobs": {"store", "domain", "config", "telemetry"},
+    "outbound": {"store", "jobs", "cards", "rules", "domain", "config", "telemetry"},
+    "service": {"outbound", "store", "graph", "jobs", "rules", "cards", "importers", "domain", "config", "telemetry"},
+    "bot": {"service", "outbound", "store", "jobs", "cards", "rules", "domain", "config", "telemetry"},
+    # Logs and metrics: imports nothing of ours, so anything may report through it.
+    "telemetry": set(),
+    # The operator's tools (`doctor`): reads what the service would use, and changes nothing.
+    "admin": {"store", "graph", "outbound", "config", "domain"},
+    # The privacy notice and terms pages: built from the policy file alone.
+    "legal": {"config", "domain"},
     # The Teams tab reads the record (store) and quotes the rules; it needs no Graph, no cards,
     # and nothing of the lesson service (app.py hands it the AUP status as a protocol).
-    "tab": {"store", "rules", "domain", "config"},
+    "tab": {"store", "rules", "domain", "config", "telemetry"},
 }
-NO_IO = {"domain", "rules", "cards", "importers"}
+NO_IO = {"domain", "rules", "cards", "importers", "legal"}
 
 
 def imports_of(path: Path) -> set[str]:

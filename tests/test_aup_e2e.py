@@ -85,7 +85,7 @@ def staff_graph(graph):
 async def test_a_new_version_makes_everyone_unsigned_and_remind_sends_one_each(any_database_url, connector, graph, tmp_path):
     # A restart with a new policy on one database, on both.
     staff_graph(graph)
-    staff = {"staff_group_ids = []": f'staff_group_ids = ["{STAFF_GROUP}"]'}
+    staff = {'staff_group_ids = ["00000000-0000-4000-8000-00000000e002"]': f'staff_group_ids = ["{STAFF_GROUP}"]'}
     (tmp_path / "v1").mkdir()
     (tmp_path / "v2").mkdir()
     v1 = policy_with(tmp_path / "v1", **staff)
@@ -112,7 +112,7 @@ async def test_a_new_version_makes_everyone_unsigned_and_remind_sends_one_each(a
 
 async def test_status_and_export_commands(database_url, connector, graph, tmp_path):
     staff_graph(graph)
-    policy = policy_with(tmp_path, **{"staff_group_ids = []": f'staff_group_ids = ["{STAFF_GROUP}"]'})
+    policy = policy_with(tmp_path, **{'staff_group_ids = ["00000000-0000-4000-8000-00000000e002"]': f'staff_group_ids = ["{STAFF_GROUP}"]'})
     env = dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy)
     async with run_app(env, connector.url) as app:
         await app.teams.post(sign_action(app, TA, submission(app.services.signing.document, name="Tom Hale", position="Teaching assistant")))

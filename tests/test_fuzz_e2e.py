@@ -231,6 +231,7 @@ def test_fuzz_in_dev_mode(database_url, connector, graph):
 def test_fuzz_with_authentication_on(database_url, connector, graph):
     with ChannelIdentityStandIn() as identity:
         env = dev_env(database_url, graph.base_url, CHAPERONE_DEV_MODE="0", MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used",
+                      MicrosoftAppTenantId="5f1b3a1e-0000-4000-8000-5c8001000001",
                       CHAPERONE_BOT_OPENID_METADATA_URL=identity.metadata_url, CHAPERONE_BOT_TOKEN_ISSUER=identity.issuer,
                       CHAPERONE_ALLOWED_SERVICE_HOSTS="127.0.0.1")
         token = lambda url: identity.token(APP_ID, url)  # noqa: E731

@@ -35,6 +35,7 @@ pytestmark = pytest.mark.e2e
 APP_ID = "3f6a5c1e-1111-4222-8333-944455556666"
 ERROR = "application/vnd.microsoft.error"
 OTHER_TENANT = "9d0c0b0a-0000-4000-8000-0000000000ff"
+TENANT = "5f1b3a1e-0000-4000-8000-5c8001000001"  # the example policy's, and the bot registration's (SingleTenant)
 DSL = type(SLT)("Dana Shah", DSL_ID)
 
 
@@ -46,7 +47,7 @@ def identity():
 
 def auth_env(database_url: str, identity: ChannelIdentityStandIn, **extra: str) -> dict[str, str]:
     return dev_env(
-        database_url, CHAPERONE_DEV_MODE="0", MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-by-these-tests",
+        database_url, CHAPERONE_DEV_MODE="0", MicrosoftAppId=APP_ID, MicrosoftAppPassword="not-used-by-these-tests", MicrosoftAppTenantId=TENANT,
         CHAPERONE_BOT_OPENID_METADATA_URL=identity.metadata_url, CHAPERONE_BOT_TOKEN_ISSUER=identity.issuer,
         CHAPERONE_ALLOWED_SERVICE_HOSTS="127.0.0.1", **extra,
     )
@@ -190,6 +191,7 @@ async def test_a_service_url_parsers_disagree_on_is_refused_with_authentication_
 
 def test_plain_http_is_refused_outside_dev_mode_except_to_a_listed_loopback_host(monkeypatch):
     monkeypatch.setenv("MicrosoftAppId", APP_ID)
+    monkeypatch.setenv("MicrosoftAppTenantId", TENANT)
     monkeypatch.setenv("CHAPERONE_ALLOWED_SERVICE_HOSTS", "smba.trafficmanager.net,127.0.0.1")
     settings = read_settings(_env_file=None)
     assert settings.service_url_refusal("http://smba.trafficmanager.net/emea/") is not None

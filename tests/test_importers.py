@@ -40,7 +40,7 @@ def test_bad_rows_are_all_reported_with_line_numbers():
         parse_timetable(text, "tt.csv", LONDON)
     assert error.value.problems == [
         "line 3: organizer is empty",
-        "line 4: day 'Funday' is neither a weekday name nor a date (YYYY-MM-DD)",
+        "line 4: day 'Funday' is neither a weekday (Mon, Monday) nor a date (YYYY-MM-DD or DD/MM/YYYY)",
         "line 5: start '9am' is not a time (HH:MM)",
         "line 6: end 09:50 is not after start 10:00",
     ]
@@ -97,3 +97,46 @@ def test_consents():
     with pytest.raises(ImportProblems) as error:
         parse_consents("pupil,kind\nalex@school,photo-permission\n", "c.csv")
     assert error.value.problems == ["line 2: kind 'photo-permission' is not one of remote-learning, one-to-one, pupil-aup, image"]
+
+
+# --- Timetables as schools export them -----------------------------------------------------
+
+
+def test_mis_column_names_uk_spelling_and_short_day_names_are_read():
+    text = ("Organiser,Teaching Group,Subject,Day of Week,Start Time,End Time,Start Date,End Date\r\n"
+            "l.kavanagh@valence.example,7B,Maths,Mon,09:00,09.50,2026-09-07,2026-12-18\r\n"
+            "l.kavanagh@valence.example,8C,Science,TUESDAY,10:00,10:50,,\r\n"
+            "m.strange@valence.example,9A,PSHE,Thurs,13:00,13:45,,\r\n"
+            "m.strange@valence.example,9A,Trip,04/12/2026,13:00,15:00,,\r\n")
+    entries = [e for e, _ in parse_timetable(text, "sims.csv", LONDON)]
+    assert [e.weekday for e in entries] == [0, 1, 3, None]
+    assert entries[0].organizer == "l.kavanagh@valence.example" and entries[0].class_name == "7B"
+    assert entries[0].ends == time(9, 50) and entries[0].valid_to == date(2026, 12, 18)
+    assert entries[3].on_date == date(2026, 12, 4)  # DD/MM/YYYY, as the UK writes it
+
+
+def test_a_missing_column_is_named_by_chaperone_s_name():
+    with pytest.raises(ImportProblems) as error:
+        parse_timetable("Teacher,Group,Subject,Day,Start Time\nx@y,7B,Maths,Mon,09:00\n", "tt.csv", LONDON)
+    assert "missing column(s): end" in error.value.problems[0]
+
+
+def ics(*event_lines: str) -> str:
+    return "\r\n".join(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//MIS//EN", "BEGIN:VEVENT", "UID:1", "SUMMARY:Maths",
+                        "ORGANIZER:mailto:t@valence.example", *event_lines, "END:VEVENT", "END:VCALENDAR", ""])
+
+
+def test_a_fortnightly_two_day_recurrence_is_expanded_into_its_dated_lessons():
+    text = ics("DTSTART;TZID=Europe/London:20260907T090000", "DTEND;TZID=Europe/London:20260907T095000",
+               "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,WE;UNTIL=20261007T235959Z", "EXDATE;TZID=Europe/London:20260921T090000")
+    entries = [e for e, _ in parse_timetable(text, "tt.ics", LONDON)]
+    assert [e.on_date for e in entries] == [date(2026, 9, 7), date(2026, 9, 9), date(2026, 9, 23),
+                                             date(2026, 10, 5), date(2026, 10, 7)]  # 21 Sept excluded
+    assert all(e.weekday is None and e.starts == time(9, 0) and e.ends == time(9, 50) for e in entries)
+
+
+def test_a_count_limited_daily_recurrence_keeps_its_wall_clock_time_across_the_clock_change():
+    text = ics("DTSTART;TZID=Europe/London:20261023T160000", "DTEND;TZID=Europe/London:20261023T170000",
+               "RRULE:FREQ=DAILY;COUNT=4")
+    entries = [e for e, _ in parse_timetable(text, "tt.ics", LONDON)]
+    assert [e.on_date.day for e in entries] == [23, 24, 25, 26] and {e.starts for e in entries} == {time(16, 0)}

@@ -167,7 +167,7 @@ async def test_sign_in_logs_are_not_read_unless_the_school_turns_the_rule_on(dev
 async def test_the_dsl_gets_the_weekly_list_of_staff_pupil_chats_without_their_content(database_url, connector, graph, tmp_path):
     from datetime import datetime, timedelta, timezone
 
-    staff_group = "group-all-staff"
+    staff_group = "00000000-0000-4000-8000-00000000e002"  # the example policy's All Staff group
     for person in (TEACHER, TA):
         graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name, groups=(staff_group,))
     graph.add_person(PUPIL_A.aad_object_id, primary_role="student", name=PUPIL_A.name)
@@ -176,7 +176,7 @@ async def test_the_dsl_gets_the_weekly_list_of_staff_pupil_chats_without_their_c
                    (TEACHER.aad_object_id, TEACHER.name), (PUPIL_A.aad_object_id, PUPIL_A.name))
     graph.add_chat("19:chat-okafor-hale", now - timedelta(days=20), now - timedelta(days=1),
                    (TEACHER.aad_object_id, TEACHER.name), (TA.aad_object_id, TA.name))  # two staff: not listed
-    text = Path(policy_with(tmp_path, **{"staff_group_ids = []": f'staff_group_ids = ["{staff_group}"]'})).read_text()
+    text = Path(policy_with(tmp_path)).read_text()
     policy = tmp_path / "policy.toml"
     policy.write_text(text + "\n[rules.staff-pupil-chats]\nenabled = true\n")
     async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_POLICY_FILE=str(policy)), connector.url) as app:

@@ -26,6 +26,7 @@ def auth_env(sqlite_url: str, identity: ChannelIdentityStandIn, **extra: str) ->
         CHAPERONE_DEV_MODE="0",
         MicrosoftAppId=APP_ID,
         MicrosoftAppPassword="not-used-by-these-tests",
+        MicrosoftAppTenantId="5f1b3a1e-0000-4000-8000-5c8001000001",
         CHAPERONE_BOT_OPENID_METADATA_URL=identity.metadata_url,
         CHAPERONE_BOT_TOKEN_ISSUER=identity.issuer,
         CHAPERONE_ALLOWED_SERVICE_HOSTS="127.0.0.1",
@@ -154,6 +155,7 @@ def test_the_service_will_not_start_with_authentication_off_unless_dev_mode_is_c
 
 def test_an_openid_override_must_be_https_off_loopback(monkeypatch):
     monkeypatch.setenv("MicrosoftAppId", APP_ID)
+    monkeypatch.setenv("MicrosoftAppTenantId", "5f1b3a1e-0000-4000-8000-5c8001000001")
     monkeypatch.setenv("CHAPERONE_BOT_OPENID_METADATA_URL", "http://keys.example/openid")
     monkeypatch.setenv("CHAPERONE_BOT_TOKEN_ISSUER", "https://issuer.example")
     with pytest.raises(StartupError, match="https"):

@@ -1,0 +1,30 @@
+"""Counting every answer Graph gives, the retried ones included, for /metrics.
+
+The SDK's retry handler waits out 429s inside the HTTP client, so only a middleware placed
+after it (nearest the network) sees each throttled try.
+"""
+
+from __future__ import annotations
+
+import httpx
+from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.middleware import BaseMiddleware
+from msgraph_core import GraphClientFactory
+
+from telemetry import metrics
+
+
+class CountAnswers(BaseMiddleware):
+    async def send(self, request: httpx.Request, transport: httpx.AsyncBaseTransport) -> httpx.Response:
+        response = await super().send(request, transport)
+        await metrics.graph_response(response)
+        return response
+
+
+def metered_client(options: dict) -> httpx.AsyncClient:
+    """GraphClientFactory.create_with_default_middleware's client, with CountAnswers last."""
+    middleware = KiotaClientFactory.get_default_middleware(options)
+    middleware.append(GraphClientFactory._get_telemetry_handler(options))  # the SDK's own version header
+    middleware.append(CountAnswers())
+    client = KiotaClientFactory.get_default_client()
+    return GraphClientFactory._load_middleware_to_client(client, middleware)
