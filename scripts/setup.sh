@@ -26,6 +26,7 @@ install_npm() {  # folder, package that shows it is installed
 install_npm cards adaptivecards
 install_npm manifest @microsoft/app-manifest
 install_npm playground @microsoft/m365agentsplayground
+install_npm atk @microsoft/m365agentstoolkit-cli  # `atk validate` for the app package
 
 # Debian's chromium for the browser tests (the tab, the Agents Playground, the AUP card on a
 # phone): Playwright drives it through executable_path; Playwright's own browser download is not

@@ -93,9 +93,10 @@ def test_the_package_validates_against_microsofts_schema_and_has_the_right_icons
         assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
         color, outline = package.read("color.png"), package.read("outline.png")
-    assert manifest["manifestVersion"] == "1.22"
+    # 1.25 is the first schema with supportsChannelFeatures: the SLT alert channel may be private.
+    assert manifest["manifestVersion"] == "1.25" and manifest["supportsChannelFeatures"] == "tier1"
     schema = json.loads(microsofts_schema(manifest["manifestVersion"]).read_text())
-    assert schema["properties"]["manifestVersion"]["const"] == "1.22"
+    assert schema["properties"]["manifestVersion"]["const"] == "1.25"
     errors = list(jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).iter_errors(manifest))
     assert errors == []
     assert manifest["id"] == APP_ID and manifest["bots"][0]["botId"] == APP_ID and manifest["webApplicationInfo"]["id"] == APP_ID
@@ -160,3 +161,24 @@ def test_every_graph_call_the_stand_in_serves_has_its_permission_and_every_permi
               for r in app.router.routes() if r.method != "HEAD" and r.resource.canonical.startswith("/v1.0/")}
     assert served == set(GRAPH_CALLS)  # (the stand-in's Entra token endpoint is not Graph)
     assert set(GRAPH_CALLS.values()) == set(GRAPH_APPLICATION_PERMISSIONS)
+
+
+ATK = Path(__file__).parent / "atk" / "node_modules" / ".bin" / "atk"
+
+
+@pytest.mark.e2e
+def test_microsofts_agents_toolkit_validates_the_package(tmp_path):
+    """`atk validate --manifest-file` (npm @microsoft/m365agentstoolkit-cli, installed by
+    scripts/setup.sh into tests/atk): Microsoft's own checks, beyond the JSON schema."""
+    if not ATK.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{ATK} is missing: scripts/setup.sh installs it with npm")
+        pytest.skip("npm's @microsoft/m365agentstoolkit-cli is not installed (scripts/setup.sh installs it)")
+    result = build(tmp_path)
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "build" / "chaperone.zip") as package:
+        package.extractall(tmp_path / "package")
+    validated = subprocess.run([str(ATK), "validate", "--manifest-file", str(tmp_path / "package" / "manifest.json")],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "All passed" in validated.stdout
