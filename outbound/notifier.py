@@ -72,6 +72,10 @@ class Notifier:
                     activity=activity,
                 ),
             )
+        return await self._continue(ref, activity)
+
+    async def _continue(self, ref: ConversationReference, activity: Activity) -> Sent:
+        """Send `activity` into an existing conversation, outside any turn."""
         sent: list[Sent] = []
 
         async def deliver(turn_context: TurnContext) -> None:
@@ -85,14 +89,7 @@ class Notifier:
         """Send `activity` where a turn's reply should have gone (a reply queued in the outbox)."""
         ref = ConversationReference().deserialize(reference)
         self._checked(ref.service_url)
-        sent: list[Sent] = []
-
-        async def deliver(turn_context: TurnContext) -> None:
-            response = await turn_context.send_activity(activity)
-            sent.append(Sent(conversation_id=ref.conversation.id, activity_id=response.id if response else None))
-
-        await self._adapter.continue_conversation(ref, deliver, self._settings.app_id)
-        return sent[0]
+        return await self._continue(ref, activity)
 
     async def send_personal(self, member_id: str, tenant_id: str | None, service_url: str | None, activity: Activity) -> Sent:
         """A 1:1 chat with one person (their 29: id or Entra object id), started by Chaperone."""

@@ -82,8 +82,10 @@ def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **ext
 
 
 @asynccontextmanager
-async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None) -> AsyncIterator[RunningApp]:
-    """The real aiohttp application, on a free loopback port, configured by `env` alone."""
+async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None,
+                  tab=None) -> AsyncIterator[RunningApp]:
+    """The real aiohttp application, on a free loopback port, configured by `env` alone (and the
+    tab's settings, when given: they are read at start-up, after `env` is restored)."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
@@ -95,7 +97,7 @@ async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    async with serve_in_process(settings, policy) as served:
+    async with serve_in_process(settings, policy, tab) as served:
         yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url, token=token))
 
 
@@ -282,22 +284,9 @@ def tab_token(identity, aad_object_id: str, name: str = "Someone", **wrong) -> s
     return identity.token(aad_object_id, name, **wrong)
 
 
-@asynccontextmanager
-async def run_app_with_tab(env: dict[str, str], service_url: str, tab) -> AsyncIterator[RunningApp]:
-    """`run_app`, with the tab's settings given (they are read at start-up, after `env` is restored)."""
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        settings = read_settings()
-        policy = read_policy(settings)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    async with serve_in_process(settings, policy, tab) as served:
-        yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url))
+def run_app_with_tab(env: dict[str, str], service_url: str, tab):
+    """`run_app`, with the tab's settings given."""
+    return run_app(env, service_url, tab=tab)
 
 
 # --- A headless browser: Debian's chromium driven by Playwright ------------------------------
