@@ -50,16 +50,18 @@ async def render(ctx: Ctx) -> str:
 
 async def csv_rows(ctx: Ctx) -> list[tuple]:
     """name, entra id, version, signed, position: every member of staff Graph lists (signed or
-    not) for the current version, then every signature of older versions."""
+    not) for the current version, then every signature the staff list does not cover (someone
+    outside the staff group, or the list unreadable), as the page's 'Every signature' shows."""
     rows: list[tuple] = []
     signatures = await ctx.services.signatures.all()
+    listed: set[tuple[str, str]] = set()
     if ctx.policy.aup is not None:
         try:
             for s in await ctx.services.staff.status():
                 rows.append((s.member.name, s.member.aad_object_id, ctx.policy.aup.version, s.signed_at, s.position))
+                listed.add((s.member.aad_object_id, ctx.policy.aup.version))
         except Exception as exc:  # noqa: BLE001 - as on the page: the signatures still export
             log.warning("staff list unavailable for the AUP export: %s", type(exc).__name__)
-            rows += [(s.name, s.aad_object_id, s.version, s.signed_at, s.position) for s in signatures if s.version == ctx.policy.aup.version]
     rows += [(s.name, s.aad_object_id, s.version, s.signed_at, s.position) for s in signatures
-             if ctx.policy.aup is None or s.version != ctx.policy.aup.version]
+             if (s.aad_object_id, s.version) not in listed]
     return rows

@@ -117,3 +117,24 @@ async def any_dev_app(any_database_url, connector, graph) -> AsyncIterator[Runni
     """`dev_app` on each database (see `any_database_url` for which tests should use it)."""
     async with run_app(dev_env(any_database_url, graph.base_url), connector.url) as running:
         yield running
+
+
+@pytest.fixture
+def entra():
+    """The Entra stand-in that issues the tab's Teams single sign-on tokens."""
+    from standins.identity import EntraIdentityStandIn
+
+    with EntraIdentityStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+async def tab_app(database_url, connector, graph, entra):
+    """The app with the tab, after a lobby-off Year 7 Maths lesson that ended (one SLT alert)."""
+    from .helpers import END, MATHS, lobby_off_lesson, run_app_with_tab, tab_settings
+
+    async with run_app_with_tab(dev_env(database_url, graph.base_url), connector.url, tab_settings(entra)) as running:
+        lesson = await lobby_off_lesson(running, connector, graph)
+        await running.post_all([running.teams.meeting_end(MATHS, END)])
+        running.lesson_id = lesson.id
+        yield running

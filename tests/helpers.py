@@ -312,3 +312,13 @@ async def chromium():
             yield browser
         finally:
             await browser.close()
+
+
+async def tab_get(app, path: str, token: str | None, method: str = "GET", data: dict | None = None) -> tuple[int, str, dict]:
+    """A request to the tab's pages with a Teams single sign-on token: (status, body, headers)."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, app.url + path, headers=headers, data=data) as response:
+            return response.status, await response.text(), dict(response.headers)

@@ -9,40 +9,15 @@ from __future__ import annotations
 import csv
 import io
 
-import aiohttp
 import pytest
 
-from standins.identity import EntraIdentityStandIn
-from .helpers import (
-    DSL_ID, END, MATHS, PUPIL_A, SLT, TA, TAB_APP_ID, TEACHER, dev_env, lobby_off_lesson, rows, run_app_with_tab, sign_aup, tab_settings, tab_token,
-)
+from .helpers import DSL_ID, PUPIL_A, SLT, TA, TAB_APP_ID, TEACHER, rows, sign_aup, tab_get as get, tab_token
+
 
 pytestmark = pytest.mark.e2e
 
 OTHER_TEACHER = "aad-teacher-0099"
 MATT = "00000000-0000-4000-8000-00000000a002"  # SLT, not the DSL
-
-
-@pytest.fixture
-def entra():
-    with EntraIdentityStandIn() as standin:
-        yield standin
-
-
-@pytest.fixture
-async def tab_app(database_url, connector, graph, entra):
-    async with run_app_with_tab(dev_env(database_url, graph.base_url), connector.url, tab_settings(entra)) as running:
-        lesson = await lobby_off_lesson(running, connector, graph)
-        await running.post_all([running.teams.meeting_end(MATHS, END)])
-        running.lesson_id = lesson.id
-        yield running
-
-
-async def get(app, path: str, token: str | None, method: str = "GET", data: dict | None = None) -> tuple[int, str, dict]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, app.url + path, headers=headers, data=data) as response:
-            return response.status, await response.text(), dict(response.headers)
 
 
 async def audit(app, action: str) -> list[dict]:
