@@ -31,7 +31,11 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "the invitation could not be read",
                              reason="Graph did not report the calendar event's attendees or body")]
     else:
-        if not set(event.attendees) - organizer:
+        # Invited on the calendar event, or as the meeting's participants (a meeting created
+        # through Graph or Teams' scheduling form lists them there).
+        meeting = lesson.meeting_settings
+        invited = set(event.attendees) | {i.lower() for p in (meeting.invited if meeting else ()) for i in (p.aad_object_id, p.upn) if i}
+        if not invited - organizer:
             problems.append("the invitation was sent to nobody")
         if not event.body_text:
             problems.append("the invitation says nothing about the session's expectations")
@@ -41,8 +45,10 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
                 problems.append(f"the invitation does not mention {', '.join(repr(p) for p in missing)}")
     if problems:
         return contact_verdict(RULE, snapshot, policy, "; ".join(problems))
+    # People, not addresses: the meeting may list someone by both their id and their sign-in name.
+    attendees = len(set(event.attendees) - organizer) or len(lesson.meeting_settings.invited if lesson.meeting_settings else ())
     return [RULE.finding(snapshot, policy, Status.passed,
-                         f"an invitation setting out expectations went to {plural(len(event.attendees), 'attendee')}")]
+                         f"an invitation setting out expectations went to {plural(attendees, 'attendee')}")]
 
 
 RULE = Rule(
