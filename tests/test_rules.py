@@ -718,3 +718,12 @@ def test_staff_pupil_chats_lists_who_and_when_of_recent_chats_only():
     assert [(c["staff"], c["pupil"]) for c in finding.details["chats"]] == [("Ms Okafor", "Pupil Alex")]
     assert staff_pupil_chats.judge([old], T0 - timedelta(days=7), POLICY).status is Status.passed
     assert not staff_pupil_chats.RULE.options_for(POLICY).enabled  # the school turns it on after its DPIA
+
+
+def test_an_invitation_made_through_the_meetings_participants_counts():
+    from rules import invitation_sent
+
+    by_meeting = A_CLASS_INVITED.model_copy(update={"attendees": ()})
+    the_lesson = lesson(A_CLASS, calendar_event=by_meeting, meeting_settings=settings(invited=invited_people("id-pupil a", "ta-1")))
+    finding = verdict(invitation_sent, snap(the_lesson, organizer_ids=frozenset({"id-teacher"})))
+    assert finding.status is Status.passed and "2 attendees" in finding.message
