@@ -43,7 +43,8 @@ def intervals_from_events(events: Iterable[ParticipantEvent], *, end: datetime |
     since: datetime | None = None
     role: str | None = None
     note: str | None = None
-    for event in sorted(events, key=lambda e: (e.at, e.id)):
+    # At the same instant a join goes before a leave (a device switch stays one interval).
+    for event in sorted(events, key=lambda e: (e.at, not e.joined, e.id)):
         if event.joined:
             devices += 1
             present = True if event.in_meeting is None else event.in_meeting
@@ -54,7 +55,8 @@ def intervals_from_events(events: Iterable[ParticipantEvent], *, end: datetime |
         if since is None and present:
             since, role, note = event.at, event.role, None
         elif since is not None and not present:
-            intervals.append(Interval(joined_at=since, left_at=event.at, role=event.role or role, note=_changed(role, event.role, note)))
+            intervals.append(Interval(joined_at=since, left_at=event.at, role=_higher(role, event.role),
+                                      note=_changed(role, event.role, note)))
             since = None
         elif since is not None and event.role and role and event.role.lower() != role.lower():
             # A role changed mid-lesson (a pupil made presenter): each interval keeps its own.
@@ -69,6 +71,17 @@ def intervals_from_events(events: Iterable[ParticipantEvent], *, end: datetime |
         else:
             intervals.append(Interval(joined_at=since, left_at=None, role=role, note=note))
     return intervals
+
+
+RANK = {"attendee": 0, "presenter": 1, "coorganizer": 2, "organizer": 3}
+
+
+def _higher(joined_as: str | None, left_as: str | None) -> str | None:
+    """The role of an interval whose role changed with no event to say when: the more privileged,
+    so a pupil who presented and was demoted before leaving is not recorded as never presenting."""
+    if not joined_as or not left_as:
+        return joined_as or left_as
+    return max((joined_as, left_as), key=lambda r: RANK.get(r.lower(), 0))
 
 
 def _changed(role: str | None, at_leave: str | None, note: str | None) -> str | None:

@@ -107,6 +107,7 @@ class Recording(_Frozen):
 
     recording_id: str
     created: datetime | None = None
+    ended: datetime | None = None
     # The tenant of the meeting organizer it is stored under: the school's, or someone else's.
     tenant_id: str | None = None
 

@@ -18,7 +18,8 @@ def _recording(item: CallRecording) -> Recording:
     extra = organizer.additional_data if organizer else {}
     # kiota parses GUID-looking strings in additional data into UUIDs.
     tenant = extra.get("tenantId") or (getattr(organizer, "tenant_id", None) if organizer else None)
-    return Recording(recording_id=item.id, created=item.created_date_time, tenant_id=str(tenant) if tenant else None)
+    return Recording(recording_id=item.id, created=item.created_date_time, ended=item.end_date_time,
+                     tenant_id=str(tenant) if tenant else None)
 
 
 class Recordings:

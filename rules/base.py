@@ -43,6 +43,9 @@ class Rule:
     needs_roster: bool = False
     # The rule judges the organizer or what Graph keeps under them (calendar, timetable).
     needs_organizer: bool = False
+    # The policy asks for SLT's approval *before* (one-to-one sessions, live streams, two staff:
+    # "SLT approval will be sought"): an exception recorded after the start does not waive it.
+    prior_approval: bool = False
 
     def options_for(self, policy: Policy) -> RuleOptions:
         try:

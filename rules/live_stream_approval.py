@@ -31,4 +31,5 @@ RULE = Rule(
     severity=Severity.breach,
     remediation="Ask SLT to approve the live stream (an approved exception in Chaperone) before it starts.",
     evaluate=evaluate,
+    prior_approval=True,
 )

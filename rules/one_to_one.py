@@ -67,8 +67,19 @@ def judge_sessions(rule: Rule, snapshot: LessonSnapshot, policy: Policy, judge: 
     found = spells(snapshot, policy)
     if not found:
         minutes = RULE.options_for(policy).spell_minutes
-        return [rule.finding(snapshot, policy, Status.passed, f"no one-to-one session (no spell of {minutes:g} min or more with a single pupil)")]
+        return [rule.finding(snapshot, policy, Status.passed, f"no one-to-one session (no spell of {minutes:g} min or more with a single pupil)",
+                             recheck_at=_becomes_a_spell_at(snapshot, policy))]
     return judge(found)
+
+
+def _becomes_a_spell_at(snapshot: LessonSnapshot, policy: Policy) -> datetime | None:
+    """When a single pupil alone now becomes a one-to-one session, if nobody joins or leaves
+    first: the rule looks again then, rather than waiting for the next event or the end."""
+    if snapshot.lesson.actual_end is not None:
+        return None
+    minimum = timedelta(minutes=RULE.options_for(policy).spell_minutes)
+    ongoing = [start for start, end, _ in snapshot.spells(lambda present: len(present) == 1, timedelta(0)) if end is None]
+    return ongoing[-1] + minimum if ongoing and ongoing[-1] + minimum > snapshot.at else None
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
@@ -94,4 +105,5 @@ RULE = Rule(
     moments=MOMENTS,
     options=Options,
     needs_roster=True,
+    prior_approval=True,
 )

@@ -112,8 +112,8 @@ def _cannot_judge(rule: Rule, snapshot: LessonSnapshot) -> tuple[str, str] | Non
 
 
 def _approved(rule: Rule, finding: Finding, snapshot: LessonSnapshot, policy: Policy) -> Finding:
-    """A failure SLT approved before the lesson started is no longer a breach. An approval
-    recorded afterwards is shown, but the breach stands: the policy asks for prior approval."""
+    """An approved failure is no longer a breach. Where the policy asks for approval before the
+    lesson (Rule.prior_approval), one recorded afterwards is shown but the breach stands."""
     if finding.status is not Status.failed:
         return finding
     approval = snapshot.approval(rule.id, person_ids={a.person_id for a in snapshot.lesson.attendance})
@@ -121,7 +121,7 @@ def _approved(rule: Rule, finding: Finding, snapshot: LessonSnapshot, policy: Po
         return finding
     by = approval.approved_by_name or "SLT"
     zone = policy.school.zone
-    if approval.approved_at > snapshot.started_at:
+    if rule.prior_approval and approval.approved_at > snapshot.started_at:
         when = approval.approved_at.astimezone(zone)
         return finding.model_copy(update={
             "reason": f"approved afterwards by {by} at {when:%H:%M on %d %B %Y} (exception #{approval.id}: {approval.reason}); "

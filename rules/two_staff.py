@@ -100,4 +100,5 @@ RULE = Rule(
     moments=ROSTER_MOMENTS,
     options=Options,
     needs_roster=True,
+    prior_approval=True,
 )

@@ -114,5 +114,6 @@ class LessonAssessor:
             when = finding.recheck_at.isoformat()
             # The lesson's clock is Teams' event time; the job waits the same span in real time.
             delay = max(0.0, (finding.recheck_at - at).total_seconds())
-            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=f"{finding.rule_id}:{when}", payload={"at": when})
+            # One look per instant, whichever rules asked for it: every rule is judged then.
+            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=when, payload={"at": when})
             await self._jobs.enqueue(spec, lesson.id)

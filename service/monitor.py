@@ -112,14 +112,13 @@ class LessonMonitor:
     # ---- in the turn: record, queue, answer -----------------------------------------
 
     async def meeting_started(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        lesson, outcome = await self._store.record_start(event, activity_key, [JobSpec(kind=LESSON_STARTED)])
+        lesson, outcome = await self._store.record_start(event, activity_key, [JobSpec(kind=LESSON_STARTED)], end_jobs=self._end_jobs())
         self._worker.wake()
         log.info("meetingStart %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
         return lesson, outcome
 
     async def meeting_ended(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        reconcile = JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])
-        lesson, outcome = await self._store.record_end(event, activity_key, [JobSpec(kind=LESSON_ENDED), reconcile])
+        lesson, outcome = await self._store.record_end(event, activity_key, self._end_jobs())
         self._worker.wake()
         log.info("meetingEnd %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
         return lesson, outcome
@@ -242,10 +241,11 @@ class LessonMonitor:
         recorded = await self._assessor.assess(lesson_id, moment, at)
         if recorded.new:
             await self._notices.breaches_found(await self._store.get(lesson_id), recorded.new)
-        if recorded.cleared and moment is Moment.report:
-            # Only Graph's attendance report, the authority after the lesson, clears an alert.
-            why = "Graph's attendance report corrected the register, and the check now passes"
-            await self._notices.breaches_cleared(await self._store.get(lesson_id, with_attendance=False), recorded.failing, why)
+        if moment is Moment.report:
+            # Only what is known after the lesson (Graph's attendance report, its recordings)
+            # clears an alert: one whose findings all pass now.
+            why = "checked again after the lesson with Graph's attendance report and recordings: it now passes"
+            await self._notices.breaches_cleared(await self._store.get(lesson_id, with_attendance=False), recorded.passing, why)
 
     async def grace_check(self, job: Job) -> None:
         await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
@@ -299,7 +299,8 @@ class LessonMonitor:
             await self._organizer_now_known(lesson)
         elif lesson.organizer_aad_id and lesson.actual_end is None and self._settings_due(lesson, now):
             await self._read_settings(lesson, now, "refresh")
-        await self._assess(job.lesson_id, Moment.roster)
+        # A retried roster job may run after the lesson ended: then its verdict is the end's.
+        await self._assess(job.lesson_id, Moment.end if lesson.actual_end else Moment.roster, lesson.actual_end)
         if lesson.actual_end is None and lesson.attendance and all(a.left_at is not None for a in lesson.attendance):
             await self._book_idle_close(lesson, now)
         if problem:
@@ -322,9 +323,11 @@ class LessonMonitor:
         await self._queue(spec, lesson.id)
 
     async def _book_overdue_close(self, lesson: Lesson) -> None:
-        start = lesson.scheduled_start or lesson.actual_start
-        if start is None or lesson.actual_end is not None:
+        # The later of the two: a reused meeting link keeps an old occurrence's scheduled start.
+        starts = [t for t in (lesson.scheduled_start, lesson.actual_start) if t is not None]
+        if not starts or lesson.actual_end is not None:
             return
+        start = max(starts)
         deadline = start + timedelta(hours=self._policy.lessons.close_after_hours)
         # The deadline is on the lesson's clock (Teams' event times); the job waits the same span.
         now = lesson.actual_start or start
@@ -344,9 +347,12 @@ class LessonMonitor:
         if lesson.actual_end is None:
             await self._close(lesson, datetime.fromisoformat(job.payload["at"]), f"still open {self._policy.lessons.close_after_hours:g} hours after it started")
 
+    def _end_jobs(self) -> list[JobSpec]:
+        """What follows a lesson's end, however it ended: the end verdict and record, then the report."""
+        return [JobSpec(kind=LESSON_ENDED), JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])]
+
     async def _close(self, lesson: Lesson, at: datetime, why: str) -> None:
-        reconcile = JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])
-        closed = await self._store.close_inferred(lesson.id, at, [JobSpec(kind=LESSON_ENDED), reconcile])
+        closed = await self._store.close_inferred(lesson.id, at, self._end_jobs())
         if closed is not None:
             log.info("lesson %s closed without an end event from Teams: %s", lesson.id, why)
             self._worker.wake()

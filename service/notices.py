@@ -57,14 +57,15 @@ class LessonNotices:
             )
         self._worker.wake()
 
-    async def breaches_cleared(self, lesson: Lesson, failing: set[int], why: str) -> None:
-        """An open SLT alert none of whose findings fails any more (Graph's attendance report
-        corrected the register): marked cleared, and its card in the channel updated."""
+    async def breaches_cleared(self, lesson: Lesson, passing: set[int], why: str) -> None:
+        """An open SLT alert all of whose findings now pass (Graph's attendance report corrected
+        the register): marked cleared, and its card in the channel updated. A finding that could
+        not be verified does not clear anything."""
         for alert in await self._outbox.open_alerts(lesson.id):
-            if failing.isdisjoint(alert.finding_ids):
+            if alert.finding_ids and set(alert.finding_ids) <= passing:
                 await self._outbox.act(alert.id, "chaperone", "Chaperone", AlertAction.clear, cleared_at=utcnow(), cleared_reason=why)
                 await self._outbox.queue_refresh(alert.id)
-        self._worker.wake()
+                self._worker.wake()
 
     async def lesson_ended(self, lesson: Lesson) -> None:
         await self._outbox.queue(

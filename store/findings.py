@@ -18,6 +18,7 @@ class Recorded(BaseModel):
     new: list[StoredFinding]  # failures not open before: to be raised
     cleared: list[StoredFinding]  # failures that now pass
     failing: set[int]  # every finding of the lesson failing now
+    passing: set[int] = set()  # every finding of the lesson passing now
 
 
 class FindingStore:
@@ -38,12 +39,16 @@ class FindingStore:
                 if row is None:
                     row = FindingRow(lesson_id=lesson_id, rule_id=finding.rule_id, episode=0)
                     session.add(row)
-                opens = failed and row.status != Status.failed.value
-                clears = row.status == Status.failed.value and finding.status is Status.passed
+                # An episode ends only with a pass: fail, could not verify, fail is one breach, raised once.
+                in_episode = row.status == Status.could_not_verify.value and row.first_failed_at is not None
+                opens = failed and row.status != Status.failed.value and not in_episode
+                clears = row.first_failed_at is not None and finding.status is Status.passed
                 if opens:
                     # A breach that was not open before: a new episode, to be raised once.
                     row.episode += 1
                     row.first_failed_at = at
+                elif clears:
+                    row.first_failed_at = None
                 row.severity = finding.severity.value
                 row.status = finding.status.value
                 row.message = finding.message
@@ -62,6 +67,7 @@ class FindingStore:
                 cleared=[StoredFinding.model_validate(r) for r in cleared],
                 failing={r.id for r in existing.values() if r.status == Status.failed.value}
                 | {r.id for r in new_failures},
+                passing={r.id for r in [*existing.values(), *new_failures, *cleared] if r.status == Status.passed.value},
             )
 
         return await in_transaction(self._sessions, work)

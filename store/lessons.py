@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -44,6 +44,10 @@ from .tables import AttendanceRow, LessonRow, ParticipantEventRow, ProcessedActi
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# Events stamped this soon after a lesson's end still belong to it.
+LATE_WINDOW = timedelta(minutes=5)
+# A leave with nothing open this soon after the end is that lesson's too, not a new one.
+LEAVE_WINDOW = timedelta(hours=1)
 # What a lesson is read with when its register is wanted.
 _REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings_history))
 
@@ -133,8 +137,10 @@ class LessonStore:
     # ---- meeting start / end ------------------------------------------------------
 
     async def record_start(
-        self, event: MeetingStarted, activity_key: str | None, jobs: Sequence[JobSpec] = ()
+        self, event: MeetingStarted, activity_key: str | None, jobs: Sequence[JobSpec] = (), end_jobs: Sequence[JobSpec] = ()
     ) -> tuple[Lesson, EventOutcome]:
+        """Record a start; a previous occurrence still open is closed (at its last event) and
+        given `end_jobs`, so its end is judged and its record sent."""
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
             ref = event.meeting
             if replayed := await self._replayed(session, activity_key, ref.meeting_id):
@@ -162,6 +168,7 @@ class LessonStore:
                     # The previous occurrence never told us it ended: it ended by its last event.
                     self._close(lesson, await self._last_event_at(session, lesson), end_missing=True)
                     await self._rebuild(session, lesson)
+                    await self._follow_up(session, lesson, EventOutcome.applied, end_jobs)
                     await session.flush()
                 lesson = self._new_lesson(ref, event.at, start_missing=False)
                 session.add(lesson)
@@ -447,7 +454,7 @@ class LessonStore:
             ref = event.meeting
             if replayed := await self._replayed(session, activity_key, ref.meeting_id):
                 return replayed, EventOutcome.duplicate
-            lesson, outcome, new = await self._lesson_for(session, ref, event.at)
+            lesson, outcome, new = await self._lesson_for(session, ref, event.at, joined=event.joined)
             classes = {}
             for person in event.participants:
                 if await self._record_event(session, lesson, person, event):
@@ -463,7 +470,9 @@ class LessonStore:
             lesson.updated_at = utcnow()
             await session.flush()
             self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
-            await self._follow_up(session, lesson, outcome, [*(new_lesson_jobs if new else ()), *jobs])
+            # A lesson first seen through a join is started; one seen only through a leave is not
+            # (nothing is live in it to remind or check at its start).
+            await self._follow_up(session, lesson, outcome, [*(new_lesson_jobs if new and event.joined else ()), *jobs])
             return lesson, outcome
 
         row, outcome = await self._transaction(work)
@@ -527,6 +536,10 @@ class LessonStore:
             for row in before:
                 await session.delete(row)
             intervals = intervals_from_events([ParticipantEvent.model_validate(e) for e in person_events], end=end)
+            if end is not None:
+                # A leave stamped just after the end: nobody was in a lesson after it ended.
+                intervals = [i.model_copy(update={"left_at": min(i.left_at, end) if i.left_at else i.left_at})
+                             for i in intervals if i.joined_at is None or i.joined_at <= end]
             for interval in intervals:
                 session.add(
                     AttendanceRow(
@@ -548,15 +561,20 @@ class LessonStore:
         await session.flush()
 
     async def _lesson_for(
-        self, session: AsyncSession, ref: MeetingRef, at: datetime
+        self, session: AsyncSession, ref: MeetingRef, at: datetime, *, joined: bool
     ) -> tuple[LessonRow, EventOutcome, bool]:
-        """The lesson an event at `at` belongs to, its outcome, and whether it is new."""
+        """The lesson an event at `at` belongs to, its outcome, and whether it is new.
+
+        Teams stamps the leaves of "End meeting for all" a moment after the end itself, and a
+        leave is never the start of anything: both belong to the lesson that just ended."""
         lesson = await self._open_lesson(session, ref.meeting_id)
         if lesson is not None:
             return lesson, EventOutcome.applied, False
         latest = await self._latest_lesson(session, ref.meeting_id)
-        if latest is not None and latest.actual_end is not None and at <= latest.actual_end:
-            return latest, EventOutcome.late, False
+        if latest is not None and latest.actual_end is not None:
+            after_end = at - latest.actual_end
+            if after_end <= LATE_WINDOW or (not joined and after_end <= LEAVE_WINDOW):
+                return latest, EventOutcome.late, False
         # No lesson open: the start event is late, lost, or was never subscribed.
         lesson = self._new_lesson(ref, at, start_missing=True)
         session.add(lesson)

@@ -50,3 +50,14 @@ def test_open_intervals_close_at_the_end_and_a_lone_leave_keeps_its_join_unknown
 def test_leaving_and_coming_back_is_two_intervals():
     events = [event(1, 0, True), event(2, 10, False), event(3, 20, True), event(4, 30, False)]
     assert spans(intervals_from_events(events)) == [(at(0), at(10), "Attendee"), (at(20), at(30), "Attendee")]
+
+
+def test_a_pupil_demoted_before_leaving_keeps_the_presenter_role_on_record():
+    events = [event(1, 1, True, role="Presenter"), event(2, 40, False, role="Attendee", in_meeting=False)]
+    [interval] = intervals_from_events(events)
+    assert interval.role == "Presenter" and "joined as Presenter, Attendee when they left" in interval.note
+
+
+def test_a_leave_and_a_join_at_the_same_instant_are_a_device_switch_whatever_order_they_arrive_in():
+    arrived = [event(1, 0, True), event(2, 10, False), event(3, 10, True), event(4, 30, False)]
+    assert spans(intervals_from_events(arrived)) == [(at(0), at(30), "Attendee")]

@@ -180,3 +180,32 @@ async def test_restart_mid_lesson_keeps_the_register(any_database_url, connector
         (TEACHER.name, T0 + minutes(40)),
         (PUPIL_A.name, T0 + minutes(30)),
     }
+
+
+async def test_leaves_stamped_just_after_the_end_belong_to_the_lesson_that_ended(dev_app, connector, graph):
+    # "End meeting for all": Teams' leave events can carry a time a moment after the end's.
+    from .helpers import script
+
+    script(graph, connector)
+    teams = dev_app.teams
+    everyone = [TEACHER, TA, PUPIL_A, PUPIL_B]
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, everyone, T0 + minutes(1)),
+                            teams.meeting_end(MATHS, T0 + minutes(50)), teams.leave(MATHS, everyone, T0 + minutes(50.05))])
+    [lesson] = await dev_app.services.lessons.list_lessons()  # not a second, phantom lesson
+    assert {a.left_at for a in lesson.attendance} == {T0 + minutes(50)}  # nobody was in it after it ended
+    reminders = [m for m in await dev_app.services.outbox.all() if m.kind == "reminder"]
+    assert len(reminders) == 1
+
+
+async def test_a_lesson_closed_by_the_next_start_still_gets_its_end_verdict_and_record(dev_app, connector, graph):
+    from .helpers import script
+
+    script(graph, connector)
+    teams = dev_app.teams
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA, PUPIL_A], T0 + minutes(1)),
+                            teams.leave(MATHS, [TEACHER, TA, PUPIL_A], T0 + minutes(45)),
+                            teams.meeting_start(MATHS, T0 + minutes(7 * 24 * 60))])  # its meetingEnd never came
+    first, _ = await dev_app.services.lessons.list_lessons()
+    assert first.end_inferred and first.actual_end == T0 + minutes(45)
+    assert [m.kind for m in await dev_app.services.outbox.all(first.id) if m.kind == "summary"] == ["summary"]
+    assert all(f.final for f in await dev_app.services.findings.for_lesson(first.id) if f.moment in ("end", "report"))

@@ -727,3 +727,24 @@ def test_an_invitation_made_through_the_meetings_participants_counts():
     the_lesson = lesson(A_CLASS, calendar_event=by_meeting, meeting_settings=settings(invited=invited_people("id-pupil a", "ta-1")))
     finding = verdict(invitation_sent, snap(the_lesson, organizer_ids=frozenset({"id-teacher"})))
     assert finding.status is Status.passed and "2 attendees" in finding.message
+
+
+def test_a_pupil_alone_now_is_looked_at_again_when_it_would_become_a_one_to_one_session():
+    alone_since_10 = BOTH_STAFF + [person("Pupil A", PUPIL, 1, 10), person("Pupil B", PUPIL, 1)]  # Pupil B alone from 09:10
+    verdicts = {f.rule_id: f for f in evaluate(snap(lesson(alone_since_10), Moment.roster, at=T0 + m(12)), POLICY)}
+    assert verdicts["one-to-one"].status is Status.passed and verdicts["one-to-one"].recheck_at == T0 + m(15)
+    # Pupil B has been alone since 09:05 (Pupil A left then); at 09:12 that is a one-to-one session already.
+    verdicts = {f.rule_id: f for f in evaluate(snap(lesson(BOTH_STAFF + [person("Pupil A", PUPIL, 1, 5), person("Pupil B", PUPIL, 1)]),
+                                                     Moment.roster, at=T0 + m(12)), POLICY)}
+    assert verdicts["one-to-one"].status is Status.failed
+
+
+def test_last_weeks_recording_of_a_recurring_meeting_does_not_count():
+    from rules import recording_kept
+
+    school = POLICY.school.model_copy(update={"tenant_id": "t"})
+    policy = POLICY.model_copy(update={"school": school})
+    last_week = a_recording("r", "t").model_copy(update={"created": T0 - timedelta(days=7)})
+    the_lesson = lesson(ONE_PUPIL, end=T0 + m(50), recordings=[last_week], recordings_lookup=Lookup.ok())
+    finding = verdict(recording_kept, snap(the_lesson, Moment.report, at=T0 + m(50)), policy)
+    assert finding.status is Status.failed and "no recording of the lesson was kept" in finding.message
