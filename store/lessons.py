@@ -385,8 +385,13 @@ class LessonStore:
             for row in (await session.execute(stmt)).scalars():
                 register.setdefault(row.person_id, []).append(row)
             added = corrected = 0
+            # Anonymous joiners have no Entra id: live, they are known by their Teams id; the
+            # report knows them only by the name they typed.
+            anonymous = {rows_[0].display_name.lower(): pid for pid, rows_ in register.items()
+                         if not rows_[0].aad_object_id and rows_[0].display_name}
             for attendee in report.attendees:
-                person_id = attendee.aad_object_id or attendee.email or attendee.display_name or "anonymous"
+                person_id = attendee.aad_object_id or anonymous.get((attendee.display_name or "").lower()) \
+                    or attendee.email or attendee.display_name or "anonymous"
                 before = register.get(person_id, [])
                 intervals = attendee.intervals or (ReportedInterval(joined_at=None, left_at=None),)
                 if before and _same(before, intervals, attendee.role):

@@ -209,3 +209,16 @@ async def test_channel_meetings_are_recorded_as_having_no_report(dev_app, connec
     lesson = await only_lesson(dev_app)
     assert lesson.report_lookup == Lookup.none("Teams keeps no attendance report for channel meetings")
     assert graph.requests("GET", "/v1.0/users/aad-teacher-0001/onlineMeetings/" + channel_lesson.graph_id + "/attendanceReports") == []
+
+
+async def test_an_anonymous_joiner_in_the_report_is_the_same_person_as_in_the_live_events(dev_app, connector, graph):
+    # Live, an anonymous joiner is known by their Teams id; Graph's report knows only their name.
+    caller = Person("Anonymous caller", None)
+    script(graph, connector)
+    graph.reports[MATHS.graph_id] = [attendance_report("this-lesson", T0, END, [(TEACHER, T0, END), (caller, T0 + minutes(5), T0 + minutes(9))])]
+    teams = dev_app.teams
+    await dev_app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER], T0), teams.join(MATHS, [caller], T0 + minutes(5)),
+                            teams.leave(MATHS, [caller], T0 + minutes(10)), teams.meeting_end(MATHS, END)])
+    lesson = await only_lesson(dev_app)
+    callers = [a for a in lesson.attendance if a.display_name == caller.name]
+    assert [(a.person_id, a.joined_at, a.left_at) for a in callers] == [(caller.teams_id, T0 + minutes(5), T0 + minutes(9))]
