@@ -26,6 +26,7 @@ from bot.auth import build_authentication
 from bot.card_actions import CardActions
 from bot.commands import Commands
 from bot.handler import ChaperoneBot
+from bot.ingest import MeetingEventIngest
 from config.policy import Policy
 from config.settings import Settings
 from graph.attendance import AttendanceReports
@@ -51,6 +52,8 @@ from service.monitor import LessonMonitor
 from service.notices import LessonNotices
 from store.conversations import ConversationStore
 from store.db import create_engine, migrate, ping
+from store.directory_cache import DirectoryCache
+from store.event_log import EventLog, EventLogReader
 from store.findings import FindingStore
 from store.jobs import JobStore
 from store.lessons import LessonStore
@@ -77,6 +80,8 @@ class Services:
     settings: Settings
     policy: Policy
     engine: AsyncEngine
+    ingest_engine: AsyncEngine
+    event_log: EventLog
     http: aiohttp.ClientSession
     tokens: TokenSource
     graph: GraphClient
@@ -98,15 +103,19 @@ class Services:
     tab: Tab
 
     async def close(self) -> None:
+        await self.event_log.close()
         await self.worker.stop()
         await self.http.close()
         await self.tokens.close()
         await self.graph.close()
         await self.engine.dispose()
+        await self.ingest_engine.dispose()
 
 
 async def build_services(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> Services:
     engine = create_engine(settings.database_url)
+    # Meeting events are appended on connections of their own: a busy worker never makes Teams wait.
+    ingest_engine = create_engine(settings.database_url, pool_size=settings.ingest_connections)
     await migrate(engine)
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
     tokens = token_source(settings)
@@ -119,7 +128,9 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     school_data = SchoolData(engine)
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)
-    worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds)
+    worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds,
+                    concurrency=settings.worker_concurrency)
+    event_log = EventLog(ingest_engine, max_waiting=settings.ingest_max_waiting, on_written=worker.wake)
     connector = BotConnector(settings, http, tokens)
     adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
@@ -132,7 +143,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
 
     # The lesson service: follow each lesson, judge it, decide whom to tell.
     people = PeopleDirectory(graph, staff_groups=policy.people.staff_group_ids, pupil_groups=policy.people.pupil_group_ids,
-                             ttl_seconds=settings.graph_cache_ttl_seconds)
+                             ttl_seconds=settings.graph_cache_ttl_seconds, shared=DirectoryCache(engine))
     assessor = LessonAssessor(lessons=lessons, findings=findings, exceptions=exceptions, school_data=school_data,
                               signatures=signatures, aup=aup_document, jobs=jobs, policy=policy)
     monitor = LessonMonitor(
@@ -152,7 +163,11 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
                           worker=worker, policy=policy)
     commands = Commands(conversations=conversations, signing=signing, policy=policy)
-    bot = ChaperoneBot(monitor=monitor, conversations=conversations, actions=actions, commands=commands, signing=signing,
+    adapter.ingest_meeting_events(MeetingEventIngest(
+        log_writer=event_log, log_reader=EventLogReader(engine), monitor=monitor, conversations=conversations, worker=worker,
+        school_tenant=policy.school.tenant_id,
+    ))
+    bot = ChaperoneBot(conversations=conversations, actions=actions, commands=commands, signing=signing,
                        policy=policy)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
     tab = build_tab(http=http, services=tab_services(engine, policy, exceptions, signatures, signing,
@@ -163,7 +178,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     await chats_report.start_schedule()
     worker.start()
     return Services(
-        settings=settings, policy=policy, engine=engine, http=http, tokens=tokens, graph=graph, lessons=lessons,
+        settings=settings, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab,

@@ -17,7 +17,9 @@ What this adds to the SDK's CloudAdapter.process:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from collections import OrderedDict
 from typing import Protocol
 
@@ -35,16 +37,14 @@ from botframework.connector.auth import (
 )
 
 from config.settings import Settings
+from domain.events import EventKind
 from telemetry import metrics
 from telemetry.context import bind_activity
 
-from .envelope import BadBody, read_activity
+from .envelope import BadBody, MalformedActivity, read_envelope, to_activity
+from .events import meeting_event_kind
 
 log = logging.getLogger(__name__)
-
-
-class MalformedActivity(ValueError):
-    """An activity that passed authentication but that Chaperone cannot read."""
 
 
 def error_response(status: int, message: str) -> web.Response:
@@ -122,11 +122,38 @@ class KeepsReplies(Protocol):
 _INBOUND_TURN = "chaperone.inbound-turn"
 
 
+class ReceivesMeetingEvents(Protocol):
+    """Where an authenticated meeting event goes in its turn (bot.ingest.MeetingEventIngest)."""
+
+    async def receive(self, body: dict, kind: EventKind) -> web.Response: ...
+
+
 class ChaperoneAdapter(CloudAdapter):
     def __init__(self, settings: Settings, authentication: BotFrameworkAuthentication, replies: KeepsReplies | None = None) -> None:
         super().__init__(ReusingAuthentication(authentication))
         self._settings = settings
         self._replies = replies
+        self._ingest: ReceivesMeetingEvents | None = None
+        self._tokens = ValidatedTokens()
+
+    def ingest_meeting_events(self, ingest: ReceivesMeetingEvents) -> None:
+        """Meeting events take the ingest path: authenticated, appended to the log, answered."""
+        self._ingest = ingest
+
+    async def _authenticate(self, body: dict, activity: Activity | None, auth_header: str | None) -> AuthenticateRequestResult:
+        """The SDK's authentication, remembered until the token expires: the same token for
+        the same channel and serviceUrl is the same answer (the SDK checks both against it)."""
+        key = (auth_header, body.get("channelId"), body.get("serviceUrl"))
+        known = self._tokens.get(key)
+        if known is not None:
+            return known
+        result = await self.bot_framework_authentication.authenticate_request(activity or to_activity(body), auth_header)
+        self._tokens.keep(key, result)
+        return result
+
+    @functools.lru_cache(maxsize=256)
+    def _service_url_refusal(self, service_url: str | None) -> str | None:
+        return self._settings.service_url_refusal(service_url)
 
     async def send_activities(self, context: TurnContext, activities: list[Activity]) -> list[ResourceResponse]:
         """Replies in a turn that cannot be sent now (the Bot Connector or Entra is down) are
@@ -169,17 +196,21 @@ class ChaperoneAdapter(CloudAdapter):
             log.info("client closed the connection before the whole body arrived (%s)", type(exc).__name__)
             return error_response(400, "the connection closed before the whole body arrived")
         try:
-            activity = read_activity(raw)
+            body = read_envelope(raw)
+            kind = meeting_event_kind(body) if self._ingest is not None else None
+            activity = None if kind is not None else to_activity(body)
         except BadBody as exc:
             return error_response(400, str(exc))
 
         # The SDK treats "" and None differently in its parameterized path; None means absent.
         auth_header = request.headers.get("Authorization") or None
         try:
-            auth = await self.bot_framework_authentication.authenticate_request(activity, auth_header)
+            auth = await self._authenticate(body, activity, auth_header)
         except PermissionError as exc:  # (a subclass of OSError, so first)
             log.warning("refused unauthenticated activity: %s", exc)
             return error_response(401, "unauthorized")
+        except BadBody as exc:
+            return error_response(400, str(exc))
         except (OSError, requests.RequestException) as exc:
             # The channel's signing keys could not be fetched: not the sender's fault.
             log.error("cannot verify tokens now: %s", exc)
@@ -188,10 +219,19 @@ class ChaperoneAdapter(CloudAdapter):
             log.warning("refused unauthenticated activity: %s: %s", type(exc).__name__, exc)
             return error_response(401, "unauthorized")
 
-        refusal = self._settings.service_url_refusal(activity.service_url)
+        service_url = body.get("serviceUrl")
+        refusal = self._service_url_refusal(service_url if isinstance(service_url, str) else None)
         if refusal:
-            log.warning("refused activity %r: %s", activity.id, refusal)
+            log.warning("refused activity %r: %s", body.get("id"), refusal)
             return error_response(403, refusal)
+        if kind is not None:
+            bind_activity(body.get("id") if isinstance(body.get("id"), str) else None)
+            metrics.event_received("event", body.get("name") if isinstance(body.get("name"), str) else None)
+            try:
+                return await self._ingest.receive(body, kind)
+            except MalformedActivity as exc:
+                log.warning("malformed %s event %r: %r", kind.value, body.get("id"), str(exc))
+                return error_response(400, str(exc))
         bind_activity(activity.id)
         metrics.event_received(activity.type, activity.name)
 
@@ -210,6 +250,35 @@ class ChaperoneAdapter(CloudAdapter):
         if invoke_response:
             return _invoke_http_response(invoke_response)
         return web.Response(status=200)
+
+
+class ValidatedTokens:
+    """Bot Framework tokens already validated, until their `exp` (bounded, least recently used
+    first out). A token without an expiry, or the anonymous dev-mode answer, is not kept."""
+
+    def __init__(self, limit: int = 1024, clock=time.time) -> None:
+        self._known: OrderedDict[tuple, tuple[float, AuthenticateRequestResult]] = OrderedDict()
+        self._limit = limit
+        self._clock = clock
+
+    def get(self, key: tuple) -> AuthenticateRequestResult | None:
+        found = self._known.get(key)
+        if found is None:
+            return None
+        if found[0] <= self._clock():
+            del self._known[key]
+            return None
+        self._known.move_to_end(key)
+        return found[1]
+
+    def keep(self, key: tuple, result: AuthenticateRequestResult) -> None:
+        claims = getattr(result.claims_identity, "claims", None) or {}
+        expires = claims.get("exp")
+        if key[0] is None or not isinstance(expires, (int, float)) or not getattr(result.claims_identity, "is_authenticated", False):
+            return
+        self._known[key] = (float(expires), result)
+        while len(self._known) > self._limit:
+            self._known.popitem(last=False)
 
 
 def _inbound(bot: Bot):

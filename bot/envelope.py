@@ -30,6 +30,10 @@ class BadBody(ValueError):
     """A body Chaperone will not read, and why (for the 400 answer)."""
 
 
+class MalformedActivity(ValueError):
+    """An activity that passed authentication but that Chaperone cannot read."""
+
+
 def _no_constants(name: str) -> Any:
     raise BadBody(f"the body holds {name}, which is not a JSON number")
 
@@ -137,7 +141,8 @@ class Envelope(_Loose):
     members_removed: list[_Account] | None = Field(None, alias="membersRemoved")
 
 
-def read_activity(raw: bytes) -> Activity:
+def read_envelope(raw: bytes) -> dict:
+    """The body as JSON, checked as an activity envelope (BadBody when it is not one)."""
     body = parse_json(raw)
     if not isinstance(body, dict):
         raise BadBody("the body must be a JSON object (a Bot Framework activity)")
@@ -149,7 +154,16 @@ def read_activity(raw: bytes) -> Activity:
         # Where and what, never the value: it may be a person's words.
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         raise BadBody(f"the activity is malformed: {problems}") from None
+    return body
+
+
+def to_activity(body: dict) -> Activity:
+    """The SDK's model of a checked envelope (msrest: about a third of a millisecond)."""
     try:
         return Activity().deserialize(body)
     except Exception:  # noqa: BLE001 - msrest raises several types for bad shapes
         raise BadBody("the body is not a Bot Framework activity (a field has the wrong type)") from None
+
+
+def read_activity(raw: bytes) -> Activity:
+    return to_activity(read_envelope(raw))

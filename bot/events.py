@@ -14,7 +14,9 @@ from botbuilder.schema import Activity
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from domain.events import (
+    EventKind,
     MeetingEnded,
+    MeetingEvent,
     MeetingRef,
     MeetingStarted,
     Participant,
@@ -22,7 +24,7 @@ from domain.events import (
     Sender,
 )
 
-from .adapter import MalformedActivity
+from .envelope import MalformedActivity
 
 MEETING_START = "application/vnd.microsoft.meetingStart"
 MEETING_END = "application/vnd.microsoft.meetingEnd"
@@ -102,64 +104,95 @@ def _parse(model: type[_Payload], data: object, what: str) -> _Payload:
         raise MalformedActivity(f"{what} is malformed: {problems}") from exc
 
 
+KINDS = {
+    MEETING_START: EventKind.start,
+    MEETING_END: EventKind.end,
+    PARTICIPANT_JOIN: EventKind.join,
+    PARTICIPANT_LEAVE: EventKind.leave,
+}
+
+
 def event_name(activity: Activity) -> str:
     # One version of Microsoft's documentation shows the names with a leading space.
     return (activity.name or "").strip()
 
 
-def activity_key(activity: Activity) -> str | None:
-    """What identifies one delivery: the same key twice means Teams redelivered it."""
-    if not activity.id:
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def meeting_event_kind(body: dict) -> EventKind | None:
+    """The kind of a Teams meeting event, or None for anything else (read from the JSON, before
+    any SDK model is built: meeting events take the ingest path, bot/ingest.py)."""
+    if body.get("type") != "event" or body.get("channelId") != "msteams":
         return None
-    conversation = activity.conversation.id if activity.conversation else ""
-    return f"{activity.channel_id}|{conversation}|{event_name(activity)}|{activity.id}"
+    return KINDS.get(_text(body.get("name")).strip())
+
+
+def activity_key(body: dict) -> str | None:
+    """What identifies one delivery: the same key twice means Teams redelivered it."""
+    if not _text(body.get("id")):
+        return None
+    conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
+    name = _text(body.get("name")).strip()
+    return f"{_text(body.get('channelId'))}|{_text(conversation.get('id'))}|{name}|{body['id']}"
+
+
+def _tenant_in_channel_data(channel_data: object) -> str | None:
+    data = _parse(TeamsChannelData, channel_data, "channelData")
+    return data.tenant.id if data.tenant and data.tenant.id else None
 
 
 def tenant_of(activity: Activity) -> str | None:
-    channel_data = _parse(TeamsChannelData, activity.channel_data, "channelData")
-    if channel_data.tenant and channel_data.tenant.id:
-        return channel_data.tenant.id
-    return getattr(activity.conversation, "tenant_id", None)
+    return _tenant_in_channel_data(activity.channel_data) or getattr(activity.conversation, "tenant_id", None)
 
 
-def meeting_ref(activity: Activity) -> MeetingRef:
-    channel_data = _parse(TeamsChannelData, activity.channel_data, "channelData")
+def tenants_in(body: dict) -> set[str]:
+    """Every tenant a meeting event names (channelData.tenant.id, conversation.tenantId)."""
+    conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
+    named = {_tenant_in_channel_data(body.get("channelData")), conversation.get("tenantId"), conversation.get("tenantID")}
+    return {t for t in named if isinstance(t, str) and t}
+
+
+def meeting_ref(body: dict) -> MeetingRef:
+    channel_data = _parse(TeamsChannelData, body.get("channelData"), "channelData")
     if channel_data.meeting is None:
         # Never fall back to conversation.id or value.Id: in end events value.Id can be the
         # thread id, which would split one lesson into two.
         raise MalformedActivity("channelData.meeting.id is missing: cannot tell which meeting this is")
+    conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
+    tenants = tenants_in(body)
     return MeetingRef(
         meeting_id=channel_data.meeting.id,
-        conversation_id=activity.conversation.id if activity.conversation else None,
-        tenant_id=tenant_of(activity),
-        service_url=activity.service_url,
+        conversation_id=_text(conversation.get("id")) or None,
+        tenant_id=(channel_data.tenant.id if channel_data.tenant and channel_data.tenant.id else None) or next(iter(sorted(tenants)), None),
+        service_url=_text(body.get("serviceUrl")) or None,
     )
 
 
-def event_time(activity: Activity) -> datetime:
-    if activity.timestamp is not None:
-        return _utc(activity.timestamp)
+def event_time(body: dict) -> datetime:
+    stamp = body.get("timestamp")
+    if isinstance(stamp, str) and stamp:
+        try:
+            return _utc(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
+        except ValueError:
+            raise MalformedActivity("timestamp is not an ISO 8601 time") from None
     return datetime.now(timezone.utc)
 
 
-def parse_meeting_start(activity: Activity) -> MeetingStarted:
-    value = _parse(MeetingStartValue, activity.value, "meetingStart value")
-    return MeetingStarted(
-        meeting=meeting_ref(activity),
-        at=_utc(value.start_time),
-        title=value.title,
-        join_url=value.join_url,
-        meeting_type=value.meeting_type,
-    )
-
-
-def parse_meeting_end(activity: Activity) -> MeetingEnded:
-    value = _parse(MeetingEndValue, activity.value, "meetingEnd value")
-    return MeetingEnded(meeting=meeting_ref(activity), at=_utc(value.end_time))
-
-
-def parse_participants(activity: Activity, joined: bool) -> ParticipantsChanged:
-    value = _parse(ParticipantsValue, activity.value, "participant event value")
+def parse_event(body: dict, kind: EventKind) -> MeetingEvent:
+    """The meeting event in our own words; MalformedActivity (400) when Teams' payload is not
+    what Microsoft documents."""
+    ref = meeting_ref(body)
+    value = body.get("value")
+    if kind is EventKind.start:
+        start = _parse(MeetingStartValue, value, "meetingStart value")
+        return MeetingStarted(meeting=ref, at=_utc(start.start_time), title=start.title, join_url=start.join_url,
+                              meeting_type=start.meeting_type)
+    if kind is EventKind.end:
+        end = _parse(MeetingEndValue, value, "meetingEnd value")
+        return MeetingEnded(meeting=ref, at=_utc(end.end_time))
+    members = _parse(ParticipantsValue, value, "participant event value")
     participants = tuple(
         Participant(
             teams_user_id=m.user.id,
@@ -169,11 +202,9 @@ def parse_participants(activity: Activity, joined: bool) -> ParticipantsChanged:
             role=m.meeting.role,
             in_meeting=m.meeting.in_meeting,
         )
-        for m in value.members
+        for m in members.members
     )
-    return ParticipantsChanged(
-        meeting=meeting_ref(activity), at=event_time(activity), joined=joined, participants=participants
-    )
+    return ParticipantsChanged(meeting=ref, at=event_time(body), joined=kind is EventKind.join, participants=participants)
 
 
 def sender_of(activity: Activity) -> Sender:

@@ -1,5 +1,6 @@
-"""The Teams activity handler: thin on purpose. It reads an activity and delegates:
-meeting events to the lesson monitor, card actions and commands to their tables."""
+"""The Teams activity handler: thin on purpose. It reads an activity and delegates: card
+actions and commands to their tables, installs to the conversation store. (Meeting events
+take the ingest path, bot/ingest.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from cards import aup as aup_cards
 from config.policy import Policy
 from outbound.activities import card_activity
 from service.aup import AupSigning
-from service.monitor import LessonMonitor
 from store.conversations import ConversationStore
 
 from . import events, tenancy
@@ -32,39 +32,25 @@ class ChaperoneBot(TeamsActivityHandler):
     def __init__(
         self,
         *,
-        monitor: LessonMonitor,
         conversations: ConversationStore,
         actions: CardActions,
         commands: Commands,
         signing: AupSigning,
         policy: Policy,
     ) -> None:
-        self._monitor = monitor
         self._conversations = conversations
         self._actions = actions
         self._commands = commands
         self._signing = signing
         self._policy = policy
 
-    # ---- meeting events -----------------------------------------------------------
+    # ---- events ---------------------------------------------------------------------
 
     async def on_event_activity(self, turn_context: TurnContext) -> None:
+        # Teams' meeting events never get here: the adapter hands them to the event log
+        # (bot/ingest.py). Anything else is acknowledged and ignored.
         activity = turn_context.activity
-        name = events.event_name(activity)
-        if activity.channel_id != "msteams" or name not in events.MEETING_EVENTS:
-            log.info("ignored event %r from %s", name, activity.channel_id)
-            return
-        key = events.activity_key(activity)
-        if name == events.MEETING_START:
-            started = events.parse_meeting_start(activity)
-            # The meeting chat is where the reminder and the organizer's note will go.
-            await remember(self._conversations, activity, installing=False)
-            await self._monitor.meeting_started(started, key)
-        elif name == events.MEETING_END:
-            await self._monitor.meeting_ended(events.parse_meeting_end(activity), key)
-        else:
-            joined = name == events.PARTICIPANT_JOIN
-            await self._monitor.participants_changed(events.parse_participants(activity, joined), key)
+        log.info("ignored event %r from %s", events.event_name(activity), activity.channel_id)
 
     # ---- installation -------------------------------------------------------------
 

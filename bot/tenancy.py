@@ -30,5 +30,13 @@ def from_school(activity: Activity, school_tenant: str | None) -> bool:
     return bool(named) and named == {school_tenant}
 
 
+def body_from_school(body: dict, school_tenant: str | None) -> bool:
+    """`from_school` for a meeting event read as JSON (the ingest path builds no SDK model)."""
+    if not school_tenant:
+        return True
+    named = events.tenants_in(body)
+    return bool(named) and named == {school_tenant}
+
+
 def refusal(school_name: str) -> str:
     return f"Chaperone works only inside {school_name}'s own Microsoft 365 tenant. Nothing was changed."

@@ -108,7 +108,14 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(5.0, validation_alias="CHAPERONE_RETRY_BASE_SECONDS", gt=0)
     # Joins and leaves arrive in bursts at the start of a lesson: wait this long after one so
     # the burst is classified and judged once, not once per person.
-    roster_settle_seconds: float = Field(2.0, validation_alias="CHAPERONE_ROSTER_SETTLE_SECONDS", ge=0, le=60)
+    # A lesson's burst of joins is one roster check: the check waits this long after the first.
+    roster_settle_seconds: float = Field(5.0, validation_alias="CHAPERONE_ROSTER_SETTLE_SECONDS", ge=0, le=60)
+    # Jobs run at once by one instance (claimed continuously, most urgent first).
+    worker_concurrency: int = Field(16, validation_alias="CHAPERONE_WORKER_CONCURRENCY", ge=1, le=256)
+    # Connections for appending meeting events (PostgreSQL; SQLite has one writer anyway), and
+    # how many events may wait to be written before Teams is told to retry (503).
+    ingest_connections: int = Field(2, validation_alias="CHAPERONE_INGEST_CONNECTIONS", ge=1, le=32)
+    ingest_max_waiting: int = Field(4000, validation_alias="CHAPERONE_INGEST_MAX_WAITING", ge=10, le=100_000)
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")
     allowed_service_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(TEAMS_CONNECTOR_HOSTS),

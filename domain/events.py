@@ -96,3 +96,15 @@ class Sender(_Frozen):
     teams_user_id: str | None = None
     name: str | None = None
     tenant_id: str | None = None
+
+
+class EventKind(StrEnum):
+    """The meeting events Chaperone follows, as kept in the event log."""
+
+    start = "meetingStart"
+    end = "meetingEnd"
+    join = "participantJoin"
+    leave = "participantLeave"
+
+
+MeetingEvent = MeetingStarted | MeetingEnded | ParticipantsChanged

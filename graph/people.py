@@ -3,6 +3,12 @@
 In order: the education roster's primaryRole (EduRoster.Read.All), then membership of the
 school's staff and pupil security groups (GroupMember.Read.All via checkMemberGroups), then
 userType (a Guest is external). What none of them settles stays unknown.
+
+A trust's 09:00 brings thousands of new people a minute, so the questions are asked many at
+once: Graph JSON batches (20 requests each, graph/batch.py) read as plain JSON, and the
+answers kept in memory (bounded, least recently used out first) and in the database
+(`SharedAnswers`, store/directory_cache.py), so a restart or a second instance does not ask
+about everyone again. Answers expire after the cache TTL: a pupil who becomes staff is seen.
 """
 
 from __future__ import annotations
@@ -10,22 +16,35 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
+from cachetools import TTLCache
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import TransitiveMembersRequestBuilder
-from msgraph.generated.users.item.check_member_groups.check_member_groups_post_request_body import (
-    CheckMemberGroupsPostRequestBody,
-)
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
-
 from pydantic import BaseModel
 
 from domain.lesson import DirectoryEntry, PersonClass
 
+from .batch import BatchAnswer, BatchRequest, batch
 from .client import GraphClient, GraphUnavailable
 
 log = logging.getLogger(__name__)
+
+# Statuses worth asking again after Retry-After, inside the time budget.
+TRANSIENT = {429, 503, 504}
+MEMORY_LIMIT = 100_000  # people kept in memory (a large trust's staff and pupils)
+
+
+class SharedAnswers(Protocol):
+    """The directory's answers kept where every instance can read them (the database)."""
+
+    async def get_many(self, people: Sequence[str]) -> dict[str, DirectoryEntry]: ...
+
+    async def put_many(self, answers: Mapping[str, DirectoryEntry], ttl_seconds: float) -> None: ...
+
+
+Answer = DirectoryEntry | GraphUnavailable
 
 
 class PeopleDirectory:
@@ -36,72 +55,180 @@ class PeopleDirectory:
         staff_groups: tuple[str, ...] = (),
         pupil_groups: tuple[str, ...] = (),
         ttl_seconds: float = 3600,
+        shared: SharedAnswers | None = None,
         clock: Callable[[], float] = time.monotonic,
+        memory_limit: int = MEMORY_LIMIT,
     ) -> None:
         self._graph = graph
         self._staff_groups = staff_groups
         self._pupil_groups = pupil_groups
         self._ttl = ttl_seconds
-        self._clock = clock
-        self._cache: dict[str, tuple[float, DirectoryEntry]] = {}
+        self._shared = shared
+        self._memory: TTLCache[str, DirectoryEntry] = TTLCache(maxsize=memory_limit, ttl=ttl_seconds, timer=clock)
         self._in_flight: dict[str, asyncio.Future[DirectoryEntry]] = {}
 
     async def classify(self, aad_object_id: str) -> DirectoryEntry:
-        """The person's class; raises GraphUnavailable when Graph could not be asked.
+        """One person's class; raises GraphUnavailable when Graph could not be asked."""
+        answer = (await self.classify_many([aad_object_id]))[aad_object_id]
+        if isinstance(answer, GraphUnavailable):
+            raise answer
+        return answer
 
-        Answers are cached for the TTL; concurrent questions about one person share one
-        lookup (30 pupils joining in the same second cost 30 lookups, not 30 x events).
-        """
-        cached = self._cache.get(aad_object_id)
-        if cached and cached[0] > self._clock():
-            return cached[1]
-        pending = self._in_flight.get(aad_object_id)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[DirectoryEntry] = asyncio.get_running_loop().create_future()
-        self._in_flight[aad_object_id] = future
-        try:
-            answer = await self._look_up(aad_object_id)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it; nobody else must log it
-            raise
-        else:
-            self._cache[aad_object_id] = (self._clock() + self._ttl, answer)
-            future.set_result(answer)
-            return answer
-        finally:
-            del self._in_flight[aad_object_id]
-
-    async def _look_up(self, person: str) -> DirectoryEntry:
-        try:
-            edu = await self._graph.call("education role", lambda sdk: sdk.education.users.by_education_user_id(person).get())
-            role = getattr(getattr(edu, "primary_role", None), "value", None)
-            upn = (edu.user_principal_name or edu.mail) if edu else None
-            if role == "teacher":
-                return DirectoryEntry(classification=PersonClass.staff, upn=upn)
-            if role == "student":
-                return DirectoryEntry(classification=PersonClass.pupil, upn=upn)
-        except GraphUnavailable as exc:
-            if exc.status not in (403, 404):  # 404: not in the roster; 403: no roster permission
+    async def classify_many(self, people: Sequence[str]) -> dict[str, Answer]:
+        """Each person's class, or why Graph could not say. Concurrent questions about one
+        person share one look-up; what is cached is not asked again."""
+        answers: dict[str, Answer] = {}
+        waiting: dict[str, asyncio.Future[DirectoryEntry]] = {}
+        ask: list[str] = []
+        for person in dict.fromkeys(people):
+            if (known := self._memory.get(person)) is not None:
+                answers[person] = known
+            elif (pending := self._in_flight.get(person)) is not None:
+                waiting[person] = pending
+            else:
+                ask.append(person)
+        if ask:
+            loop = asyncio.get_running_loop()
+            mine = {person: loop.create_future() for person in ask}
+            self._in_flight.update(mine)
+            try:
+                found = await self._look_up_cached(ask)
+            except BaseException as exc:  # cancelled or worse: nobody waits forever
+                found = {p: GraphUnavailable(f"the directory look-up stopped: {type(exc).__name__}") for p in ask}
+                self._settle(mine, found)
                 raise
-        query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(select=["id", "userType", "userPrincipalName", "mail"])
-        user = await self._graph.call(
-            "user type", lambda sdk: sdk.users.by_user_id(person).get(request_configuration=RequestConfiguration(query_parameters=query))
+            self._settle(mine, found)
+            answers.update(found)
+        for person, pending in waiting.items():
+            try:
+                answers[person] = await asyncio.shield(pending)
+            except GraphUnavailable as exc:
+                answers[person] = exc
+        return answers
+
+    def _settle(self, mine: dict[str, asyncio.Future], found: Mapping[str, Answer]) -> None:
+        for person, future in mine.items():
+            self._in_flight.pop(person, None)
+            answer = found[person]
+            if isinstance(answer, GraphUnavailable):
+                future.set_exception(answer)
+                future.exception()  # retrieved: waiters re-raise it; nobody else must log it
+            else:
+                self._memory[person] = answer
+                future.set_result(answer)
+
+    async def _look_up_cached(self, people: list[str]) -> dict[str, Answer]:
+        found: dict[str, Answer] = {}
+        if self._shared is not None:
+            try:
+                found.update(await self._shared.get_many(people))
+            except Exception as exc:  # noqa: BLE001 - the shared cache is a cache: Graph still answers
+                log.warning("directory cache unreadable (%s); asking Graph", type(exc).__name__)
+        missing = [p for p in people if p not in found]
+        if missing:
+            asked = await self._look_up(missing)
+            found.update(asked)
+            fresh = {p: a for p, a in asked.items() if isinstance(a, DirectoryEntry)}
+            if fresh and self._shared is not None:
+                try:
+                    await self._shared.put_many(fresh, self._ttl)
+                except Exception as exc:  # noqa: BLE001 - not kept for others; this instance has it
+                    log.warning("directory cache not written (%s)", type(exc).__name__)
+        return found
+
+    # ---- Graph ------------------------------------------------------------------------
+
+    async def _look_up(self, people: list[str]) -> dict[str, Answer]:
+        """The roster first; the account and group membership for those it does not settle."""
+        answers: dict[str, Answer] = {}
+        edu = await self._ask(
+            [BatchRequest(id=p, url=f"/education/users/{p}?$select=id,primaryRole,userPrincipalName,mail") for p in people],
+            "education role",
         )
-        upn = (user.user_principal_name or user.mail) if user else None
-        groups = self._staff_groups + self._pupil_groups
+        rest = []
+        for person in people:
+            reply = edu[person]
+            if isinstance(reply, GraphUnavailable):
+                if reply.status not in (403, 404):  # 404: not in the roster; 403: no roster permission
+                    answers[person] = reply
+                    continue
+            else:
+                role = reply.body.get("primaryRole")
+                upn = reply.body.get("userPrincipalName") or reply.body.get("mail")
+                if role in ("teacher", "student"):
+                    kind = PersonClass.staff if role == "teacher" else PersonClass.pupil
+                    answers[person] = DirectoryEntry(classification=kind, upn=upn)
+                    continue
+            rest.append(person)
+        if rest:
+            answers.update(await self._account_and_groups(rest))
+        return answers
+
+    async def _account_and_groups(self, people: list[str]) -> dict[str, Answer]:
+        groups = list(self._staff_groups + self._pupil_groups)
+        requests = [BatchRequest(id=f"user:{p}", url=f"/users/{p}?$select=id,userType,userPrincipalName,mail") for p in people]
         if groups:
-            body = CheckMemberGroupsPostRequestBody(group_ids=list(groups))
-            found = await self._graph.call("group membership", lambda sdk: sdk.users.by_user_id(person).check_member_groups.post(body))
-            member_of = set(found.value or []) if found else set()
-            if member_of & set(self._staff_groups):
-                return DirectoryEntry(classification=PersonClass.staff, upn=upn)
-            if member_of & set(self._pupil_groups):
-                return DirectoryEntry(classification=PersonClass.pupil, upn=upn)
-        if user is not None and (user.user_type or "").lower() == "guest":
-            return DirectoryEntry(classification=PersonClass.external, upn=upn)
-        return DirectoryEntry(classification=PersonClass.unknown, upn=upn)
+            requests += [BatchRequest(id=f"groups:{p}", method="POST", url=f"/users/{p}/checkMemberGroups", body={"groupIds": groups})
+                         for p in people]
+        replies = await self._ask(requests, "user type and group membership")
+        answers: dict[str, Answer] = {}
+        for person in people:
+            user = replies[f"user:{person}"]
+            if isinstance(user, GraphUnavailable):
+                answers[person] = user
+                continue
+            upn = user.body.get("userPrincipalName") or user.body.get("mail")
+            if groups:
+                found = replies[f"groups:{person}"]
+                if isinstance(found, GraphUnavailable):
+                    answers[person] = found
+                    continue
+                member_of = set(found.body.get("value") or [])
+                if member_of & set(self._staff_groups):
+                    answers[person] = DirectoryEntry(classification=PersonClass.staff, upn=upn)
+                    continue
+                if member_of & set(self._pupil_groups):
+                    answers[person] = DirectoryEntry(classification=PersonClass.pupil, upn=upn)
+                    continue
+            guest = str(user.body.get("userType") or "").lower() == "guest"
+            answers[person] = DirectoryEntry(classification=PersonClass.external if guest else PersonClass.unknown, upn=upn)
+        return answers
+
+    async def _ask(self, requests: list[BatchRequest], what: str) -> dict[str, BatchAnswer | GraphUnavailable]:
+        """Each request's answer, a throttled one asked again after its Retry-After (as the
+        SDK's retry handler does for single requests), within the Graph time budget."""
+        replies: dict[str, BatchAnswer | GraphUnavailable] = {}
+        deadline = time.monotonic() + self._graph.timeout
+        pending = requests
+        for attempt in range(4):
+            try:
+                got = await batch(self._graph, pending, what)
+            except GraphUnavailable as exc:
+                replies.update({r.id: exc for r in pending})
+                return replies
+            retry, wait = [], 0.0
+            for request in pending:
+                answer = got[request.id]
+                if answer.ok:
+                    replies[request.id] = answer
+                    continue
+                replies[request.id] = answer.unavailable(what)
+                if answer.status in TRANSIENT:
+                    retry.append(request)
+                    wait = max(wait, _retry_after(answer))
+            if not retry or attempt == 3 or time.monotonic() + wait > deadline:
+                return replies
+            await asyncio.sleep(wait)
+            pending = retry
+        return replies
+
+
+def _retry_after(answer: BatchAnswer) -> float:
+    value = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), "1")
+    try:
+        return min(max(float(value), 0.0), 30.0)
+    except ValueError:
+        return 1.0
 
 
 class StaffMember(BaseModel):

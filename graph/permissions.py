@@ -34,6 +34,10 @@ GRAPH_CALLS: dict[str, str] = {
     "GET /users/{id}": "User.Read.All",
 }
 
+# JSON batching (graph/batch.py) needs no permission of its own: each request inside it is one of
+# the calls above, and needs that call's permission.
+BATCH_CALL = "POST /$batch"
+
 # Resource-specific consent in the Teams app manifest (manifest/manifest.template.json).
 RESOURCE_SPECIFIC_PERMISSIONS: dict[str, str] = {
     "OnlineMeeting.ReadBasic.Chat": "meeting start and end events for scheduled meetings",

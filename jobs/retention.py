@@ -7,7 +7,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.policy import Retention
-from store.jobs import Job, JobSpec, JobStore
+from store.jobs import Job, JobSpec, JobStore, Priority
 from store.retention import purge
 from store.tables import utcnow
 
@@ -29,9 +29,9 @@ class RetentionSchedule:
 
     async def start(self) -> None:
         # One waiting purge for all instances: the dedupe key folds the others' requests in.
-        await self._jobs.enqueue(JobSpec(kind=PURGE, key="daily", delay_seconds=60))
+        await self._jobs.enqueue(JobSpec(kind=PURGE, priority=Priority.background, key="daily", delay_seconds=60))
 
     async def run(self, job: Job) -> None:
         counts = await purge(self._engine, self._retention, utcnow(), self._reminder_interval_days)
         log.info("retention purge: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
-        await self._jobs.enqueue(JobSpec(kind=PURGE, key="daily", delay_seconds=DAY))
+        await self._jobs.enqueue(JobSpec(kind=PURGE, priority=Priority.background, key="daily", delay_seconds=DAY))

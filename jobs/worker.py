@@ -40,7 +40,7 @@ class Worker:
         *,
         poll_seconds: float = 5.0,
         lease_seconds: float = 300.0,
-        batch: int = 20,
+        concurrency: int = 16,
         max_attempts: int = 8,
         retry_base_seconds: float = 5.0,
     ) -> None:
@@ -49,13 +49,13 @@ class Worker:
         self._handlers: dict[str, Handler] = {}
         self._poll = poll_seconds
         self._lease = lease_seconds
-        self._batch = batch
+        self._concurrency = concurrency
         self.max_attempts = max_attempts
         self._retry_base = retry_base_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task | None = None
-        self._running = 0
+        self._running: set[asyncio.Task] = set()
 
     def handle(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
@@ -75,39 +75,47 @@ class Worker:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), grace_seconds)
         except TimeoutError:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            for task in [self._task, *self._running]:
+                task.cancel()
+            await asyncio.gather(self._task, *self._running, return_exceptions=True)
         self._task = None
 
     async def _loop(self) -> None:
+        """Claim continuously, most urgent first, up to the concurrency limit: a job that
+        finishes frees its slot at once, and an alert never waits for a batch to drain."""
         while not self._stopping:
-            try:
-                ran = await self.run_due()
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
-                log.exception("worker: could not claim jobs")
-                ran = 0
-            if ran or self._stopping:
-                continue  # there may be more
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            except TimeoutError:
-                pass
+                await self.run_due()
+                wait = await self._jobs.next_due_in(self._poll)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
+                log.exception("worker: could not claim jobs")
+                wait = self._poll
+            if self._stopping:
+                break
+            if not self._wake.is_set():
+                try:
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                except TimeoutError:
+                    pass
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
 
     async def run_due(self) -> int:
-        """Claim and run the jobs that are due now; returns how many ran."""
-        claimed = await self._jobs.claim(self.instance, self._batch, self._lease)
-        if not claimed:
+        """Claim the due jobs there is room for and start them; returns how many started."""
+        free = self._concurrency - len(self._running)
+        if free <= 0:
             return 0
-        self._running += len(claimed)
-        try:
-            await asyncio.gather(*(self._run(job) for job in claimed))
-        finally:
-            self._running -= len(claimed)
+        claimed = await self._jobs.claim(self.instance, free, self._lease)
+        for job in claimed:
+            task = asyncio.create_task(self._run(job), name=f"chaperone-job-{job.id}")
+            self._running.add(task)
+            task.add_done_callback(self._finished)
         return len(claimed)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        self._running.discard(task)
+        self.wake()  # a slot is free, and the lesson's next job may run now
 
     async def _run(self, job: Job) -> None:
         with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
@@ -145,7 +153,7 @@ class Worker:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.wake()
-            if self._running == 0 and await self._jobs.due_count(horizon_seconds) == 0:
+            if not self._running and await self._jobs.due_count(horizon_seconds) == 0:
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError(f"jobs still due after {timeout} s")

@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 from domain.lesson import PersonClass
 
 from .base import ROSTER_MOMENTS, Rule
-from .snapshot import LessonSnapshot
+from .snapshot import Fact, LessonSnapshot
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
@@ -32,4 +32,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
     needs_roster=True,
+    needs=frozenset({Fact.signatures}),
 )

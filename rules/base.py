@@ -12,7 +12,7 @@ from config.policy import Policy, PolicyError
 from domain.findings import Finding, Severity, Status
 from domain.meeting import MeetingSettings
 
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import Fact, LessonSnapshot, Moment
 
 class RuleOptions(BaseModel):
     """A rule's table in the policy file: [rules.<rule id>]. Rules add their own options."""
@@ -46,6 +46,9 @@ class Rule:
     # The policy asks for SLT's approval *before* (one-to-one sessions, live streams, two staff:
     # "SLT approval will be sought"): an exception recorded after the start does not waive it.
     prior_approval: bool = False
+    # The school's registers the rule reads (timetable, consents, signatures): only what an
+    # enabled rule needs is loaded for an assessment.
+    needs: frozenset[Fact] = frozenset()
 
     def options_for(self, policy: Policy) -> RuleOptions:
         try:

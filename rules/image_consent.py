@@ -8,7 +8,7 @@ from domain.lesson import PersonClass
 from domain.school import ConsentKind
 
 from .base import Rule, forms_verdict
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import Fact, LessonSnapshot, Moment
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
@@ -32,4 +32,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=frozenset({Moment.roster, Moment.end, Moment.report}),
     needs_roster=True,
+    needs=frozenset({Fact.consents}),
 )

@@ -7,7 +7,7 @@ from domain.findings import Finding, Severity, Status
 
 from . import one_to_one
 from .base import Rule
-from .snapshot import LessonSnapshot
+from .snapshot import Fact, LessonSnapshot
 
 CONSENT = "one-to-one"
 
@@ -39,4 +39,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=one_to_one.MOMENTS,
     needs_roster=True,
+    needs=frozenset({Fact.consents}),
 )

@@ -8,7 +8,7 @@ from domain.lesson import PersonClass
 from domain.school import ConsentKind
 
 from .base import ROSTER_MOMENTS, Rule, forms_verdict
-from .snapshot import LessonSnapshot
+from .snapshot import Fact, LessonSnapshot
 
 
 def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
@@ -25,4 +25,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=ROSTER_MOMENTS,
     needs_roster=True,
+    needs=frozenset({Fact.consents}),
 )

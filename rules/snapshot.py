@@ -12,6 +12,14 @@ from domain.lookups import LookupOutcome
 from domain.school import ApprovedException, TimetableEntry
 
 
+class Fact(StrEnum):
+    """A register of the school's that a rule reads besides the lesson itself."""
+
+    timetable = "timetable"
+    consents = "consents"
+    signatures = "signatures"
+
+
 class Moment(StrEnum):
     start = "start"  # the meeting started (settings, hours, timetable)
     roster = "roster"  # someone joined or left

@@ -11,7 +11,7 @@ from domain.lookups import LookupOutcome
 from domain.school import TimetableEntry
 
 from .base import Rule, contact_verdict
-from .snapshot import LessonSnapshot, Moment
+from .snapshot import Fact, LessonSnapshot, Moment
 
 
 def timetable_entry(timetable: Iterable[TimetableEntry], organizer_ids: Iterable[str], policy: Policy,
@@ -72,4 +72,5 @@ RULE = Rule(
     evaluate=evaluate,
     moments=frozenset({Moment.start, Moment.roster, Moment.end, Moment.report}),
     needs_organizer=True,
+    needs=frozenset({Fact.timetable}),
 )

@@ -12,9 +12,9 @@ from domain.aup import AupDocument
 from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
 from rules import recording_kept, registry
-from rules.snapshot import LessonSnapshot, Moment
+from rules.snapshot import Fact, LessonSnapshot, Moment
 from store.findings import FindingStore, Recorded
-from store.jobs import JobSpec, JobStore
+from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
@@ -59,11 +59,23 @@ class LessonAssessor:
         self._policy = policy
 
     async def snapshot(self, lesson: Lesson, moment: Moment, at: datetime) -> LessonSnapshot:
+        """What the rules judge: the lesson, and only the registers an enabled rule reads, each
+        asked about this lesson's people (indexed), never read whole."""
+        needs = frozenset().union(*(rule.needs for rule in registry.enabled(self._policy)))
         organizer_ids = lesson.organizer_aliases
-        timetable, loaded = await self._school_data.timetable_for(organizer_ids)
-        aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
-        # Consent must be on file by the day of the lesson itself.
-        local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(self._policy.school.zone).date()
+        timetable, loaded = await self._school_data.timetable_for(organizer_ids) if Fact.timetable in needs else ([], False)
+        consents, consent_kinds = None, frozenset()
+        if Fact.consents in needs:
+            aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
+            # Consent must be on file by the day of the lesson itself.
+            local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(self._policy.school.zone).date()
+            consents = await self._school_data.consents_for(aliases, local_day)
+            consent_kinds = await self._school_data.consent_kinds()
+        signed = None
+        if Fact.signatures in needs and self._aup:
+            # Staff present who signed the current version; None when the school has no AUP set up.
+            present = {a.aad_object_id for a in lesson.attendance if a.aad_object_id} | {lesson.organizer_aad_id} - {None}
+            signed = frozenset(await self._signatures.signed_by(self._aup.version, present))
         return LessonSnapshot(
             lesson=lesson,
             moment=moment,
@@ -72,10 +84,9 @@ class LessonAssessor:
             timetable=tuple(timetable),
             timetable_loaded=loaded,
             exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at)),
-            consents=await self._school_data.consents_for(aliases, local_day),
-            consent_kinds=await self._school_data.consent_kinds(),
-            # Staff who signed the current version; None when the school has no AUP set up.
-            aup_signed=frozenset(await self._signatures.signed(self._aup.version)) if self._aup else None,
+            consents=consents,
+            consent_kinds=consent_kinds,
+            aup_signed=signed,
         )
 
     async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> Recorded:
@@ -115,5 +126,5 @@ class LessonAssessor:
             # The lesson's clock is Teams' event time; the job waits the same span in real time.
             delay = max(0.0, (finding.recheck_at - at).total_seconds())
             # One look per instant, whichever rules asked for it: every rule is judged then.
-            spec = JobSpec(kind=GRACE_CHECK, delay_seconds=delay, key=when, payload={"at": when})
+            spec = JobSpec(kind=GRACE_CHECK, priority=Priority.grace, delay_seconds=delay, key=when, payload={"at": when})
             await self._jobs.enqueue(spec, lesson.id)

@@ -21,7 +21,7 @@ from jobs.worker import Worker
 from outbound.activities import card_activity
 from outbound.notifier import NoDestination, Notifier
 from store.conversations import ConversationStore
-from store.jobs import Job, JobSpec, JobStore
+from store.jobs import Job, JobSpec, JobStore, Priority
 from store.signatures import SignatureRegister
 
 log = logging.getLogger(__name__)
@@ -140,12 +140,12 @@ class AupSigning:
 
     async def start_schedule(self) -> None:
         if self.document is not None and self._policy.aup.remind_automatically:
-            await self._jobs.enqueue(JobSpec(kind=REMIND, key="daily", delay_seconds=300))
+            await self._jobs.enqueue(JobSpec(kind=REMIND, priority=Priority.background, key="daily", delay_seconds=300))
 
     async def _scheduled_remind(self, job: Job) -> None:
         reminded, skipped = await self.remind()
         log.info("AUP reminders: %d sent, %d reminded recently", reminded, skipped)
-        await self._jobs.enqueue(JobSpec(kind=REMIND, key="daily", delay_seconds=24 * 3600))
+        await self._jobs.enqueue(JobSpec(kind=REMIND, priority=Priority.background, key="daily", delay_seconds=24 * 3600))
 
     async def remind(self) -> tuple[int, int]:
         """Send each unsigned member of staff a reminder, at most once per interval.

@@ -19,7 +19,7 @@ from graph.people import PeopleDirectory, staff_members
 from jobs.worker import Worker
 from rules import staff_pupil_chats
 from store.conversations import ConversationStore
-from store.jobs import Job, JobSpec, JobStore
+from store.jobs import Job, JobSpec, JobStore, Priority
 from store.outbox import Outbox
 from store.tables import utcnow
 
@@ -50,12 +50,12 @@ class StaffPupilChatsReport:
 
     async def start_schedule(self) -> None:
         if self.enabled and self._jobs is not None:
-            await self._jobs.enqueue(JobSpec(kind=WEEKLY, key="weekly", delay_seconds=300))
+            await self._jobs.enqueue(JobSpec(kind=WEEKLY, priority=Priority.background, key="weekly", delay_seconds=300))
 
     async def _weekly(self, job: Job) -> None:
         if self.enabled:
             await self.send()
-        await self._jobs.enqueue(JobSpec(kind=WEEKLY, key="weekly", delay_seconds=WEEK))
+        await self._jobs.enqueue(JobSpec(kind=WEEKLY, priority=Priority.background, key="weekly", delay_seconds=WEEK))
 
     async def gather(self) -> list[StaffPupilChat]:
         staff = await staff_members(self._graph, self._policy.people.staff_group_ids)

@@ -1,8 +1,9 @@
 """The lesson monitor: follows each live lesson from Teams' meeting events.
 
-In the HTTP turn it only records what happened (the policy: "Staff will record the length,
-time, date, and attendance of any sessions held") and queues the follow-up in the same
-transaction. The follow-up runs as jobs, on any instance, after restarts too:
+Teams' meeting events reach it from the event log (bot/ingest.py), a meeting's waiting events
+at once, in event-time order: it records what happened (the policy: "Staff will record the
+length, time, date, and attendance of any sessions held") and queues the follow-up in the
+same transaction. The follow-up runs as jobs, on any instance, after restarts too:
 
 - lesson-started: the meeting's details (Bot Framework), its settings and the organizer's
   calendar event (Graph);
@@ -17,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from config.policy import Policy
-from domain.events import EventOutcome, MeetingEnded, MeetingStarted, ParticipantsChanged
+from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStarted
 from domain.findings import Status
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.lookups import Lookup, LookupOutcome
@@ -36,8 +38,10 @@ from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
 from rules import managed_device, waiting_room
 from rules.snapshot import Moment
-from store.jobs import Job, JobSpec, JobStore
-from store.lessons import LessonStore
+from store.jobs import Job, JobSpec, JobStore, Priority
+from store.lessons import EventJobs, LessonStore
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from store.tables import utcnow
 
 from .assessment import GRACE_CHECK, LessonAssessor, latest_event
@@ -98,7 +102,7 @@ class LessonMonitor:
         self._sign_ins = sign_ins
         self._policy = policy
         self._report_delays = report_delays
-        self._roster_job = JobSpec(kind=ROSTER_CHANGED, delay_seconds=roster_settle_seconds)
+        self._roster_job = JobSpec(kind=ROSTER_CHANGED, priority=Priority.roster, delay_seconds=roster_settle_seconds)
         worker.handle(LESSON_STARTED, self.lesson_started)
         worker.handle(MEETING_DETAILS, self.meeting_details)
         worker.handle(ROSTER_CHANGED, self.roster_changed)
@@ -109,36 +113,23 @@ class LessonMonitor:
         worker.handle(LESSON_ENDED, self.lesson_ended)
         worker.handle(RECONCILE_ATTENDANCE, self.reconcile_attendance)
 
-    # ---- in the turn: record, queue, answer -----------------------------------------
+    # ---- the event log, derived: record, queue ------------------------------------------
 
-    async def meeting_started(self, event: MeetingStarted, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        lesson, outcome = await self._store.record_start(event, activity_key, [JobSpec(kind=LESSON_STARTED)], end_jobs=self._end_jobs())
-        self._worker.wake()
-        log.info("meetingStart %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
-        return lesson, outcome
+    def _event_jobs(self) -> EventJobs:
+        return EventJobs(start=(JobSpec(kind=LESSON_STARTED, priority=Priority.lesson),), end=tuple(self._end_jobs()),
+                         roster=(self._roster_job,))
 
-    async def meeting_ended(self, event: MeetingEnded, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        lesson, outcome = await self._store.record_end(event, activity_key, self._end_jobs())
+    async def apply_events(
+        self, events: Sequence[MeetingEvent], then: Callable[[AsyncSession], Awaitable[None]] | None = None
+    ) -> list[tuple[Lesson, EventOutcome]]:
+        """One meeting's events from the log, in event-time order, applied in one transaction;
+        the follow-up (start look-ups, one roster check per lesson, the end) queued with them."""
+        tenant = self._policy.school.tenant_id or (events[0].meeting.tenant_id if events else None)
+        applied = await self._store.apply(events, self._event_jobs(), tenant, then)
         self._worker.wake()
-        log.info("meetingEnd %s -> lesson %s (%s)", event.meeting.meeting_id, lesson.id, outcome)
-        return lesson, outcome
-
-    async def participants_changed(self, event: ParticipantsChanged, activity_key: str | None) -> tuple[Lesson, EventOutcome]:
-        tenant = self._policy.school.tenant_id or event.meeting.tenant_id
-        # A lesson first seen through a join (its start event late or lost) is started too.
-        lesson, outcome = await self._store.record_participants(
-            event, activity_key, tenant, [self._roster_job], new_lesson_jobs=[JobSpec(kind=LESSON_STARTED)]
-        )
-        self._worker.wake()
-        log.info(
-            "%s %d participant(s) in %s -> lesson %s (%s)",
-            "join" if event.joined else "leave",
-            len(event.participants),
-            event.meeting.meeting_id,
-            lesson.id,
-            outcome,
-        )
-        return lesson, outcome
+        for event, (lesson, outcome) in zip(events, applied):
+            log.info("%s %s -> lesson %s (%s)", _describe(event), event.meeting.meeting_id, lesson.id, outcome)
+        return applied
 
     # ---- jobs -----------------------------------------------------------------------
 
@@ -147,7 +138,7 @@ class LessonMonitor:
         if lesson.service_url and not _answered(lesson.details_lookup):
             lesson = await self._fetch_details(lesson, lesson.service_url)
             if not _answered(lesson.details_lookup):
-                await self._queue(JobSpec(kind=MEETING_DETAILS, delay_seconds=self._details_retry[0]), lesson.id)
+                await self._queue(JobSpec(kind=MEETING_DETAILS, priority=Priority.lesson, delay_seconds=self._details_retry[0]), lesson.id)
         # The reminder needs nothing from Graph: it is posted whatever else is known.
         await self._notices.lesson_started(lesson)
         if lesson.organizer_aad_id:
@@ -258,7 +249,7 @@ class LessonMonitor:
         await self._assess(lesson.id, Moment.end, lesson.actual_end)
         await self._notices.lesson_ended(await self._store.get(lesson.id, with_attendance=False))
         if await self._assessor.recording_required(lesson.id):
-            await self._queue(JobSpec(kind=CHECK_RECORDINGS, delay_seconds=self._report_delays[0]), lesson.id)
+            await self._queue(JobSpec(kind=CHECK_RECORDINGS, priority=Priority.later, delay_seconds=self._report_delays[0]), lesson.id)
 
     async def check_recordings(self, job: Job) -> None:
         """Graph's recordings of a lesson that had to be recorded: Teams lists one only once it
@@ -319,7 +310,7 @@ class LessonMonitor:
         if last is None:
             return
         delay = self._policy.lessons.close_idle_minutes * 60
-        spec = JobSpec(kind=CLOSE_IDLE, delay_seconds=delay, key=last.isoformat(), payload={"last": last.isoformat()})
+        spec = JobSpec(kind=CLOSE_IDLE, priority=Priority.later, delay_seconds=delay, key=last.isoformat(), payload={"last": last.isoformat()})
         await self._queue(spec, lesson.id)
 
     async def _book_overdue_close(self, lesson: Lesson) -> None:
@@ -331,7 +322,7 @@ class LessonMonitor:
         deadline = start + timedelta(hours=self._policy.lessons.close_after_hours)
         # The deadline is on the lesson's clock (Teams' event times); the job waits the same span.
         now = lesson.actual_start or start
-        spec = JobSpec(kind=CLOSE_OVERDUE, delay_seconds=max(0.0, (deadline - now).total_seconds()), payload={"at": deadline.isoformat()})
+        spec = JobSpec(kind=CLOSE_OVERDUE, priority=Priority.later, delay_seconds=max(0.0, (deadline - now).total_seconds()), payload={"at": deadline.isoformat()})
         await self._queue(spec, lesson.id)
 
     async def close_idle(self, job: Job) -> None:
@@ -349,7 +340,7 @@ class LessonMonitor:
 
     def _end_jobs(self) -> list[JobSpec]:
         """What follows a lesson's end, however it ended: the end verdict and record, then the report."""
-        return [JobSpec(kind=LESSON_ENDED), JobSpec(kind=RECONCILE_ATTENDANCE, delay_seconds=self._report_delays[0])]
+        return [JobSpec(kind=LESSON_ENDED, priority=Priority.lesson), JobSpec(kind=RECONCILE_ATTENDANCE, priority=Priority.later, delay_seconds=self._report_delays[0])]
 
     async def _close(self, lesson: Lesson, at: datetime, why: str) -> None:
         closed = await self._store.close_inferred(lesson.id, at, self._end_jobs())
@@ -365,13 +356,10 @@ class LessonMonitor:
         """Ask the directory about everyone not yet classified; returns what could not be done."""
         lesson = await self._store.get(lesson_id)
         people = sorted({a.aad_object_id for a in lesson.attendance if a.aad_object_id and a.classification is PersonClass.unknown})
-        answers = await asyncio.gather(*(self._people.classify(p) for p in people), return_exceptions=True)
-        known = {p: a for p, a in zip(people, answers) if isinstance(a, DirectoryEntry)}
+        answers = await self._people.classify_many(people) if people else {}
+        known = {p: a for p, a in answers.items() if isinstance(a, DirectoryEntry)}
         await self._store.set_classifications(lesson.id, known)
-        unexpected = [a for a in answers if isinstance(a, BaseException) and not isinstance(a, GraphUnavailable)]
-        if unexpected:
-            raise unexpected[0]
-        failures = [a for a in answers if isinstance(a, GraphUnavailable)]
+        failures = [a for a in answers.values() if isinstance(a, GraphUnavailable)]
         problem = f"{len(failures)} people not classified: {failures[0].reason}" if failures else None
         await self._store.set_roster_lookup(lesson.id, Lookup.could_not_verify(problem) if problem else Lookup.ok())
         return problem
@@ -421,3 +409,11 @@ class LessonMonitor:
 
 def _answered(lookup: Lookup | None) -> bool:
     return lookup is not None and lookup.outcome is LookupOutcome.ok
+
+
+def _describe(event: MeetingEvent) -> str:
+    if isinstance(event, MeetingStarted):
+        return "meetingStart"
+    if isinstance(event, MeetingEnded):
+        return "meetingEnd"
+    return f"{'join' if event.joined else 'leave'} of {len(event.participants)} participant(s) in"

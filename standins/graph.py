@@ -10,6 +10,7 @@
 - POST  /v1.0/users/{id}/checkMemberGroups
 - GET   /v1.0/users/{id}
 - GET   /v1.0/users/{id}/calendarView?startDateTime=...&endDateTime=...
+- POST  /v1.0/$batch  (JSON batching: each request answered by the routes above)
 
 Switches: `fail_next` (403, 404, 429 or 503, with Retry-After), `slow` (seconds per path).
 Like Graph, enum values added after `unknownFutureValue` (lobby scope `invited`,
@@ -20,10 +21,12 @@ Like Graph, enum values added after `unknownFutureValue` (lobby scope `invited`,
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from datetime import datetime
 from urllib.parse import unquote
 
+import aiohttp
 from aiohttp import web
 
 from .entra import EntraTokens
@@ -106,6 +109,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
         app.router.add_get("/v1.0/users/{uid}", self._user)
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
+        app.router.add_post("/v1.0/$batch", self._batch)
         self.entra.routes(app)
 
     @web.middleware
@@ -230,10 +234,43 @@ class GraphStandIn(StandIn):
         asked = (await request.json()).get("groupIds", [])
         return web.json_response({"value": [g for g in asked if g in person["groups"]]})
 
+    async def _batch(self, request: web.Request) -> web.Response:
+        """JSON batching as Graph does it: up to 20 requests, each answered on its own (status,
+        headers, body), in any order. Each is sent to this stand-in's own routes, so it is
+        recorded, slowed and failed like a request of its own (marked X-Graph-Batch-Item)."""
+        body = await request.json()
+        items = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            return _error(400, "BadRequest", "Invalid batch payload format.")
+        if len(items) > 20:
+            return _error(400, "BadRequest", "The number of batch requests exceeds the limit of 20.")
+
+        async def answer(session: aiohttp.ClientSession, item: dict) -> dict:
+            url = str(item.get("url", ""))
+            headers = {**(item.get("headers") or {}), "X-Graph-Batch-Item": str(item.get("id"))}
+            if request.headers.get("Authorization"):
+                headers["Authorization"] = request.headers["Authorization"]
+            if request.headers.get("Prefer"):
+                headers.setdefault("Prefer", request.headers["Prefer"])
+            async with session.request(item.get("method", "GET"), f"{self.base_url}/{url.lstrip('/')}",
+                                       json=item.get("body"), headers=headers) as reply:
+                text = await reply.text()
+                out = {"id": item.get("id"), "status": reply.status, "headers": {"Content-Type": "application/json"}}
+                if "Retry-After" in reply.headers:
+                    out["headers"]["Retry-After"] = reply.headers["Retry-After"]
+                if text:
+                    out["body"] = json.loads(text)
+                return out
+
+        async with aiohttp.ClientSession() as session:
+            responses = await asyncio.gather(*(answer(session, item) for item in items))
+        return web.json_response({"responses": list(responses)})
+
     async def _user(self, request: web.Request) -> web.Response:
         # Like Graph, /users/{id | userPrincipalName}.
-        uid = next((pid for pid, p in self.people.items() if p["upn"].lower() == request.match_info["uid"].lower()),
-                   request.match_info["uid"])
+        uid = request.match_info["uid"]
+        if uid not in self.people:
+            uid = next((pid for pid, p in self.people.items() if p["upn"].lower() == uid.lower()), uid)
         person = self.people.get(uid)
         if person is None:
             return _error(404, "Request_ResourceNotFound", "Resource not found.")

@@ -29,7 +29,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x43484150  # "CHAP": any constant shared by every instance
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -39,7 +39,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
         _sqlite_pragmas(engine)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping: it is a round trip on every checkout; a connection the server closed fails
+    # its statement, and the transaction is retried (in_transaction) or the job is.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 def _private_sqlite_file(path: Path) -> None:
@@ -54,7 +56,11 @@ def _private_sqlite_file(path: Path) -> None:
     for created in reversed(missing):
         created.mkdir(mode=0o700, exist_ok=True)
         os.chmod(created, 0o700)  # mkdir's mode is filtered by the umask
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    if not path.exists():
+        # Only when missing: closing any descriptor of a file drops every POSIX lock this process
+        # holds on it, so opening the database of a live engine (a second engine for the event
+        # log) would pull SQLite's locks from under it.
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if file.exists() and file.stat().st_mode & 0o077:
             try:

@@ -9,15 +9,30 @@ queues the follow-up as a row here. Instances claim due rows with a lease
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from enum import IntEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import exists, func, or_, select, text, update
+from sqlalchemy import delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .tables import JobRow, utcnow
+
+
+class Priority(IntEnum):
+    """Which due job runs first: a teacher's warning or an SLT alert must not wait behind the
+    roster checks of a trust's 09:00 peak."""
+
+    alert = 0  # deliveries: warnings, alerts, card refreshes
+    events = 1  # deriving a meeting's events into the register
+    grace = 2  # a grace period that ended: its verdict is due now
+    lesson = 3  # a lesson's start or end: reminders and start verdicts
+    roster = 5  # who is staff or pupil, and the verdicts that follow
+    later = 7  # after the lesson: reports, recordings, idle and overdue closes
+    background = 9  # daily and weekly schedules, retention
 
 
 class JobSpec(BaseModel):
@@ -26,6 +41,10 @@ class JobSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str
+    priority: Priority = Priority.roster
+    # Jobs of one lane run one at a time, in order (a meeting's event log); lesson jobs are
+    # serialised by their lesson already.
+    lane: str | None = None
     delay_seconds: float = 0
     # One waiting job of this kind (and key) per lesson: later requests fold into it.
     dedupe: bool = True
@@ -42,25 +61,39 @@ class Job(BaseModel):
     payload: dict
     attempts: int
     due_at: datetime
+    lane: str | None = None
+
+
+def _values(spec: JobSpec, lesson_id: int | None) -> dict:
+    now = utcnow()
+    return dict(
+        kind=spec.kind,
+        priority=int(spec.priority),
+        lane=spec.lane,
+        lesson_id=lesson_id,
+        dedupe_key=f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None,
+        payload=spec.payload,
+        due_at=now + timedelta(seconds=spec.delay_seconds),
+        attempts=0,
+        created_at=now,
+    )
 
 
 async def add_job(session: AsyncSession, spec: JobSpec, lesson_id: int | None) -> None:
     """Queue `spec` inside the caller's transaction (a no-op if the same job already waits)."""
-    values = dict(
-        kind=spec.kind,
-        lesson_id=lesson_id,
-        dedupe_key=f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None,
-        payload=spec.payload,
-        due_at=utcnow() + timedelta(seconds=spec.delay_seconds),
-        attempts=0,
-        created_at=utcnow(),
-    )
-    dialect = session.bind.dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(JobRow).values(**values)
-    if spec.dedupe:
-        stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("dedupe_key IS NOT NULL"))
-    await session.execute(stmt)
+    await add_jobs(session, [(spec, lesson_id)])
+
+
+async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | None]]) -> None:
+    """Queue several jobs in one statement per kind of conflict handling."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    deduped = [_values(spec, lesson) for spec, lesson in jobs if spec.dedupe]
+    plain = [_values(spec, lesson) for spec, lesson in jobs if not spec.dedupe]
+    if deduped:
+        stmt = insert(JobRow).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("dedupe_key IS NOT NULL"))
+        await session.execute(stmt, deduped)
+    if plain:
+        await session.execute(insert(JobRow), plain)
 
 
 class JobStore:
@@ -96,24 +129,39 @@ class JobStore:
                 running.done_at.is_(None),
                 running.leased_until >= now,
             )
+            # A lesson's due jobs run in the order they were queued, whatever their priority:
+            # priority orders lessons, never one lesson's start, roster check and end.
+            earlier = exists().where(
+                running.lesson_id == JobRow.lesson_id,
+                running.id < JobRow.id,
+                running.done_at.is_(None),
+                running.due_at <= now,
+            )
+            busy_lane = exists().where(
+                running.lane == JobRow.lane,
+                running.id != JobRow.id,
+                running.done_at.is_(None),
+                running.leased_until >= now,
+            )
             stmt = (
                 select(JobRow)
                 .where(
                     JobRow.done_at.is_(None),
                     JobRow.due_at <= now,
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
-                    or_(JobRow.lesson_id.is_(None), ~busy_lesson),
+                    or_(JobRow.lesson_id.is_(None), ~busy_lesson & ~earlier),
+                    or_(JobRow.lane.is_(None), ~busy_lane),
                 )
-                .order_by(JobRow.due_at, JobRow.id)
+                .order_by(JobRow.priority, JobRow.due_at, JobRow.id)
                 .limit(limit * 4)
                 .with_for_update(skip_locked=True)
             )
-            rows, lessons = [], set()
+            rows, taken = [], set()
             for row in (await session.execute(stmt)).scalars():
-                if row.lesson_id is not None:
-                    if row.lesson_id in lessons:
-                        continue
-                    lessons.add(row.lesson_id)
+                serial = [key for key in (("lesson", row.lesson_id), ("lane", row.lane)) if key[1] is not None]
+                if any(key in taken for key in serial):
+                    continue
+                taken.update(serial)
                 rows.append(row)
                 if len(rows) == limit:
                     break
@@ -126,7 +174,10 @@ class JobStore:
             return [Job.model_validate(r) for r in rows]
 
     async def finish(self, job_id: int) -> None:
-        await self._set(job_id, done_at=utcnow(), outcome="done", leased_until=None, last_error=None)
+        # Done is gone: a finished job has nothing left to tell, and the queue's index stays
+        # the size of the work waiting. Failed jobs stay, with their error, until retention.
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(JobRow).where(JobRow.id == job_id))
 
     async def fail(self, job_id: int, error: str) -> None:
         await self._set(job_id, done_at=utcnow(), outcome="failed", leased_until=None, last_error=error[:2000])
@@ -137,6 +188,17 @@ class JobStore:
     async def _set(self, job_id: int, **values) -> None:
         async with self._sessions() as session, session.begin():
             await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+
+    async def next_due_in(self, at_most: float) -> float:
+        """Seconds until the next waiting job falls due (at most `at_most`): the worker sleeps
+        that long, so a grace check or a settled roster check runs on time, not at the next poll."""
+        now = utcnow()
+        async with self._sessions() as session:
+            stmt = select(func.min(JobRow.due_at)).where(JobRow.done_at.is_(None), JobRow.due_at > now)
+            soonest = (await session.execute(stmt)).scalar_one_or_none()
+        if soonest is None:
+            return at_most
+        return max(0.0, min(at_most, (soonest - now).total_seconds()))
 
     async def due_count(self, horizon_seconds: float = 0) -> int:
         """Jobs due now (or within the horizon) and not finished, running ones included."""

@@ -15,6 +15,7 @@ whichever of those happened:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable, Mapping
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -28,6 +29,7 @@ from domain.events import (
     EventOutcome,
     MeetingDetails,
     MeetingEnded,
+    MeetingEvent,
     MeetingRef,
     MeetingStarted,
     Participant,
@@ -39,7 +41,7 @@ from domain.lookups import Lookup
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, OrganizerDevice, Recording, ReportedInterval
 
 from .db import in_transaction
-from .jobs import JobSpec, add_job
+from .jobs import JobSpec, add_jobs
 from .tables import AttendanceRow, LessonRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -67,13 +69,6 @@ class LessonStore:
         if not activity_key or await session.get(ProcessedActivityRow, activity_key) is None:
             return None
         return await self._latest_lesson(session, meeting_id)
-
-    @staticmethod
-    async def _follow_up(session: AsyncSession, lesson: LessonRow, outcome: EventOutcome, jobs: Sequence[JobSpec]) -> None:
-        # Queued in the same transaction as the event: recorded means followed up.
-        if outcome in (EventOutcome.applied, EventOutcome.late):
-            for spec in jobs:
-                await add_job(session, spec, lesson.id)
 
     def _mark(
         self,
@@ -139,85 +134,144 @@ class LessonStore:
     async def record_start(
         self, event: MeetingStarted, activity_key: str | None, jobs: Sequence[JobSpec] = (), end_jobs: Sequence[JobSpec] = ()
     ) -> tuple[Lesson, EventOutcome]:
-        """Record a start; a previous occurrence still open is closed (at its last event) and
-        given `end_jobs`, so its end is judged and its record sent."""
-        async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
-            ref = event.meeting
-            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
-                return replayed, EventOutcome.duplicate
-            lesson = await self._open_lesson(session, ref.meeting_id)
-            latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
-            outcome = EventOutcome.applied
-            if lesson is not None and lesson.start_event_missing:
-                # Participant events got here first: this start belongs to that lesson.
-                lesson.actual_start = min(event.at, lesson.actual_start or event.at)
-                lesson.start_event_missing = False
-            elif lesson is not None and lesson.actual_start == event.at:
-                outcome = EventOutcome.duplicate
-            elif latest is not None and latest.actual_end is not None and event.at <= latest.actual_end:
-                # Delivered after the lesson it started had already ended.
-                lesson = latest
-                if latest.actual_start == event.at:
-                    outcome = EventOutcome.duplicate
-                else:
-                    outcome = EventOutcome.late
-                    if latest.start_event_missing:
-                        latest.actual_start, latest.start_event_missing = event.at, False
-            else:
-                if lesson is not None:
-                    # The previous occurrence never told us it ended: it ended by its last event.
-                    self._close(lesson, await self._last_event_at(session, lesson), end_missing=True)
-                    await self._rebuild(session, lesson)
-                    await self._follow_up(session, lesson, EventOutcome.applied, end_jobs)
-                    await session.flush()
-                lesson = self._new_lesson(ref, event.at, start_missing=False)
-                session.add(lesson)
-            lesson.title = event.title or lesson.title
-            lesson.join_url = event.join_url or lesson.join_url
-            lesson.meeting_type = event.meeting_type or lesson.meeting_type
-            lesson.updated_at = utcnow()
-            await session.flush()
-            self._mark(session, activity_key, "meetingStart", ref.meeting_id, lesson.id, outcome)
-            await self._follow_up(session, lesson, outcome, jobs)
-            return lesson, outcome
-
-        row, outcome = await self._transaction(work)
-        return _without_register(row), outcome
+        """Record one start outside the event log (tools and tests); see `apply`."""
+        return await self._record_one(event, activity_key, EventJobs(start=tuple(jobs), end=tuple(end_jobs)))
 
     async def record_end(
         self, event: MeetingEnded, activity_key: str | None, jobs: Sequence[JobSpec] = ()
     ) -> tuple[Lesson, EventOutcome]:
+        return await self._record_one(event, activity_key, EventJobs(end=tuple(jobs)))
+
+    async def record_participants(
+        self,
+        event: ParticipantsChanged,
+        activity_key: str | None,
+        school_tenant: str | None,
+        jobs: Sequence[JobSpec] = (),
+        new_lesson_jobs: Sequence[JobSpec] = (),
+    ) -> tuple[Lesson, EventOutcome]:
+        return await self._record_one(event, activity_key, EventJobs(roster=tuple(jobs), start=tuple(new_lesson_jobs)), school_tenant)
+
+    async def _record_one(
+        self, event: MeetingEvent, activity_key: str | None, jobs: EventJobs, school_tenant: str | None = None
+    ) -> tuple[Lesson, EventOutcome]:
+        kind = {MeetingStarted: "meetingStart", MeetingEnded: "meetingEnd"}.get(type(event))
+        kind = kind or ("meetingParticipantJoin" if event.joined else "meetingParticipantLeave")
+
         async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
-            ref = event.meeting
-            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
+            if replayed := await self._replayed(session, activity_key, event.meeting.meeting_id):
                 return replayed, EventOutcome.duplicate
-            lesson = await self._open_lesson(session, ref.meeting_id)
-            outcome = EventOutcome.applied
-            if lesson is None:
-                latest = await self._latest_lesson(session, ref.meeting_id)
-                if latest is not None and latest.actual_end == event.at:
-                    lesson, outcome = latest, EventOutcome.duplicate
-                elif latest is not None and latest.end_event_missing and latest.actual_start and event.at >= latest.actual_start:
-                    # Chaperone closed it (everyone had left, or it ran too long); Teams' own end wins.
-                    lesson = latest
-                    self._close(lesson, event.at, end_missing=False)
-                    await self._rebuild(session, lesson)
-                else:
-                    # An end with no start: keep what we know, the start stays unknown.
-                    lesson = self._new_lesson(ref, None, start_missing=True)
-                    session.add(lesson)
-                    await session.flush()
-                    self._close(lesson, event.at, end_missing=False)
-            elif lesson is not None:
-                self._close(lesson, event.at, end_missing=False)
-                await self._rebuild(session, lesson)
-            await session.flush()
-            self._mark(session, activity_key, "meetingEnd", ref.meeting_id, lesson.id, outcome)
-            await self._follow_up(session, lesson, outcome, jobs)
+            batch = _Batch(jobs, school_tenant)
+            lesson, outcome = await self._apply_event(session, event, batch)
+            await self._finish_batch(session, batch)
+            self._mark(session, activity_key, kind, event.meeting.meeting_id, lesson.id, outcome)
             return lesson, outcome
 
         row, outcome = await self._transaction(work)
         return _without_register(row), outcome
+
+    async def apply(
+        self, events: Sequence[MeetingEvent], jobs: EventJobs, school_tenant: str | None,
+        then: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> list[tuple[Lesson, EventOutcome]]:
+        """Apply one meeting's events, in the order given (event time), in ONE transaction:
+        each person's intervals are rebuilt once, and each follow-up job is queued once per
+        lesson, however many events asked for it. `then` runs in the same transaction (the
+        event log marks the events derived)."""
+
+        async def work(session: AsyncSession) -> list[tuple[LessonRow, EventOutcome]]:
+            batch = _Batch(jobs, school_tenant)
+            applied = [await self._apply_event(session, event, batch) for event in events]
+            await self._finish_batch(session, batch)
+            if then is not None:
+                await then(session)
+            return applied
+
+        return [(_without_register(row), outcome) for row, outcome in await self._transaction(work)]
+
+    async def _apply_event(self, session: AsyncSession, event: MeetingEvent, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
+        if isinstance(event, ParticipantsChanged):
+            return await self._participants(session, event, batch)
+        # A start or an end may close a lesson: its intervals must be current first.
+        await self._rebuild_pending(session, batch)
+        if isinstance(event, MeetingStarted):
+            return await self._start(session, event, batch)
+        return await self._end(session, event, batch)
+
+    async def _finish_batch(self, session: AsyncSession, batch: "_Batch") -> None:
+        await self._rebuild_pending(session, batch)
+        await session.flush()
+        await add_jobs(session, batch.unique_jobs())
+
+    async def _rebuild_pending(self, session: AsyncSession, batch: "_Batch") -> None:
+        for lesson, classes in batch.rebuild.values():
+            await self._rebuild(session, lesson, classes)
+        batch.rebuild.clear()
+
+    async def _start(self, session: AsyncSession, event: MeetingStarted, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
+        """A start; a previous occurrence still open is closed (at its last event) and given
+        the end's jobs, so its end is judged and its record sent."""
+        ref = event.meeting
+        lesson = await self._open_lesson(session, ref.meeting_id)
+        latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
+        outcome = EventOutcome.applied
+        if lesson is not None and lesson.start_event_missing:
+            # Participant events got here first: this start belongs to that lesson.
+            lesson.actual_start = min(event.at, lesson.actual_start or event.at)
+            lesson.start_event_missing = False
+        elif lesson is not None and lesson.actual_start == event.at:
+            outcome = EventOutcome.duplicate
+        elif latest is not None and latest.actual_end is not None and event.at <= latest.actual_end:
+            # Delivered after the lesson it started had already ended.
+            lesson = latest
+            if latest.actual_start == event.at:
+                outcome = EventOutcome.duplicate
+            else:
+                outcome = EventOutcome.late
+                if latest.start_event_missing:
+                    latest.actual_start, latest.start_event_missing = event.at, False
+        else:
+            if lesson is not None:
+                # The previous occurrence never told us it ended: it ended by its last event.
+                self._close(lesson, await self._last_event_at(session, lesson), end_missing=True)
+                await self._rebuild(session, lesson)
+                batch.follow_up(lesson, EventOutcome.applied, batch.jobs.end)
+                await session.flush()
+            lesson = self._new_lesson(ref, event.at, start_missing=False)
+            session.add(lesson)
+        lesson.title = event.title or lesson.title
+        lesson.join_url = event.join_url or lesson.join_url
+        lesson.meeting_type = event.meeting_type or lesson.meeting_type
+        lesson.updated_at = utcnow()
+        await session.flush()
+        batch.follow_up(lesson, outcome, batch.jobs.start)
+        return lesson, outcome
+
+    async def _end(self, session: AsyncSession, event: MeetingEnded, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
+        ref = event.meeting
+        lesson = await self._open_lesson(session, ref.meeting_id)
+        outcome = EventOutcome.applied
+        if lesson is None:
+            latest = await self._latest_lesson(session, ref.meeting_id)
+            if latest is not None and latest.actual_end == event.at:
+                lesson, outcome = latest, EventOutcome.duplicate
+            elif latest is not None and latest.end_event_missing and latest.actual_start and event.at >= latest.actual_start:
+                # Chaperone closed it (everyone had left, or it ran too long); Teams' own end wins.
+                lesson = latest
+                self._close(lesson, event.at, end_missing=False)
+                await self._rebuild(session, lesson)
+            else:
+                # An end with no start: keep what we know, the start stays unknown.
+                lesson = self._new_lesson(ref, None, start_missing=True)
+                session.add(lesson)
+                await session.flush()
+                self._close(lesson, event.at, end_missing=False)
+        else:
+            self._close(lesson, event.at, end_missing=False)
+            await self._rebuild(session, lesson)
+        await session.flush()
+        batch.follow_up(lesson, outcome, batch.jobs.end)
+        return lesson, outcome
 
     @staticmethod
     async def _last_event_at(session: AsyncSession, lesson: LessonRow) -> datetime | None:
@@ -234,7 +288,7 @@ class LessonStore:
                 return None
             self._close(lesson, max(at, lesson.actual_start or at), end_missing=True)
             await self._rebuild(session, lesson)
-            await self._follow_up(session, lesson, EventOutcome.applied, jobs)
+            await add_jobs(session, [(spec, lesson.id) for spec in jobs])
             return lesson
 
         row = await self._transaction(work)
@@ -442,46 +496,27 @@ class LessonStore:
 
     # ---- participants -------------------------------------------------------------
 
-    async def record_participants(
-        self,
-        event: ParticipantsChanged,
-        activity_key: str | None,
-        school_tenant: str | None,
-        jobs: Sequence[JobSpec] = (),
-        new_lesson_jobs: Sequence[JobSpec] = (),
-    ) -> tuple[Lesson, EventOutcome]:
-        """Record a join or leave, and rebuild those people's intervals from all their events.
-        Each person is classified from the event alone (external is certain from it; staff and
-        pupils are told apart later, from the directory)."""
-        kind = "meetingParticipantJoin" if event.joined else "meetingParticipantLeave"
-
-        async def work(session: AsyncSession) -> tuple[LessonRow, EventOutcome]:
-            ref = event.meeting
-            if replayed := await self._replayed(session, activity_key, ref.meeting_id):
-                return replayed, EventOutcome.duplicate
-            lesson, outcome, new = await self._lesson_for(session, ref, event.at, joined=event.joined)
-            classes = {}
-            for person in event.participants:
-                if await self._record_event(session, lesson, person, event):
-                    classes[person.person_id] = person.class_from_event(school_tenant)
-                if (person.role or "").lower() == "organizer" and person.aad_object_id and not lesson.organizer_aad_id:
-                    # Teams' meeting details were not available: the organizer's own join names them.
-                    lesson.organizer_aad_id = person.aad_object_id
-                    lesson.organizer_teams_id = person.teams_user_id
-                if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
-                    lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
-            await session.flush()
-            await self._rebuild(session, lesson, classes)
-            lesson.updated_at = utcnow()
-            await session.flush()
-            self._mark(session, activity_key, kind, ref.meeting_id, lesson.id, outcome)
-            # A lesson first seen through a join is started; one seen only through a leave is not
-            # (nothing is live in it to remind or check at its start).
-            await self._follow_up(session, lesson, outcome, [*(new_lesson_jobs if new and event.joined else ()), *jobs])
-            return lesson, outcome
-
-        row, outcome = await self._transaction(work)
-        return _without_register(row), outcome
+    async def _participants(self, session: AsyncSession, event: ParticipantsChanged, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
+        """A join or leave; those people's intervals are rebuilt from all their events when the
+        batch ends (or before a start or end in it). Each person is classified from the event
+        alone (external is certain from it; staff and pupils are told apart later, from the
+        directory)."""
+        lesson, outcome, new = await self._lesson_for(session, event.meeting, event.at, joined=event.joined)
+        classes = batch.rebuild.setdefault(lesson.id, (lesson, {}))[1]
+        for person in event.participants:
+            if await self._record_event(session, lesson, person, event):
+                classes[person.person_id] = person.class_from_event(batch.school_tenant)
+            if (person.role or "").lower() == "organizer" and person.aad_object_id and not lesson.organizer_aad_id:
+                # Teams' meeting details were not available: the organizer's own join names them.
+                lesson.organizer_aad_id = person.aad_object_id
+                lesson.organizer_teams_id = person.teams_user_id
+            if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
+                lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
+        lesson.updated_at = utcnow()
+        # A lesson first seen through a join is started; one seen only through a leave is not
+        # (nothing is live in it to remind or check at its start).
+        batch.follow_up(lesson, outcome, [*(batch.jobs.start if new and event.joined else ()), *batch.jobs.roster])
+        return lesson, outcome
 
     @staticmethod
     async def _record_event(session: AsyncSession, lesson: LessonRow, person: Participant, event: ParticipantsChanged) -> bool:
@@ -623,3 +658,38 @@ def _same(rows: list[AttendanceRow], intervals: Sequence[ReportedInterval], role
     )
     roles = {(r.meeting_role or "").lower() for r in rows}
     return same_times and (role is None or roles == {role.lower()})
+
+
+@dataclass(frozen=True)
+class EventJobs:
+    """The follow-up each kind of event asks for, queued once per lesson per batch."""
+
+    start: tuple[JobSpec, ...] = ()  # a lesson starts (or is first seen through a join)
+    end: tuple[JobSpec, ...] = ()  # a lesson ends, however it ended
+    roster: tuple[JobSpec, ...] = ()  # someone joined or left
+
+
+@dataclass
+class _Batch:
+    jobs: EventJobs
+    school_tenant: str | None
+    queued: list[tuple[JobSpec, int]] = field(default_factory=list)
+    # lesson id -> (the lesson, person id -> class from the event) still to rebuild
+    rebuild: dict[int, tuple[LessonRow, dict[str, PersonClass]]] = field(default_factory=dict)
+
+    def unique_jobs(self) -> list[tuple[JobSpec, int]]:
+        """Each deduplicated job once per lesson (the database would fold them anyway; this
+        saves the statements)."""
+        seen, unique = set(), []
+        for spec, lesson_id in self.queued:
+            key = (spec.kind, spec.key, lesson_id)
+            if spec.dedupe and key in seen:
+                continue
+            seen.add(key)
+            unique.append((spec, lesson_id))
+        return unique
+
+    def follow_up(self, lesson: LessonRow, outcome: EventOutcome, specs: Sequence[JobSpec]) -> None:
+        # Queued in the same transaction as the event: recorded means followed up.
+        if outcome in (EventOutcome.applied, EventOutcome.late):
+            self.queued.extend((spec, lesson.id) for spec in specs)

@@ -13,7 +13,7 @@ from domain.messages import (
     AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, OperatorOutcome, RaisedFinding,
 )
 
-from .jobs import JobSpec, add_job
+from .jobs import JobSpec, Priority, add_job
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
@@ -33,7 +33,7 @@ class Outbox:
         row = MessageRow(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
         session.add(row)
         await session.flush()
-        await add_job(session, JobSpec(kind=DELIVER, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+        await add_job(session, JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
         return row
 
     async def queue(
@@ -132,7 +132,7 @@ class Outbox:
     async def queue_refresh(self, message_id: int) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id)
-            await add_job(session, JobSpec(kind=REFRESH, key=str(message_id), payload={"message_id": message_id}), row.lesson_id)
+            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), payload={"message_id": message_id}), row.lesson_id)
 
     async def open_alerts(self, lesson_id: int) -> list[Message]:
         """The lesson's SLT alerts nobody has resolved and Chaperone has not cleared."""
@@ -163,7 +163,7 @@ class Outbox:
             if refusal is not None:
                 return refusal
             row.status = DeliveryStatus.pending.value
-            await add_job(session, JobSpec(kind=DELIVER, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+            await add_job(session, JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
             audit(session, operator, "message.retry", f"message:{row.id}", {"kind": row.kind, "attempts": row.attempts})
             return OperatorOutcome.done
 

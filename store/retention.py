@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from config.policy import Retention
 
 from .register import audit
-from .tables import AuditRow, AupReminderRow, ConcernRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow, SignatureRow
+from .tables import (
+    AuditRow, AupReminderRow, ConcernRow, DirectoryEntryRow, InboundEventRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow,
+    SignatureRow,
+)
 
 
 async def purge(engine: AsyncEngine, retention: Retention, now: datetime, reminder_interval_days: int = 0) -> dict[str, int]:
@@ -33,6 +36,11 @@ async def purge(engine: AsyncEngine, retention: Retention, now: datetime, remind
         counts["delivery log"] = (await session.execute(
             delete(ProcessedActivityRow).where(ProcessedActivityRow.received_at < before(retention.delivery_log_days))
         )).rowcount
+        # The event log's keys of events already derived (their activities were dropped then).
+        counts["event log"] = (await session.execute(
+            delete(InboundEventRow).where(InboundEventRow.processed_at < before(retention.delivery_log_days))
+        )).rowcount
+        counts["directory answers"] = (await session.execute(delete(DirectoryEntryRow).where(DirectoryEntryRow.expires_at < now))).rowcount
         # A lesson goes with its attendance, findings and jobs (ON DELETE CASCADE); an open
         # lesson is kept however old, since it may still be running.
         ended = func.coalesce(LessonRow.actual_end, LessonRow.updated_at)

@@ -44,7 +44,8 @@ class SchoolData:
     async def timetable_for(self, organizer_ids: set[str]) -> tuple[list[TimetableEntry], bool]:
         """The organizer's entries, and whether any timetable has been imported at all."""
         async with self._sessions() as session:
-            loaded = (await session.execute(select(func.count()).select_from(TimetableEntryRow))).scalar_one() > 0
+            # Whether any row exists, not how many: a trust's timetable is tens of thousands of rows.
+            loaded = (await session.execute(select(TimetableEntryRow.id).limit(1))).first() is not None
             if not organizer_ids:
                 return [], loaded
             stmt = select(TimetableEntryRow).where(TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
@@ -61,7 +62,7 @@ class SchoolData:
         and not expired. `people` maps a lesson person id to the names it may appear under.
         None when no consent register has been imported."""
         async with self._sessions() as session:
-            if (await session.execute(select(func.count()).select_from(ConsentRow))).scalar_one() == 0:
+            if (await session.execute(select(ConsentRow.id).limit(1))).first() is None:
                 return None
             names = {name for aliases in people.values() for name in aliases}
             stmt = select(ConsentRow).where(ConsentRow.person.in_(sorted(names)))

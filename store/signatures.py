@@ -50,6 +50,14 @@ class SignatureRegister:
             stmt = select(SignatureRow).where(SignatureRow.version == version)
             return {r.aad_object_id: Signature.model_validate(r) for r in (await session.execute(stmt)).scalars()}
 
+    async def signed_by(self, version: str, people: set[str]) -> set[str]:
+        """Which of `people` signed `version` (one indexed look-up, not every signature)."""
+        if not people:
+            return set()
+        async with self._sessions() as session:
+            stmt = select(SignatureRow.aad_object_id).where(SignatureRow.version == version, SignatureRow.aad_object_id.in_(sorted(people)))
+            return set((await session.execute(stmt)).scalars())
+
     async def all(self) -> list[Signature]:
         async with self._sessions() as session:
             stmt = select(SignatureRow).order_by(SignatureRow.signed_at, SignatureRow.id)

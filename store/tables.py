@@ -192,6 +192,41 @@ class ProcessedActivityRow(Base):
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class InboundEventRow(Base):
+    """The meeting-event log: each meeting activity Teams delivered, appended in its HTTP turn
+    (group commit) and derived into the register by the workers, per meeting, in event-time
+    order. The activity key makes a redelivery a no-op; once derived, the activity itself is
+    dropped (the register holds what it said) and the key stays for the delivery log's days."""
+
+    __tablename__ = "inbound_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    activity_key: Mapped[str | None] = mapped_column(String(700), unique=True)
+    meeting_id: Mapped[str] = mapped_column(String(512))
+    kind: Mapped[str] = mapped_column(String(16))  # domain.events.EventKind
+    event_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    activity: Mapped[dict | None] = mapped_column(JSON)
+    processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+
+    __table_args__ = (
+        Index("ix_inbound_events_waiting", "meeting_id", "event_at",
+              sqlite_where=text("processed_at IS NULL"), postgresql_where=text("processed_at IS NULL")),
+    )
+
+
+class DirectoryEntryRow(Base):
+    """The directory's answer about a person (staff, pupil, external), cached for every
+    instance and across restarts until `expires_at`; purged when it expires."""
+
+    __tablename__ = "directory_cache"
+
+    aad_object_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    classification: Mapped[str] = mapped_column(String(16))
+    upn: Mapped[str | None] = mapped_column(String(256))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
 class ConversationRow(Base):
     """Where Chaperone is installed, with what it needs to message there later."""
 
@@ -235,6 +270,9 @@ class JobRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(64))
+    # Lower runs first among due jobs: store.jobs.Priority.
+    priority: Mapped[int] = mapped_column(Integer, default=5)
+    lane: Mapped[str | None] = mapped_column(String(512), index=True)
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="CASCADE"), index=True)
     # While a job waits, a second request for the same work is folded into it.
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
@@ -250,6 +288,7 @@ class JobRow(Base):
 
     __table_args__ = (
         Index("ix_jobs_due", "done_at", "due_at"),
+        Index("ix_jobs_waiting", "due_at", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
         Index(
             "uq_jobs_waiting_dedupe_key",
             "dedupe_key",

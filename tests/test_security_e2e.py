@@ -50,6 +50,7 @@ async def test_a_token_signed_by_the_channel_is_accepted(sqlite_url, identity, c
     async with run_app(auth_env(sqlite_url, identity), connector.url, token=lambda url: identity.token(APP_ID, url)) as app:
         status, body = await app.teams.post(app.teams.join(MATHS, [TEACHER], T0))
         assert status == 200, body
+        await app.idle()  # acknowledged means logged; the register is derived from the log
         [lesson] = await app.services.lessons.list_lessons()
         assert [a.display_name for a in lesson.attendance] == [TEACHER.name]
 

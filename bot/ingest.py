@@ -1,0 +1,102 @@
+"""Teams' meeting events: appended to the event log in the HTTP turn, derived by the workers.
+
+In the turn (after authentication, in bot/adapter.py): the school's tenant, the payload read
+with our own models (a malformed one is refused with 400 and never stored), one append to the
+log (store/event_log.py, group commit), and 200. Nothing else: the register, the
+attendance intervals and the verdicts are derived from the log by the `derive-events` job,
+a meeting's waiting events at once, in event-time order, so a lesson's burst of thirty joins
+is one transaction and one roster check, not thirty.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from botbuilder.schema import Activity
+
+from domain.events import EventKind, MeetingStarted
+from jobs.worker import Worker
+from service.monitor import LessonMonitor
+from store.conversations import ConversationStore
+from store.event_log import DERIVE_EVENTS, EventLog, EventLogReader, InboundEvent, Overloaded, mark_derived
+from store.jobs import Job
+
+from . import events, tenancy
+from .adapter import error_response
+from .envelope import MalformedActivity
+from .conversations import remember
+
+log = logging.getLogger(__name__)
+
+# Teams retries a 503; a second is long enough for a burst's group commit to drain.
+RETRY_AFTER_SECONDS = 1
+
+
+class MeetingEventIngest:
+    def __init__(
+        self,
+        *,
+        log_writer: EventLog,
+        log_reader: EventLogReader,
+        monitor: LessonMonitor,
+        conversations: ConversationStore,
+        worker: Worker,
+        school_tenant: str | None,
+    ) -> None:
+        self._writer = log_writer
+        self._reader = log_reader
+        self._monitor = monitor
+        self._conversations = conversations
+        self._school_tenant = school_tenant
+        worker.handle(DERIVE_EVENTS, self.derive)
+
+    # ---- the HTTP turn ------------------------------------------------------------
+
+    async def receive(self, body: dict, kind: EventKind) -> web.Response:
+        """Append an authenticated meeting event to the log; the answer Teams gets."""
+        if not tenancy.body_from_school(body, self._school_tenant):
+            # A copy of the app installed in another tenant: acknowledged, nothing stored.
+            log.warning("ignored %s event from another tenant", kind.value)
+            return web.Response(status=200)
+        event = events.parse_event(body, kind)  # MalformedActivity -> 400 in the adapter
+        entry = InboundEvent(activity_key=events.activity_key(body), meeting_id=event.meeting.meeting_id, kind=kind,
+                             event_at=event.at, activity=body)
+        try:
+            await self._writer.append(entry)
+        except Overloaded as exc:
+            log.warning("meeting event refused for now: %s", exc)
+            return _retry_later("Chaperone is busy; retry this activity shortly")
+        except Exception as exc:  # noqa: BLE001 - the database is unreachable: not acknowledged, so Teams retries
+            log.error("could not store a meeting event: %s: %s", type(exc).__name__, str(exc)[:200])
+            return _retry_later("the event could not be stored; retry this activity shortly")
+        return web.Response(status=200)
+
+    # ---- the derive-events job ------------------------------------------------------
+
+    async def derive(self, job: Job) -> None:
+        waiting = await self._reader.waiting(job.payload["meeting_id"])
+        parsed = []
+        for logged in waiting:
+            try:
+                event = events.parse_event(logged.activity, logged.kind)
+            except MalformedActivity as exc:
+                # Checked before it was logged; a payload that no longer reads is skipped, said once.
+                log.error("logged event %s cannot be read any more and is skipped: %s", logged.id, exc)
+                continue
+            if isinstance(event, MeetingStarted):
+                # The meeting chat is where the reminder and the organizer's note will go.
+                await remember(self._conversations, Activity().deserialize(logged.activity), installing=False)
+            parsed.append(event)
+        ids = [logged.id for logged in waiting]
+
+        async def derived(session) -> None:
+            await mark_derived(session, ids)
+
+        await self._monitor.apply_events(parsed, then=derived)
+
+
+def _retry_later(message: str) -> web.Response:
+    response = error_response(503, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -1,0 +1,197 @@
+"""The meeting-event log: Teams' meeting events appended in their HTTP turn, derived later.
+
+A meeting event's turn costs one append here and an answer. Appends from concurrent turns
+are written together (group commit): one transaction holds every event that arrived while
+the previous one was being written, with one `derive-events` job per meeting in it. The
+workers then derive the register from the log, per meeting, in event-time order.
+
+The log has its own engine (its own connections), so a busy worker pool never makes Teams
+wait, and a bound on what waits to be written: beyond it an append is refused at once
+(`Overloaded`, answered 503 with Retry-After; Teams retries) instead of queueing for
+seconds. An append is acknowledged only once its transaction has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from domain.events import EventKind
+
+from .jobs import JobSpec, Priority, add_jobs
+from .tables import InboundEventRow, utcnow
+
+log = logging.getLogger(__name__)
+
+DERIVE_EVENTS = "derive-events"
+
+
+class Overloaded(RuntimeError):
+    """More events wait to be written than the log will hold: answer 'retry later'."""
+
+
+class InboundEvent(BaseModel):
+    """One meeting activity as it arrived, with what the log is indexed by."""
+
+    model_config = ConfigDict(frozen=True)
+
+    activity_key: str | None
+    meeting_id: str
+    kind: EventKind
+    event_at: datetime
+    activity: dict
+
+
+class LoggedEvent(InboundEvent):
+    id: int
+
+
+@dataclass
+class _Pending:
+    event: InboundEvent
+    done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+def derive_job(meeting_id: str) -> JobSpec:
+    # One waiting job per meeting (dedupe); its lane keeps a meeting's derivations in order.
+    return JobSpec(kind=DERIVE_EVENTS, priority=Priority.events, key=meeting_id, lane=meeting_id, payload={"meeting_id": meeting_id})
+
+
+class EventLog:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        max_waiting: int = 4000,
+        max_batch: int = 1000,
+        on_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._max_waiting = max_waiting
+        self._max_batch = max_batch
+        self._on_written = on_written
+        self._waiting: list[_Pending] = []
+        self._writing = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    # ---- the HTTP turn ------------------------------------------------------------
+
+    async def append(self, event: InboundEvent) -> bool:
+        """Write the event durably; True when it is new, False for a redelivery already in the
+        log. Raises Overloaded without waiting when the log is full."""
+        if len(self._waiting) + self._writing >= self._max_waiting:
+            raise Overloaded(f"{len(self._waiting) + self._writing} meeting events are waiting to be written")
+        if self._task is None:
+            self._task = asyncio.create_task(self._writer(), name="chaperone-event-log")
+        pending = _Pending(event)
+        self._waiting.append(pending)
+        self._wake.set()
+        return await asyncio.shield(pending.done)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting) + self._writing
+
+    async def _writer(self) -> None:
+        while not self._stopping or self._waiting:
+            if not self._waiting:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
+            self._writing = len(batch)
+            try:
+                new = await self._write([p.event for p in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiting turn gets the failure, none hangs
+                log.error("could not write %d meeting events: %s: %s", len(batch), type(exc).__name__, str(exc)[:200])
+                for pending in batch:
+                    if not pending.done.done():
+                        pending.done.set_exception(exc)
+                        pending.done.exception()  # retrieved: its turn answers 503
+            else:
+                for pending, is_new in zip(batch, new):
+                    if not pending.done.done():
+                        pending.done.set_result(is_new)
+                self._on_written()
+            finally:
+                self._writing = 0
+
+    async def _write(self, events: Sequence[InboundEvent]) -> list[bool]:
+        """One transaction: the events not already logged, and a derive job per meeting."""
+        now = utcnow()
+        keyed = [e.activity_key for e in events if e.activity_key]
+        async with self._sessions() as session, session.begin():
+            known = set()
+            if keyed:
+                stmt = select(InboundEventRow.activity_key).where(InboundEventRow.activity_key.in_(keyed))
+                known = set((await session.execute(stmt)).scalars())
+            new, rows, seen = [], [], set()
+            for event in events:
+                fresh = event.activity_key is None or (event.activity_key not in known and event.activity_key not in seen)
+                new.append(fresh)
+                if event.activity_key:
+                    seen.add(event.activity_key)
+                if fresh:
+                    rows.append(dict(activity_key=event.activity_key, meeting_id=event.meeting_id, kind=event.kind.value,
+                                     event_at=event.event_at, received_at=now, activity=event.activity))
+            if rows:
+                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+                # Another instance may log the same redelivery between the read and the insert.
+                await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
+                await add_jobs(session, [(derive_job(m), None) for m in dict.fromkeys(r["meeting_id"] for r in rows)])
+            return new
+
+    async def close(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except TimeoutError:
+                self._task.cancel()
+            self._task = None
+
+
+class EventLogReader:
+    """The workers' side: a meeting's events not yet derived, and marking them derived."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def waiting(self, meeting_id: str) -> list[LoggedEvent]:
+        """The meeting's events not yet derived, in event-time order (arrival breaks ties)."""
+        stmt = (
+            select(InboundEventRow)
+            .where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None))
+            .order_by(InboundEventRow.event_at, InboundEventRow.id)
+        )
+        async with self._sessions() as session:
+            return [
+                LoggedEvent(id=r.id, activity_key=r.activity_key, meeting_id=r.meeting_id, kind=EventKind(r.kind),
+                            event_at=r.event_at, activity=r.activity or {})
+                for r in (await session.execute(stmt)).scalars()
+            ]
+
+    async def unprocessed(self) -> int:
+        async with self._sessions() as session:
+            stmt = select(func.count()).select_from(InboundEventRow).where(InboundEventRow.processed_at.is_(None))
+            return (await session.execute(stmt)).scalar_one()
+
+
+async def mark_derived(session: AsyncSession, event_ids: Sequence[int]) -> None:
+    """In the transaction that applied them: derived, and the activity (a person's name and
+    ids, now in the register) no longer kept in the log."""
+    if event_ids:
+        stmt = update(InboundEventRow).where(InboundEventRow.id.in_(list(event_ids))).values(processed_at=utcnow(), activity=None)
+        await session.execute(stmt)
+
