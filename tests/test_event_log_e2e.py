@@ -1,0 +1,149 @@
+"""The meeting-event log (issue 14): appended in the HTTP turn, derived by the workers.
+
+Through the real app over HTTP, with the Teams, Bot Connector and Graph stand-ins: two
+instances on one database taking one stream between them, redeliveries to both, events out of
+order; a lesson's burst of joins judged once; a full log answered 503 at once, and nothing
+acknowledged lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+
+import pytest
+
+from domain.messages import MessageKind
+from standins.teams import Meeting, Person
+from telemetry.metrics import REGISTRY
+
+from .helpers import (
+    END, SLT, SLT_CHANNEL, SLT_TEAM, T0, TA, TEACHER, alert_posts, dev_env, minutes, rows, run_app, sign_aup,
+)
+
+pytestmark = pytest.mark.e2e
+
+MEETINGS = [Meeting(f"19:meeting_stream-{n}@thread.v2", f"Stream lesson {n}", TEACHER) for n in range(4)]
+PUPILS = [Person(f"Stream Pupil {n}", f"aad-stream-pupil-{n:02d}") for n in range(12)]
+
+
+def script_stream(graph, connector) -> None:
+    """Four lessons, each with its lobby open to everyone (a breach that raises one SLT alert)."""
+    for meeting in MEETINGS:
+        connector.add_meeting(meeting.id, meeting.info(T0, END))
+        graph.add_meeting(TEACHER.aad_object_id, meeting.online_meeting(T0, END, lobby="everyone"))
+    graph.calendars[TEACHER.aad_object_id] = [m.calendar_event(T0, END, attendees=(TA, *PUPILS)) for m in MEETINGS]
+    for person in (TEACHER, TA):
+        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name)
+    for pupil in PUPILS:
+        graph.add_person(pupil.aad_object_id, primary_role="student", name=pupil.name)
+
+
+def stream(teams) -> list[dict]:
+    """Each lesson: its start, the staff, three pupils one by one, one leaving, its end."""
+    activities = []
+    for n, meeting in enumerate(MEETINGS):
+        pupils = PUPILS[n * 3 : n * 3 + 3]
+        activities += [teams.meeting_start(meeting, T0), teams.join(meeting, [TEACHER, TA], T0)]
+        activities += [teams.join(meeting, [pupil], T0 + minutes(1 + i)) for i, pupil in enumerate(pupils)]
+        activities += [teams.leave(meeting, [pupils[0]], T0 + minutes(20)), teams.meeting_end(meeting, END)]
+    return activities
+
+
+async def test_two_instances_take_one_stream_with_no_duplicate_lessons_alerts_or_verdicts(any_database_url, connector, graph):
+    script_stream(graph, connector)
+    env = dev_env(any_database_url, graph.base_url)
+    async with run_app(env, connector.url) as first, run_app(env, connector.url) as second:
+        await sign_aup(first, TEACHER, TA)
+        await first.post_all([first.teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+        connector.clear()
+        activities = stream(first.teams)
+        shuffled = random.Random(14)
+        # Out of order within each lesson's stream (Teams does not promise order), split between
+        # the two instances, and a third of them delivered to both at once (a redelivery).
+        shuffled.shuffle(activities)
+        instances = (first, second)
+        posts = []
+        for index, activity in enumerate(activities):
+            posts.append(instances[index % 2].teams.post(activity))
+            if index % 3 == 0:
+                posts.append(instances[(index + 1) % 2].teams.post(activity))
+        answers = await asyncio.gather(*posts)
+        assert all(status == 200 for status, _ in answers), answers
+        await asyncio.gather(first.idle(), second.idle())
+        await asyncio.gather(first.idle(), second.idle())  # jobs one instance queued for the other
+
+        lessons = await first.services.lessons.list_lessons()
+        assert sorted(lesson.meeting_id for lesson in lessons) == sorted(m.id for m in MEETINGS)
+        for lesson, meeting in ((l, next(m for m in MEETINGS if m.id == l.meeting_id)) for l in lessons):
+            assert lesson.actual_start == T0 and lesson.actual_end == END and not lesson.start_event_missing
+            n = MEETINGS.index(meeting)
+            expected = {TEACHER.name, TA.name, *(p.name for p in PUPILS[n * 3 : n * 3 + 3])}
+            assert {a.display_name for a in lesson.attendance} == expected
+            # One interval each; the pupil who left at 20 minutes has that leave, not a second interval.
+            assert Counter(a.person_id for a in lesson.attendance).most_common(1)[0][1] == 1
+
+        # Every activity logged once, each derived.
+        logged = await rows(first.services.engine, "inbound_events")
+        assert len(logged) == len(activities) and all(r["processed_at"] is not None for r in logged)
+        # One verdict per rule per lesson, one SLT alert per lesson, each posted to the channel once.
+        findings = await rows(first.services.engine, "findings")
+        assert not [k for k, c in Counter((f["lesson_id"], f["rule_id"]) for f in findings).items() if c > 1]
+        messages = await first.services.outbox.all()
+        alerts = [m for m in messages if m.kind is MessageKind.slt_alert]
+        assert sorted(m.lesson_id for m in alerts) == sorted(lesson.id for lesson in lessons)
+        assert len(alert_posts(connector)) == len(alerts)
+        reminders = [m for m in messages if m.kind is MessageKind.reminder]
+        assert sorted(m.lesson_id for m in reminders) == sorted(lesson.id for lesson in lessons)
+
+
+async def test_a_burst_of_joins_is_one_roster_check(database_url, connector, graph):
+    script_stream(graph, connector)
+    # Settling on: the burst arrives inside the roster check's wait, so it is judged once.
+    env = dev_env(database_url, graph.base_url, CHAPERONE_ROSTER_SETTLE_SECONDS="1")
+    async with run_app(env, connector.url) as app:
+        meeting = MEETINGS[0]
+        await app.post_all([app.teams.meeting_start(meeting, T0)])
+        joins = [app.teams.join(meeting, [pupil], T0 + minutes(1)) for pupil in PUPILS]
+        answers = await asyncio.gather(*(app.teams.post(join) for join in joins))
+        assert all(status == 200 for status, _ in answers)
+        graph.clear()
+        checks_before = roster_checks()
+        await app.services.worker.wait_idle(timeout=15, horizon_seconds=2)
+        [lesson] = await app.services.lessons.list_lessons()
+        assert len(lesson.attendance) == len(PUPILS)
+        # Twelve people, one directory question each at most, asked in one batch (not twelve
+        # rounds), and the lesson judged after the burst rather than once per join.
+        education = graph.requests("GET", "/v1.0/education/users/")
+        assert sorted(c.path.rsplit("/", 1)[-1] for c in education) == sorted(p.aad_object_id for p in PUPILS)
+        assert len(graph.requests("POST", "/v1.0/$batch")) == 1
+        assert roster_checks() - checks_before == 1
+
+
+def roster_checks() -> float:
+    return REGISTRY.get_sample_value("chaperone_job_duration_seconds_count", {"kind": "roster-changed"}) or 0
+
+
+async def test_a_full_log_answers_503_at_once_and_loses_nothing_acknowledged(database_url, connector, graph):
+    script_stream(graph, connector)
+    env = dev_env(database_url, graph.base_url, CHAPERONE_INGEST_MAX_WAITING="10")
+    async with run_app(env, connector.url) as app:
+        meeting = MEETINGS[0]
+        people = [Person(f"Crowd {n}", f"aad-crowd-{n:03d}") for n in range(200)]
+        joins = [app.teams.join(meeting, [person], T0 + minutes(1)) for person in people]
+        answers = await asyncio.gather(*(app.teams.post(join) for join in joins))
+        statuses = Counter(status for status, _ in answers)
+        assert set(statuses) <= {200, 503} and statuses[503] > 0, statuses
+        await app.idle()
+        accepted = {join["id"] for join, (status, _) in zip(joins, answers) if status == 200}
+        logged = {r["activity_key"].rsplit("|", 1)[-1] for r in await rows(app.services.engine, "inbound_events")}
+        assert logged == accepted
+        # Teams retries what was refused: every one of them is then taken, once.
+        refused = [join for join, (status, _) in zip(joins, answers) if status == 503]
+        for join in refused:
+            status, _ = await app.teams.post(join)
+            assert status == 200
+        await app.idle()
+        [lesson] = await app.services.lessons.list_lessons()
+        assert {a.person_id for a in lesson.attendance} == {p.aad_object_id for p in people}
