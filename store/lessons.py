@@ -222,14 +222,17 @@ class LessonStore:
         elif lesson is not None and lesson.actual_start == event.at:
             outcome = EventOutcome.duplicate
         elif latest is not None and latest.actual_end is not None and event.at <= latest.actual_end:
-            # Delivered after the lesson it started had already ended.
+            # Delivered after the lesson it started had already ended. A lesson opened by a
+            # join stamped at the very instant of the start is still missing its start: this is it.
             lesson = latest
-            if latest.actual_start == event.at:
+            if latest.start_event_missing:
+                outcome = EventOutcome.late
+                latest.actual_start = min(event.at, latest.actual_start or event.at)
+                latest.start_event_missing = False
+            elif latest.actual_start == event.at:
                 outcome = EventOutcome.duplicate
             else:
                 outcome = EventOutcome.late
-                if latest.start_event_missing:
-                    latest.actual_start, latest.start_event_missing = event.at, False
         else:
             if lesson is not None:
                 # The previous occurrence never told us it ended: it ended by its last event.
