@@ -128,9 +128,10 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     school_data = SchoolData(engine)
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)
+    event_log = EventLog(ingest_engine, max_waiting=settings.ingest_max_waiting)
     worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds,
-                    concurrency=settings.worker_concurrency)
-    event_log = EventLog(ingest_engine, max_waiting=settings.ingest_max_waiting, on_written=worker.wake)
+                    concurrency=settings.worker_concurrency, pressure=event_log.busy)
+    event_log.on_written(worker.wake)
     connector = BotConnector(settings, http, tokens)
     adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)

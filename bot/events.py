@@ -147,11 +147,15 @@ def tenant_of(activity: Activity) -> str | None:
     return _tenant_in_channel_data(activity.channel_data) or getattr(activity.conversation, "tenant_id", None)
 
 
+def _tenants(body: dict, channel_data: TeamsChannelData) -> set[str]:
+    conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
+    named = {channel_data.tenant.id if channel_data.tenant else None, conversation.get("tenantId"), conversation.get("tenantID")}
+    return {t for t in named if isinstance(t, str) and t}
+
+
 def tenants_in(body: dict) -> set[str]:
     """Every tenant a meeting event names (channelData.tenant.id, conversation.tenantId)."""
-    conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
-    named = {_tenant_in_channel_data(body.get("channelData")), conversation.get("tenantId"), conversation.get("tenantID")}
-    return {t for t in named if isinstance(t, str) and t}
+    return _tenants(body, _parse(TeamsChannelData, body.get("channelData"), "channelData"))
 
 
 def meeting_ref(body: dict) -> MeetingRef:
@@ -161,11 +165,11 @@ def meeting_ref(body: dict) -> MeetingRef:
         # thread id, which would split one lesson into two.
         raise MalformedActivity("channelData.meeting.id is missing: cannot tell which meeting this is")
     conversation = body.get("conversation") if isinstance(body.get("conversation"), dict) else {}
-    tenants = tenants_in(body)
+    tenant = channel_data.tenant.id if channel_data.tenant and channel_data.tenant.id else None
     return MeetingRef(
         meeting_id=channel_data.meeting.id,
         conversation_id=_text(conversation.get("id")) or None,
-        tenant_id=(channel_data.tenant.id if channel_data.tenant and channel_data.tenant.id else None) or next(iter(sorted(tenants)), None),
+        tenant_id=tenant or next(iter(sorted(_tenants(body, channel_data))), None),
         service_url=_text(body.get("serviceUrl")) or None,
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,8 @@ from .tables import InboundEventRow, utcnow
 log = logging.getLogger(__name__)
 
 DERIVE_EVENTS = "derive-events"
+# Events a second beyond which the workers keep to urgent work (see EventLog.busy).
+BUSY_RATE = 150
 
 
 class Overloaded(RuntimeError):
@@ -72,27 +75,39 @@ class EventLog:
         *,
         max_waiting: int = 4000,
         max_batch: int = 1000,
-        on_written: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._max_waiting = max_waiting
         self._max_batch = max_batch
-        self._on_written = on_written
+        self._on_written: Callable[[], None] = lambda: None
         self._waiting: list[_Pending] = []
         self._writing = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
+        # Appends in the current and the previous second: the ingest rate, for `busy`.
+        self._second = 0
+        self._this_second = 0
+        self._last_second = 0
 
     # ---- the HTTP turn ------------------------------------------------------------
 
-    async def append(self, event: InboundEvent) -> bool:
-        """Write the event durably; True when it is new, False for a redelivery already in the
-        log. Raises Overloaded without waiting when the log is full."""
+    def on_written(self, callback: Callable[[], None]) -> None:
+        """Called after each group commit (the worker wakes to derive what was written)."""
+        self._on_written = callback
+
+    async def append(self, event: InboundEvent) -> None:
+        """Write the event durably (a redelivery already in the log changes nothing). Raises
+        Overloaded without waiting when the log is full."""
         if len(self._waiting) + self._writing >= self._max_waiting:
             raise Overloaded(f"{len(self._waiting) + self._writing} meeting events are waiting to be written")
         if self._task is None:
             self._task = asyncio.create_task(self._writer(), name="chaperone-event-log")
+        now = int(time.monotonic())
+        if now != self._second:
+            self._last_second = self._this_second if now == self._second + 1 else 0
+            self._second, self._this_second = now, 0
+        self._this_second += 1
         pending = _Pending(event)
         self._waiting.append(pending)
         self._wake.set()
@@ -101,6 +116,14 @@ class EventLog:
     @property
     def waiting(self) -> int:
         return len(self._waiting) + self._writing
+
+    def busy(self, rate: int = BUSY_RATE) -> bool:
+        """Teams is sending a burst (more than `rate` events in the last second, or a backlog to
+        write): the workers leave the CPU to answering it (jobs/worker.py)."""
+        now = int(time.monotonic())
+        recent = self._this_second if now == self._second else 0
+        previous = self._last_second if now == self._second else (self._this_second if now == self._second + 1 else 0)
+        return self.waiting > 50 or max(recent, previous) > rate
 
     async def _writer(self) -> None:
         while not self._stopping or self._waiting:
@@ -111,7 +134,7 @@ class EventLog:
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             self._writing = len(batch)
             try:
-                new = await self._write([p.event for p in batch])
+                await self._write([p.event for p in batch])
             except Exception as exc:  # noqa: BLE001 - every waiting turn gets the failure, none hangs
                 log.error("could not write %d meeting events: %s: %s", len(batch), type(exc).__name__, str(exc)[:200])
                 for pending in batch:
@@ -119,37 +142,23 @@ class EventLog:
                         pending.done.set_exception(exc)
                         pending.done.exception()  # retrieved: its turn answers 503
             else:
-                for pending, is_new in zip(batch, new):
+                for pending in batch:
                     if not pending.done.done():
-                        pending.done.set_result(is_new)
+                        pending.done.set_result(None)
                 self._on_written()
             finally:
                 self._writing = 0
 
-    async def _write(self, events: Sequence[InboundEvent]) -> list[bool]:
-        """One transaction: the events not already logged, and a derive job per meeting."""
+    async def _write(self, events: Sequence[InboundEvent]) -> None:
+        """One transaction: the events (a redelivery already logged is skipped by its key), and
+        a derive job per meeting."""
         now = utcnow()
-        keyed = [e.activity_key for e in events if e.activity_key]
+        rows = [dict(activity_key=e.activity_key, meeting_id=e.meeting_id, kind=e.kind.value, event_at=e.event_at,
+                     received_at=now, activity=e.activity) for e in events]
         async with self._sessions() as session, session.begin():
-            known = set()
-            if keyed:
-                stmt = select(InboundEventRow.activity_key).where(InboundEventRow.activity_key.in_(keyed))
-                known = set((await session.execute(stmt)).scalars())
-            new, rows, seen = [], [], set()
-            for event in events:
-                fresh = event.activity_key is None or (event.activity_key not in known and event.activity_key not in seen)
-                new.append(fresh)
-                if event.activity_key:
-                    seen.add(event.activity_key)
-                if fresh:
-                    rows.append(dict(activity_key=event.activity_key, meeting_id=event.meeting_id, kind=event.kind.value,
-                                     event_at=event.event_at, received_at=now, activity=event.activity))
-            if rows:
-                insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-                # Another instance may log the same redelivery between the read and the insert.
-                await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
-                await add_jobs(session, [(derive_job(m), None) for m in dict.fromkeys(r["meeting_id"] for r in rows)])
-            return new
+            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
+            await add_jobs(session, [(derive_job(m), None) for m in dict.fromkeys(r["meeting_id"] for r in rows)])
 
     async def close(self) -> None:
         self._stopping = True

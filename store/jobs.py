@@ -27,9 +27,9 @@ class Priority(IntEnum):
     roster checks of a trust's 09:00 peak."""
 
     alert = 0  # deliveries: warnings, alerts, card refreshes
-    events = 1  # deriving a meeting's events into the register
-    grace = 2  # a grace period that ended: its verdict is due now
-    lesson = 3  # a lesson's start or end: reminders and start verdicts
+    grace = 1  # a grace period that ended: its verdict is due now
+    lesson = 2  # a lesson's start or end: reminders, start look-ups and verdicts
+    events = 3  # deriving a meeting's events into the register
     roster = 5  # who is staff or pupil, and the verdicts that follow
     later = 7  # after the lesson: reports, recordings, idle and overdue closes
     background = 9  # daily and weekly schedules, retention
@@ -62,6 +62,7 @@ class Job(BaseModel):
     attempts: int
     due_at: datetime
     lane: str | None = None
+    priority: int = Priority.roster
 
 
 def _values(spec: JobSpec, lesson_id: int | None) -> dict:
@@ -113,7 +114,8 @@ class JobStore:
         async with self._sessions() as session, session.begin():
             await add_job(session, spec, lesson_id)
 
-    async def claim(self, instance: str, limit: int, lease_seconds: float) -> list[Job]:
+    async def claim(self, instance: str, limit: int, lease_seconds: float, *, below: Priority | None = None,
+                    at_least: Priority | None = None) -> list[Job]:
         """Lease up to `limit` due jobs, at most one per lesson and none for a lesson whose
         job is still running elsewhere: a lesson's follow-up runs in order, so its end is
         never judged while its start's look-ups are still loading."""
@@ -151,6 +153,8 @@ class JobStore:
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
                     or_(JobRow.lesson_id.is_(None), ~busy_lesson & ~earlier),
                     or_(JobRow.lane.is_(None), ~busy_lane),
+                    *([JobRow.priority < int(below)] if below is not None else []),
+                    *([JobRow.priority >= int(at_least)] if at_least is not None else []),
                 )
                 .order_by(JobRow.priority, JobRow.due_at, JobRow.id)
                 .limit(limit * 4)

@@ -192,8 +192,10 @@ class LessonStore:
     async def _apply_event(self, session: AsyncSession, event: MeetingEvent, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
         if isinstance(event, ParticipantsChanged):
             return await self._participants(session, event, batch)
-        # A start or an end may close a lesson: its intervals must be current first.
+        # A start or an end may close a lesson: its intervals must be current first, and the
+        # meeting's open lesson is looked up again after it.
         await self._rebuild_pending(session, batch)
+        batch.open_lessons.pop(event.meeting.meeting_id, None)
         if isinstance(event, MeetingStarted):
             return await self._start(session, event, batch)
         return await self._end(session, event, batch)
@@ -504,10 +506,17 @@ class LessonStore:
         batch ends (or before a start or end in it). Each person is classified from the event
         alone (external is certain from it; staff and pupils are told apart later, from the
         directory)."""
-        lesson, outcome, new = await self._lesson_for(session, event.meeting, event.at, joined=event.joined)
+        lesson = batch.open_lessons.get(event.meeting.meeting_id)
+        outcome, new = EventOutcome.applied, False
+        if lesson is None:
+            lesson, outcome, new = await self._lesson_for(session, event.meeting, event.at, joined=event.joined)
+            if outcome is EventOutcome.applied:
+                # Open (it was, or it is new): the batch's next events for this meeting go to it.
+                batch.open_lessons[event.meeting.meeting_id] = lesson
         classes = batch.rebuild.setdefault(lesson.id, (lesson, {}))[1]
+        recorded = await self._recorded_events(session, lesson, batch)
         for person in event.participants:
-            if await self._record_event(session, lesson, person, event):
+            if await self._record_event(session, lesson, person, event, recorded):
                 classes[person.person_id] = person.class_from_event(batch.school_tenant)
             if (person.role or "").lower() == "organizer" and person.aad_object_id and not lesson.organizer_aad_id:
                 # Teams' meeting details were not available: the organizer's own join names them.
@@ -522,17 +531,27 @@ class LessonStore:
         return lesson, outcome
 
     @staticmethod
-    async def _record_event(session: AsyncSession, lesson: LessonRow, person: Participant, event: ParticipantsChanged) -> bool:
+    async def _recorded_events(session: AsyncSession, lesson: LessonRow, batch: "_Batch") -> set[tuple[str, datetime, bool]]:
+        """The lesson's events already in the live record (who, when, join or leave), read once
+        per batch."""
+        known = batch.recorded.get(lesson.id)
+        if known is None:
+            stmt = select(ParticipantEventRow.person_id, ParticipantEventRow.at, ParticipantEventRow.joined).where(
+                ParticipantEventRow.lesson_id == lesson.id
+            )
+            known = batch.recorded[lesson.id] = {(p, at, joined) for p, at, joined in await session.execute(stmt)}
+        return known
+
+    @staticmethod
+    async def _record_event(
+        session: AsyncSession, lesson: LessonRow, person: Participant, event: ParticipantsChanged, recorded: set
+    ) -> bool:
         """Keep the event in the live record; False when it is already there (a redelivery
         that came without its activity id)."""
-        same = select(ParticipantEventRow.id).where(
-            ParticipantEventRow.lesson_id == lesson.id,
-            ParticipantEventRow.person_id == person.person_id,
-            ParticipantEventRow.at == event.at,
-            ParticipantEventRow.joined == event.joined,
-        )
-        if (await session.execute(same.limit(1))).first() is not None:
+        key = (person.person_id, event.at, event.joined)
+        if key in recorded:
             return False
+        recorded.add(key)
         session.add(
             ParticipantEventRow(
                 lesson_id=lesson.id,
@@ -679,6 +698,10 @@ class _Batch:
     queued: list[tuple[JobSpec, int]] = field(default_factory=list)
     # lesson id -> (the lesson, person id -> class from the event) still to rebuild
     rebuild: dict[int, tuple[LessonRow, dict[str, PersonClass]]] = field(default_factory=dict)
+    # meeting id -> its open lesson (locked for this transaction), until a start or end
+    open_lessons: dict[str, LessonRow] = field(default_factory=dict)
+    # lesson id -> its events already recorded (who, when, join or leave)
+    recorded: dict[int, set] = field(default_factory=dict)
 
     def unique_jobs(self) -> list[tuple[JobSpec, int]]:
         """Each deduplicated job once per lesson (the database would fold them anyway; this
