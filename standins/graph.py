@@ -57,6 +57,7 @@ class GraphStandIn(StandIn):
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
         self.entra = EntraTokens()  # the token endpoint `doctor` reads permissions from
+        self._batch_client: aiohttp.ClientSession | None = None
 
     @property
     def base_url(self) -> str:
@@ -110,6 +111,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}", self._user)
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
         app.router.add_post("/v1.0/$batch", self._batch)
+        app.on_cleanup.append(self._close_batch_client)
         self.entra.routes(app)
 
     @web.middleware
@@ -262,9 +264,15 @@ class GraphStandIn(StandIn):
                     out["body"] = json.loads(text)
                 return out
 
-        async with aiohttp.ClientSession() as session:
-            responses = await asyncio.gather(*(answer(session, item) for item in items))
+        if self._batch_client is None:  # one pool for every batch: 20 new connections each would swamp it
+            self._batch_client = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200))
+        responses = await asyncio.gather(*(answer(self._batch_client, item) for item in items))
         return web.json_response({"responses": list(responses)})
+
+    async def _close_batch_client(self, _app: web.Application) -> None:
+        if self._batch_client is not None:
+            await self._batch_client.close()
+            self._batch_client = None
 
     async def _user(self, request: web.Request) -> web.Response:
         # Like Graph, /users/{id | userPrincipalName}.
