@@ -27,6 +27,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from .entra import EntraTokens
+from .graph_enrolment import EnrolmentRoutes
 from .server import StandIn
 
 EVOLVABLE = {"invited", "organizationExcludingGuests"}
@@ -40,7 +41,7 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class GraphStandIn(StandIn):
+class GraphStandIn(EnrolmentRoutes, StandIn):
     def __init__(self) -> None:
         super().__init__()
         self.meetings: dict[tuple[str, str], dict] = {}  # (organizer id, meeting id) -> onlineMeeting
@@ -106,6 +107,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
         app.router.add_get("/v1.0/users/{uid}", self._user)
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
+        self.enrolment_routes(app)  # standins/graph_enrolment.py
         self.entra.routes(app)
 
     @web.middleware
