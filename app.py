@@ -162,7 +162,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     # Enrolment: Chaperone installs itself in each lesson, finds the sessions it missed, and
     # keeps its Graph subscriptions (calendars, call records) renewed from any instance.
     enrolment_store = EnrolmentStore(engine)
-    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, policy=policy, app_id=settings.app_id)
+    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, policy=policy, app_id=settings.teams_app_id)
     enrolment.schedule(worker, jobs)
     unmonitored = UnmonitoredSessions(records=CallRecords(graph), people=people, store=enrolment_store, lessons=lessons,
                                       assessor=assessor, notices=notices, policy=policy, retry_base_seconds=settings.retry_base_seconds)

@@ -231,11 +231,11 @@ class EnrolmentRoutes:
             return _error(404, "ResourceNotFound", "The object was not found.")
         return web.Response(status=204)
 
-    def _record(self, request: web.Request) -> dict | None:
+    def _find_record(self, request: web.Request) -> dict | None:
         return self.teamwork.call_records.get(request.match_info["rid"])
 
     async def _call_record(self, request: web.Request) -> web.Response:
-        record = self._record(request)
+        record = self._find_record(request)
         if record is None:
             return _error(404, "NotFound", "The call record was not found.")
         out = {k: v for k, v in record.items() if k not in ("organizer_v2", "participants_v2", "sessions")}
@@ -244,13 +244,13 @@ class EnrolmentRoutes:
         return web.json_response(out)
 
     async def _organizer(self, request: web.Request) -> web.Response:
-        record = self._record(request)
+        record = self._find_record(request)
         if record is None:
             return _error(404, "NotFound", "The call record was not found.")
         return web.json_response(record["organizer_v2"])
 
     async def _participants(self, request: web.Request) -> web.Response:
-        record = self._record(request)
+        record = self._find_record(request)
         if record is None:
             return _error(404, "NotFound", "The call record was not found.")
         return web.json_response({"value": record["participants_v2"]})
