@@ -25,7 +25,8 @@ def _user(identity_set) -> tuple[str | None, str | None, str | None] | None:
     user = getattr(identity_set, "user", None)
     if user is not None and user.id:
         extra = getattr(user, "additional_data", None) or {}
-        return user.id, user.display_name, getattr(user, "tenant_id", None) or extra.get("tenantId")
+        tenant = getattr(user, "tenant_id", None) or extra.get("tenantId")
+        return user.id, user.display_name, str(tenant) if tenant else None
     for other in ("guest", "phone", "application_instance", "azure_communication_services_user"):
         who = getattr(identity_set, other, None)
         if who is not None and (who.id or who.display_name):
