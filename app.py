@@ -48,12 +48,14 @@ from service.assessment import LessonAssessor
 from service.aup import AupSigning
 from service.chats_report import StaffPupilChatsReport
 from service.compose import CardComposer
+from service.coverage import CoverageSummary
 from service.enrolment import EnrolmentService
 from service.subscriptions import GraphSubscriptions, NotificationError, parse_notifications
 from service.unmonitored import UnmonitoredSessions
 from service.monitor import LessonMonitor
 from service.notices import LessonNotices
 from store.conversations import ConversationStore
+from store.coverage import Coverage
 from store.enrolment import EnrolmentStore
 from store.subscriptions import SubscriptionStore
 from store.db import create_engine, migrate, ping
@@ -106,6 +108,7 @@ class Services:
     enrolment: EnrolmentService
     unmonitored: UnmonitoredSessions
     subscriptions: GraphSubscriptions
+    coverage_summary: CoverageSummary
 
     async def close(self) -> None:
         await self.worker.stop()
@@ -170,6 +173,8 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     subscriptions = GraphSubscriptions(graph=graph, store=SubscriptionStore(engine), enrolment=enrolment, unmonitored=unmonitored,
                                        policy=policy, notification_url=settings.notification_url)
     subscriptions.schedule(worker, jobs)
+    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, policy=policy)
+    coverage_summary.schedule(worker, jobs)
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
@@ -186,12 +191,14 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     await chats_report.start_schedule()
     await enrolment.start_schedule()
     await subscriptions.start_schedule()
+    await coverage_summary.start_schedule()
     worker.start()
     return Services(
         settings=settings, policy=policy, engine=engine, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
+        coverage_summary=coverage_summary,
     )
 
 

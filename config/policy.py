@@ -179,6 +179,8 @@ class EnrolmentPolicy(_Strict):
     class_team_ids: tuple[str, ...] = ()
     # Install Chaperone for staff, SLT and the DSL in personal scope, so its 1:1 messages reach them.
     personal_scope: bool = True
+    # When SLT get the day's coverage summary (school time), the unmonitored sessions named; none: never.
+    daily_summary_at: time | None = time(17, 30)
 
 
 class ExceptionApprovals(_Strict):

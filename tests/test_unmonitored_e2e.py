@@ -129,6 +129,16 @@ async def test_a_direct_call_between_a_teacher_and_one_pupil_without_approval_is
         [posted] = alert_posts(connector)
         assert "one-to-one session" in all_text(posted["activity"]["attachments"][0]["content"])
 
+        # The day's coverage summary to SLT names the unmonitored session.
+        assert await app.services.coverage_summary.send(T0.date()) is not None
+        assert await app.services.coverage_summary.send(T0.date()) is None  # once a day
+        await app.idle()
+        summary = [p for p in alert_posts(connector) if p["activity"]["summary"].startswith("Coverage")]
+        assert len(summary) == 1
+        words = all_text(summary[0]["activity"]["attachments"][0]["content"])
+        assert "1 session(s) with pupils: 0 followed live, 1 seen only afterwards (unmonitored)" in words
+        assert f"Direct call (not followed live), organised by {TEACHER.name}, at 15:40 (lesson #{lesson.id})" in words
+
 
 async def test_a_direct_call_with_slts_prior_approval_is_not_a_breach(database_url, connector, graph):
     _people(graph, connector)
