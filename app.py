@@ -205,7 +205,8 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
 def tab_services(engine: AsyncEngine, policy: Policy, exceptions: ExceptionRegister, signatures: SignatureRegister, signing: AupSigning,
                  tab_settings: TabSettings) -> TabServices:
     return TabServices(records=Records(engine), exports=Exports(engine), actions=TabActions(engine), exceptions=exceptions,
-                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings)
+                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings,
+                       coverage=Coverage(engine))
 
 
 SERVICES = web.AppKey("services", Services)

@@ -194,3 +194,17 @@ async def test_a_subscription_near_expiry_is_renewed_and_reauthorization_require
         # The renewal is a scheduled job kept in the database (any instance claims it).
         scheduled = [j for j in await rows(app.services.engine, "jobs") if j["kind"] == "graph-subscriptions"]
         assert scheduled
+
+
+async def test_a_missed_lifecycle_notification_sweeps_that_calendar_again(database_url, connector, graph):
+    _school(graph, connector)
+    async with enrolling_app(database_url, connector, graph) as app:
+        await app.services.subscriptions.maintain()
+        calendar = graph.subscription_for(f"users/{TEACHER.aad_object_id}/events")
+        start = datetime.now(timezone.utc) + timedelta(hours=3)
+        graph.add_meeting(TEACHER.aad_object_id, SCIENCE.online_meeting(start, start + minutes(50)))
+        graph.calendars[TEACHER.aad_object_id].append(SCIENCE.calendar_event(start, start + minutes(50), attendees=(PUPIL_A,)))
+        # Graph could not deliver some notifications: it says so, without saying which.
+        assert await graph.notify_lifecycle(calendar["id"], "missed") == 202
+        await app.idle()
+        assert ("chats", SCIENCE.thread_id) in graph.teamwork.installed
