@@ -157,6 +157,13 @@ async def test_a_notification_with_the_wrong_client_state_is_refused_and_changes
                     assert answer.status == 400
             async with http.post(f"{app.url}/api/graph/notifications", params={"validationToken": "abc def"}) as answer:
                 assert answer.status == 200 and answer.content_type == "text/plain" and await answer.text() == "abc def"
+            for token in ("", "x" * 5000):
+                async with http.post(f"{app.url}/api/graph/notifications", params={"validationToken": token}) as answer:
+                    assert answer.status == 400
+            # A notification for a subscription Chaperone does not hold: refused too.
+            stranger = {"value": [{"subscriptionId": "not-ours", "clientState": "x", "changeType": "created", "resource": "x"}]}
+            async with http.post(f"{app.url}/api/graph/notifications", json=stranger) as answer:
+                assert answer.status == 403
 
 
 async def test_a_subscription_near_expiry_is_renewed_and_reauthorization_required_renews(any_database_url, connector, graph):
