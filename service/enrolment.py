@@ -170,19 +170,24 @@ class EnrolmentService:
             return True, "every staff meeting is enrolled"
         if channel and selection is LessonSelection.class_teams:
             return True, "a channel meeting of a class team"
-        pupils, unknown = 0, []
+        pupils, unknown, strangers = 0, [], 0
         for email in meeting.attendees:
             try:
                 kind = await self._classify_email(email)
             except GraphUnavailable as exc:
-                if exc.status != 404:  # 404: not in the school's directory, so not a pupil
+                if exc.status == 404:
+                    strangers += 1  # a class group's address, or someone outside the school (a parent)
+                else:
                     unknown.append(exc.reason)
                 continue
             pupils += kind is PersonClass.pupil
         if pupils:
             return True, f"{pupils} pupil(s) invited"
+        # Not knowing whether pupils are invited is no reason to leave a lesson unwatched.
+        if strangers:
+            return True, (f"enrolled to be safe: {strangers} invitee(s) not in the school's directory "
+                          "(a class group's address, or someone outside the school)")
         if unknown:
-            # Not knowing whether pupils are invited is no reason to leave a lesson unwatched.
             return True, f"enrolled to be safe: {len(unknown)} invitee(s) could not be identified ({unknown[0]})"
         return False, "no pupils invited (the policy enrols meetings with pupils invited)"
 
