@@ -88,8 +88,11 @@ class EnrolmentStore:
             if _same_url(row.join_url, record.join_url) or (thread and row.conversation_id == thread):
                 return row.id
         if record.join_url and record.organizer_id:
+            # A meeting whose join URL the live lesson never learnt (Teams' details unread): the
+            # same organizer, starting at about the same time. Two known, different URLs are two meetings.
             for row in rows:
-                if row.organizer_aad_id == record.organizer_id and row.actual_start is not None:
+                if (row.organizer_aad_id == record.organizer_id and row.join_url is None and row.actual_start is not None
+                        and abs(row.actual_start - record.start) <= OVERLAP_SLACK):
                     return row.id
         return None
 

@@ -176,3 +176,21 @@ async def test_a_call_record_of_a_lesson_chaperone_followed_live_adds_nothing_tw
         assert len(await app.services.outbox.all()) == messages_before
         [seen] = await rows(app.services.engine, "call_records")
         assert (seen["id"], seen["outcome"], seen["lesson_id"]) == (record, "followed-live", live.id)
+
+
+async def test_a_meet_now_call_the_teacher_held_during_a_followed_lesson_is_still_unmonitored(database_url, connector, graph):
+    """Matched by join URL, not by organizer and time alone: a second meeting is a second session."""
+    _people(graph, connector)
+    record = "2f1a1ad5-0000-4000-8000-0000000000c5"
+    async with enrolling_app(database_url, connector, graph) as app:
+        teams = app.teams
+        await app.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA], T0),
+                            teams.join(MATHS, [PUPIL_A, PUPIL_B], T0 + minutes(1)), teams.meeting_end(MATHS, END)])
+        [live] = await app.services.lessons.list_lessons()
+        assert live.join_url == MATHS.join_url
+        start, end = T0 + minutes(10), T0 + minutes(25)
+        graph.add_call_record(record, kind="groupCall", organizer=(TEACHER.aad_object_id, TEACHER.name, TENANT), start=start, end=end,
+                              join_url=MEET_NOW, participants=[_who(TEACHER, start, end), _who(PUPIL_A, start, end)])
+        assert await _call_ended(app, graph, record) == 202
+        lessons = await app.services.lessons.list_lessons()
+        assert [lesson.origin.value for lesson in lessons] == ["live", "call-record"]
