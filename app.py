@@ -191,6 +191,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     await chats_report.start_schedule()
     await enrolment.start_schedule()
     await subscriptions.start_schedule()
+    await unmonitored.start_schedule()
     await coverage_summary.start_schedule()
     worker.start()
     return Services(

@@ -8,9 +8,10 @@ relationships; each person's times from the record's sessions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from msgraph.generated.communications.call_records.call_records_request_builder import CallRecordsRequestBuilder
 from msgraph.generated.communications.call_records.item.call_record_item_request_builder import CallRecordItemRequestBuilder
 
 from domain.enrolment import CallKind, CallParticipant, CallRecord
@@ -34,9 +35,28 @@ def _user(identity_set) -> tuple[str | None, str | None, str | None] | None:
     return None
 
 
+def _iso(at: datetime) -> str:
+    return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 class CallRecords:
     def __init__(self, graph: GraphClient) -> None:
         self._graph = graph
+
+    async def ids_between(self, start: datetime, end: datetime) -> list[str]:
+        """The ids of the call records that started in [start, end) (Graph keeps 30 days)."""
+        query = CallRecordsRequestBuilder.CallRecordsRequestBuilderGetQueryParameters(
+            filter=f"startDateTime ge {_iso(start)} and startDateTime lt {_iso(end)}", select=["id"])
+        page = await self._graph.call("call records", lambda sdk: sdk.communications.call_records.get(
+            request_configuration=RequestConfiguration(query_parameters=query)))
+        found: list[str] = []
+        while page is not None:
+            found += [r.id for r in page.value or [] if r.id]
+            next_link = page.odata_next_link
+            page = None
+            if next_link:
+                page = await self._graph.call("call records", lambda sdk: sdk.communications.call_records.with_url(next_link).get())
+        return found
 
     async def get(self, record_id: str) -> CallRecord:
         query = CallRecordItemRequestBuilder.CallRecordItemRequestBuilderGetQueryParameters(expand=["sessions"])

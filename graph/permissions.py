@@ -41,6 +41,7 @@ GRAPH_CALLS: dict[str, str] = {
     "POST /subscriptions": "Calendars.Read",
     "PATCH /subscriptions/{id}": "Calendars.Read",
     "DELETE /subscriptions/{id}": "Calendars.Read",
+    "GET /communications/callRecords": "CallRecords.Read.All",  # the catch-up, for lost notifications
     "GET /communications/callRecords/{id}": "CallRecords.Read.All",
     "GET /communications/callRecords/{id}/organizer_v2": "CallRecords.Read.All",
     "GET /communications/callRecords/{id}/participants_v2": "CallRecords.Read.All",

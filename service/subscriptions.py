@@ -122,7 +122,7 @@ class GraphSubscriptions:
     async def start_schedule(self) -> None:
         if not self._url:
             log.warning("no CHAPERONE_PUBLIC_URL (or CHAPERONE_GRAPH_NOTIFICATION_URL): no Graph change notifications; "
-                        "calendars are swept on the schedule only and call records are not read")
+                        "calendars are swept on the schedule only, and call records are read by the catch-up every few hours")
             return
         if self.wanted and self._jobs is not None:
             await self._jobs.enqueue(JobSpec(kind=RENEW, key="scheduled", delay_seconds=5))
@@ -206,6 +206,8 @@ class GraphSubscriptions:
             await self.recreate(subscription)
         elif subscription.purpose is SubscriptionPurpose.calendar and subscription.owner_id:
             await self._enrolment.sweep_calendar(subscription.owner_id)
+        elif subscription.purpose is SubscriptionPurpose.call_records:
+            await self._unmonitored.catch_up_soon()
 
     # ---- receiving -------------------------------------------------------------------------
 

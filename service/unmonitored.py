@@ -12,6 +12,7 @@ other: it needs SLT's approval beforehand.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from config.policy import Policy
@@ -26,6 +27,7 @@ from rules.snapshot import Moment
 from store.enrolment import EnrolmentStore, thread_of
 from store.jobs import Job, JobSpec, JobStore
 from store.lessons import LessonStore
+from store.tables import utcnow
 
 from .assessment import LessonAssessor
 from .notices import LessonNotices
@@ -33,6 +35,11 @@ from .notices import LessonNotices
 log = logging.getLogger(__name__)
 
 CALL_ENDED = "call-record"
+CATCH_UP = "call-records-catch-up"
+# A notification can be lost (Chaperone down longer than Graph retries): every few hours the
+# last day and a half of call records is listed, and any not read yet is read.
+CATCH_UP_EVERY_SECONDS = 4 * 3600
+CATCH_UP_WINDOW = timedelta(hours=36)
 # A call record can take a while to appear after the notification: look again, then give up.
 RECORD_BACKOFF = (30, 120, 600, 1800)
 NOT_LIVE = "not followed live: Chaperone was not in this session, and saw it only in Graph's call record afterwards"
@@ -63,6 +70,35 @@ class UnmonitoredSessions:
     def schedule(self, worker: Worker, jobs: JobStore) -> None:
         self._jobs, self._worker = jobs, worker
         worker.handle(CALL_ENDED, self._job)
+        worker.handle(CATCH_UP, self._catch_up_job)
+
+    async def start_schedule(self) -> None:
+        if self._policy.enrolment.call_records and self._jobs is not None:
+            await self._jobs.enqueue(JobSpec(kind=CATCH_UP, key="scheduled", delay_seconds=600))
+
+    async def _catch_up_job(self, job: Job) -> None:
+        try:
+            queued = await self.catch_up()
+            log.info("call records catch-up: %d not read yet, queued", queued)
+        except GraphUnavailable as exc:
+            log.warning("call records catch-up: %s", exc.reason)
+        if job.payload.get("scheduled", True):
+            await self._jobs.enqueue(JobSpec(kind=CATCH_UP, key="scheduled", delay_seconds=CATCH_UP_EVERY_SECONDS))
+
+    async def catch_up_soon(self) -> None:
+        """Graph says notifications were missed: look now, besides the schedule."""
+        await self._jobs.enqueue(JobSpec(kind=CATCH_UP, key="now", payload={"scheduled": False}))
+        self._worker.wake()
+
+    async def catch_up(self, now: datetime | None = None) -> int:
+        """Queue every call record of the last day and a half not read yet; returns how many."""
+        now = now or utcnow()
+        queued = 0
+        for record_id in await self._records.ids_between(now - CATCH_UP_WINDOW, now):
+            if not await self._store.call_record_seen(record_id):
+                await self.call_ended(record_id)
+                queued += 1
+        return queued
 
     async def call_ended(self, record_id: str) -> None:
         """A notification that a call record exists: read it from Graph in a job."""

@@ -10,6 +10,7 @@ GraphStandIn), in Microsoft Graph v1.0's documented shapes:
                                                     echo within 10 s, else 400)
 - PATCH  /v1.0/subscriptions/{id}                  (renew: a new expirationDateTime)
 - DELETE /v1.0/subscriptions/{id}
+- GET    /v1.0/communications/callRecords          (?$filter=startDateTime ge ... and startDateTime lt ...)
 - GET    /v1.0/communications/callRecords/{id}     (?$expand=sessions)
 - GET    /v1.0/communications/callRecords/{id}/organizer_v2
 - GET    /v1.0/communications/callRecords/{id}/participants_v2
@@ -142,6 +143,7 @@ class EnrolmentRoutes:
         app.router.add_post("/v1.0/subscriptions", self._subscribe)
         app.router.add_patch("/v1.0/subscriptions/{sid}", self._renew)
         app.router.add_delete("/v1.0/subscriptions/{sid}", self._unsubscribe)
+        app.router.add_get("/v1.0/communications/callRecords", self._list_call_records)
         app.router.add_get("/v1.0/communications/callRecords/{rid}", self._call_record)
         app.router.add_get("/v1.0/communications/callRecords/{rid}/organizer_v2", self._organizer)
         app.router.add_get("/v1.0/communications/callRecords/{rid}/participants_v2", self._participants)
@@ -230,6 +232,16 @@ class EnrolmentRoutes:
         if self.teamwork.subscriptions.pop(request.match_info["sid"], None) is None:
             return _error(404, "ResourceNotFound", "The object was not found.")
         return web.Response(status=204)
+
+    async def _list_call_records(self, request: web.Request) -> web.Response:
+        found = re.fullmatch(r"\s*startDateTime ge (\S+) and startDateTime lt (\S+)\s*", request.query.get("$filter", ""))
+        if not found:
+            return _error(400, "BadRequest", "Filter on startDateTime (ge and lt) is supported.")
+        start, end = (datetime.fromisoformat(v.replace("Z", "+00:00")) for v in found.groups())
+        listed = [{k: v for k, v in r.items() if k not in ("organizer_v2", "participants_v2", "sessions")}
+                  for r in self.teamwork.call_records.values()
+                  if start <= datetime.fromisoformat(r["startDateTime"].replace("Z", "+00:00")) < end]
+        return web.json_response({"value": listed})
 
     def _find_record(self, request: web.Request) -> dict | None:
         return self.teamwork.call_records.get(request.match_info["rid"])

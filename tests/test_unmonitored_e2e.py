@@ -194,3 +194,27 @@ async def test_a_meet_now_call_the_teacher_held_during_a_followed_lesson_is_stil
         assert await _call_ended(app, graph, record) == 202
         lessons = await app.services.lessons.list_lessons()
         assert [lesson.origin.value for lesson in lessons] == ["live", "call-record"]
+
+
+async def test_a_call_record_whose_notification_was_lost_is_found_by_the_catch_up(database_url, connector, graph):
+    _people(graph, connector)
+    record = "2f1a1ad5-0000-4000-8000-0000000000f7"
+    start, end = T0 + minutes(400), T0 + minutes(420)
+    graph.add_call_record(record, kind="peerToPeer", organizer=(TEACHER.aad_object_id, TEACHER.name, TENANT), start=start, end=end,
+                          participants=[_who(TEACHER, start, end), _who(PUPIL_A, start, end)])
+    async with enrolling_app(database_url, connector, graph) as app:
+        # Chaperone was down when Graph tried to deliver the notification: nothing came.
+        assert await app.services.unmonitored.catch_up(now=end + minutes(60)) == 1
+        await app.idle()
+        [lesson] = await app.services.lessons.list_lessons()
+        assert lesson.call_record_id == record
+        # Looked at again: nothing new to read.
+        assert await app.services.unmonitored.catch_up(now=end + minutes(120)) == 0
+        # A `missed` lifecycle notification on the call-records subscription looks now too.
+        await app.services.subscriptions.maintain()
+        held = {s.purpose: s for s in await app.services.subscriptions.held()}
+        graph.clear()
+        assert await graph.notify_lifecycle(held[SubscriptionPurpose.call_records].id, "missed") == 202
+        await app.idle()
+        assert graph.requests("GET", "/v1.0/communications/callRecords")
+        assert len(await app.services.lessons.list_lessons()) == 1
