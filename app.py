@@ -31,6 +31,7 @@ from config.policy import Policy
 from config.settings import Settings
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
+from graph.call_records import CallRecords
 from graph.client import GraphClient
 from graph.meetings import MeetingReader
 from graph.people import PeopleDirectory
@@ -48,9 +49,16 @@ from service.assessment import LessonAssessor
 from service.aup import AupSigning
 from service.chats_report import StaffPupilChatsReport
 from service.compose import CardComposer
+from service.coverage import CoverageSummary
+from service.enrolment import EnrolmentService
+from service.subscriptions import GraphSubscriptions, NotificationError, parse_notifications
+from service.unmonitored import UnmonitoredSessions
 from service.monitor import LessonMonitor
 from service.notices import LessonNotices
 from store.conversations import ConversationStore
+from store.coverage import Coverage
+from store.enrolment import EnrolmentStore
+from store.subscriptions import SubscriptionStore
 from store.db import create_engine, migrate, ping
 from store.directory_cache import DirectoryCache
 from store.event_log import EventLog, EventLogReader
@@ -71,6 +79,7 @@ from telemetry import metrics
 from telemetry.http import timed
 
 MAX_ACTIVITY_BYTES = 256 * 1024
+MAX_VALIDATION_TOKEN = 2048
 
 
 @dataclass
@@ -101,6 +110,10 @@ class Services:
     notifier: Notifier
     notes: Notes
     tab: Tab
+    enrolment: EnrolmentService
+    unmonitored: UnmonitoredSessions
+    subscriptions: GraphSubscriptions
+    coverage_summary: CoverageSummary
 
     async def close(self) -> None:
         await self.event_log.close()
@@ -147,10 +160,11 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
                              ttl_seconds=settings.graph_cache_ttl_seconds, shared=DirectoryCache(engine))
     assessor = LessonAssessor(lessons=lessons, findings=findings, exceptions=exceptions, school_data=school_data,
                               signatures=signatures, aup=aup_document, jobs=jobs, policy=policy)
+    notices = LessonNotices(outbox=outbox, worker=worker, policy=policy)
     monitor = LessonMonitor(
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
         people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), sign_ins=SignInLogs(graph), jobs=jobs, assessor=assessor,
-        notices=LessonNotices(outbox=outbox, worker=worker, policy=policy), policy=policy,
+        notices=notices, policy=policy,
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )
@@ -159,6 +173,20 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     signing.schedule(worker, jobs)
     chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, policy=policy)
     chats_report.schedule(worker, jobs)
+
+    # Enrolment: Chaperone installs itself in each lesson, finds the sessions it missed, and
+    # keeps its Graph subscriptions (calendars, call records) renewed from any instance.
+    enrolment_store = EnrolmentStore(engine)
+    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, policy=policy, app_id=settings.teams_app_id)
+    enrolment.schedule(worker, jobs)
+    unmonitored = UnmonitoredSessions(records=CallRecords(graph), people=people, store=enrolment_store, lessons=lessons,
+                                      assessor=assessor, notices=notices, policy=policy, retry_base_seconds=settings.retry_base_seconds)
+    unmonitored.schedule(worker, jobs)
+    subscriptions = GraphSubscriptions(graph=graph, store=SubscriptionStore(engine), enrolment=enrolment, unmonitored=unmonitored,
+                                       policy=policy, notification_url=settings.notification_url)
+    subscriptions.schedule(worker, jobs)
+    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, policy=policy)
+    coverage_summary.schedule(worker, jobs)
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
@@ -177,19 +205,25 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
     await signing.start_schedule()
     await chats_report.start_schedule()
+    await enrolment.start_schedule()
+    await subscriptions.start_schedule()
+    await unmonitored.start_schedule()
+    await coverage_summary.start_schedule()
     worker.start()
     return Services(
         settings=settings, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
-        notifier=notifier, notes=notes, tab=tab,
+        notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
+        coverage_summary=coverage_summary,
     )
 
 
 def tab_services(engine: AsyncEngine, policy: Policy, exceptions: ExceptionRegister, signatures: SignatureRegister, signing: AupSigning,
                  tab_settings: TabSettings) -> TabServices:
     return TabServices(records=Records(engine), exports=Exports(engine), actions=TabActions(engine), exceptions=exceptions,
-                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings)
+                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings,
+                       coverage=Coverage(engine))
 
 
 SERVICES = web.AppKey("services", Services)
@@ -222,6 +256,25 @@ def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | N
         services = request.app[SERVICES]
         return await services.adapter.process(request, services.bot)
 
+    async def graph_notifications(request: web.Request) -> web.Response:
+        # Graph's validation handshake: echo the token, as text/plain, at once (Graph waits 10 s).
+        token = request.query.get("validationToken")
+        if token is not None:
+            if not token or len(token) > MAX_VALIDATION_TOKEN:
+                return web.Response(status=400, text="validationToken is empty or too long")
+            return web.Response(text=token, content_type="text/plain")
+        if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+            return web.json_response({"error": "the body is too large"}, status=413)
+        try:
+            notifications = parse_notifications(await request.read())
+        except NotificationError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        received = await request.app[SERVICES].subscriptions.receive(notifications)
+        if received.refused and not received.accepted:
+            # Unknown subscription or the wrong clientState: nothing was done.
+            return web.json_response({"error": "clientState does not match a subscription Chaperone holds"}, status=403)
+        return web.Response(status=202)
+
     async def healthz(request: web.Request) -> web.Response:
         services = request.app[SERVICES]
         problem = await ping(services.engine)
@@ -246,6 +299,7 @@ def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | N
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/api/messages", messages)
+    app.router.add_post("/api/graph/notifications", graph_notifications)  # Graph change notifications
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/notes/{message_id}", note)
     install_tab(app, lambda request: request.app[SERVICES].tab)  # the Teams tab: /tab, /tab/api/...

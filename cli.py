@@ -277,6 +277,110 @@ def report_command(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+@subcommand("enrol", "run one enrolment sweep now: Chaperone installs itself in the coming day's lessons and says what it did")
+def enrol_command(args: argparse.Namespace) -> int:
+    from app import build_services
+    from domain.enrolment import EnrolmentStatus
+
+    settings = read_settings()
+    policy = read_policy(settings)
+    words = {EnrolmentStatus.enrolled: "enrolled", EnrolmentStatus.already: "already there", EnrolmentStatus.skipped: "skipped",
+             EnrolmentStatus.failed: "could not enrol"}
+
+    async def run() -> int:
+        services = await build_services(settings, policy)
+        try:
+            if not policy.enrolment.enabled:
+                raise StartupError("enrolment is off: turn it on with [enrolment] enabled = true")
+            report = await services.enrolment.sweep()
+        finally:
+            await services.close()
+        zone = policy.school.zone
+        for e in sorted(report.enrolments, key=lambda e: (e.start is None, e.start or 0, e.subject or "")):
+            when = f"{e.start.astimezone(zone):%a %d %b %H:%M}" if e.start else "?"
+            print(f"{words[e.status]:<16} {when:<16} {e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
+        if report.personal:
+            outcomes = list(report.personal.values())
+            refused = [o for o in outcomes if o not in ("installed", "already")]
+            print(f"personal scope: {outcomes.count('installed')} installed, {outcomes.count('already')} already there, "
+                  f"{len(refused)} could not" + (f" ({refused[0]})" if refused else ""))
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        print(f"{report.count(EnrolmentStatus.enrolled)} enrolled, {report.count(EnrolmentStatus.already)} already there, "
+              f"{report.count(EnrolmentStatus.skipped)} skipped, {report.count(EnrolmentStatus.failed)} could not enrol")
+        return 1 if report.problems or report.count(EnrolmentStatus.failed) else 0
+
+    return asyncio.run(run())
+
+
+def _subscriptions_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--renew", action="store_true", help="renew those expiring within a day and make missing ones, now")
+
+
+@subcommand("subscriptions", "list Chaperone's Graph change-notification subscriptions with their expiry", _subscriptions_arguments)
+def subscriptions_command(args: argparse.Namespace) -> int:
+    from store.subscriptions import SubscriptionStore
+
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> tuple[list, list[str]]:
+        done: list[str] = []
+        if args.renew:
+            from app import build_services
+
+            services = await build_services(settings, policy)
+            try:
+                done = await services.subscriptions.maintain()
+            finally:
+                await services.close()
+        async with database(settings) as engine:
+            return await SubscriptionStore(engine).all(), done
+
+    held, done = asyncio.run(run())
+    for line in done:
+        print(line)
+    if not held:
+        print("no Graph subscriptions" + ("" if settings.notification_url else
+                                          " (set CHAPERONE_PUBLIC_URL so Graph can reach /api/graph/notifications)"))
+    for s in held:
+        renewed = f", renewed {s.renewed_at:%Y-%m-%d %H:%M} UTC" if s.renewed_at else ""
+        problem = f", last error: {s.last_error}" if s.last_error else ""
+        print(f"{s.purpose.value:<13} {s.resource:<60} expires {s.expires_at:%Y-%m-%d %H:%M} UTC{renewed}{problem}  [{s.id}]")
+    return 0
+
+
+def _coverage_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day (YYYY-MM-DD, school time)")
+    parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day (YYYY-MM-DD), included")
+
+
+@subcommand("coverage", "per day and teacher: sessions with pupils, followed live, seen only afterwards, could not enrol (with why)",
+            _coverage_arguments)
+def coverage_command(args: argparse.Namespace) -> int:
+    from store.coverage import Coverage
+
+    if args.end < args.start:
+        raise StartupError("--to is before --from")
+    settings = read_settings()
+    policy = read_policy(settings)
+
+    async def run() -> list:
+        async with database(settings) as engine:
+            return await Coverage(engine).between(args.start, args.end, policy.school.zone)
+
+    found = asyncio.run(run())
+    print(f"{'day':<11} {'teacher':<28} {'with pupils':>11} {'followed live':>13} {'seen afterwards':>15} {'could not enrol':>15}")
+    for row in found:
+        print(f"{row.day:<11} {row.teacher[:28]:<28} {row.sessions_with_pupils:>11} {row.followed_live:>13} {row.seen_afterwards:>15} "
+              f"{row.could_not_enrol:>15}")
+        for reason in row.reasons:
+            print(f"{'':<11} could not enrol: {reason}")
+    totals = [sum(getattr(r, f) for r in found) for f in ("sessions_with_pupils", "followed_live", "seen_afterwards", "could_not_enrol")]
+    print(f"{'total':<40} {totals[0]:>11} {totals[1]:>13} {totals[2]:>15} {totals[3]:>15}")
+    return 0
+
+
 def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     from rules import registry
 

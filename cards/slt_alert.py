@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from config.policy import Policy
+from domain.enrolment import LessonOrigin
 from domain.findings import StoredFinding
 from domain.lesson import Lesson, Presence
 from domain.messages import AlertState, RaisedFinding
@@ -39,6 +40,8 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
         top = heading(f"Resolved: {title}", color="Good")
     elif state.cleared_at:
         top = heading(f"Cleared by a later check: {title}", color="Good")
+    elif lesson.origin is LessonOrigin.call_record:
+        top = heading(f"Unmonitored session: {title}", color="Attention")
     else:
         top = heading(f"Breach: {title}", color="Attention")
     rows = [
@@ -53,6 +56,12 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
     if present.others:
         rows.append(("Others present", ", ".join(present.others)))
     body = [top, facts(rows)]
+    if lesson.origin is LessonOrigin.call_record:
+        # Seen only in Graph's call record: nobody added Chaperone, so nobody was reminded or warned.
+        body.append(text("Chaperone did not follow this session live: it was found afterwards in Teams' call records. "
+                         "Length, time and attendance are from the call record; what only a live lesson shows is 'could not verify'."))
+        if not raised:
+            body.append(text("No rule found a breach on the facts the call record gives.", subtle=True))
     open_ = not (state.resolved_at or state.cleared_at)
     for item in raised:
         finding = item.finding

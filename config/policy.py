@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from domain.aup import AupDocument
 from domain.clauses import Clause, ClauseMap
+from domain.enrolment import LessonSelection
 
 from .clauses import load_clause_maps
 
@@ -162,6 +163,26 @@ class LessonFollowUp(_Strict):
     close_after_hours: float = Field(4, gt=0)
 
 
+class EnrolmentPolicy(_Strict):
+    """Chaperone joining lessons by itself, and finding the sessions it missed ([enrolment])."""
+
+    # Sweep the staff group's calendars and install Chaperone in each lesson's meeting chat.
+    enabled: bool = True
+    # Which meetings count as lessons: "pupils-invited", "class-teams" or "all-staff-meetings".
+    lessons: LessonSelection = LessonSelection.pupils_invited
+    # How far ahead each sweep looks, and how often it runs (and on calendar change notifications).
+    look_ahead_hours: float = Field(24, gt=0, le=168)
+    sweep_every_minutes: float = Field(60, ge=5, le=1440)
+    # Graph's call records after each call: the sessions with pupils Chaperone did not follow.
+    call_records: bool = True
+    # Class teams (their group ids) Chaperone installs itself in at team scope, for channel meetings.
+    class_team_ids: tuple[str, ...] = ()
+    # Install Chaperone for staff, SLT and the DSL in personal scope, so its 1:1 messages reach them.
+    personal_scope: bool = True
+    # When SLT get the day's coverage summary (school time), the unmonitored sessions named; none: never.
+    daily_summary_at: time | None = time(17, 30)
+
+
 class ExceptionApprovals(_Strict):
     """Who may approve an exception to which rule. SLT and the DSL may approve any, except the
     rules named here, which only the DSL may: "Any pre-existing relationships or situations
@@ -241,6 +262,7 @@ class Policy(_Strict):
     calendar: TermCalendar = Field(default_factory=TermCalendar)
     timetable: TimetablePolicy = Field(default_factory=TimetablePolicy)
     lessons: LessonFollowUp = Field(default_factory=LessonFollowUp)
+    enrolment: EnrolmentPolicy = Field(default_factory=EnrolmentPolicy)
     exceptions: ExceptionApprovals = Field(default_factory=ExceptionApprovals)
     reminder: Reminder = Field(default_factory=Reminder)
     retention: Retention = Field(default_factory=Retention)

@@ -130,6 +130,12 @@ class Settings(BaseSettings):
     # Where Teams can reach Chaperone (https://...). With it, the organizer's warning is shown
     # on the meeting stage as a targeted notification; without it, in the meeting chat only.
     public_url: str | None = Field(None, validation_alias="CHAPERONE_PUBLIC_URL")
+    # Where Graph sends change notifications; by default the public URL's /api/graph/notifications.
+    # Without either, Chaperone holds no Graph subscriptions and relies on its scheduled sweeps.
+    graph_notification_url: str | None = Field(None, validation_alias="CHAPERONE_GRAPH_NOTIFICATION_URL")
+    # The Teams app's manifest id, which enrolment looks up in the org's app catalog. The
+    # manifest uses MicrosoftAppId (manifest/package.py), so only a different package sets this.
+    teams_app_id_override: str = Field("", validation_alias="CHAPERONE_TEAMS_APP_ID")
     # Signs the links in those notifications. Without it: a key derived from the app password,
     # or, where there is none (UserAssignedMSI, dev mode), a random key for this process.
     link_secret: str = Field("", validation_alias="CHAPERONE_LINK_SECRET", repr=False)
@@ -138,6 +144,16 @@ class Settings(BaseSettings):
     # sent the whole body in this time gets 408. Teams sends an activity in well under a second.
     header_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_HEADER_TIMEOUT_SECONDS", gt=0, le=300)
     body_timeout_seconds: float = Field(15.0, validation_alias="CHAPERONE_BODY_TIMEOUT_SECONDS", gt=0, le=300)
+
+    @property
+    def teams_app_id(self) -> str:
+        return self.teams_app_id_override or self.app_id
+
+    @property
+    def notification_url(self) -> str | None:
+        if self.graph_notification_url:
+            return self.graph_notification_url
+        return f"{self.public_url.rstrip('/')}/api/graph/notifications" if self.public_url else None
 
     @field_validator("app_type", mode="before")
     @classmethod

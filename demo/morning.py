@@ -17,9 +17,11 @@ from config.policy import Policy, load_policy
 from config.settings import Settings
 from config.startup import EXAMPLE_POLICY
 from domain.conversations import AlertPurpose
+from domain.enrolment import EnrolmentStatus
 from domain.school import Consent
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn
+from standins.server import free_port
 from domain.attendance import ParticipantEvent, intervals_from_events
 from standins.teams import Meeting, Person, TeamsSimulator, attendance_report
 
@@ -37,6 +39,12 @@ REID = Person("Mr Sam Reid", "demo-staff-reid", role="Presenter")
 PUPILS = [Person(f"Pupil {name}", f"demo-pupil-{name.lower()}") for name in ("Alex", "Bea", "Cal", "Dev", "Eli", "Fay")]
 KHAN = Person("Mr Idris Khan", "demo-staff-khan", role="Organizer")
 VISITOR = Person("Visiting Speaker", "demo-guest-speaker", tenant_id="another-tenant-0000")
+
+# Chaperone's package in the school's app catalog (its manifest id), and the staff group.
+DEMO_APP_ID = "0c4a9e00-0000-4000-8000-0000000de300"
+STAFF_GROUP = "00000000-0000-4000-8000-00000000e002"
+# A direct call nobody added Chaperone to: Mr Reid and Pupil Fay, 16:50 to 17:02.
+DIRECT_CALL = "5e0c0a11-0000-4000-8000-0000000de301"
 
 SLT_TEAM = "19:demo-slt-team@thread.tacv2"
 SLT_CHANNEL = "19:demo-slt-alerts@thread.tacv2"
@@ -179,7 +187,7 @@ def script_graph(graph: GraphStandIn, policy: Policy) -> None:
     """What Microsoft Graph knows about the school's people and this day's meetings."""
     graph.denied.add(NOT_IN_ACCESS_POLICY.aad_object_id)
     for person in (OKAFOR, HALE, PATEL, REID, KHAN):
-        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name)
+        graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name, groups=(STAFF_GROUP,))
     for person in PUPILS:
         graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
     graph.add_person(VISITOR.aad_object_id, user_type="Guest", name=VISITOR.name)
@@ -194,6 +202,10 @@ def script_graph(graph: GraphStandIn, policy: Policy) -> None:
             invited = tuple(p for p in [*s.staff, *s.pupils, *([s.unseen] if s.unseen else [])] if p is not s.meeting.organizer)
             graph.calendars.setdefault(organizer, []).append(s.meeting.calendar_event(s.start, s.end, attendees=invited))
         graph.reports[s.meeting.graph_id] = [s.report()]
+    call_start, call_end = at(16, 50), at(17, 2)
+    graph.add_call_record(DIRECT_CALL, kind="peerToPeer", organizer=(REID.aad_object_id, REID.name, REID.tenant_id),
+                          start=call_start, end=call_end,
+                          participants=[(p.aad_object_id, p.name, p.tenant_id, call_start, call_end) for p in (REID, PUPILS[5])])
 
 
 def tab_address(base_url: str) -> str:
@@ -231,7 +243,10 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
     database_url = database_url or f"sqlite+aiosqlite:///{workdir}/demo.sqlite3"
     policy = load_policy(EXAMPLE_POLICY)
     with ConnectorStandIn() as connector, GraphStandIn() as graph:
+        port = free_port()
         settings = Settings(
+            graph_notification_url=f"http://127.0.0.1:{port}/api/graph/notifications",
+            teams_app_id_override=DEMO_APP_ID,
             dev_mode=True,
             app_id="",
             database_url=database_url,
@@ -245,7 +260,8 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
         for s in SCENARIOS:
             connector.add_meeting(s.meeting.id, s.meeting.info(s.start, s.end) if s.scheduled else s.meeting.info())
         script_graph(graph, policy)
-        async with serve_in_process(settings, policy) as served:
+        graph.publish_app(DEMO_APP_ID)
+        async with serve_in_process(settings, policy, port=port) as served:
             # The office has every consent form back except one pupil's.
             consents = [(Consent(person=p.aad_object_id, kind="remote-learning"), "demo") for p in PUPILS if p is not NO_CONSENT]
             consents += [(Consent(person=p.aad_object_id, kind="one-to-one"), "demo") for s in SCENARIOS if s.approved_after
@@ -263,6 +279,10 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
                         "position": "Teacher", "understood": "true"}
                 await _expect_ok(teams, teams.card_action("signAup", data, person, conversation_id=f"a:{person.teams_id}",
                                                           conversation_type="personal"))
+            # 07:00: Chaperone sweeps the staff's calendars and installs itself in the day's lessons,
+            # and subscribes to calendar changes and call records (Graph validates its endpoint first).
+            sweep = await served.services.enrolment.sweep(now=at(7, 0))
+            await served.services.subscriptions.maintain()
             scripts = {s.meeting.id: s.activities(teams) for s in SCENARIOS}
             for scenario in sorted(SCENARIOS, key=lambda s: s.start):
                 for activity, options in scripts[scenario.meeting.id]:
@@ -279,6 +299,10 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
                         rule_id="one-to-one", meeting_id=scenario.meeting.id, reason="catch-up before the mock exam",
                         approver_id=SLT.aad_object_id, approver_name=SLT.name,
                         approved_at=scenario.start + timedelta(minutes=scenario.approved_after))
+            # 17:02: the direct call ends; Graph's change notification says a call record exists.
+            held = {sub.purpose.value: sub for sub in await served.services.subscriptions.held()}
+            await graph.notify(held["call-records"].id, resource=f"communications/callRecords/{DIRECT_CALL}",
+                               resource_data={"id": DIRECT_CALL})
             await served.services.worker.wait_idle(timeout=30, horizon_seconds=5)
             lessons = await served.services.lessons.list_lessons()
             # Teams may deliver an activity twice: replay the first lesson's, exactly as sent.
@@ -295,7 +319,9 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             lessons=lessons,
             findings=findings,
             messages=messages,
-            expectations={s.meeting.id: s.expect for s in SCENARIOS},
+            expectations={s.meeting.id: s.expect for s in SCENARIOS} | {
+                f"callrecord:{DIRECT_CALL}": "a direct call between a teacher and one pupil that nobody added Chaperone to: "
+                                             "found afterwards in Graph's call record"},
             alert_destination=destination,
             connector_calls=len(connector.requests()),
             graph_calls=len(graph.requests()),
@@ -304,6 +330,9 @@ async def follow_the_day(database_url: str | None = None) -> DemoReport:
             database_url=database_url,
             served_url=served.url,
             notes=[
+                f"Enrolment: the 07:00 sweep installed Chaperone in {sweep.count(EnrolmentStatus.enrolled)} lessons' meeting chats "
+                f"(nobody had to add it); {sweep.count(EnrolmentStatus.failed)} teacher's calendar could not be read "
+                f"({next((e.reason for e in sweep.enrolments if e.status is EnrolmentStatus.failed), 'none')[:90]}...).",
                 f"Consent register: every pupil's Consent for Remote Learning Form is on file except {NO_CONSENT.name}'s.",
                 f"Access policy: {NOT_IN_ACCESS_POLICY.name} is not yet covered by the Teams application access policy.",
                 f"AUP: every member of staff has signed version {policy.aup.version} in Teams except {NOT_IN_ACCESS_POLICY.name}.",

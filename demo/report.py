@@ -7,6 +7,7 @@ from datetime import datetime
 
 from config.policy import Policy
 from domain.conversations import AlertDestination
+from domain.enrolment import LessonOrigin
 from domain.findings import Status, StoredFinding
 from domain.lesson import AttendanceSource, Lesson
 from domain.lookups import LookupOutcome
@@ -49,6 +50,8 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
     ]
     if expectation:
         lines.append(f"  scenario: {expectation}")
+    if lesson.origin is LessonOrigin.call_record:
+        lines.append("  UNMONITORED: seen only afterwards, in Graph's call record; Chaperone did not follow it live")
     if lesson.details_lookup and lesson.details_lookup.outcome is not LookupOutcome.ok:
         lines.append(f"  meeting details: {lesson.details_lookup}")
     settings = lesson.meeting_settings
@@ -68,7 +71,7 @@ def render_lesson(lesson: Lesson, policy: Policy, expectation: str | None) -> li
     lines.append(f"  attendance ({len({a.person_id for a in lesson.attendance})} people, {len(lesson.attendance)} intervals):")
     for a in sorted(lesson.attendance, key=lambda a: (a.joined_at or lesson.actual_start, a.display_name or "")):
         minutes = f"{a.seconds // 60:>3} min" if a.seconds is not None else "    ?  "
-        source = "  (from Graph's report)" if a.source is AttendanceSource.graph_report else ""
+        source = {AttendanceSource.graph_report: "  (from Graph's report)", AttendanceSource.call_record: "  (from the call record)"}.get(a.source, "")
         lines.append(
             f"    {a.display_name or a.person_id:<22} {a.meeting_role or '':<10} {a.classification.value:<8}"
             f" {_hm(a.joined_at, policy)}-{_hm(a.left_at, policy)} {minutes}{source}"

@@ -10,6 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from .enrolment import LessonOrigin
 from .lookups import Lookup
 from .meeting import CalendarEvent, MeetingSettings, OrganizerDevice, Recording, is_channel_meeting
 
@@ -38,6 +39,7 @@ class LessonStatus(StrEnum):
 class AttendanceSource(StrEnum):
     live = "live"  # Teams participant join/leave events
     graph_report = "graph-report"  # Graph attendance report after the lesson
+    call_record = "call-record"  # Graph's call record of a session Chaperone did not follow live
 
 
 class Attendance(BaseModel):
@@ -124,6 +126,9 @@ class Lesson(BaseModel):
     attendance: list[Attendance] = []
     # Each change of the meeting's settings seen through the lesson, oldest first.
     settings_history: list[SettingsObservation] = []
+    # Followed live from Teams' events, or seen only afterwards in a call record (unmonitored).
+    origin: LessonOrigin = LessonOrigin.live
+    call_record_id: str | None = None
 
     @property
     def length_seconds(self) -> int | None:

@@ -18,6 +18,7 @@ class MessageKind(StrEnum):
     summary = "summary"  # the lesson record, to the organizer at the end
     concern = "concern"  # a reported concern, to the DSL only
     chats_report = "chats-report"  # the weekly staff-pupil chats report, to the DSL only
+    coverage_summary = "coverage-summary"  # the day's coverage, unmonitored sessions named, to SLT
     reply = "reply"  # an answer in a turn that could not be sent then (Bot Connector or Entra down)
 
 

@@ -57,6 +57,18 @@ class LessonNotices:
             )
         self._worker.wake()
 
+    async def unmonitored_session(self, lesson: Lesson, findings: list[StoredFinding]) -> None:
+        """One SLT alert for a session Chaperone saw only in a call record, with its breaches;
+        with none, it still tells SLT that a session with pupils went unmonitored."""
+        breaches = [f for f in findings if f.status is Status.failed and f.severity is Severity.breach]
+        raised = [RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in breaches]
+        await self._outbox.queue(
+            kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, service_url=None,
+            card={}, summary=f"Unmonitored session: {lesson.title or 'a call'}", finding_ids=[f.id for f in breaches],
+            raised=raised, dedupe_key=f"unmonitored:{lesson.id}",
+        )
+        self._worker.wake()
+
     async def breaches_cleared(self, lesson: Lesson, passing: set[int], why: str) -> None:
         """An open SLT alert all of whose findings now pass (Graph's attendance report corrected
         the register): marked cleared, and its card in the channel updated. A finding that could

@@ -30,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from .entra import EntraTokens
+from .graph_enrolment import EnrolmentRoutes
 from .server import StandIn
 
 EVOLVABLE = {"invited", "organizationExcludingGuests"}
@@ -43,7 +44,7 @@ def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-class GraphStandIn(StandIn):
+class GraphStandIn(EnrolmentRoutes, StandIn):
     def __init__(self) -> None:
         super().__init__()
         self.meetings: dict[tuple[str, str], dict] = {}  # (organizer id, meeting id) -> onlineMeeting
@@ -112,6 +113,7 @@ class GraphStandIn(StandIn):
         app.router.add_get("/v1.0/groups/{gid}/transitiveMembers", self._group_members)
         app.router.add_post("/v1.0/$batch", self._batch)
         app.on_cleanup.append(self._close_batch_client)
+        self.enrolment_routes(app)  # standins/graph_enrolment.py
         self.entra.routes(app)
 
     @web.middleware

@@ -11,8 +11,8 @@ from config.policy import Retention
 
 from .register import audit
 from .tables import (
-    AuditRow, AupReminderRow, ConcernRow, DirectoryEntryRow, InboundEventRow, JobRow, LessonRow, MessageRow, ProcessedActivityRow,
-    SignatureRow,
+    AuditRow, AupReminderRow, CallRecordRow, ConcernRow, DirectoryEntryRow, EnrolmentRow, InboundEventRow, JobRow, LessonRow,
+    MessageRow, ProcessedActivityRow, SignatureRow,
 )
 
 
@@ -49,6 +49,9 @@ async def purge(engine: AsyncEngine, retention: Retention, now: datetime, remind
             delete(JobRow).where(JobRow.done_at.is_not(None), JobRow.done_at < lesson_cutoff)
         )).rowcount
         counts["lessons"] = (await session.execute(delete(LessonRow).where(old_lessons))).rowcount
+        # What the enrolment sweeps did and which call records were read: kept as long as lessons.
+        counts["enrolments"] = (await session.execute(delete(EnrolmentRow).where(EnrolmentRow.updated_at < lesson_cutoff))).rowcount
+        counts["call records"] = (await session.execute(delete(CallRecordRow).where(CallRecordRow.read_at < lesson_cutoff))).rowcount
         counts["AUP signatures"] = (await session.execute(
             delete(SignatureRow).where(SignatureRow.signed_at < before(retention.signatures_days))
         )).rowcount

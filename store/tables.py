@@ -98,6 +98,9 @@ class LessonRow(Base):
     organizer_device_lookup: Mapped[dict | None] = mapped_column(JSON)
     # The lesson-clock time of the last read of the meeting's settings (reads are rationed).
     settings_read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # live (Teams' meeting events) or call-record (seen only afterwards: an unmonitored session).
+    origin: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
+    call_record_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -490,3 +493,59 @@ class ConcernReviewRow(Base):
     by_name: Mapped[str | None] = mapped_column(String(256))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class EnrolmentRow(Base):
+    """What the last sweep did about one meeting on a member of staff's calendar: enrolled,
+    already there, skipped with why, or could not enrol with why (for coverage)."""
+
+    __tablename__ = "enrolments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    organizer_id: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(512))
+    subject: Mapped[str | None] = mapped_column(String(512))
+    start: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    join_url: Mapped[str | None] = mapped_column(Text)
+    chat_id: Mapped[str | None] = mapped_column(String(512), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(16))  # enrolled | already | skipped | failed
+    reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("uq_enrolments_organizer_event", "organizer_id", "event_id", unique=True),)
+
+
+class GraphSubscriptionRow(Base):
+    """A Graph change-notification subscription, with the secret clientState Graph echoes in
+    every notification: in the database so any instance can check notifications and renew."""
+
+    __tablename__ = "graph_subscriptions"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # calendar | call-records
+    resource: Mapped[str] = mapped_column(String(512))
+    change_type: Mapped[str] = mapped_column(String(64))
+    owner_id: Mapped[str | None] = mapped_column(String(64))
+    client_state: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    renewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CallRecordRow(Base):
+    """Every call record Chaperone read, and what it made of it (once per record and version)."""
+
+    __tablename__ = "call_records"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    organizer_id: Mapped[str | None] = mapped_column(String(64))
+    start: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    end: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # unmonitored (a lesson row made) | followed-live (matched a lesson) | no-pupils | not-staff
+    outcome: Mapped[str] = mapped_column(String(24))
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"))
+    read_at: Mapped[datetime] = mapped_column(UtcDateTime())

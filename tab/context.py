@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from config.policy import Policy
+from store.coverage import Coverage
 from store.exports import Exports
 from store.records import Records
 from store.register import ExceptionRegister
@@ -34,6 +35,7 @@ class TabServices:
     staff: StaffList
     policy: Policy
     settings: TabSettings
+    coverage: Coverage | None = None  # the coverage panel on Today (SLT and the DSL)
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from domain.enrolment import LessonOrigin
 from domain.findings import Severity, Status
 from domain.lesson import Lesson, LessonStatus, PersonClass
 
@@ -36,6 +37,7 @@ async def render(ctx: Ctx, on: date) -> str:
     head = (f'<div class="summary"><p><strong>{running}</strong> running now · <strong>{len(lessons)}</strong> today · '
             f'<strong>{sum(1 for l in lessons if open_breaches(l))}</strong> with a breach</p>'
             f'<p class="muted">{e(on.strftime("%A %d %B %Y"))}{"" if ctx.viewer.whole_school else " · your lessons only"}</p></div>')
+    head += await coverage_panel(ctx, on)
     if not lessons:
         return head + empty("No lessons yet today.")
     cards = []
@@ -43,6 +45,8 @@ async def render(ctx: Ctx, on: date) -> str:
         breaches = open_breaches(lesson)
         unverified = [f.rule_id for f in findings[lesson.id] if f.status is Status.could_not_verify]
         badges = [badge("running", "running") if lesson.status is LessonStatus.open else badge("ended", "ended")]
+        if lesson.origin is LessonOrigin.call_record:
+            badges.append(badge("breach", "unmonitored"))
         if unverified:
             badges.append(badge("unverified", "could not verify"))
         if breaches:
@@ -63,3 +67,17 @@ async def render(ctx: Ctx, on: date) -> str:
             f'{e(lesson.organizer_name or "organiser unknown")}</p><p>{counts}</p>{rules}</li>'
         )
     return head + f'<ul class="lesson-cards">{"".join(cards)}</ul>'
+
+
+async def coverage_panel(ctx: Ctx, on: date) -> str:
+    """The day's coverage, for those who see the whole school: sessions with pupils, followed
+    live, seen only afterwards in a call record, and meetings Chaperone could not enrol in."""
+    if ctx.services.coverage is None or not ctx.viewer.whole_school:
+        return ""
+    rows = await ctx.services.coverage.between(on, on, ctx.policy.school.zone)
+    totals = [sum(getattr(r, f) for r in rows) for f in ("sessions_with_pupils", "followed_live", "seen_afterwards", "could_not_enrol")]
+    reasons = [f"{r.teacher}: {reason}" for r in rows for reason in r.reasons]
+    items = "".join(f"<li>{e(reason)}</li>" for reason in reasons[:20])
+    return (f'<section class="coverage summary"><h2>Coverage</h2><p><strong>{totals[0]}</strong> sessions with pupils · '
+            f'<strong>{totals[1]}</strong> followed live · <strong>{totals[2]}</strong> seen only afterwards (unmonitored) · '
+            f'<strong>{totals[3]}</strong> could not enrol</p>' + (f'<ul class="muted">{items}</ul>' if items else "") + "</section>")

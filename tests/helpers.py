@@ -83,7 +83,7 @@ def dev_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **ext
 
 @asynccontextmanager
 async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], str] | None = None,
-                  tab=None) -> AsyncIterator[RunningApp]:
+                  tab=None, port: int | None = None) -> AsyncIterator[RunningApp]:
     """The real aiohttp application, on a free loopback port, configured by `env` alone (and the
     tab's settings, when given: they are read at start-up, after `env` is restored)."""
     saved = {k: os.environ.get(k) for k in env}
@@ -97,7 +97,7 @@ async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], 
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    async with serve_in_process(settings, policy, tab) as served:
+    async with serve_in_process(settings, policy, tab, port=port) as served:
         yield RunningApp(served.url, served.services, TeamsSimulator(served.url, service_url, token=token))
 
 
@@ -322,3 +322,31 @@ async def tab_get(app, path: str, token: str | None, method: str = "GET", data: 
     async with aiohttp.ClientSession() as http:
         async with http.request(method, app.url + path, headers=headers, data=data) as response:
             return response.status, await response.text(), dict(response.headers)
+
+
+# --- Enrolment, Graph subscriptions and call records (issue 16) ------------------------------
+
+APP_ID = "0c4a9e00-0000-4000-8000-00000000c4a9"  # the bot's app registration: the manifest id
+STAFF_GROUP = "00000000-0000-4000-8000-00000000e002"  # policy.example.toml's staff group
+
+
+@asynccontextmanager
+async def enrolling_app(database_url: str, connector, graph, **extra: str) -> AsyncIterator[RunningApp]:
+    """The app with its Graph notification URL on its own port (so the Graph stand-in can
+    validate it and send notifications there) and Chaperone published in the app catalog."""
+    from standins.server import free_port
+
+    port = free_port()
+    graph.publish_app(APP_ID)
+    env = dev_env(database_url, graph.base_url, CHAPERONE_TEAMS_APP_ID=APP_ID,
+                  CHAPERONE_GRAPH_NOTIFICATION_URL=f"http://127.0.0.1:{port}/api/graph/notifications", **extra)
+    async with run_app(env, connector.url, port=port) as running:
+        yield running
+
+
+def staff_and_pupils(graph, staff=(), pupils=()) -> None:
+    """People as the directory knows them: staff in the staff group, pupils by their roster role."""
+    for person in staff:
+        graph.add_person(person.aad_object_id, primary_role="teacher", groups=(STAFF_GROUP,), name=person.name)
+    for person in pupils:
+        graph.add_person(person.aad_object_id, primary_role="student", name=person.name)

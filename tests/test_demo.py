@@ -22,4 +22,9 @@ async def test_the_demo_follows_every_lesson_and_redelivery_changes_nothing(caps
     assert "settings (Graph): could not verify: meeting settings: Graph denied access" in report
     assert "Visiting Speaker       Attendee   external 11:30-11:40" in report
     assert "register unchanged" in report
+    # Issue 16: lessons enrolled by Chaperone's own sweep, and one session found only afterwards.
+    assert "Enrolment: the 07:00 sweep installed Chaperone in 7 lessons' meeting chats (nobody had to add it)" in report
+    assert "UNMONITORED: seen only afterwards, in Graph's call record" in report
+    assert "Pupil Fay              Attendee   pupil    16:50-17:02  12 min  (from the call record)" in report
+    assert "BREACH one-to-one: one-to-one session with Pupil Fay" in report
     assert "SLT alert channel: 19:demo-slt-alerts@thread.tacv2 (set by Roland Gooding)" in report

@@ -35,8 +35,11 @@ async def test_the_demo_day_flags_exactly_the_lessons_it_should(sqlite_url):
         "Year 8 Drama": {"waiting-room", "invited-only"},
         # Events out of order, and the TA's leave seen only in Graph's report (item 5).
         "Year 7 French": {"two-staff"},
+        # Issue 16: a direct call nobody added Chaperone to, found in its call record at 17:02: one
+        # adult alone with one pupil, no approval or one-to-one consent, ending after hours.
+        "Direct call (not followed live)": {"one-to-one", "one-to-one-adults", "one-to-one-consent", "operating-hours", "two-staff"},
     }
-    assert {s.meeting.title for s in SCENARIOS} == set(expected)
+    assert {s.meeting.title for s in SCENARIOS} | {"Direct call (not followed live)"} == set(expected)
     flagged = {
         lesson.title: {f.rule_id for f in report.findings[lesson.id] if f.status is Status.failed} for lesson in report.lessons
     }

@@ -52,7 +52,12 @@ async def test_each_role_sees_what_it_may_a_lesson_to_its_timeline_and_a_csv_equ
             context, page = await signed_in(b, tab_token(entra, SLT.aad_object_id, SLT.name))
             await page.goto(f"{app.url}/tab/today?date={DATE}")
             await page.wait_for_selector(".lesson-cards")
-            assert await page.locator(".lesson-card").count() == len(lessons) == 9
+            # The demo morning's nine lessons and the direct call found in its call record (issue 16).
+            assert await page.locator(".lesson-card").count() == len(lessons) == 10
+            coverage = await page.inner_text("section.coverage")
+            assert "10 sessions with pupils · 9 followed live · 1 seen only afterwards (unmonitored) · 1 could not enrol" in coverage
+            assert await page.locator(".lesson-card", has_text="Direct call (not followed live)").locator(".badge",
+                                                                                                        has_text="unmonitored").count() == 1
             assert await page.locator("nav.tabs a").all_inner_texts() == ["Today", "Register", "Staff AUP", "Exceptions", "Review"]
             await page.screenshot(path=SHOTS / "today.png", full_page=True)
             await page.click("text=Year 9 Science (9C)")  # follow a lesson from the demo morning to its timeline
@@ -81,7 +86,7 @@ async def test_each_role_sees_what_it_may_a_lesson_to_its_timeline_and_a_csv_equ
             saved = tmp_path / "register.csv"
             await download.save_as(saved)
             got = list(csv.DictReader(saved.open(encoding="utf-8")))
-            assert len(got) == shown == 9
+            assert len(got) == shown == 10
             stored = {r["id"]: r for r in await rows(app.services.engine, "lessons")}
             people = await rows(app.services.engine, "attendance")
             for row in got:
