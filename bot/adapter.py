@@ -125,7 +125,7 @@ _INBOUND_TURN = "chaperone.inbound-turn"
 class ReceivesMeetingEvents(Protocol):
     """Where an authenticated meeting event goes in its turn (bot.ingest.MeetingEventIngest)."""
 
-    async def receive(self, body: dict, kind: EventKind) -> web.Response: ...
+    async def receive(self, body: dict, raw: bytes, kind: EventKind) -> web.Response: ...
 
 
 class ChaperoneAdapter(CloudAdapter):
@@ -228,7 +228,7 @@ class ChaperoneAdapter(CloudAdapter):
             bind_activity(body.get("id") if isinstance(body.get("id"), str) else None)
             metrics.event_received("event", body.get("name") if isinstance(body.get("name"), str) else None)
             try:
-                return await self._ingest.receive(body, kind)
+                return await self._ingest.receive(body, raw, kind)
             except MalformedActivity as exc:
                 log.warning("malformed %s event %r: %r", kind.value, body.get("id"), str(exc))
                 return error_response(400, str(exc))

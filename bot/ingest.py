@@ -10,6 +10,7 @@ is one transaction and one roster check, not thirty.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from aiohttp import web
@@ -53,7 +54,7 @@ class MeetingEventIngest:
 
     # ---- the HTTP turn ------------------------------------------------------------
 
-    async def receive(self, body: dict, kind: EventKind) -> web.Response:
+    async def receive(self, body: dict, raw: bytes, kind: EventKind) -> web.Response:
         """Append an authenticated meeting event to the log; the answer Teams gets."""
         if not tenancy.body_from_school(body, self._school_tenant):
             # A copy of the app installed in another tenant: acknowledged, nothing stored.
@@ -61,7 +62,7 @@ class MeetingEventIngest:
             return web.Response(status=200)
         event = events.parse_event(body, kind)  # MalformedActivity -> 400 in the adapter
         entry = InboundEvent(activity_key=events.activity_key(body), meeting_id=event.meeting.meeting_id, kind=kind,
-                             event_at=event.at, activity=body)
+                             event_at=event.at, activity=raw.decode("utf-8"))
         try:
             await self._writer.append(entry)
         except Overloaded as exc:
@@ -78,15 +79,16 @@ class MeetingEventIngest:
         waiting = await self._reader.waiting(job.payload["meeting_id"])
         parsed = []
         for logged in waiting:
+            body = json.loads(logged.activity)
             try:
-                event = events.parse_event(logged.activity, logged.kind)
+                event = events.parse_event(body, logged.kind)
             except MalformedActivity as exc:
                 # Checked before it was logged; a payload that no longer reads is skipped, said once.
                 log.error("logged event %s cannot be read any more and is skipped: %s", logged.id, exc)
                 continue
             if isinstance(event, MeetingStarted):
                 # The meeting chat is where the reminder and the organizer's note will go.
-                await remember(self._conversations, Activity().deserialize(logged.activity), installing=False)
+                await remember(self._conversations, Activity().deserialize(body), installing=False)
             parsed.append(event)
         ids = [logged.id for logged in waiting]
 

@@ -172,22 +172,29 @@ class LessonMonitor:
         await self._remediate_lobby(lesson.id)
 
     async def _organizer_lookups(self, lesson: Lesson) -> Lesson:
-        """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in name."""
-        await self._read_settings(lesson, lesson.actual_start or lesson.scheduled_start, "start")
+        """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in
+        name (and device, when checked), asked at once: each waits on Graph, not on the others."""
+        looks = [self._read_settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"),
+                 self._read_calendar(lesson), self._read_organizer_upn(lesson)]
+        if managed_device.RULE.options_for(self._policy).enabled:
+            looks.append(self._read_device(lesson))
+        await asyncio.gather(*looks)
+        return await self._store.get(lesson.id, with_attendance=False)
+
+    async def _read_calendar(self, lesson: Lesson) -> None:
         try:
             event = await self._calendar.event_for(lesson.organizer_aad_id, lesson.join_url, lesson.actual_start or lesson.scheduled_start)
             await self._store.set_calendar(lesson.id, event, Lookup.ok() if event else Lookup.none("no calendar event"))
         except GraphUnavailable as exc:
             await self._store.set_calendar(lesson.id, None, Lookup.could_not_verify(exc.reason))
-        if managed_device.RULE.options_for(self._policy).enabled:
-            await self._read_device(lesson)
+
+    async def _read_organizer_upn(self, lesson: Lesson) -> None:
         try:
             # The timetable names teachers by email; the meeting names the organizer by id.
             entry = await self._people.classify(lesson.organizer_aad_id)
             await self._store.set_organizer_upn(lesson.id, entry.upn)
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
-        return await self._store.get(lesson.id, with_attendance=False)
 
     async def _read_device(self, lesson: Lesson) -> None:
         """The organizer's device from the sign-in logs (only when the school checks it)."""

@@ -50,7 +50,7 @@ class InboundEvent(BaseModel):
     meeting_id: str
     kind: EventKind
     event_at: datetime
-    activity: dict
+    activity: str  # the JSON text as Teams sent it
 
 
 class LoggedEvent(InboundEvent):
@@ -187,7 +187,7 @@ class EventLogReader:
         async with self._sessions() as session:
             return [
                 LoggedEvent(id=r.id, activity_key=r.activity_key, meeting_id=r.meeting_id, kind=EventKind(r.kind),
-                            event_at=r.event_at, activity=r.activity or {})
+                            event_at=r.event_at, activity=r.activity or "{}")
                 for r in (await session.execute(stmt)).scalars()
             ]
 

@@ -209,7 +209,8 @@ class InboundEventRow(Base):
     kind: Mapped[str] = mapped_column(String(16))  # domain.events.EventKind
     event_at: Mapped[datetime] = mapped_column(UtcDateTime())
     received_at: Mapped[datetime] = mapped_column(UtcDateTime())
-    activity: Mapped[dict | None] = mapped_column(JSON)
+    # The activity's JSON as it arrived (not parsed and written again in the HTTP turn).
+    activity: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
 
     __table_args__ = (

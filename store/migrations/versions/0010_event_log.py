@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(16), nullable=False),
         sa.Column("event_at", TS, nullable=False),
         sa.Column("received_at", TS, nullable=False),
-        sa.Column("activity", sa.JSON),
+        sa.Column("activity", sa.Text),
         sa.Column("processed_at", TS),
     )
     op.create_index("ix_inbound_events_processed_at", "inbound_events", ["processed_at"])
