@@ -14,6 +14,7 @@ Figures are printed, never asserted: see the README's Benchmark section for what
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from config.startup import EXAMPLE_POLICY
 from standins.server import free_port
 from standins.teams import TeamsSimulator
 
-from .bench_measure import Database, Settled, cpu_seconds, percentile, rss_mb, settle
+from .bench_measure import Database, Settled, cpu_seconds, machine_busy_seconds, percentile, rss_mb, settle
 from .bench_workload import (
     APP_ID, SEATS, SLT, SLT_CHANNEL, SLT_TEAM, Item, Kind, School, at_rate, items_to_json, lesson_block, morning, stream,
 )
@@ -123,6 +124,8 @@ class Phase:
     cpu: float = 0.0  # server CPU seconds from before the load until idle again
     cpu_during: float = 0.0  # of which while the load ran
     settled: Settled | None = None
+    others: float = 0.0  # CPU seconds the rest of the machine (not this benchmark) used meanwhile
+    wall: float = 0.0
     stored: int | None = None
     table: str | None = None
 
@@ -164,6 +167,8 @@ class Cloud:
 
 
 class Server:
+    running: list["Server"] = []
+
     def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
         self.name = name
         self.port = port or free_port()
@@ -172,6 +177,7 @@ class Server:
         with log.open("ab") as sink:  # its log lines would drown the figures
             self.process = subprocess.Popen(argv + ([str(self.port)] if env is None else []), cwd=ROOT, env=env,
                                             stdout=sink, stderr=subprocess.STDOUT)
+        Server.running.append(self)
 
     @property
     def pid(self) -> int:
@@ -288,11 +294,15 @@ async def drive(server: Server, cloud: Cloud, school: School, items: list[Item],
 async def phase(name: str, server: Server, cloud: Cloud, school: School, items: list[Item], *, mode: str, opts: Options,
                 db: Database | None, tag: str) -> Phase:
     stored_before = await db.events() if db else None
+    ours = [server.pid, cloud.process.pid, os.getpid()] + [s.pid for s in Server.running if s is not server]
+    ours_before, machine_before, wall_before = sum(map(cpu_seconds, ours)), machine_busy_seconds(), time.monotonic()
     cpu_before = cpu_seconds(server.pid)
     load = await drive(server, cloud, school, items, mode=mode, opts=opts, tag=tag)
     cpu_during = cpu_seconds(server.pid) - cpu_before
     settled = await settle(server.pid, db, opts.settle_timeout)
-    result = Phase(name, load, cpu=cpu_seconds(server.pid) - cpu_before, cpu_during=cpu_during, settled=settled)
+    ours_used = sum(map(cpu_seconds, ours)) - ours_before + load.client_cpu
+    result = Phase(name, load, cpu=cpu_seconds(server.pid) - cpu_before, cpu_during=cpu_during, settled=settled,
+                   others=max(0.0, machine_busy_seconds() - machine_before - ours_used), wall=time.monotonic() - wall_before)
     if db:
         result.table = db.table
         result.stored = await db.events() - stored_before
@@ -450,7 +460,7 @@ async def set_alert_channel(chaperone: Server, cloud: Cloud) -> None:
 
 async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, chaperone: Server, db: Database,
                    plan: dict[str, list[Item]], alert_lessons: list[int]) -> int:
-    out = print
+    out = functools.partial(print, flush=True)
     # Graph cost: lesson starts alone, then their people joining (all new to Chaperone).
     await cloud.post("/reset")
     starts = await phase("graph-starts", chaperone, cloud, school, plan["graph-starts"], mode="closed", opts=opts, db=db, tag="gs")
@@ -469,26 +479,38 @@ async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, ch
     for line in alert_lines(alert.load, await cloud.get("/alerts"), alert_lessons,
                             f"{len(alert_lessons)} lessons starting together, Graph {opts.graph_latency * 1000:.0f} ms"):
         out(line)
+    out(f"  {interference(alert)}")
 
-    results: dict[str, dict[str, Phase]] = {"throughput": {}, "rate": {}, "overload": {}}
-    names = ["throughput", "rate"] + (["overload"] if opts.overload else [])
-    for name in names:
-        for server in (bare, chaperone):
+    reports = {"throughput": report_throughput, "rate": report_rate, "overload": report_overload}
+    for name in ["throughput", "rate"] + (["overload"] if opts.overload else []):
+        pair = []
+        for server in (bare, chaperone):  # in turn, on the same activities
             mode = "closed" if name == "throughput" else "open"
-            results[name][server.name] = await phase(name, server, cloud, school, plan[name], mode=mode, opts=opts,
-                                                     db=db if server is chaperone else None, tag=f"{name[:2]}{server.name[0]}")
+            pair.append(await phase(name, server, cloud, school, plan[name], mode=mode, opts=opts,
+                                    db=db if server is chaperone else None, tag=f"{name[:2]}{server.name[0]}"))
+        reports[name](opts, *pair)
 
-    tb, tc = results["throughput"]["bare aiohttp"], results["throughput"]["chaperone"]
+    lessons_open = await db.lessons()
+    out(f"\nRSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {lessons_open} open lessons "
+        f"(bare aiohttp {rss_mb(bare.pid):.0f} MB)")
+    return 0
+
+
+def report_throughput(opts: Options, tb: Phase, tc: Phase) -> None:
+    out = functools.partial(print, flush=True)
     out(f"\n== events/s: max throughput, closed loop, {opts.concurrency} in flight, up to {opts.throughput_seconds:.0f} s ==")
-    for p in (tb, tc):
-        out(f"  {p.name:<10} {p.load.ok / max(p.load.elapsed, 1e-9):8.0f} events/s {'bare aiohttp' if p is tb else 'chaperone':<12} "
-            f"({fmt_outcome(p.load)}; {fmt_latency(p.load)}; {client_line(p.load)})")
+    for p, label in ((tb, "bare aiohttp"), (tc, "chaperone")):
+        out(f"  {label:<12} {p.load.ok / max(p.load.elapsed, 1e-9):6.0f} events/s ({fmt_outcome(p.load)}; {fmt_latency(p.load)}; "
+            f"{client_line(p.load)})")
     ratio = (tc.load.ok / max(tc.load.elapsed, 1e-9)) / max(tb.load.ok / max(tb.load.elapsed, 1e-9), 1e-9)
     out(f"  ratio chaperone/bare: {100 * ratio:.2f} %")
     out(f"  chaperone {cpu_line(tc)}")
     out(f"  chaperone {stored_line(tc)}")
+    out(f"  {interference(tb, tc)}")
 
-    rb, rc = results["rate"]["bare aiohttp"], results["rate"]["chaperone"]
+
+def report_rate(opts: Options, rb: Phase, rc: Phase) -> None:
+    out = functools.partial(print, flush=True)
     out(f"\n== fixed rate: {opts.rate:.0f} events/s offered for {opts.duration:.0f} s, open loop, latency from the scheduled send ==")
     for p, label in ((rb, "bare aiohttp"), (rc, "chaperone")):
         out(f"  {label:<12} {fmt_latency(p.load)}; {fmt_outcome(p.load)}; {client_line(p.load)}")
@@ -496,21 +518,27 @@ async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, ch
         f"acknowledged {100 * rc.load.ok / max(rb.load.ok, 1):.2f} %")
     out(f"  chaperone {cpu_line(rc)}")
     out(f"  chaperone {stored_line(rc)}")
+    out(f"  {interference(rb, rc)}")
 
-    if opts.overload:
-        ob, oc = results["overload"]["bare aiohttp"], results["overload"]["chaperone"]
-        out(f"\n== overload: {opts.overload_rate:.0f}/s for {opts.overload_seconds:.0f} s, then {opts.tail_rate:.0f}/s "
-            f"for {opts.tail_seconds:.0f} s ==")
-        for p, label in ((ob, "bare aiohttp"), (oc, "chaperone")):
-            out(f"  {label:<12} {fmt_latency(p.load)}; {fmt_outcome(p.load)}")
-            out(f"  {label:<12} recovery: {recovery(p.load, opts)}")
-        out(f"  chaperone {stored_line(oc)}")
-        out(f"  chaperone per-second p99 (ms): " + " ".join(f"{ms:.0f}" for _, n, ms in windows(oc.load, int(opts.overload_seconds + opts.tail_seconds)) if n))
 
-    lessons_open = await db.lessons()
-    out(f"\nRSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {lessons_open} open lessons "
-        f"(bare aiohttp {rss_mb(bare.pid):.0f} MB)")
-    return 0
+def report_overload(opts: Options, ob: Phase, oc: Phase) -> None:
+    out = functools.partial(print, flush=True)
+    seconds = int(opts.overload_seconds + opts.tail_seconds)
+    out(f"\n== overload: {opts.overload_rate:.0f}/s for {opts.overload_seconds:.0f} s, then {opts.tail_rate:.0f}/s "
+        f"for {opts.tail_seconds:.0f} s ==")
+    for p, label in ((ob, "bare aiohttp"), (oc, "chaperone")):
+        out(f"  {label:<12} {fmt_latency(p.load)}; {fmt_outcome(p.load)}")
+        out(f"  {label:<12} recovery: {recovery(p.load, opts)}")
+        out(f"  {label:<12} per-second p99 (ms): " + " ".join(f"{ms:.0f}" for _, n, ms in windows(p.load, seconds) if n))
+    out(f"  chaperone {stored_line(oc)}")
+    out(f"  {interference(ob, oc)}")
+
+
+def interference(*phases: Phase) -> str:
+    """Other processes on this machine (not the benchmark's) take CPU from what is measured."""
+    parts = [f"{p.others / max(p.wall, 1e-9) * 100:.0f} % of a core while {'bare aiohttp' if n == 0 and len(phases) > 1 else 'chaperone'} ran"
+             for n, p in enumerate(phases)]
+    return "other processes on this machine: " + ", ".join(parts)
 
 
 def shapes(stats: dict) -> str:
@@ -528,7 +556,7 @@ def recovery(load: Load, opts: Options) -> str:
 
 
 async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, db: Database, plan: dict[str, list[Item]]) -> int:
-    out = print
+    out = functools.partial(print, flush=True)
     items = plan["trust"]
     lessons = sorted({i.lesson for i in items})
     breaching = [n for n in lessons if school.breaches(n)]
@@ -547,4 +575,5 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     out(f"  Graph requests: {stats['graph']} in all, {stats['graph'] / max(len(lessons), 1):.2f} per lesson, "
         f"{stats['graph'] / max(len(lessons) * SEATS, 1):.2f} per person ({shapes(stats)})")
     out(f"  RSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {await db.lessons()} open lessons")
+    out(f"  {interference(p)}")
     return 0

@@ -30,6 +30,14 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def machine_busy_seconds() -> float:
+    """CPU time every core of this machine has spent busy since boot (/proc/stat), all processes."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
