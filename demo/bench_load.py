@@ -184,10 +184,11 @@ async def run(plan: dict) -> dict:
     ended = time.monotonic()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    starts = {str(items[n][1]): out.due[n] for n in range(len(out.status)) if items[n][0] == Kind.start.value and out.status[n] == 200}
+    starts = {str(items[n][1]): out.due[n] for n in range(len(out.status)) if items[n][0] == Kind.start.value and 200 <= out.status[n] < 300}
     return {
         "status": out.status, "latency": out.latency, "due": out.due, "start": start,
         "elapsed": ended - max(start, began), "client_cpu": cpu, "starts": starts,
+        "client_cpu_total": cpu_after.ru_utime + cpu_after.ru_stime,  # building the requests too
         "kinds": [items[n][0] for n in range(len(out.status))],
     }
 

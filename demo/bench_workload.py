@@ -44,6 +44,12 @@ class School:
 
     run: str
     breach_every: int = 2
+    # Hook for `--schools N` (a trust): lesson L belongs to school L % N. Nothing uses it yet:
+    # when one Chaperone serves several schools, give each school its tenant or team here.
+    schools: int = 1
+
+    def school_of(self, lesson: int) -> int:
+        return lesson % max(1, self.schools)
 
     def person(self, index: int) -> Person:
         lesson, seat = divmod(index, SEATS)

@@ -24,8 +24,9 @@ def bench(*args: str) -> str:
 
 
 async def test_the_quick_bench_prints_every_figure_for_bare_aiohttp_and_chaperone(any_database_url):
-    # Stored events are counted with SQL: on both databases.
-    out = bench("--overload", "--database", any_database_url)
+    # Stored events are counted with SQL: on both databases (the overload phase once).
+    overload = "postgresql" not in any_database_url
+    out = bench(*(["--overload"] if overload else []), "--database", any_database_url)
     for line in (
         "authentication ON",
         "Graph requests per lesson start: ",
@@ -39,17 +40,18 @@ async def test_the_quick_bench_prints_every_figure_for_bare_aiohttp_and_chaperon
         "== fixed rate: 40 events/s offered for 3 s, open loop",
         "chaperone CPU ms/event: ",
         "chaperone stored: ",
-        "== overload: ",
-        "recovery: ",
-        "chaperone    per-second p99 (ms): ",
         "RSS: chaperone ",
         "client CPU ",
+        "other processes on this machine: ",
     ):
         assert line in out, f"missing {line!r} in:\n{out}"
     # Each server's latency line at the fixed rate: percentiles, errors and timeouts.
     for server in ("bare aiohttp p50 ", "chaperone    p50 "):
         assert server in out
-    assert out.count(" timeouts (> 15 s)") >= 6
+    assert out.count(" timeouts (> 15 s)") >= 4
+    if overload:
+        for line in ("== overload: ", "bare aiohttp recovery: ", "chaperone    recovery: ", "chaperone    per-second p99 (ms): "):
+            assert line in out, f"missing {line!r} in:\n{out}"
 
 
 def test_the_quick_0900_scenario_prints_alert_latency_stored_events_and_rss():
@@ -62,5 +64,6 @@ def test_the_quick_0900_scenario_prints_alert_latency_stored_events_and_rss():
         "  CPU ms/event: ",
         "  Graph requests: ",
         "  RSS: chaperone ",
+        "  other processes on this machine: ",
     ):
         assert line in out, f"missing {line!r} in:\n{out}"
