@@ -531,7 +531,7 @@ def report_overload(opts: Options, ob: Phase, oc: Phase) -> None:
     out(f"\n== overload: {opts.overload_rate:.0f}/s for {opts.overload_seconds:.0f} s, then {opts.tail_rate:.0f}/s "
         f"for {opts.tail_seconds:.0f} s ==")
     for p, label in ((ob, "bare aiohttp"), (oc, "chaperone")):
-        out(f"  {label:<12} {fmt_latency(p.load)}; {fmt_outcome(p.load)}")
+        out(f"  {label:<12} {fmt_latency(p.load)}; {fmt_outcome(p.load)}; {client_line(p.load)}")
         out(f"  {label:<12} recovery: {recovery(p.load, opts)}")
         out(f"  {label:<12} per-second p99 (ms): " + " ".join(f"{ms:.0f}" for _, n, ms in windows(p.load, seconds) if n))
     out(f"  chaperone {stored_line(oc)}")

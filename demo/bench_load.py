@@ -22,6 +22,7 @@ import resource
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from demo.bench_workload import Kind, School, build_bodies, items_from_json, utc_now
 
@@ -82,8 +83,6 @@ class Connection:
 def prepare(plan: dict) -> list[bytes]:
     school = School(plan["school"]["run"], plan["school"]["breach_every"])
     items = items_from_json(plan["items"])
-    from datetime import datetime, timezone
-
     origin = datetime.fromtimestamp(plan["origin_wall"], timezone.utc) if plan.get("origin_wall") else utc_now()
     bodies = build_bodies(school, items, plan["service_url"], origin, plan["tag"])
     head = (

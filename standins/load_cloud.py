@@ -161,8 +161,7 @@ class Control(StandIn):
 
     async def _stats(self, request: web.Request) -> web.Response:
         shapes = Counter(f"{c.method} {path_shape(c.path)}" for c in self.graph.requests())
-        posts = Counter(f"{c.method} {c.path.split('/')[1]}/{c.path.split('/')[2] if c.path.count('/') > 1 else ''}"
-                        for c in self.connector.requests())
+        posts = Counter(f"{c.method} {c.path}" for c in self.connector.requests() if not c.path.startswith("/v1/meetings"))
         return web.json_response({"graph": sum(shapes.values()), "graph_by_shape": dict(shapes), "connector": dict(posts)})
 
     async def _alerts(self, request: web.Request) -> web.Response:
