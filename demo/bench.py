@@ -553,10 +553,13 @@ def recovery(load: Load, opts: Options) -> str:
     seconds = int(opts.overload_seconds + opts.tail_seconds)
     rows = windows(load, seconds)
     burst_end = int(opts.overload_seconds)
+    first = next((s for s in range(burst_end, seconds) if rows[s][1] and rows[s][2] < 50), None)
+    # A one-second blip later (e.g. another process on the machine) shows here, not hidden.
+    note = f" (first second under 50 ms: {first - burst_end} s after)" if first is not None else ""
     for s in range(burst_end, seconds):
         if all(ms < 50 for _, n, ms in rows[s:] if n):
-            return f"p99 under 50 ms from {s - burst_end} s after the burst ended"
-    return f"p99 NOT back under 50 ms within the {opts.tail_seconds:.0f} s tail"
+            return f"p99 under 50 ms for good from {s - burst_end} s after the burst ended{note}"
+    return f"p99 NOT back under 50 ms for good within the {opts.tail_seconds:.0f} s tail{note}"
 
 
 async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, db: Database, plan: dict[str, list[Item]]) -> int:
