@@ -3,7 +3,7 @@
     serve                 run the bot endpoint (POST /api/messages, GET /healthz) (the default)
     migrate               bring the database schema up to date and exit
     demo                  follow a scripted school morning through the real endpoint
-    bench                 measure participant-event throughput with authentication on
+    bench                 issue 14's figures: bare aiohttp vs Chaperone, throughput, latency, alerts, CPU, RSS
     rules                 list the rules, the adopted AUP's clauses, and whether the policy enables them
     import-timetable FILE / import-consent FILE   load the school's registers
     import-pupil-aup FILE / import-image-consent FILE   the pupil/parent AUP agreements and image consents
@@ -121,16 +121,33 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--events", type=int, default=2000, help="participant-join events to post")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at once")
-    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--rate", type=float, default=625.0, help="fixed offered rate, events/s, open loop (default 625)")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds at the fixed rate (default 60)")
+    parser.add_argument("--throughput-seconds", type=float, default=10.0, help="longest closed-loop run (default 10)")
+    parser.add_argument("--concurrency", type=int, default=64, help="requests in flight, closed loop (default 64)")
+    parser.add_argument("--connections", type=int, default=256, help="most connections the open-loop client opens (default 256)")
+    parser.add_argument("--clients", type=int, default=1, help="load generator processes (default 1)")
+    parser.add_argument("--graph-latency", type=float, default=0.15, help="seconds the Graph stand-in takes per request (default 0.15)")
+    parser.add_argument("--overload", action="store_true", help="also offer 2,000/s for 20 s, then a 50/s tail: worst latency, loss, recovery")
+    parser.add_argument("--trust", action="store_true", help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes")
+    parser.add_argument("--schools", type=int, default=1, help="with --trust: label the lessons across N schools (a hook: not yet used)")
+    parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
+    parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
+    parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
 
 
-@subcommand("bench", "measure participant-join events/s and latency with authentication on", _bench_arguments)
+@subcommand("bench", "measure issue 14's figures: bare aiohttp vs Chaperone (authentication on), printed not asserted", _bench_arguments)
 def bench_command(args: argparse.Namespace) -> int:
-    from demo.bench import run_bench
+    from demo.bench import Options, run_bench
 
-    return asyncio.run(run_bench(events=args.events, concurrency=args.concurrency, database_url=args.database))
+    common = dict(overload=args.overload, trust=args.trust, schools=args.schools, database=args.database,
+                  clients=args.clients, graph_latency=args.graph_latency)
+    if args.quick:
+        opts = Options.quick_run(**common)
+    else:
+        opts = Options(rate=args.rate, duration=args.duration, throughput_seconds=args.throughput_seconds,
+                       concurrency=args.concurrency, connections=args.connections, settle_timeout=args.settle_timeout, **common)
+    return asyncio.run(run_bench(opts))
 
 
 def _operator() -> str:

@@ -1,0 +1,115 @@
+"""What the benchmark reads off the machine and the database: a process's CPU time and RSS from
+/proc, the stored events and the job queue through SQL, and percentiles."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (its threads included), from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU time every core of this machine has spent busy since boot (/proc/stat), all processes."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / TICK
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Database:
+    """Reads Chaperone's database the way an operator would: plain SQL, no Chaperone code, so
+    it keeps working when the ingest path changes. The event log is `inbound_events` (one row
+    per accepted meeting activity) where it exists, else `participant_events` (one row per
+    person per join or leave)."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(url)
+        self.table: str | None = None
+
+    async def event_table(self) -> str | None:
+        async with self.engine.connect() as connection:
+            names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+        self.table = next((t for t in ("inbound_events", "participant_events") if t in names), None)
+        return self.table
+
+    async def count(self, table: str) -> int:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+
+    async def events(self) -> int:
+        table = self.table or await self.event_table()
+        return await self.count(table) if table else 0
+
+    async def lessons(self) -> int:
+        return await self.count("lessons")
+
+    async def due_jobs(self, horizon: float = 10.0) -> int | None:
+        """Jobs not finished and due within `horizon` seconds (a roster check waits a moment for
+        more joins; a grace check minutes ahead is not follow-up work of this load); None if
+        the queue's table is not one we can read."""
+        now = datetime.now(timezone.utc) + timedelta(seconds=horizon)
+        try:
+            async with self.engine.connect() as connection:
+                if self.engine.dialect.name == "sqlite":  # stored as naive UTC text
+                    now_param: object = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+                else:
+                    now_param = now
+                result = await connection.execute(
+                    text("SELECT count(*) FROM jobs WHERE done_at IS NULL AND due_at <= :now"), {"now": now_param})
+                return result.scalar_one()
+        except Exception:  # noqa: BLE001 - a changed queue schema: fall back on the CPU going quiet
+            return None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+@dataclass
+class Settled:
+    seconds: float
+    idle: bool
+    due_jobs: int | None
+
+
+async def settle(pid: int, db: Database | None, timeout: float, quiet_cpu: float = 0.03) -> Settled:
+    """Wait until the server's follow-up work is done: no job due and unfinished, and the
+    process using under `quiet_cpu` of a core over a second. Bounded by `timeout`."""
+    began = time.monotonic()
+    due: int | None = None
+    while time.monotonic() - began < timeout:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1.0)
+        busy = cpu_seconds(pid) - before
+        due = await db.due_jobs() if db else 0
+        if busy < quiet_cpu and not due:
+            return Settled(time.monotonic() - began, True, due)
+    return Settled(time.monotonic() - began, False, due)
