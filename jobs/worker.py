@@ -19,6 +19,8 @@ from telemetry import metrics
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Job], Awaitable[None]]
+# Under ingest pressure: meetings derived at once, and (separately) one roster check or report.
+PRESSURE_DERIVING = 2
 
 
 class RetryLater(Exception):
@@ -111,7 +113,8 @@ class Worker:
         """Claim the due jobs there is room for and start them; returns how many started.
 
         Under ingest pressure (Teams' events arriving faster than a few hundred a second) the
-        CPU-heavy bulk work (deriving events, roster checks, reports) runs one job at a time,
+        CPU-heavy bulk work runs a little at a time (two meetings' events derived, one roster
+        check or report),
         so answering Teams keeps the CPU; alerts, grace checks and lesson starts (mostly waiting
         on Graph and the Bot Connector) still run at full concurrency. The bulk catches up when
         the burst passes: the log has kept every event."""
@@ -120,9 +123,14 @@ class Worker:
             return 0
         if self._pressure():
             claimed = await self._jobs.claim(self.instance, free, self._lease, below=Priority.events)
-            bulk = sum(1 for job in self._running.values() if job.priority >= Priority.events)
-            if bulk == 0 and len(claimed) < free:
-                claimed += await self._jobs.claim(self.instance, 1, self._lease, at_least=Priority.events)
+            deriving = sum(1 for job in self._running.values() if job.priority == Priority.events)
+            rest = sum(1 for job in self._running.values() if job.priority > Priority.events)
+            # Deriving comes first of the bulk: a lesson's start (and its alerts) waits on it.
+            if deriving < PRESSURE_DERIVING and len(claimed) < free:
+                claimed += await self._jobs.claim(self.instance, PRESSURE_DERIVING - deriving, self._lease,
+                                                  at_least=Priority.events, below=Priority.roster)
+            if rest == 0 and len(claimed) < free:
+                claimed += await self._jobs.claim(self.instance, 1, self._lease, at_least=Priority.roster)
         else:
             claimed = await self._jobs.claim(self.instance, free, self._lease)
         for job in claimed:

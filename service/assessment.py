@@ -89,9 +89,10 @@ class LessonAssessor:
             aup_signed=signed,
         )
 
-    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> Recorded:
-        """Evaluate the rules for `moment`; returns what changed (new breaches, cleared ones)."""
-        lesson = await self._lessons.get(lesson_id)
+    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> Recorded:
+        """Evaluate the rules for `moment` (on `lesson` when the caller has just read it, with its
+        register); returns what changed (new breaches, cleared ones)."""
+        lesson = lesson or await self._lessons.get(lesson_id)
         at = at or latest_event(lesson) or utcnow()
         snapshot = await self.snapshot(lesson, moment, at)
         findings = registry.evaluate(snapshot, self._policy)

@@ -235,10 +235,10 @@ class LessonMonitor:
         await self._assessor.record_remediation(lesson_id, f"lobby bypass set to '{options.remediate_to.value}'")
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
-    async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None) -> None:
-        recorded = await self._assessor.assess(lesson_id, moment, at)
+    async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> None:
+        recorded = await self._assessor.assess(lesson_id, moment, at, lesson)
         if recorded.new:
-            await self._notices.breaches_found(await self._store.get(lesson_id), recorded.new)
+            await self._notices.breaches_found(lesson or await self._store.get(lesson_id), recorded.new)
         if moment is Moment.report:
             # Only what is known after the lesson (Graph's attendance report, its recordings)
             # clears an alert: one whose findings all pass now.
@@ -293,12 +293,17 @@ class LessonMonitor:
         problem = await self._classify(job.lesson_id)
         lesson = await self._store.get(job.lesson_id)
         now = latest_event(lesson)
+        reread = False
         if lesson.organizer_aad_id and lesson.settings_read_at is None and lesson.details_lookup is not None:
             await self._organizer_now_known(lesson)
+            reread = True
         elif lesson.organizer_aad_id and lesson.actual_end is None and self._settings_due(lesson, now):
             await self._read_settings(lesson, now, "refresh")
+            reread = True
         # A retried roster job may run after the lesson ended: then its verdict is the end's.
-        await self._assess(job.lesson_id, Moment.end if lesson.actual_end else Moment.roster, lesson.actual_end)
+        # The lesson just read is judged as it is, unless its settings were read again since.
+        moment = Moment.end if lesson.actual_end else Moment.roster
+        await self._assess(job.lesson_id, moment, lesson.actual_end, None if reread else lesson)
         if lesson.actual_end is None and lesson.attendance and all(a.left_at is not None for a in lesson.attendance):
             await self._book_idle_close(lesson, now)
         if problem:
@@ -365,10 +370,9 @@ class LessonMonitor:
         people = sorted({a.aad_object_id for a in lesson.attendance if a.aad_object_id and a.classification is PersonClass.unknown})
         answers = await self._people.classify_many(people) if people else {}
         known = {p: a for p, a in answers.items() if isinstance(a, DirectoryEntry)}
-        await self._store.set_classifications(lesson.id, known)
         failures = [a for a in answers.values() if isinstance(a, GraphUnavailable)]
         problem = f"{len(failures)} people not classified: {failures[0].reason}" if failures else None
-        await self._store.set_roster_lookup(lesson.id, Lookup.could_not_verify(problem) if problem else Lookup.ok())
+        await self._store.set_classifications(lesson.id, known, Lookup.could_not_verify(problem) if problem else Lookup.ok())
         return problem
 
     async def reconcile_attendance(self, job: Job) -> None:

@@ -411,20 +411,25 @@ class LessonStore:
     async def set_organizer_upn(self, lesson_id: int, upn: str | None) -> Lesson:
         return await self._update(lesson_id, organizer_upn=upn)
 
-    async def set_classifications(self, lesson_id: int, entries: Mapping[str, DirectoryEntry]) -> None:
-        """Record the directory's answer for people in a lesson (external stays external)."""
-        if not entries:
+    async def set_classifications(self, lesson_id: int, entries: Mapping[str, DirectoryEntry], roster: Lookup | None = None) -> None:
+        """Record the directory's answer for people in a lesson (external stays external), and
+        with it whether everyone could be asked (`roster`), in one transaction."""
+        if not entries and roster is None:
             return
 
         async def work(session: AsyncSession) -> None:
-            stmt = select(AttendanceRow).where(
-                AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(entries))
-            )
-            for row in (await session.execute(stmt)).scalars():
-                entry = entries[row.person_id]
-                row.upn = entry.upn or row.upn
-                if row.classification != PersonClass.external.value:
-                    row.classification = entry.classification.value
+            if entries:
+                stmt = select(AttendanceRow).where(
+                    AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(entries))
+                )
+                for row in (await session.execute(stmt)).scalars():
+                    entry = entries[row.person_id]
+                    row.upn = entry.upn or row.upn
+                    if row.classification != PersonClass.external.value:
+                        row.classification = entry.classification.value
+            if roster is not None:
+                lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+                lesson.roster_lookup, lesson.updated_at = roster.model_dump(mode="json"), utcnow()
 
         await self._transaction(work)
 

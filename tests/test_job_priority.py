@@ -1,0 +1,76 @@
+"""The job queue's order (issue 14): the most urgent due job first across lessons, a lesson's own
+jobs in the order they were queued, a meeting's derivations one at a time, finished jobs gone."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from domain.events import MeetingRef, MeetingStarted
+from store.db import create_engine, migrate
+from store.event_log import derive_job
+from store.jobs import JobSpec, JobStore, Priority
+from store.lessons import LessonStore
+
+from .helpers import T0
+
+
+async def lessons(engine, count: int) -> list[int]:
+    store = LessonStore(engine)
+    return [(await store.record_start(MeetingStarted(meeting=MeetingRef(meeting_id=f"m-{n}"), at=T0), None))[0].id for n in range(count)]
+
+
+async def test_an_alert_is_claimed_before_roster_checks_queued_earlier(sqlite_url):
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    jobs = JobStore(engine)
+    try:
+        first, second, third = await lessons(engine, 3)
+        await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), first)
+        await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), second)
+        await jobs.enqueue(JobSpec(kind="deliver", priority=Priority.alert, dedupe=False), third)
+        [claimed] = await jobs.claim("one", 1, 60)
+        assert claimed.kind == "deliver"
+        # Below a priority, and from one up: what a worker under ingest pressure asks for.
+        assert await jobs.claim("one", 5, 60, at_least=Priority.grace) != []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lessons_own_jobs_run_in_the_order_they_were_queued_whatever_their_priority(sqlite_url):
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    jobs = JobStore(engine)
+    try:
+        [lesson] = await lessons(engine, 1)
+        await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), lesson)
+        await jobs.enqueue(JobSpec(kind="lesson-ended", priority=Priority.lesson), lesson)
+        [claimed] = await jobs.claim("one", 5, 60)
+        assert claimed.kind == "roster-changed"  # the end is never judged before the roster is known
+        assert await jobs.claim("one", 5, 60) == []  # one job per lesson at a time
+        await jobs.finish(claimed.id)
+        [then] = await jobs.claim("one", 5, 60)
+        assert then.kind == "lesson-ended"
+        await jobs.finish(then.id)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT COUNT(*) FROM jobs"))).scalar_one() == 0  # finished jobs are deleted
+    finally:
+        await engine.dispose()
+
+
+async def test_a_meetings_derivations_run_one_at_a_time(sqlite_url):
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    jobs = JobStore(engine)
+    try:
+        await jobs.enqueue(derive_job("meeting-a"))
+        [running] = await jobs.claim("one", 5, 60)
+        # Events logged while it runs ask for another derivation: it waits for the first.
+        await jobs.enqueue(derive_job("meeting-a"))
+        await jobs.enqueue(derive_job("meeting-b"))
+        [other] = await jobs.claim("two", 5, 60)
+        assert other.payload == {"meeting_id": "meeting-b"}
+        await jobs.finish(running.id)
+        [next_a] = await jobs.claim("two", 5, 60)
+        assert next_a.payload == {"meeting_id": "meeting-a"}
+    finally:
+        await engine.dispose()
