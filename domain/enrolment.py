@@ -46,8 +46,8 @@ class InstallOutcome(StrEnum):
     already = "already"  # 409 Conflict or already listed: fine
 
 
-class ScheduledMeeting(BaseModel):
-    """An online meeting on a member of staff's calendar, as calendarView returns it."""
+class CalendarMeeting(BaseModel):
+    """Which meeting on whose calendar: what a scheduled meeting and its enrolment share."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -57,22 +57,21 @@ class ScheduledMeeting(BaseModel):
     start: datetime | None = None
     end: datetime | None = None
     join_url: str | None = None
+
+
+class ScheduledMeeting(CalendarMeeting):
+    """An online meeting on a member of staff's calendar, as calendarView returns it."""
+
     attendees: tuple[str, ...] = ()  # email addresses, lower case
     is_organizer: bool = True  # calendarView lists meetings one is invited to, too
     is_cancelled: bool = False
 
 
-class Enrolment(BaseModel):
+class Enrolment(CalendarMeeting):
     """What one sweep (or notification) did about one meeting."""
 
     model_config = ConfigDict(frozen=True, from_attributes=True)
 
-    organizer_id: str
-    event_id: str
-    subject: str | None = None
-    start: datetime | None = None
-    end: datetime | None = None
-    join_url: str | None = None
     chat_id: str | None = None  # the meeting chat's thread id (onlineMeeting.chatInfo.threadId)
     team_id: str | None = None
     status: EnrolmentStatus
