@@ -124,7 +124,7 @@ class Envelope(_Loose):
     """The parts of an activity Chaperone reads outside its own payload models."""
 
     type: str = Field(min_length=1, max_length=64)
-    id: str | None = None
+    id: str | None = Field(None, max_length=256)
     name: str | None = None
     text: str | None = None
     service_url: str | None = Field(None, alias="serviceUrl")

@@ -57,10 +57,11 @@ class MeetingEndValue(_MeetingValue):
 
 
 class TeamsUser(_Payload):
-    id: str | None = None
-    aad_object_id: str | None = Field(None, validation_alias=AliasChoices("aadObjectId", "AadObjectId"))
+    # Bounded as the register keeps them: longer is not an id Teams gives.
+    id: str | None = Field(None, max_length=256)
+    aad_object_id: str | None = Field(None, max_length=64, validation_alias=AliasChoices("aadObjectId", "AadObjectId"))
     name: str | None = None
-    tenant_id: str | None = Field(None, validation_alias=AliasChoices("tenantId", "TenantId"))
+    tenant_id: str | None = Field(None, max_length=64, validation_alias=AliasChoices("tenantId", "TenantId"))
 
 
 class MemberMeetingInfo(_Payload):
@@ -78,11 +79,11 @@ class ParticipantsValue(_Payload):
 
 
 class _MeetingChannelData(_Payload):
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=512)
 
 
 class _Tenant(_Payload):
-    id: str | None = None
+    id: str | None = Field(None, max_length=64)
 
 
 class TeamsChannelData(_Payload):
@@ -174,25 +175,32 @@ def meeting_ref(body: dict) -> MeetingRef:
     )
 
 
-def event_time(body: dict) -> datetime:
+def event_time(body: dict, received_at: datetime | None = None) -> datetime:
+    """The activity's timestamp; without one, when it arrived (kept in the log with it)."""
     stamp = body.get("timestamp")
     if isinstance(stamp, str) and stamp:
         try:
             return _utc(datetime.fromisoformat(stamp.replace("Z", "+00:00")))
         except ValueError:
             raise MalformedActivity("timestamp is not an ISO 8601 time") from None
-    return datetime.now(timezone.utc)
+    return received_at or datetime.now(timezone.utc)
 
 
-def parse_event(body: dict, kind: EventKind) -> MeetingEvent:
+def _cap(text: str | None, length: int) -> str | None:
+    # A display name or title longer than the register keeps is shortened, not refused:
+    # the person's attendance still counts.
+    return text[:length] if text else text
+
+
+def parse_event(body: dict, kind: EventKind, received_at: datetime | None = None) -> MeetingEvent:
     """The meeting event in our own words; MalformedActivity (400) when Teams' payload is not
     what Microsoft documents."""
     ref = meeting_ref(body)
     value = body.get("value")
     if kind is EventKind.start:
         start = _parse(MeetingStartValue, value, "meetingStart value")
-        return MeetingStarted(meeting=ref, at=_utc(start.start_time), title=start.title, join_url=start.join_url,
-                              meeting_type=start.meeting_type)
+        return MeetingStarted(meeting=ref, at=_utc(start.start_time), title=_cap(start.title, 512), join_url=start.join_url,
+                              meeting_type=_cap(start.meeting_type, 64))
     if kind is EventKind.end:
         end = _parse(MeetingEndValue, value, "meetingEnd value")
         return MeetingEnded(meeting=ref, at=_utc(end.end_time))
@@ -201,14 +209,14 @@ def parse_event(body: dict, kind: EventKind) -> MeetingEvent:
         Participant(
             teams_user_id=m.user.id,
             aad_object_id=m.user.aad_object_id,
-            name=m.user.name,
+            name=_cap(m.user.name, 256),
             tenant_id=m.user.tenant_id,
-            role=m.meeting.role,
+            role=_cap(m.meeting.role, 32),
             in_meeting=m.meeting.in_meeting,
         )
         for m in members.members
     )
-    return ParticipantsChanged(meeting=ref, at=event_time(body), joined=kind is EventKind.join, participants=participants)
+    return ParticipantsChanged(meeting=ref, at=event_time(body, received_at), joined=kind is EventKind.join, participants=participants)
 
 
 def sender_of(activity: Activity) -> Sender:

@@ -16,11 +16,11 @@ import logging
 from aiohttp import web
 from botbuilder.schema import Activity
 
-from domain.events import EventKind, MeetingStarted
+from domain.events import EventKind, MeetingEvent, MeetingStarted
 from jobs.worker import Worker
 from service.monitor import LessonMonitor
 from store.conversations import ConversationStore
-from store.event_log import DERIVE_EVENTS, EventLog, EventLogReader, InboundEvent, Overloaded, mark_derived
+from store.event_log import DERIVE_EVENTS, EventLog, EventLogReader, InboundEvent, LoggedEvent, Overloaded, mark_derived
 from store.jobs import Job
 
 from . import events, tenancy
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # Teams retries a 503; a second is long enough for a burst's group commit to drain.
 RETRY_AFTER_SECONDS = 1
+# A meeting's derivation that failed this often is retried event by event (see `derive`).
+POISON_AFTER_ATTEMPTS = 3
 
 
 class MeetingEventIngest:
@@ -77,25 +79,48 @@ class MeetingEventIngest:
 
     async def derive(self, job: Job) -> None:
         waiting = await self._reader.waiting(job.payload["meeting_id"])
-        parsed = []
-        for logged in waiting:
+        parsed = [(logged, event) for logged in waiting if (event := await self._read(logged)) is not None]
+        unreadable = [logged.id for logged in waiting if logged.id not in {l.id for l, _ in parsed}]
+        try:
+            await self._apply(parsed, unreadable)
+        except Exception:  # noqa: BLE001 - decided below: retried, or the event at fault set aside
+            if job.attempts < POISON_AFTER_ATTEMPTS:
+                raise
+            # Failed again and again: apply the events one at a time, so one that cannot be
+            # applied is set aside (recorded, said once) and the lesson's others still count.
+            await self._apply([], unreadable)
+            for logged, event in parsed:
+                try:
+                    await self._apply([(logged, event)], [])
+                except Exception as exc:  # noqa: BLE001 - set aside with the reason, never a loop
+                    log.error("logged event %s of %s set aside after %d tries: %s", logged.id, logged.kind.value,
+                              job.attempts, type(exc).__name__)
+                    await self._reader.set_aside(logged.id, f"{type(exc).__name__}: could not be applied")
+
+    async def _read(self, logged: LoggedEvent) -> MeetingEvent | None:
+        try:
             body = json.loads(logged.activity)
+            # The time it was logged with (its own timestamp, or when it arrived when it had none).
+            event = events.parse_event(body, logged.kind, received_at=logged.event_at)
+        except (ValueError, MalformedActivity) as exc:
+            # Checked before it was logged; a payload that no longer reads is set aside, said once.
+            log.error("logged event %s cannot be read any more and is set aside: %s", logged.id, type(exc).__name__)
+            return None
+        if isinstance(event, MeetingStarted):
             try:
-                event = events.parse_event(body, logged.kind)
-            except MalformedActivity as exc:
-                # Checked before it was logged; a payload that no longer reads is skipped, said once.
-                log.error("logged event %s cannot be read any more and is skipped: %s", logged.id, exc)
-                continue
-            if isinstance(event, MeetingStarted):
                 # The meeting chat is where the reminder and the organizer's note will go.
                 await remember(self._conversations, Activity().deserialize(body), installing=False)
-            parsed.append(event)
-        ids = [logged.id for logged in waiting]
+            except Exception as exc:  # noqa: BLE001 - the lesson is followed whether or not its chat is known
+                log.warning("meeting chat of logged event %s not remembered: %s", logged.id, type(exc).__name__)
+        return event
+
+    async def _apply(self, parsed: list[tuple[LoggedEvent, MeetingEvent]], unreadable: list[int]) -> None:
+        ids = [logged.id for logged, _ in parsed] + unreadable
 
         async def derived(session) -> None:
             await mark_derived(session, ids)
 
-        await self._monitor.apply_events(parsed, then=derived)
+        await self._monitor.apply_events([event for _, event in parsed], then=derived)
 
 
 def _retry_later(message: str) -> web.Response:

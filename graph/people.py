@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
+from urllib.parse import quote
 
 from cachetools import TTLCache
 from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -142,7 +143,7 @@ class PeopleDirectory:
         """The roster first; the account and group membership for those it does not settle."""
         answers: dict[str, Answer] = {}
         edu = await self._ask(
-            [BatchRequest(id=p, url=f"/education/users/{p}?$select=id,primaryRole,userPrincipalName,mail") for p in people],
+            [BatchRequest(id=p, url=f"/education/users/{quote(p, safe='')}?$select=id,primaryRole,userPrincipalName,mail") for p in people],
             "education role",
         )
         rest = []
@@ -166,9 +167,9 @@ class PeopleDirectory:
 
     async def _account_and_groups(self, people: list[str]) -> dict[str, Answer]:
         groups = list(self._staff_groups + self._pupil_groups)
-        requests = [BatchRequest(id=f"user:{p}", url=f"/users/{p}?$select=id,userType,userPrincipalName,mail") for p in people]
+        requests = [BatchRequest(id=f"user:{p}", url=f"/users/{quote(p, safe='')}?$select=id,userType,userPrincipalName,mail") for p in people]
         if groups:
-            requests += [BatchRequest(id=f"groups:{p}", method="POST", url=f"/users/{p}/checkMemberGroups", body={"groupIds": groups})
+            requests += [BatchRequest(id=f"groups:{p}", method="POST", url=f"/users/{quote(p, safe='')}/checkMemberGroups", body={"groupIds": groups})
                          for p in people]
         replies = await self._ask(requests, "user type and group membership")
         answers: dict[str, Answer] = {}

@@ -144,8 +144,21 @@ class Worker:
         self.wake()  # a slot is free, and the lesson's next job may run now
 
     async def _run(self, job: Job) -> None:
-        with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
-            await self._run_job(job)
+        keep = asyncio.create_task(self._keep_lease(job))
+        try:
+            with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
+                await self._run_job(job)
+        finally:
+            keep.cancel()
+
+    async def _keep_lease(self, job: Job) -> None:
+        """Renew the lease of a long job (an enrolment sweep of a large trust) while it runs."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                await self._jobs.extend(job.id, self.instance, self._lease)
+            except Exception:  # noqa: BLE001 - the next renewal tries again; the lease is long
+                log.warning("job %s: lease not renewed this time", job.id)
 
     async def _run_job(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)

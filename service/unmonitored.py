@@ -115,7 +115,13 @@ class UnmonitoredSessions:
         log.info("call record %s: %s", job.payload["id"], outcome.value)
 
     async def process(self, record_id: str) -> CallOutcome:
-        if await self._store.call_record_seen(record_id):
+        seen = await self._store.call_record_outcome(record_id)
+        if seen is not None and seen[0] == CallOutcome.unmonitored.value and seen[1] is not None:
+            # Made a session already: judged and told again in case a failure cut that short
+            # last time (the outbox sends SLT one alert per session however often it is asked).
+            await self._judge_and_tell(seen[1], None)
+            return CallOutcome.seen_already
+        if seen is not None:
             return CallOutcome.seen_already
         record = await self._records.get(record_id)
         live = await self._store.live_lesson_for(record)
@@ -134,12 +140,15 @@ class UnmonitoredSessions:
             Lookup.ok("from Graph's call record")
         tenant = self._policy.school.tenant_id or record.organizer_tenant_id
         lesson_id = await self._store.add_unmonitored(record, self._title(record), classes, tenant, Lookup.could_not_verify(NOT_LIVE), roster)
-        recorded = await self._assessor.assess(lesson_id, Moment.end, record.end)
+        await self._judge_and_tell(lesson_id, record.end)
+        return CallOutcome.unmonitored
+
+    async def _judge_and_tell(self, lesson_id: int, end) -> None:
         lesson = await self._lessons.get(lesson_id)
+        recorded = await self._assessor.assess(lesson_id, Moment.end, end or lesson.actual_end)
         findings = await self._assessor.findings(lesson_id)
         await self._notices.unmonitored_session(lesson, findings)
         log.warning("lesson %s: an unmonitored session (call record), %d new finding(s)", lesson_id, len(recorded.new))
-        return CallOutcome.unmonitored
 
     async def _classify(self, record: CallRecord) -> tuple[dict[str, DirectoryEntry], list[str]]:
         """Each participant's class, keyed as the store keys them: Entra id, or call:<index>."""

@@ -36,12 +36,15 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             _private_sqlite_file(Path(parsed.database))
         # One connection: SQLite has one writer at a time anyway, and queueing on the pool
         # (asyncio-friendly) beats several connections polling SQLite's busy handler.
-        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60)
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=60,
+                                     hide_parameters=True)
         _sqlite_pragmas(engine)
         return engine
     # No pre-ping: it is a round trip on every checkout; a connection the server closed fails
     # its statement, and the transaction is retried (in_transaction) or the job is.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    # hide_parameters: a database error's text (logged, and kept in jobs.last_error) never
+    # carries the values bound to it, which are people's names and ids.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, hide_parameters=True)
 
 
 def _private_sqlite_file(path: Path) -> None:

@@ -65,8 +65,13 @@ class EnrolmentStore:
     # ---- call records -------------------------------------------------------------------
 
     async def call_record_seen(self, record_id: str) -> bool:
+        return await self.call_record_outcome(record_id) is not None
+
+    async def call_record_outcome(self, record_id: str) -> tuple[str, int | None] | None:
+        """What was made of a call record already read (its outcome and lesson), or None."""
         async with self._sessions() as session:
-            return await session.get(CallRecordRow, record_id) is not None
+            row = await session.get(CallRecordRow, record_id)
+            return (row.outcome, row.lesson_id) if row is not None else None
 
     async def note_call_record(self, record: CallRecord, outcome: str, lesson_id: int | None = None) -> None:
         async with self._sessions() as session, session.begin():

@@ -153,12 +153,14 @@ class EventLog:
         """One transaction: the events (a redelivery already logged is skipped by its key), and
         a derive job per meeting."""
         now = utcnow()
-        rows = [dict(activity_key=e.activity_key, meeting_id=e.meeting_id, kind=e.kind.value, event_at=e.event_at,
-                     received_at=now, activity=e.activity) for e in events]
+        # In key order, as every instance writes them: two group commits never wait on each other
+        # in opposite orders (a deadlock on PostgreSQL).
+        rows = sorted((dict(activity_key=e.activity_key, meeting_id=e.meeting_id, kind=e.kind.value, event_at=e.event_at,
+                            received_at=now, activity=e.activity) for e in events), key=lambda r: r["activity_key"] or "")
         async with self._sessions() as session, session.begin():
             insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
             await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
-            await add_jobs(session, [(derive_job(m), None) for m in dict.fromkeys(r["meeting_id"] for r in rows)])
+            await add_jobs(session, [(derive_job(m), None) for m in sorted({r["meeting_id"] for r in rows})])
 
     async def close(self) -> None:
         self._stopping = True
@@ -190,6 +192,13 @@ class EventLogReader:
                             event_at=r.event_at, activity=r.activity or "{}")
                 for r in (await session.execute(stmt)).scalars()
             ]
+
+    async def set_aside(self, event_id: int, why: str) -> None:
+        """An event that could not be applied: marked derived with why, its activity dropped."""
+        async with self._sessions() as session, session.begin():
+            stmt = update(InboundEventRow).where(InboundEventRow.id == event_id).values(processed_at=utcnow(), activity=None,
+                                                                                        error=why[:500])
+            await session.execute(stmt)
 
     async def unprocessed(self) -> int:
         async with self._sessions() as session:

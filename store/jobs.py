@@ -151,7 +151,9 @@ class JobStore:
                     JobRow.done_at.is_(None),
                     JobRow.due_at <= now,
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
-                    or_(JobRow.lesson_id.is_(None), ~busy_lesson & ~earlier),
+                    # A delivery sends a card composed from stored facts: it need not wait for
+                    # a lesson's earlier checks, only never run beside another of its jobs.
+                    or_(JobRow.lesson_id.is_(None), ~busy_lesson & (~earlier | (JobRow.priority == int(Priority.alert)))),
                     or_(JobRow.lane.is_(None), ~busy_lane),
                     *([JobRow.priority < int(below)] if below is not None else []),
                     *([JobRow.priority >= int(at_least)] if at_least is not None else []),
@@ -176,6 +178,14 @@ class JobStore:
                 # Claimed work is under way: a new request for the same work needs a new job.
                 row.dedupe_key = None
             return [Job.model_validate(r) for r in rows]
+
+    async def extend(self, job_id: int, instance: str, lease_seconds: float) -> None:
+        """A job still running keeps its lease, so no other instance starts it again."""
+        await self._set_where(job_id, instance, leased_until=utcnow() + timedelta(seconds=lease_seconds))
+
+    async def _set_where(self, job_id: int, instance: str, **values) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.leased_by == instance).values(**values))
 
     async def finish(self, job_id: int) -> None:
         # Done is gone: a finished job has nothing left to tell, and the queue's index stays

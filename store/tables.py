@@ -212,6 +212,7 @@ class InboundEventRow(Base):
     # The activity's JSON as it arrived (not parsed and written again in the HTTP turn).
     activity: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    error: Mapped[str | None] = mapped_column(String(500))  # set aside: why it could not be applied
 
     __table_args__ = (
         Index("ix_inbound_events_waiting", "meeting_id", "event_at",

@@ -13,6 +13,7 @@ import random
 from collections import Counter
 
 import pytest
+from sqlalchemy import text
 
 from domain.messages import MessageKind
 from standins.teams import Meeting, Person
@@ -147,3 +148,32 @@ async def test_a_full_log_answers_503_at_once_and_loses_nothing_acknowledged(dat
         await app.idle()
         [lesson] = await app.services.lessons.list_lessons()
         assert {a.person_id for a in lesson.attendance} == {p.aad_object_id for p in people}
+
+
+async def test_an_event_without_a_timestamp_keeps_the_time_it_arrived_and_one_that_cannot_be_read_is_set_aside(database_url, connector, graph):
+    script_stream(graph, connector)
+    async with run_app(dev_env(database_url, graph.base_url), connector.url) as app:
+        meeting = MEETINGS[0]
+        await app.post_all([app.teams.meeting_start(meeting, T0)])
+        late = app.teams.join(meeting, [PUPILS[0]], T0 + minutes(1))
+        del late["timestamp"]
+        status, _ = await app.teams.post(late)
+        assert status == 200
+        await app.idle()
+        [logged] = [r for r in await rows(app.services.engine, "inbound_events") if r["kind"] == "participantJoin"]
+        [lesson] = await app.services.lessons.list_lessons()
+        [pupil] = [a for a in lesson.attendance if a.person_id == PUPILS[0].aad_object_id]
+        # Derived with the time it was logged with, however long after it was derived.
+        assert pupil.joined_at == logged["event_at"].replace(tzinfo=pupil.joined_at.tzinfo)
+
+        # A logged event whose text no longer reads (a damaged row) is set aside, and the
+        # meeting's events logged after it are still derived.
+        async with app.services.engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO inbound_events (activity_key, meeting_id, kind, event_at, received_at, activity) "
+                "VALUES ('damaged', :m, 'participantJoin', :at, :at, '{not json')"), {"m": meeting.id, "at": T0 + minutes(2)})
+        await app.post_all([app.teams.join(meeting, [PUPILS[1]], T0 + minutes(3))])
+        waiting = [r for r in await rows(app.services.engine, "inbound_events") if r["processed_at"] is None]
+        assert waiting == []
+        [lesson] = await app.services.lessons.list_lessons()
+        assert PUPILS[1].aad_object_id in {a.person_id for a in lesson.attendance}

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("received_at", TS, nullable=False),
         sa.Column("activity", sa.Text),
         sa.Column("processed_at", TS),
+        sa.Column("error", sa.String(500)),
     )
     op.create_index("ix_inbound_events_processed_at", "inbound_events", ["processed_at"])
     op.create_index("ix_inbound_events_waiting", "inbound_events", ["meeting_id", "event_at"],
