@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # Connections for appending meeting events (PostgreSQL; SQLite has one writer anyway), and
     # how many events may wait to be written before Teams is told to retry (503).
     ingest_connections: int = Field(2, validation_alias="CHAPERONE_INGEST_CONNECTIONS", ge=1, le=32)
-    ingest_max_waiting: int = Field(4000, validation_alias="CHAPERONE_INGEST_MAX_WAITING", ge=10, le=100_000)
+    ingest_max_waiting: int = Field(500, validation_alias="CHAPERONE_INGEST_MAX_WAITING", ge=10, le=100_000)
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")
     allowed_service_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(TEAMS_CONNECTOR_HOSTS),

@@ -61,6 +61,7 @@ class LoggedEvent(InboundEvent):
 class _Pending:
     event: InboundEvent
     done: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    since: float = field(default_factory=time.monotonic)
 
 
 def derive_job(meeting_id: str) -> JobSpec:
@@ -73,12 +74,14 @@ class EventLog:
         self,
         engine: AsyncEngine,
         *,
-        max_waiting: int = 4000,
+        max_waiting: int = 500,
         max_batch: int = 1000,
+        max_wait_seconds: float = 0.5,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._max_waiting = max_waiting
         self._max_batch = max_batch
+        self._max_wait = max_wait_seconds
         self._on_written: Callable[[], None] = lambda: None
         self._waiting: list[_Pending] = []
         self._writing = 0
@@ -101,6 +104,9 @@ class EventLog:
         Overloaded without waiting when the log is full."""
         if len(self._waiting) + self._writing >= self._max_waiting:
             raise Overloaded(f"{len(self._waiting) + self._writing} meeting events are waiting to be written")
+        if self._waiting and time.monotonic() - self._waiting[0].since > self._max_wait:
+            # The database is not keeping up: Teams is told to retry now rather than kept waiting.
+            raise Overloaded(f"meeting events have waited over {self._max_wait:g} s to be written")
         if self._task is None:
             self._task = asyncio.create_task(self._writer(), name="chaperone-event-log")
         now = int(time.monotonic())
