@@ -7,6 +7,7 @@ from datetime import date
 from domain.enrolment import LessonOrigin
 from domain.findings import Severity, Status
 from domain.lesson import Lesson, LessonStatus, PersonClass
+from domain.wording import plural
 
 from .context import Ctx
 from .html import badge, e, empty, hm, link
@@ -57,7 +58,7 @@ async def render(ctx: Ctx, on: date) -> str:
         else:
             staff = len({a.person_id for a in lesson.attendance if a.classification is PersonClass.staff})
             pupils = len({a.person_id for a in lesson.attendance if a.classification is PersonClass.pupil})
-            counts = f"{staff} staff, {pupils} pupils attended"
+            counts = f"{staff} staff, {plural(pupils, 'pupil')} attended"
         rules = f'<p class="rules">Breach: {e(", ".join(breaches))}</p>' if breaches else ""
         cards.append(
             f'<li class="lesson-card{" has-breach" if breaches else ""}">'
