@@ -28,6 +28,7 @@ from bot.commands import Commands
 from bot.handler import ChaperoneBot
 from bot.ingest import MeetingEventIngest
 from config.policy import Policy
+from config.trust import Schools
 from config.settings import Settings
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
@@ -55,6 +56,7 @@ from service.subscriptions import GraphSubscriptions, NotificationError, parse_n
 from service.unmonitored import UnmonitoredSessions
 from service.monitor import LessonMonitor
 from service.notices import LessonNotices
+from service.placement import LessonPlacement
 from store.conversations import ConversationStore
 from store.coverage import Coverage
 from store.enrolment import EnrolmentStore
@@ -87,7 +89,8 @@ class Services:
     """Everything one running Chaperone holds; built once, closed on shutdown."""
 
     settings: Settings
-    policy: Policy
+    schools: Schools
+    policy: Policy  # the single school's, or the trust's default policy
     engine: AsyncEngine
     ingest_engine: AsyncEngine
     event_log: EventLog
@@ -125,7 +128,14 @@ class Services:
         await self.ingest_engine.dispose()
 
 
-async def build_services(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> Services:
+def as_schools(policy: Policy | Schools) -> Schools:
+    """A single school's policy is a deployment of one school."""
+    return policy if isinstance(policy, Schools) else Schools.single(policy)
+
+
+async def build_services(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None) -> Services:
+    schools = as_schools(policy)
+    policy = schools.default
     engine = create_engine(settings.database_url)
     # Meeting events are appended on connections of their own: a busy worker never makes Teams wait.
     ingest_engine = create_engine(settings.database_url, pool_size=settings.ingest_connections)
@@ -133,11 +143,11 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
     tokens = token_source(settings)
     graph = GraphClient(settings)
-    lessons = LessonStore(engine)
+    lessons = LessonStore(engine, sole_school=schools.sole.school.id if schools.sole else None)
     conversations = ConversationStore(engine)
     jobs = JobStore(engine)
     findings = FindingStore(engine)
-    exceptions = ExceptionRegister(engine, policy)
+    exceptions = ExceptionRegister(engine, schools)
     school_data = SchoolData(engine)
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)
@@ -156,15 +166,16 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
              policy=policy, settings=settings)
 
     # The lesson service: follow each lesson, judge it, decide whom to tell.
-    people = PeopleDirectory(graph, staff_groups=policy.people.staff_group_ids, pupil_groups=policy.people.pupil_group_ids,
+    people = PeopleDirectory(graph, staff_groups=schools.staff_group_ids, pupil_groups=schools.pupil_group_ids,
                              ttl_seconds=settings.graph_cache_ttl_seconds, shared=DirectoryCache(engine))
     assessor = LessonAssessor(lessons=lessons, findings=findings, exceptions=exceptions, school_data=school_data,
-                              signatures=signatures, aup=aup_document, jobs=jobs, policy=policy)
-    notices = LessonNotices(outbox=outbox, worker=worker, policy=policy)
+                              signatures=signatures, jobs=jobs, schools=schools)
+    notices = LessonNotices(outbox=outbox, worker=worker, schools=schools)
+    placement = LessonPlacement(graph=graph, schools=schools, school_data=school_data, lessons=lessons)
     monitor = LessonMonitor(
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
         people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), sign_ins=SignInLogs(graph), jobs=jobs, assessor=assessor,
-        notices=notices, policy=policy,
+        notices=notices, schools=schools, placement=placement,
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )
@@ -194,7 +205,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     commands = Commands(conversations=conversations, signing=signing, policy=policy)
     adapter.ingest_meeting_events(MeetingEventIngest(
         log_writer=event_log, log_reader=EventLogReader(engine), monitor=monitor, conversations=conversations, worker=worker,
-        school_tenant=policy.school.tenant_id,
+        school_tenant=schools.tenants,
     ))
     bot = ChaperoneBot(conversations=conversations, actions=actions, commands=commands, signing=signing,
                        policy=policy)
@@ -211,7 +222,7 @@ async def build_services(settings: Settings, policy: Policy, tab_settings: TabSe
     await coverage_summary.start_schedule()
     worker.start()
     return Services(
-        settings=settings, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
+        settings=settings, schools=schools, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
@@ -243,12 +254,14 @@ def server_options(settings: Settings) -> dict:
     return {"keepalive_timeout": settings.header_timeout_seconds}
 
 
-def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | None = None) -> web.Application:
+def create_app(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None) -> web.Application:
     http_log.install()
+    schools = as_schools(policy)
+    policy = schools.default
     app = web.Application(client_max_size=MAX_ACTIVITY_BYTES, middlewares=[timed])
 
     async def lifecycle(app: web.Application):
-        app[SERVICES] = await build_services(settings, policy, tab_settings)
+        app[SERVICES] = await build_services(settings, schools, tab_settings)
         yield
         await app[SERVICES].close()
 
@@ -285,7 +298,7 @@ def create_app(settings: Settings, policy: Policy, tab_settings: TabSettings | N
             # Cards not yet delivered (pending or failed): see `python app.py alerts --undelivered`.
             "undelivered_messages": undelivered,
             "authentication": "on" if settings.auth_enabled else "off (dev mode)",
-            "school": policy.school.name,
+            "school": schools.name,
         }
         return web.json_response(body, status=200 if problem is None else 503)
 

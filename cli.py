@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from config.policy import Person, Policy
 from config.settings import Settings
+from config.trust import Schools
 from config.startup import StartupError, read_policy, read_settings
 from importers.common import ImportProblems
 
@@ -434,7 +435,7 @@ def exceptions_command(args: argparse.Namespace) -> int:
 
     async def run() -> int:
         async with database(settings) as engine:
-            register = ExceptionRegister(engine, policy)
+            register = ExceptionRegister(engine, Schools.single(policy))
             if args.action == "add":
                 approver = _approver(policy, await _entra_id(settings, args.approver))
                 if refused := policy.approval_refused(approver.aad_object_id, args.rule):

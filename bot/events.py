@@ -86,9 +86,15 @@ class _Tenant(_Payload):
     id: str | None = Field(None, max_length=64)
 
 
+class _Team(_Payload):
+    # A channel meeting's team: for a class team, its group id is its education class id.
+    aad_group_id: str | None = Field(None, alias="aadGroupId", max_length=64)
+
+
 class TeamsChannelData(_Payload):
     meeting: _MeetingChannelData | None = None
     tenant: _Tenant | None = None
+    team: _Team | None = None
 
 
 def _utc(value: datetime) -> datetime:
@@ -172,6 +178,7 @@ def meeting_ref(body: dict) -> MeetingRef:
         conversation_id=_text(conversation.get("id")) or None,
         tenant_id=tenant or next(iter(sorted(_tenants(body, channel_data))), None),
         service_url=_text(body.get("serviceUrl")) or None,
+        team_group_id=channel_data.team.aad_group_id if channel_data.team else None,
     )
 
 

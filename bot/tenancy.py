@@ -21,21 +21,32 @@ def tenants_named(activity: Activity) -> set[str]:
     return {t for t in named if isinstance(t, str) and t}
 
 
-def from_school(activity: Activity, school_tenant: str | None) -> bool:
-    """True when the school's tenant is not configured (nothing to compare with), or every
-    tenant the activity names is the school's and it names at least one."""
-    if not school_tenant:
+Tenants = str | frozenset[str] | None  # the school's tenant, or a trust's schools' tenants
+
+
+def _allowed(tenants: Tenants) -> frozenset[str]:
+    if isinstance(tenants, str):
+        return frozenset({tenants})
+    return tenants or frozenset()
+
+
+def from_school(activity: Activity, school_tenants: Tenants) -> bool:
+    """True when no tenant is configured (nothing to compare with), or the activity names
+    exactly one tenant and it is one of the schools'."""
+    allowed = _allowed(school_tenants)
+    if not allowed:
         return True
     named = tenants_named(activity)
-    return bool(named) and named == {school_tenant}
+    return len(named) == 1 and named <= allowed
 
 
-def body_from_school(body: dict, school_tenant: str | None) -> bool:
+def body_from_school(body: dict, school_tenants: Tenants) -> bool:
     """`from_school` for a meeting event read as JSON (the ingest path builds no SDK model)."""
-    if not school_tenant:
+    allowed = _allowed(school_tenants)
+    if not allowed:
         return True
     named = events.tenants_in(body)
-    return bool(named) and named == {school_tenant}
+    return len(named) == 1 and named <= allowed
 
 
 def refusal(school_name: str) -> str:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from domain.aup import AupDocument
 from domain.clauses import Clause, ClauseMap
 from domain.enrolment import LessonSelection
+from domain.placement import SOLE_SCHOOL_ID
 
 from .clauses import load_clause_maps
 
@@ -31,6 +32,10 @@ class _Strict(BaseModel):
 
 class School(_Strict):
     name: str = Field(min_length=1)
+    # A short, stable id for the school's records (lower case letters, digits, hyphens). A
+    # single-school deployment may leave it; in a trust each school has its own. Do not change
+    # it once records exist: every lesson, signature and register row is kept under it.
+    id: str = Field(SOLE_SCHOOL_ID, pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     timezone: str = "Europe/London"
     # The school's Entra tenant. Participants from any other tenant are external.
     tenant_id: str | None = None
@@ -38,6 +43,9 @@ class School(_Strict):
     # built-in clause maps ("valence-2022", "staff-2023") or .toml maps of the school's own.
     # None given: every built-in map.
     aup_documents: list[str] = Field(default_factory=list)
+    # In a trust: the school's educationSchool ids in Graph (School Data Sync), so a lesson in
+    # one of its class teams is placed here (educationClass -> educationSchool).
+    education_school_ids: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod

@@ -11,6 +11,7 @@ from pydantic_settings import SettingsError
 from rules import registry
 
 from .policy import Policy, PolicyError, load_policy
+from .trust import Schools, load_schools
 from .settings import Settings
 
 log = logging.getLogger("chaperone")
@@ -45,5 +46,23 @@ def read_policy(settings: Settings) -> Policy:
         registry.check_policy(policy)
         policy.aup_document()  # a missing AUP text is a start-up error, not a surprise later
         return policy
+    except PolicyError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+def read_schools(settings: Settings) -> Schools:
+    """The deployment's schools: CHAPERONE_POLICY_FILE is a school's policy or a trust file."""
+    path = settings.policy_file
+    if path is None:
+        if not settings.dev_mode:
+            raise StartupError("CHAPERONE_POLICY_FILE is not set: point it at the school's policy file (or the trust file)")
+        log.warning("dev mode: no CHAPERONE_POLICY_FILE, using %s", EXAMPLE_POLICY.name)
+        path = EXAMPLE_POLICY
+    try:
+        schools = load_schools(path)
+        for policy in schools.all_policies():
+            registry.check_policy(policy)
+            policy.aup_document()  # a missing AUP text is a start-up error, not a surprise later
+        return schools
     except PolicyError as exc:
         raise StartupError(str(exc)) from exc

@@ -27,6 +27,7 @@ class MeetingRef(_Frozen):
     conversation_id: str | None = None
     tenant_id: str | None = None
     service_url: str | None = None
+    team_group_id: str | None = None  # a channel meeting's team (a class team's id is its class id)
 
 
 class MeetingDetails(_Frozen):

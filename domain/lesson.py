@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .enrolment import LessonOrigin
 from .lookups import Lookup
+from .placement import Placement
 from .meeting import CalendarEvent, MeetingSettings, OrganizerDevice, Recording, is_channel_meeting
 
 
@@ -129,6 +130,11 @@ class Lesson(BaseModel):
     # Followed live from Teams' events, or seen only afterwards in a call record (unmonitored).
     origin: LessonOrigin = LessonOrigin.live
     call_record_id: str | None = None
+    # The school whose record this is, and how that was decided (domain/placement.py).
+    school_id: str | None = None
+    placement: Placement = Placement.pending
+    placement_reason: str | None = None
+    class_team_id: str | None = None
 
     @property
     def length_seconds(self) -> int | None:

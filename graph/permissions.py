@@ -17,8 +17,8 @@ GRAPH_APPLICATION_PERMISSIONS: dict[str, str] = {
     "TeamsAppInstallation.ReadWriteSelfForTeam.All": "install Chaperone itself in the class teams named in [enrolment] class_team_ids, for channel meetings (graph/enrolment.py)",
     "TeamsAppInstallation.ReadWriteSelfForUser.All": "install Chaperone itself for staff, SLT and the DSL in personal scope, so its one-to-one messages reach them (graph/enrolment.py)",
     "CallRecords.Read.All": "after each call, who organised it, who took part and when: the sessions with pupils Chaperone did not follow (graph/call_records.py)",
-    "EduRoster.Read.All": "staff or pupil from the education roster (graph/people.py)",
-    "GroupMember.Read.All": "staff or pupil from security groups; the staff list for AUP reminders (graph/people.py)",
+    "EduRoster.Read.All": "staff or pupil from the education roster (graph/people.py); in a trust, the school of a lesson's class team (graph/schools.py)",
+    "GroupMember.Read.All": "staff or pupil from security groups; the staff list for AUP reminders (graph/people.py); in a trust, which schools' staff groups a lesson's organizer is in (graph/schools.py)",
     "User.Read.All": "guest accounts and sign-in names (graph/people.py)",
 }
 
@@ -48,6 +48,7 @@ GRAPH_CALLS: dict[str, str] = {
     "GET /auditLogs/signIns": "AuditLog.Read.All",
     "GET /users/{id}/chats": "Chat.ReadBasic.All",
     "GET /education/users/{id}": "EduRoster.Read.All",
+    "GET /education/classes/{id}/schools": "EduRoster.Read.All",  # a trust: which school a class team is
     "POST /users/{id}/checkMemberGroups": "GroupMember.Read.All",
     "GET /groups/{id}/transitiveMembers": "GroupMember.Read.All",
     "GET /users/{id}": "User.Read.All",

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime
 
 from config.policy import Policy
+from config.trust import Schools
 from domain.aup import AupDocument
 from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
@@ -45,37 +46,44 @@ class LessonAssessor:
         exceptions: ExceptionRegister,
         school_data: SchoolData,
         signatures: SignatureRegister,
-        aup: AupDocument | None,
         jobs: JobStore,
-        policy: Policy,
+        schools: Schools,
     ) -> None:
         self._signatures = signatures
-        self._aup = aup
+        # Each school's AUP as its staff sign it (read once: the policy names a file).
+        self._aups: dict[str, AupDocument | None] = {p.school.id: p.aup_document() for p in schools.all_policies()}
         self._lessons = lessons
         self._findings = findings
         self._exceptions = exceptions
         self._school_data = school_data
         self._jobs = jobs
-        self._policy = policy
+        self._schools = schools
+
+    def policy_for(self, lesson: Lesson) -> Policy:
+        """The policy the lesson is judged by: its school's, or the trust's default when no school claimed it."""
+        return self._schools.get(lesson.school_id)
 
     async def snapshot(self, lesson: Lesson, moment: Moment, at: datetime) -> LessonSnapshot:
         """What the rules judge: the lesson, and only the registers an enabled rule reads, each
         asked about this lesson's people (indexed), never read whole."""
-        needs = frozenset().union(*(rule.needs for rule in registry.enabled(self._policy)))
+        policy = self.policy_for(lesson)
+        school = policy.school.id
+        needs = frozenset().union(*(rule.needs for rule in registry.enabled(policy)))
         organizer_ids = lesson.organizer_aliases
-        timetable, loaded = await self._school_data.timetable_for(organizer_ids) if Fact.timetable in needs else ([], False)
+        timetable, loaded = await self._school_data.timetable_for(organizer_ids, school_id=school) if Fact.timetable in needs else ([], False)
         consents, consent_kinds = None, frozenset()
         if Fact.consents in needs:
             aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
             # Consent must be on file by the day of the lesson itself.
-            local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(self._policy.school.zone).date()
-            consents = await self._school_data.consents_for(aliases, local_day)
-            consent_kinds = await self._school_data.consent_kinds()
+            local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(policy.school.zone).date()
+            consents = await self._school_data.consents_for(aliases, local_day, school_id=school)
+            consent_kinds = await self._school_data.consent_kinds(school_id=school)
         signed = None
-        if Fact.signatures in needs and self._aup:
-            # Staff present who signed the current version; None when the school has no AUP set up.
+        aup = self._aups.get(school)
+        if Fact.signatures in needs and aup:
+            # Staff present who signed the school's current version; None when it has no AUP set up.
             present = {a.aad_object_id for a in lesson.attendance if a.aad_object_id} | {lesson.organizer_aad_id} - {None}
-            signed = frozenset(await self._signatures.signed_by(self._aup.version, present))
+            signed = frozenset(await self._signatures.signed_by(aup.version, present, school_id=school))
         return LessonSnapshot(
             lesson=lesson,
             moment=moment,
@@ -83,7 +91,7 @@ class LessonAssessor:
             organizer_ids=frozenset(organizer_ids),
             timetable=tuple(timetable),
             timetable_loaded=loaded,
-            exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at)),
+            exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at, school_id=school)),
             consents=consents,
             consent_kinds=consent_kinds,
             aup_signed=signed,
@@ -95,7 +103,7 @@ class LessonAssessor:
         lesson = lesson or await self._lessons.get(lesson_id)
         at = at or latest_event(lesson) or utcnow()
         snapshot = await self.snapshot(lesson, moment, at)
-        findings = registry.evaluate(snapshot, self._policy)
+        findings = registry.evaluate(snapshot, self.policy_for(lesson))
         recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
         metrics.verdicts_reached(findings)
         if lesson.actual_end is None:
@@ -108,10 +116,11 @@ class LessonAssessor:
     async def recording_required(self, lesson_id: int) -> bool:
         """Whether the policy asks for this lesson to be recorded (so Graph's recordings are read)."""
         lesson = await self._lessons.get(lesson_id)
-        if not recording_kept.RULE.options_for(self._policy).enabled:
+        policy = self.policy_for(lesson)
+        if not recording_kept.RULE.options_for(policy).enabled:
             return False
         at = lesson.actual_end or latest_event(lesson) or utcnow()
-        return recording_kept.required(await self.snapshot(lesson, Moment.end, at), self._policy) is not None
+        return recording_kept.required(await self.snapshot(lesson, Moment.end, at), policy) is not None
 
     async def findings(self, lesson_id: int) -> list[StoredFinding]:
         return await self._findings.for_lesson(lesson_id)

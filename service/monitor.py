@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 from config.policy import Policy
+from config.trust import Schools
 from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStarted
 from domain.findings import Status
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
@@ -46,6 +47,7 @@ from store.tables import utcnow
 
 from .assessment import GRACE_CHECK, LessonAssessor, latest_event
 from .notices import LessonNotices
+from .placement import LessonPlacement
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,8 @@ class LessonMonitor:
         jobs: JobStore,
         assessor: LessonAssessor,
         notices: LessonNotices,
-        policy: Policy,
+        schools: Schools,
+        placement: LessonPlacement,
         report_delays: tuple[float, ...],
         roster_settle_seconds: float = 0,
         retry_base_seconds: float = 5.0,
@@ -100,7 +103,8 @@ class LessonMonitor:
         self._reports = reports
         self._recordings = recordings
         self._sign_ins = sign_ins
-        self._policy = policy
+        self._schools = schools
+        self._placement = placement
         self._report_delays = report_delays
         self._roster_job = JobSpec(kind=ROSTER_CHANGED, priority=Priority.roster, delay_seconds=roster_settle_seconds)
         worker.handle(LESSON_STARTED, self.lesson_started)
@@ -124,7 +128,8 @@ class LessonMonitor:
     ) -> list[tuple[Lesson, EventOutcome]]:
         """One meeting's events from the log, in event-time order, applied in one transaction;
         the follow-up (start look-ups, one roster check per lesson, the end) queued with them."""
-        tenant = self._policy.school.tenant_id or (events[0].meeting.tenant_id if events else None)
+        tenants = self._schools.tenants
+        tenant = next(iter(tenants)) if len(tenants) == 1 else (events[0].meeting.tenant_id if events else None)
         applied = await self._store.apply(events, self._event_jobs(), tenant, then)
         self._worker.wake()
         for event, (lesson, outcome) in zip(events, applied):
@@ -139,7 +144,9 @@ class LessonMonitor:
             lesson = await self._fetch_details(lesson, lesson.service_url)
             if not _answered(lesson.details_lookup):
                 await self._queue(JobSpec(kind=MEETING_DETAILS, priority=Priority.lesson, delay_seconds=self._details_retry[0]), lesson.id)
-        # The reminder needs nothing from Graph: it is posted whatever else is known.
+        # In a trust, the lesson's school first: its policy says what the reminder says and how
+        # the lesson is judged. The reminder needs nothing else from Graph.
+        lesson = await self._placement.place(lesson)
         await self._notices.lesson_started(lesson)
         if lesson.organizer_aad_id:
             lesson = await self._organizer_lookups(lesson)
@@ -176,10 +183,12 @@ class LessonMonitor:
         name (and device, when checked), asked at once: each waits on Graph, not on the others."""
         looks = [self._read_settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"),
                  self._read_calendar(lesson), self._read_organizer_upn(lesson)]
-        if managed_device.RULE.options_for(self._policy).enabled:
+        if managed_device.RULE.options_for(self._policy_of(lesson)).enabled:
             looks.append(self._read_device(lesson))
         await asyncio.gather(*looks)
-        return await self._store.get(lesson.id, with_attendance=False)
+        # Placed again if it was not yet: the organizer (or their sign-in name, which the
+        # timetable knows them by) may only now be known.
+        return await self._placement.place(await self._store.get(lesson.id, with_attendance=False))
 
     async def _read_calendar(self, lesson: Lesson) -> None:
         try:
@@ -217,10 +226,13 @@ class LessonMonitor:
 
     async def _remediate_lobby(self, lesson_id: int) -> None:
         """Turn the lobby on through Graph, when the policy asks Chaperone to."""
-        options = waiting_room.RULE.options_for(self._policy)
+        lesson = await self._store.get(lesson_id, with_attendance=False)
+        options = waiting_room.RULE.options_for(self._policy_of(lesson))
+        if not options.remediate:
+            return
         findings = {f.rule_id: f for f in await self._assessor.findings(lesson_id)}
         failed = findings.get(waiting_room.RULE.id)
-        if not options.remediate or failed is None or failed.status is not Status.failed:
+        if failed is None or failed.status is not Status.failed:
             return
         lesson = await self._store.get(lesson_id)
         try:
@@ -313,7 +325,7 @@ class LessonMonitor:
             raise RetryLater(problem, self._roster_retry[job.attempts])
 
     def _settings_due(self, lesson: Lesson, now: datetime | None) -> bool:
-        every = timedelta(minutes=self._policy.lessons.settings_refresh_minutes)
+        every = timedelta(minutes=self._policy_of(lesson).lessons.settings_refresh_minutes)
         return now is not None and (lesson.settings_read_at is None or now - lesson.settings_read_at >= every)
 
     # ---- lessons Teams never said had ended ---------------------------------------------
@@ -321,7 +333,7 @@ class LessonMonitor:
     async def _book_idle_close(self, lesson: Lesson, last: datetime | None) -> None:
         if last is None:
             return
-        delay = self._policy.lessons.close_idle_minutes * 60
+        delay = self._policy_of(lesson).lessons.close_idle_minutes * 60
         spec = JobSpec(kind=CLOSE_IDLE, priority=Priority.later, delay_seconds=delay, key=last.isoformat(), payload={"last": last.isoformat()})
         await self._queue(spec, lesson.id)
 
@@ -331,7 +343,7 @@ class LessonMonitor:
         if not starts or lesson.actual_end is not None:
             return
         start = max(starts)
-        deadline = start + timedelta(hours=self._policy.lessons.close_after_hours)
+        deadline = start + timedelta(hours=self._policy_of(lesson).lessons.close_after_hours)
         # The deadline is on the lesson's clock (Teams' event times); the job waits the same span.
         now = lesson.actual_start or start
         spec = JobSpec(kind=CLOSE_OVERDUE, priority=Priority.later, delay_seconds=max(0.0, (deadline - now).total_seconds()), payload={"at": deadline.isoformat()})
@@ -348,7 +360,8 @@ class LessonMonitor:
     async def close_overdue(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
         if lesson.actual_end is None:
-            await self._close(lesson, datetime.fromisoformat(job.payload["at"]), f"still open {self._policy.lessons.close_after_hours:g} hours after it started")
+            hours = self._policy_of(lesson).lessons.close_after_hours
+            await self._close(lesson, datetime.fromisoformat(job.payload["at"]), f"still open {hours:g} hours after it started")
 
     def _end_jobs(self) -> list[JobSpec]:
         """What follows a lesson's end, however it ended: the end verdict and record, then the report."""
@@ -359,6 +372,9 @@ class LessonMonitor:
         if closed is not None:
             log.info("lesson %s closed without an end event from Teams: %s", lesson.id, why)
             self._worker.wake()
+
+    def _policy_of(self, lesson: Lesson) -> Policy:
+        return self._schools.get(lesson.school_id)
 
     async def _queue(self, spec: JobSpec, lesson_id: int) -> None:
         await self._jobs.enqueue(spec, lesson_id)

@@ -8,7 +8,7 @@ Each notice is queued in the outbox together with the job that delivers it
 from __future__ import annotations
 
 from cards import reminder
-from config.policy import Policy
+from config.trust import Schools
 from domain.findings import Severity, Status, StoredFinding
 from domain.lesson import Lesson
 from domain.messages import AlertAction, Destination, MessageKind, RaisedFinding
@@ -22,16 +22,16 @@ def _episodes(findings: list[StoredFinding]) -> str:
 
 
 class LessonNotices:
-    def __init__(self, *, outbox: Outbox, worker: Worker, policy: Policy) -> None:
+    def __init__(self, *, outbox: Outbox, worker: Worker, schools: Schools) -> None:
         self._outbox = outbox
         self._worker = worker
-        self._policy = policy
+        self._schools = schools
 
     async def lesson_started(self, lesson: Lesson) -> None:
         """The behaviour expectations reminder, once per lesson, in the meeting chat."""
         await self._outbox.queue(
             kind=MessageKind.reminder, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
-            card=reminder.reminder_card(self._policy, lesson.title, lesson.id),
+            card=reminder.reminder_card(self._schools.get(lesson.school_id), lesson.title, lesson.id),
             summary="Online lesson expectations and how to report a concern", dedupe_key=f"reminder:{lesson.id}",
         )
         self._worker.wake()

@@ -7,6 +7,7 @@
 - GET   /v1.0/users/{id}/chats?$filter=chatType eq 'oneOnOne'&$expand=members
 - GET   /v1.0/auditLogs/signIns?$filter=userId eq '...' and createdDateTime ge ... and createdDateTime le ...
 - GET   /v1.0/education/users/{id}
+- GET   /v1.0/education/classes/{id}/schools  (a class team's schools, in a trust)
 - POST  /v1.0/users/{id}/checkMemberGroups
 - GET   /v1.0/users/{id}
 - GET   /v1.0/users/{id}/calendarView?startDateTime=...&endDateTime=...
@@ -54,6 +55,7 @@ class GraphStandIn(EnrolmentRoutes, StandIn):
         self.recordings: dict[str, list[dict]] = {}  # meeting id -> callRecording list
         self.sign_ins: dict[str, list[dict]] = {}  # user id -> signIn list
         self.chats: list[dict] = []  # chat resources with members
+        self.class_schools: dict[str, list[str]] = {}  # education class (class team) id -> educationSchool ids
         self.delays: dict[str, float] = {}  # path prefix -> seconds
         # Organizers no Teams application access policy covers: their meetings and calendars give 403.
         self.denied: set[str] = set()
@@ -107,6 +109,7 @@ class GraphStandIn(EnrolmentRoutes, StandIn):
         app.router.add_get("/v1.0/auditLogs/signIns", self._sign_ins)
         app.router.add_get("/v1.0/users/{uid}/chats", self._user_chats)
         app.router.add_get("/v1.0/education/users/{uid}", self._education_user)
+        app.router.add_get("/v1.0/education/classes/{cid}/schools", self._class_schools)
         app.router.add_post("/v1.0/users/{uid}/checkMemberGroups", self._check_member_groups)
         app.router.add_get("/v1.0/users/{uid}/calendarView", self._calendar_view)
         app.router.add_get("/v1.0/users/{uid}", self._user)
@@ -232,6 +235,12 @@ class GraphStandIn(EnrolmentRoutes, StandIn):
             {"id": request.match_info["uid"], "primaryRole": person["primaryRole"], "displayName": person["displayName"],
              "userPrincipalName": person["upn"], "mail": person["upn"]}
         )
+
+    async def _class_schools(self, request: web.Request) -> web.Response:
+        schools = self.class_schools.get(request.match_info["cid"])
+        if schools is None:
+            return _error(404, "Request_ResourceNotFound", "Resource not found.")
+        return web.json_response({"value": [{"id": s, "@odata.type": "#microsoft.graph.educationSchool"} for s in schools]})
 
     async def _check_member_groups(self, request: web.Request) -> web.Response:
         person = self.people.get(request.match_info["uid"])

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from domain.conversations import AlertDestination, AlertPurpose, Conversation
+from domain.placement import SOLE_SCHOOL_ID
 
 from .tables import AlertDestinationRow, ConversationRow, utcnow
 
@@ -70,21 +71,22 @@ class ConversationStore:
             return (await session.execute(stmt)).scalar_one_or_none()
 
     async def set_alert_destination(
-        self, purpose: AlertPurpose, conversation_id: str, set_by_aad_id: str, set_by_name: str | None
+        self, purpose: AlertPurpose, conversation_id: str, set_by_aad_id: str, set_by_name: str | None, school_id: str = SOLE_SCHOOL_ID
     ) -> None:
+        """Where `school_id`'s alerts of this purpose go (each school of a trust has its own)."""
         async with self._sessions() as session, session.begin():
-            row = await session.get(AlertDestinationRow, purpose.value, with_for_update=True)
+            row = await session.get(AlertDestinationRow, (school_id, purpose.value), with_for_update=True)
             if row is None:
-                row = AlertDestinationRow(purpose=purpose.value)
+                row = AlertDestinationRow(school_id=school_id, purpose=purpose.value)
                 session.add(row)
             row.conversation_id = conversation_id
             row.set_by_aad_id = set_by_aad_id
             row.set_by_name = set_by_name
             row.set_at = utcnow()
 
-    async def alert_destination(self, purpose: AlertPurpose) -> AlertDestination | None:
+    async def alert_destination(self, purpose: AlertPurpose, school_id: str = SOLE_SCHOOL_ID) -> AlertDestination | None:
         async with self._sessions() as session:
-            row = await session.get(AlertDestinationRow, purpose.value)
+            row = await session.get(AlertDestinationRow, (school_id, purpose.value))
             if row is None:
                 return None
             conversation = await session.get(ConversationRow, row.conversation_id)

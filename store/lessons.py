@@ -39,6 +39,7 @@ from domain.attendance import ParticipantEvent, intervals_from_events
 from domain.lesson import AttendanceSource, DirectoryEntry, Lesson, LessonStatus, PersonClass
 from domain.lookups import Lookup
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, OrganizerDevice, Recording, ReportedInterval
+from domain.placement import SOLE_SCHOOL_ID, Placement, SchoolPlacement
 
 from .db import in_transaction
 from .jobs import JobSpec, add_jobs
@@ -55,9 +56,11 @@ _REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings
 
 
 class LessonStore:
-    def __init__(self, engine: AsyncEngine, *, retries: int = 4) -> None:
+    def __init__(self, engine: AsyncEngine, *, retries: int = 4, sole_school: str | None = SOLE_SCHOOL_ID) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._retries = retries
+        # A single school's lessons are its own from the start; a trust's wait for placement.
+        self._sole_school = sole_school
 
     # ---- transactions -------------------------------------------------------------
 
@@ -113,10 +116,14 @@ class LessonStore:
         )
         return (await session.execute(stmt)).scalar_one_or_none()
 
-    @staticmethod
-    def _new_lesson(ref: MeetingRef, start: datetime | None, *, start_missing: bool) -> LessonRow:
+    def _new_lesson(self, ref: MeetingRef, start: datetime | None, *, start_missing: bool) -> LessonRow:
         now = utcnow()
+        sole = self._sole_school
         return LessonRow(
+            school_id=sole,
+            placement=(Placement.only_school if sole else Placement.pending).value,
+            placement_reason="the deployment serves one school" if sole else None,
+            class_team_id=ref.team_group_id,
             meeting_id=ref.meeting_id,
             conversation_id=ref.conversation_id,
             tenant_id=ref.tenant_id,
@@ -407,6 +414,9 @@ class LessonStore:
 
     async def set_roster_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
         return await self._update(lesson_id, roster_lookup=lookup.model_dump(mode="json"))
+
+    async def set_placement(self, lesson_id: int, placed: SchoolPlacement) -> Lesson:
+        return await self._update(lesson_id, school_id=placed.school_id, placement=placed.placement.value, placement_reason=placed.reason)
 
     async def set_organizer_upn(self, lesson_id: int, upn: str | None) -> Lesson:
         return await self._update(lesson_id, organizer_upn=upn)

@@ -1,7 +1,9 @@
 """Registers the school imports: the timetable and parental consent forms.
 
 An import replaces the whole register in one transaction (and is audited), so a school
-re-exports from its MIS and imports again; there is never a half-imported register.
+re-exports from its MIS and imports again; there is never a half-imported register. In a
+trust each school has its own registers: an import replaces only its school's, and every read
+is of one school's.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from domain.placement import SOLE_SCHOOL_ID
 from domain.school import Consent, TimetableEntry
 
 from .register import audit
@@ -21,51 +24,57 @@ class SchoolData:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def replace_timetable(self, entries: list[tuple[TimetableEntry, str]], actor: str, source: str) -> int:
+    async def replace_timetable(self, entries: list[tuple[TimetableEntry, str]], actor: str, source: str,
+                                school_id: str = SOLE_SCHOOL_ID) -> int:
         async with self._sessions() as session, session.begin():
-            removed = (await session.execute(delete(TimetableEntryRow))).rowcount
+            removed = (await session.execute(delete(TimetableEntryRow).where(TimetableEntryRow.school_id == school_id))).rowcount
             for entry, where in entries:
-                session.add(TimetableEntryRow(**entry.model_dump(), source=where[:300]))
-            audit(session, actor, "timetable.import", source, {"entries": len(entries), "replaced": removed})
+                session.add(TimetableEntryRow(**entry.model_dump(), source=where[:300], school_id=school_id))
+            audit(session, actor, "timetable.import", source, {"entries": len(entries), "replaced": removed}, school_id=school_id)
         return len(entries)
 
     async def replace_consents(self, consents: list[tuple[Consent, str]], actor: str, source: str,
-                               kinds: set[str] | None = None) -> int:
+                               kinds: set[str] | None = None, school_id: str = SOLE_SCHOOL_ID) -> int:
         """Replace the register, or only its forms of `kinds` (a register of one kind imported
         on its own leaves the others as they are)."""
         async with self._sessions() as session, session.begin():
-            stmt = delete(ConsentRow) if kinds is None else delete(ConsentRow).where(ConsentRow.kind.in_(sorted(kinds)))
+            stmt = delete(ConsentRow).where(ConsentRow.school_id == school_id)
+            if kinds is not None:
+                stmt = stmt.where(ConsentRow.kind.in_(sorted(kinds)))
             removed = (await session.execute(stmt)).rowcount
             for consent, where in consents:
-                session.add(ConsentRow(**consent.model_dump(), source=where[:300]))
-            audit(session, actor, "consent.import", source, {"consents": len(consents), "replaced": removed})
+                session.add(ConsentRow(**consent.model_dump(), source=where[:300], school_id=school_id))
+            audit(session, actor, "consent.import", source, {"consents": len(consents), "replaced": removed}, school_id=school_id)
         return len(consents)
 
-    async def timetable_for(self, organizer_ids: set[str]) -> tuple[list[TimetableEntry], bool]:
-        """The organizer's entries, and whether any timetable has been imported at all."""
+    async def timetable_for(self, organizer_ids: set[str], school_id: str = SOLE_SCHOOL_ID) -> tuple[list[TimetableEntry], bool]:
+        """The organizer's entries in the school's timetable, and whether it has one at all."""
         async with self._sessions() as session:
             # Whether any row exists, not how many: a trust's timetable is tens of thousands of rows.
-            loaded = (await session.execute(select(TimetableEntryRow.id).limit(1))).first() is not None
+            mine = TimetableEntryRow.school_id == school_id
+            loaded = (await session.execute(select(TimetableEntryRow.id).where(mine).limit(1))).first() is not None
             if not organizer_ids:
                 return [], loaded
-            stmt = select(TimetableEntryRow).where(TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
+            stmt = select(TimetableEntryRow).where(mine, TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
             return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
 
-    async def consent_kinds(self) -> frozenset[str]:
+    async def consent_kinds(self, school_id: str = SOLE_SCHOOL_ID) -> frozenset[str]:
         """The kinds of form the school has imported a register of."""
         async with self._sessions() as session:
-            return frozenset((await session.execute(select(ConsentRow.kind).distinct())).scalars())
+            stmt = select(ConsentRow.kind).where(ConsentRow.school_id == school_id).distinct()
+            return frozenset((await session.execute(stmt)).scalars())
 
-    async def consents_for(self, people: dict[str, set[str]], on: date) -> dict[str, frozenset[str]] | None:
+    async def consents_for(self, people: dict[str, set[str]], on: date, school_id: str = SOLE_SCHOOL_ID) -> dict[str, frozenset[str]] | None:
         """For each kind of consent, the person ids (as the lesson knows them) with one that
         counts on day `on`: given on or before it ("returned ... before they can take part")
         and not expired. `people` maps a lesson person id to the names it may appear under.
         None when no consent register has been imported."""
         async with self._sessions() as session:
-            if (await session.execute(select(ConsentRow.id).limit(1))).first() is None:
+            mine = ConsentRow.school_id == school_id
+            if (await session.execute(select(ConsentRow.id).where(mine).limit(1))).first() is None:
                 return None
             names = {name for aliases in people.values() for name in aliases}
-            stmt = select(ConsentRow).where(ConsentRow.person.in_(sorted(names)))
+            stmt = select(ConsentRow).where(mine, ConsentRow.person.in_(sorted(names)))
             rows = list((await session.execute(stmt)).scalars())
         found: dict[str, set[str]] = {}
         for row in rows:

@@ -101,6 +101,14 @@ class LessonRow(Base):
     # live (Teams' meeting events) or call-record (seen only afterwards: an unmonitored session).
     origin: Mapped[str] = mapped_column(String(16), default="live", server_default="live")
     call_record_id: Mapped[str | None] = mapped_column(String(128))
+    # Which school the lesson is the record of, and how that was decided (domain.placement):
+    # None while a trust's lesson waits to be placed; one no school claimed is kept under the
+    # trust default policy's id with placement 'unknown'.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    placement: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    placement_reason: Mapped[str | None] = mapped_column(Text)
+    # A channel meeting's team, as Teams named it: a class team's id is its education class id.
+    class_team_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -253,10 +261,11 @@ class ConversationRow(Base):
 
 
 class AlertDestinationRow(Base):
-    """Which conversation gets which kind of alert (SLT breach alerts, DSL concerns)."""
+    """Which conversation gets which kind of alert (SLT breach alerts, DSL concerns), per school."""
 
     __tablename__ = "alert_destinations"
 
+    school_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     purpose: Mapped[str] = mapped_column(String(16), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.conversation_id"))
     set_by_aad_id: Mapped[str] = mapped_column(String(64))
@@ -349,6 +358,8 @@ class ExceptionRow(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class AuditRow(Base):
@@ -363,6 +374,8 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(256))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class TimetableEntryRow(Base):
@@ -379,6 +392,8 @@ class TimetableEntryRow(Base):
     valid_from: Mapped[date | None] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(300))  # file and line it came from
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class ConsentRow(Base):
@@ -392,6 +407,8 @@ class ConsentRow(Base):
     given_on: Mapped[date | None] = mapped_column(Date)
     expires_on: Mapped[date | None] = mapped_column(Date)
     source: Mapped[str] = mapped_column(String(300))
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class MessageRow(Base):
@@ -423,6 +440,8 @@ class MessageRow(Base):
     activity_id: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class AlertStateRow(Base):
@@ -454,6 +473,8 @@ class ConcernRow(Base):
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     message_id: Mapped[int | None] = mapped_column(Integer)
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class SignatureRow(Base):
@@ -470,8 +491,10 @@ class SignatureRow(Base):
     version: Mapped[str] = mapped_column(String(64))
     text_sha256: Mapped[str] = mapped_column(String(64))
     signed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The school whose AUP this is: a teacher working in two schools signs each school's.
+    school_id: Mapped[str] = mapped_column(String(40))
 
-    __table_args__ = (Index("uq_aup_signatures_person_version", "aad_object_id", "version", unique=True),)
+    __table_args__ = (Index("uq_aup_signatures_person_school_version", "aad_object_id", "school_id", "version", unique=True),)
 
 
 class AupReminderRow(Base):
@@ -481,6 +504,8 @@ class AupReminderRow(Base):
     aad_object_id: Mapped[str] = mapped_column(String(64), index=True)
     version: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The school whose record this is (config/trust.py); see domain/placement.py.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class ConcernReviewRow(Base):
@@ -514,6 +539,8 @@ class EnrolmentRow(Base):
     team_id: Mapped[str | None] = mapped_column(String(512))
     status: Mapped[str] = mapped_column(String(16))  # enrolled | already | skipped | failed
     reason: Mapped[str | None] = mapped_column(Text)
+    # The school whose staff calendar the meeting was found in.
+    school_id: Mapped[str | None] = mapped_column(String(40), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("uq_enrolments_organizer_event", "organizer_id", "event_id", unique=True),)
