@@ -10,6 +10,7 @@ from aiohttp import web
 
 from app import SERVICES, Services, create_app, server_options
 from config.policy import Policy
+from config.trust import Schools
 from config.settings import Settings
 from standins.server import free_port
 
@@ -21,7 +22,7 @@ class Served:
 
 
 @asynccontextmanager
-async def serve_in_process(settings: Settings, policy: Policy, tab_settings=None, port: int | None = None) -> AsyncIterator[Served]:
+async def serve_in_process(settings: Settings, policy: Policy | Schools, tab_settings=None, port: int | None = None) -> AsyncIterator[Served]:
     app = create_app(settings, policy, tab_settings)
     runner = web.AppRunner(app, access_log=None, **server_options(settings))
     await runner.setup()

@@ -24,7 +24,7 @@ import pytest
 from standins.connector import ConnectorStandIn
 from standins.graph import GraphStandIn
 
-from .helpers import RunningApp, dev_env, run_app
+from .helpers import RunningApp, dev_env, run_app, script_trust_people, trust_env
 
 POSTGRES_ADMIN_URL = os.environ.get("CHAPERONE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SKIP_POSTGRES = os.environ.get("CHAPERONE_SKIP_POSTGRES") == "1"
@@ -116,6 +116,22 @@ async def dev_app(database_url, connector, graph) -> AsyncIterator[RunningApp]:
 async def any_dev_app(any_database_url, connector, graph) -> AsyncIterator[RunningApp]:
     """`dev_app` on each database (see `any_database_url` for which tests should use it)."""
     async with run_app(dev_env(any_database_url, graph.base_url), connector.url) as running:
+        yield running
+
+
+@pytest.fixture
+async def trust_app(database_url, connector, graph) -> AsyncIterator[RunningApp]:
+    """The app serving the example two-school trust (trust.example/), on SQLite, with its people at Graph."""
+    script_trust_people(graph)
+    async with run_app(trust_env(database_url, graph.base_url), connector.url) as running:
+        yield running
+
+
+@pytest.fixture
+async def any_trust_app(any_database_url, connector, graph) -> AsyncIterator[RunningApp]:
+    """`trust_app` on each database."""
+    script_trust_people(graph)
+    async with run_app(trust_env(any_database_url, graph.base_url), connector.url) as running:
         yield running
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 
 from app import Services
-from config.startup import read_policy, read_settings
+from config.startup import read_schools, read_settings
 from demo.harness import serve_in_process
 from standins.teams import Meeting, Person, TeamsSimulator
 
@@ -36,6 +36,42 @@ MATHS = Meeting("19:meeting_maths7b@thread.v2", "Year 7 Maths", TEACHER)
 SLT_TEAM = "19:team-slt-0001@thread.tacv2"
 SLT_CHANNEL = "19:slt-alerts-0001@thread.tacv2"
 DSL_ID = "00000000-0000-4000-8000-00000000a003"
+
+
+# --- A two-school trust (trust.example/): Valence School and Brook Primary School ----------
+
+TRUST_FILE = Path(__file__).parent.parent / "trust.example" / "trust.toml"
+VALENCE_STAFF_GROUP = "00000000-0000-4000-8000-00000000e002"
+BROOK_STAFF_GROUP = "00000000-0000-4000-8000-00000000e012"
+VALENCE_EDU_SCHOOL = "edu-school-valence"
+BROOK_EDU_SCHOOL = "edu-school-brook"
+VALENCE_SLT = SLT  # Roland Gooding, Valence's principal
+VALENCE_DSL = Person("Lisa Kavanagh", "00000000-0000-4000-8000-00000000a003")
+BROOK_SLT = Person("Priya Shah", "00000000-0000-4000-8000-00000000b001")
+BROOK_DSL = Person("Owen Price", "00000000-0000-4000-8000-00000000b003")
+TRUST_LEAD = Person("Helen Ward", "00000000-0000-4000-8000-00000000c001")
+BROOK_TEACHER = Person("Mrs Nia Evans", "aad-teacher-0101", role="Organizer")
+BROOK_PUPIL = Person("Pupil Cai", "aad-pupil-0101")
+# Works in both schools: in both staff groups, so the class team or the timetable places her lessons.
+SHARED_TEACHER = Person("Mr Sam Reid", "aad-teacher-0201", role="Organizer")
+BROOK_READING = Meeting("19:meeting_brook_reading3@thread.v2", "Year 3 Reading", BROOK_TEACHER)
+
+
+def script_trust_people(graph) -> None:
+    """The trust's people at the Graph stand-in: each teacher in their school's staff group
+    (the shared teacher in both), pupils by the education roster."""
+    graph.add_person(TEACHER.aad_object_id, primary_role="teacher", name=TEACHER.name, groups=(VALENCE_STAFF_GROUP,))
+    graph.add_person(TA.aad_object_id, primary_role="teacher", name=TA.name, groups=(VALENCE_STAFF_GROUP,))
+    graph.add_person(BROOK_TEACHER.aad_object_id, primary_role="teacher", name=BROOK_TEACHER.name, groups=(BROOK_STAFF_GROUP,))
+    graph.add_person(SHARED_TEACHER.aad_object_id, primary_role="teacher", name=SHARED_TEACHER.name,
+                     groups=(VALENCE_STAFF_GROUP, BROOK_STAFF_GROUP))
+    for pupil in (PUPIL_A, PUPIL_B, BROOK_PUPIL):
+        graph.add_person(pupil.aad_object_id, primary_role="student", name=pupil.name)
+
+
+def trust_env(database_url: str, graph_url: str = "http://127.0.0.1:9/v1.0", **extra: str) -> dict[str, str]:
+    """`dev_env` with the example trust's file: two schools and the trust's default policy."""
+    return dev_env(database_url, graph_url, CHAPERONE_POLICY_FILE=str(TRUST_FILE), **extra)
 
 
 def minutes(n: float) -> timedelta:
@@ -90,7 +126,7 @@ async def run_app(env: dict[str, str], service_url: str, token: Callable[[str], 
     os.environ.update(env)
     try:
         settings = read_settings()
-        policy = read_policy(settings)
+        policy = read_schools(settings)  # a school's policy file or a trust file
     finally:
         for key, value in saved.items():
             if value is None:
