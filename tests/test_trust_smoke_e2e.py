@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from domain.findings import Status
 from domain.placement import Placement
 
 from .helpers import BROOK_PUPIL, BROOK_READING, BROOK_TEACHER, MATHS, PUPIL_A, T0, TEACHER, minutes
+
+pytestmark = pytest.mark.e2e
 
 
 async def test_each_school_judges_its_own_lesson_by_its_own_hours(trust_app, connector, graph):
