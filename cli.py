@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from config.policy import Person, Policy
 from config.settings import Settings
 from config.trust import Schools
-from config.startup import StartupError, read_policy, read_settings
+from config.startup import StartupError, read_policy, read_schools, read_settings
 from importers.common import ImportProblems
 
 if TYPE_CHECKING:  # imported lazily at run time, like every command's dependencies
@@ -763,8 +763,12 @@ def doctor_command(args: argparse.Namespace) -> int:
     checks = [Check("settings", Level.ok, f"read ({'dev mode' if settings.dev_mode else 'authentication on'})")]
     policy = None
     try:
-        policy = read_policy(settings)
-        checks.append(Check("policy file", Level.ok, f"{policy.school.name}, {len(policy.clause_maps)} AUP document(s) adopted"))
+        policy = read_schools(settings)
+        if policy.is_trust:
+            checks.append(Check("policy file", Level.ok, f"{policy.name}: {len(policy)} schools ({', '.join(p.school.name for p in policy)}), "
+                                                         f"and the default policy for lessons no school claims"))
+        else:
+            checks.append(Check("policy file", Level.ok, f"{policy.default.school.name}, {len(policy.default.clause_maps)} AUP document(s) adopted"))
     except StartupError as exc:
         checks.append(Check("policy file", Level.problem, str(exc), "fix the policy file (policy.example.toml is commented)"))
     checks += asyncio.run(examine(settings, policy, args.organizer))
