@@ -65,6 +65,11 @@ class Job(BaseModel):
     priority: int = Priority.roster
 
 
+def dedupe_key(spec: JobSpec, lesson_id: int | None) -> str | None:
+    """What makes a waiting job the same as another (None: every one is queued)."""
+    return f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None
+
+
 def _values(spec: JobSpec, lesson_id: int | None) -> dict:
     now = utcnow()
     return dict(
@@ -72,7 +77,7 @@ def _values(spec: JobSpec, lesson_id: int | None) -> dict:
         priority=int(spec.priority),
         lane=spec.lane,
         lesson_id=lesson_id,
-        dedupe_key=f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None,
+        dedupe_key=dedupe_key(spec, lesson_id),
         payload=spec.payload,
         due_at=now + timedelta(seconds=spec.delay_seconds),
         attempts=0,
