@@ -72,10 +72,42 @@ def serve(args: argparse.Namespace) -> int:
 
     from app import create_app, server_options
 
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust's
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
-    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    if not settings.run_worker:
+        log.info("CHAPERONE_RUN_WORKER is off: this process answers Teams; `python app.py worker` processes do the work")
+    web.run_app(create_app(settings, schools), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    return 0
+
+
+@subcommand("worker", "run a job worker only (no HTTP): derive, judge and alert for `serve` processes with CHAPERONE_RUN_WORKER=0")
+def worker_command(args: argparse.Namespace) -> int:
+    import signal
+
+    from config.settings import LogFormat
+    from telemetry import logs
+
+    settings = read_settings()
+    logs.configure(settings.log_format is LogFormat.json, settings.log_level)
+    schools = read_schools(settings)
+
+    async def run() -> None:
+        from app import build_services
+
+        services = await build_services(settings, schools, run_worker=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker %s running (%s)", services.worker.instance, "woken by PostgreSQL notifications"
+                 if services.engine.dialect.name == "postgresql" else f"polling every {settings.job_poll_seconds:g} s")
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    asyncio.run(run())
     return 0
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .job_wakeups import notify_queued
 from .tables import JobRow, utcnow
 
 
@@ -100,6 +101,8 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
         await session.execute(stmt, deduped)
     if plain:
         await session.execute(insert(JobRow), plain)
+    if jobs:
+        await notify_queued(session)  # a worker in another process starts on them now
 
 
 class JobStore:
