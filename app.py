@@ -164,7 +164,6 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     connector = BotConnector(settings, http, tokens)
     adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
-    aup_document = policy.aup_document()
 
     # Outbound: cards composed from stored facts, delivered from the outbox.
     composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, policy=policy)
@@ -185,8 +184,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )
-    signing = AupSigning(document=aup_document, register=signatures, graph=graph, notifier=notifier,
-                         conversations=conversations, policy=policy)
+    signing = AupSigning(register=signatures, graph=graph, notifier=notifier, conversations=conversations, schools=schools)
     signing.schedule(worker, jobs)
     chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, policy=policy)
     chats_report.schedule(worker, jobs)
@@ -219,7 +217,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     tab = build_tab(http=http, services=tab_services(engine, policy, exceptions, signatures, signing,
                                                                tab_settings or TabSettings.for_app(settings)))
 
-    await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
+    await RetentionSchedule(engine, jobs, worker, schools=schools).start()
     await signing.start_schedule()
     await chats_report.start_schedule()
     await enrolment.start_schedule()

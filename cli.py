@@ -188,11 +188,54 @@ def _operator() -> str:
 
 
 
-@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it")
+# --- In a trust: which school a register command is about ------------------------------------
+
+
+def _school_argument(parser: argparse.ArgumentParser, what: str = "whose register this is") -> None:
+    parser.add_argument("--school", metavar="ID", help=f"in a trust of several schools: the school ([school] id) {what}")
+
+
+def _chosen_school(schools: Schools, school_id: str | None, required: bool = True) -> Policy | None:
+    """The policy of the school `--school` names. A single school needs none (its own id is
+    accepted); a trust of several must name one (unless not `required`: None, every school)."""
+    ids = [p.school.id for p in schools.all_policies()]
+    if not schools.is_trust:
+        if school_id is not None and school_id != schools.default.school.id:
+            raise StartupError(f"--school {school_id}: this deployment has one school, {schools.default.school.name} "
+                               f"(id {schools.default.school.id!r}): leave --school out")
+        return schools.default
+    if school_id is None:
+        if len(schools) == 1:
+            return next(iter(schools))
+        if not required:
+            return None
+        raise StartupError(f"{schools.name} has {len(schools)} schools: say which with --school ({', '.join(schools.ids)})")
+    if school_id not in ids:
+        raise StartupError(f"--school {school_id}: not one of {schools.name}'s schools (their ids: {', '.join(ids)})")
+    return schools.get(school_id)
+
+
+def _read_school(args: argparse.Namespace, settings: Settings | None = None) -> tuple[Schools, Policy]:
+    """The deployment's schools (a school's policy file or a trust file) and the one chosen."""
+    schools = read_schools(settings or read_settings())
+    policy = _chosen_school(schools, args.school)
+    assert policy is not None
+    return schools, policy
+
+
+def _for_school(schools: Schools, policy: Policy) -> str:
+    """' for <school>' in a trust's messages; nothing for a single school (its words unchanged)."""
+    return f" for {policy.school.name}" if schools.is_trust else ""
+
+
+@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it",
+            lambda p: _school_argument(p, "whose policy to list"))
 def rules_command(args: argparse.Namespace) -> int:
     from rules import registry
 
-    policy = read_policy(read_settings())
+    schools, policy = _read_school(args)
+    if schools.is_trust:
+        print(f"{policy.school.name} (school {policy.school.id}), {schools.name}")
     print("Adopted AUP: " + "; ".join(m.title for m in policy.clause_maps) + "\n")
     for rule in registry.RULES:
         options = rule.options_for(policy)
@@ -209,6 +252,7 @@ def rules_command(args: argparse.Namespace) -> int:
 
 def _file_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the file exported from the school's MIS")
+    _school_argument(parser, "whose register the file replaces")
 
 
 def _read(path: Path) -> str:
@@ -230,26 +274,27 @@ def import_timetable_command(args: argparse.Namespace) -> int:
     from store.timetable_view import current_timetable
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
+    school_id = policy.school.id
     entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
 
     async def run() -> TimetableChanges:
         async with database(settings) as engine:
-            changes = TimetableChanges(await current_timetable(engine), [e for e, _ in entries])
+            changes = TimetableChanges(await current_timetable(engine, school_id=school_id), [e for e, _ in entries])
             if not args.dry_run:
-                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file), school_id=school_id)
             return changes
 
     changes = asyncio.run(run())
     if args.dry_run:
-        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it would make "
+        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it{_for_school(schools, policy)} would make "
               f"{changes.summary()}. Nothing was changed.")
         for entry in changes.added:
             print(f"  + {describe(entry)}")
         for entry in changes.removed:
             print(f"  - {describe(entry)}")
         return 0
-    print(f"imported {len(entries)} timetable entries from {args.file}: {changes.summary()}")
+    print(f"imported {len(entries)} timetable entries{_for_school(schools, policy)} from {args.file}: {changes.summary()}")
     return 0
 
 
@@ -259,13 +304,14 @@ def import_consent_command(args: argparse.Namespace) -> int:
     from store.school_data import SchoolData
 
     settings = read_settings()
+    schools, policy = _read_school(args, settings)
     consents = parse_consents(_read(args.file), str(args.file))
 
     async def run() -> int:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file))
+            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file), school_id=policy.school.id)
 
-    print(f"imported {asyncio.run(run())} consent records from {args.file}")
+    print(f"imported {asyncio.run(run())} consent records{_for_school(schools, policy)} from {args.file}")
     return 0
 
 
@@ -274,13 +320,15 @@ def _import_register(args: argparse.Namespace, kind: ConsentKind, what: str) -> 
     from store.school_data import SchoolData
 
     settings = read_settings()
+    schools, policy = _read_school(args, settings)
     forms = parse_consents(_read(args.file), str(args.file), only=kind)
 
     async def run() -> int:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_consents(forms, _operator(), str(args.file), kinds={kind.value})
+            return await SchoolData(engine).replace_consents(forms, _operator(), str(args.file), kinds={kind.value},
+                                                             school_id=policy.school.id)
 
-    print(f"imported {asyncio.run(run())} {what} from {args.file}")
+    print(f"imported {asyncio.run(run())} {what}{_for_school(schools, policy)} from {args.file}")
     return 0
 
 
@@ -434,6 +482,7 @@ def coverage_command(args: argparse.Namespace) -> int:
 def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     from rules import registry
 
+    _school_argument(parser, "whose exceptions register it is (its SLT or DSL approve)")
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="record an exception SLT or the DSL approved")
     add.add_argument("--rule", required=True, choices=sorted(registry.BY_ID))
@@ -450,11 +499,13 @@ def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("--by", required=True, help="the SLT member or DSL withdrawing it (email/UPN or Entra object id)")
 
 
-def _approver(policy: Policy, aad_id: str) -> Person:
+def _approver(policy: Policy, aad_id: str, schools: Schools | None = None) -> Person:
+    """SLT or the DSL of the school whose register it is (in a trust, of THAT school)."""
     for person in policy.people.slt + policy.people.dsl:
         if person.aad_object_id == aad_id:
             return person
-    raise StartupError(f"{aad_id} is not SLT or the DSL in the policy: only they can approve or withdraw exceptions")
+    where = f"of {policy.school.name}" if schools is not None and schools.is_trust else "in the policy"
+    raise StartupError(f"{aad_id} is not SLT or the DSL {where}: only they can approve or withdraw exceptions")
 
 
 @subcommand("exceptions", "the exceptions register: add, list, revoke", _exception_arguments)
@@ -462,14 +513,15 @@ def exceptions_command(args: argparse.Namespace) -> int:
     from store.register import ExceptionRegister, Revocation
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
+    school_id = policy.school.id
     operator = getpass.getuser()  # who typed the command, audited beside the approver named
 
     async def run() -> int:
         async with database(settings) as engine:
-            register = ExceptionRegister(engine, Schools.single(policy))
+            register = ExceptionRegister(engine, schools)
             if args.action == "add":
-                approver = _approver(policy, await _entra_id(settings, args.approver))
+                approver = _approver(policy, await _entra_id(settings, args.approver), schools)
                 if refused := policy.approval_refused(approver.aad_object_id, args.rule):
                     raise StartupError(f"{approver.name}: {refused}")
                 if args.person is not None:
@@ -478,19 +530,20 @@ def exceptions_command(args: argparse.Namespace) -> int:
                 approved = await register.approve(
                     rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,
                     lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires, operator=operator,
+                    school_id=school_id,
                 )
-                print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
+                print(f"exception #{approved.id} recorded{_for_school(schools, policy)}: {args.rule}, approved by {approver.name}")
             elif args.action == "revoke":
-                person = _approver(policy, await _entra_id(settings, args.by))
-                outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator)
+                person = _approver(policy, await _entra_id(settings, args.by), schools)
+                outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator, school_id=school_id)
                 if outcome is Revocation.unknown:
-                    raise StartupError(f"there is no exception #{args.id}: see `exceptions list`")
+                    raise StartupError(f"there is no exception #{args.id}{_for_school(schools, policy)}: see `exceptions list`")
                 if outcome is Revocation.already_withdrawn:
                     print(f"exception #{args.id} was already withdrawn; nothing changed", file=sys.stderr)
                     return 1
                 print(f"exception #{args.id} withdrawn")
             else:
-                for row in await register.list():
+                for row in await register.list(school_id=school_id):
                     scope = f"lesson {row.lesson_id}" if row.lesson_id else f"series {row.meeting_id}" if row.meeting_id else f"person {row.person_id}"
                     state = "withdrawn" if row.revoked_at else f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "no expiry"
                     print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
@@ -533,31 +586,41 @@ async def _checked_exception(args: argparse.Namespace, policy: Policy, register)
     try:
         return checked_exception(
             reason=args.reason, lesson_id=args.lesson,
-            lesson_recorded=args.lesson is not None and lesson_id_in_range(args.lesson) and await register.lesson_recorded(args.lesson),
-            meeting_id=args.meeting, meeting_recorded=args.meeting is not None and await register.meeting_recorded(args.meeting),
+            # Only the school's own lessons: an exception in one school's register never names another's.
+            lesson_recorded=args.lesson is not None and lesson_id_in_range(args.lesson)
+            and await register.lesson_recorded(args.lesson, school_id=policy.school.id),
+            meeting_id=args.meeting,
+            meeting_recorded=args.meeting is not None and await register.meeting_recorded(args.meeting, school_id=policy.school.id),
             person_id=args.person, expires=args.expires, today=datetime.now(policy.school.zone).date(), zone=policy.school.zone,
         )
     except ExceptionRefused as refused:
         raise StartupError(words[refused.problem]) from None
 
 
-@subcommand("purge", "delete personal data older than the policy's retention periods, now")
+@subcommand("purge", "delete personal data older than the policy's retention periods, now (each school's by its own)",
+            lambda p: _school_argument(p, "whose records alone to purge (default: every school's)"))
 def purge_command(args: argparse.Namespace) -> int:
-    from store.retention import purge
+    from store.retention import purge_schools
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)
+    chosen = _chosen_school(schools, args.school, required=False)
+    only = chosen.school.id if chosen is not None and schools.is_trust else None
 
-    async def run() -> dict[str, int]:
+    async def run() -> dict[str, dict[str, int]]:
         async with database(settings) as engine:
-            return await purge(engine, policy.retention, datetime.now(timezone.utc), policy.reminder_interval_days)
+            return await purge_schools(engine, schools, datetime.now(timezone.utc), only=only)
 
-    for what, count in asyncio.run(run()).items():
-        print(f"{count:>6} {what} deleted")
+    for school_id, counts in asyncio.run(run()).items():
+        if schools.is_trust:
+            print(f"{schools.get(school_id).school.name} ({school_id}):")
+        for what, count in counts.items():
+            print(f"{count:>6} {what} deleted")
     return 0
 
 
 def _aup_arguments(parser: argparse.ArgumentParser) -> None:
+    _school_argument(parser, "whose AUP it is")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("status", help="signed / not signed, per member of staff, for the current version")
     actions.add_parser("remind", help="send each unsigned member of staff a reminder (at most once per interval)")
@@ -570,22 +633,26 @@ def aup_command(args: argparse.Namespace) -> int:
     from outbound.notifier import NoDestination
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
     if policy.aup is None:
-        raise StartupError("the policy names no AUP: add an [aup] table with source and version")
+        raise StartupError(f"the policy{_for_school(schools, policy)} names no AUP: add an [aup] table with source and version")
+    school_id = policy.school.id if schools.is_trust else None
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
             if args.action == "remind":
-                reminded, skipped = await services.signing.remind()
-                print(f"reminded {reminded} member(s) of staff; {skipped} reminded within the last {policy.aup.remind_interval_days} days")
+                reminded, skipped = await services.signing.remind(school_id)
+                print(f"reminded {reminded} member(s) of staff{_for_school(schools, policy)}; {skipped} reminded within the last "
+                      f"{policy.aup.remind_interval_days} days")
                 return 0
-            rows = await services.signing.status()
+            rows = await services.signing.status(school_id)
         except (GraphUnavailable, NoDestination) as exc:
             raise StartupError(str(exc)) from exc
         finally:
             await services.close()
+        if schools.is_trust:
+            print(policy.school.name)
         print(f"{policy.aup_document().title}, version {policy.aup.version}")
         for row in rows:
             state = f"signed {row.signed_at:%Y-%m-%d %H:%M} as {row.position}" if row.signed_at else "NOT SIGNED"

@@ -185,12 +185,13 @@ class CardActions:
         return card_response(reminder.concern_received())
 
     async def _sign(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        if self._signing.document is None:
+        if not self._signing.offered:
             return message_response("This school has not set up AUP signing.")
         return card_response(await self._signing.sign(sender, Submission.model_validate(data)))
 
     async def _open_aup(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        card = self._signing.signing_card(sender)
+        school = data.get("school")  # a trust's card names whose AUP to open
+        card = await self._signing.signing_card(sender, school_id=school if isinstance(school, str) else None)
         return card_response(card) if card else message_response("This school has not set up AUP signing.")
 
     # ---- breach alerts: SLT and the DSL only ------------------------------------------

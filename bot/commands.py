@@ -89,7 +89,7 @@ class Commands:
         await turn_context.send_activity(card_activity(reminder.concern_form(None), "Report a concern"))
 
     async def _sign(self, turn_context: TurnContext) -> None:
-        card = self._signing.signing_card(events.sender_of(turn_context.activity))
+        card = await self._signing.signing_card(events.sender_of(turn_context.activity))
         if card is None:
             await turn_context.send_activity(NO_AUP)
         else:
@@ -101,14 +101,9 @@ class Commands:
     async def _status_text(self, turn_context: TurnContext) -> str:
         kind = conversation_kind(turn_context)
         if kind == "personal":
-            document = self._signing.document
-            if document is None:
-                return NO_AUP
-            signature = await self._signing.signature_of(events.sender_of(turn_context.activity).aad_object_id)
-            if signature is None:
-                return f"You have not signed the {document.title}, version {document.version}. Send **sign** to read and sign it."
-            when = signature.signed_at.astimezone(self._policy.school.zone)
-            return f"You signed the {document.title}, version {document.version}, on {when:%d %B %Y at %H:%M} as {signature.position}."
+            # The signing service words it: in a trust, each of the person's schools' AUPs.
+            words = await self._signing.status_text(events.sender_of(turn_context.activity))
+            return NO_AUP if words is None else words
         if kind == "channel":
             lines = []
             for purpose, what in ((AlertPurpose.slt, "Breach alerts"), (AlertPurpose.dsl, "Safeguarding concerns")):
