@@ -386,3 +386,32 @@ def staff_and_pupils(graph, staff=(), pupils=()) -> None:
         graph.add_person(person.aad_object_id, primary_role="teacher", groups=(STAFF_GROUP,), name=person.name)
     for person in pupils:
         graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
+
+
+# --- Registers per school in a trust (issue 19: imports, exceptions, AUP, retention) ----------
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path):
+    """`python app.py ARGS` as an operator runs it, configured by `env` (e.g. `trust_env(...)`)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], env={**os.environ, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=90)
+
+
+def trust_variant(tmp_path: Path, **changes: dict[str, str]) -> str:
+    """A copy of the example trust in `tmp_path` with lines changed in some of its files, keyed
+    by file stem (e.g. brook={"lessons_days = 400": "lessons_days = 30"}); the AUP texts still
+    found. Returns the trust file's path."""
+    folder = tmp_path / "trust"
+    folder.mkdir(exist_ok=True)
+    for source in TRUST_FILE.parent.glob("*.toml"):
+        text_ = source.read_text().replace('source = "../policies/', f'source = "{ROOT}/policies/')
+        for old, new in changes.get(source.stem, {}).items():
+            assert old in text_, (source.name, old)
+            text_ = text_.replace(old, new)
+        (folder / source.name).write_text(text_)
+    return str(folder / TRUST_FILE.name)
