@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from .helpers import (
-    BROOK_PUPIL, BROOK_TEACHER, SHARED_TEACHER, TA, TEACHER, all_text, cards_in, run_cli, trust_env,
+    BROOK_PUPIL, BROOK_TEACHER, SHARED_TEACHER, TA, TEACHER, all_text, cards_in, run_cli, script_trust_people, trust_env,
 )
 
 pytestmark = pytest.mark.e2e
@@ -136,8 +136,6 @@ async def test_reminders_are_per_school_and_name_the_school(trust_app, connector
 
 
 async def test_aup_status_command_needs_the_school_in_a_trust(tmp_path, database_url, graph):
-    from .helpers import script_trust_people
-
     script_trust_people(graph)
     env = trust_env(database_url, graph.base_url)
     unnamed = run_cli(["aup", "status"], env, tmp_path)
