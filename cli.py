@@ -16,6 +16,11 @@
     purge                 delete what is past its retention period
     manifest --out build/chaperone.zip   the Teams app package
 
+In a trust of several schools the register commands (rules, the imports, exceptions, aup) name
+the school with --school ID (its [school] id): each school has its own registers, and an
+exception is approved by that school's SLT or DSL. `purge` does every school, each by its own
+policy's retention, unless --school names one.
+
 Each command imports what it uses when it runs: most need neither botbuilder nor msgraph,
 which take seconds to import. Adding a command is one function decorated with @subcommand.
 """

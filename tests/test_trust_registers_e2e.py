@@ -16,7 +16,7 @@ from store.register import ExceptionRegister
 from store.timetable_view import current_timetable
 
 from .helpers import (
-    BROOK_PUPIL, BROOK_READING, BROOK_SLT, BROOK_TEACHER, MATHS, PUPIL_A, T0, TEACHER, VALENCE_SLT, minutes, run_app, run_cli,
+    BROOK_PUPIL, BROOK_READING, BROOK_SLT, BROOK_TEACHER, MATHS, POLICY, PUPIL_A, T0, TEACHER, VALENCE_SLT, minutes, run_app, run_cli,
     script_trust_people, trust_env,
 )
 
@@ -151,3 +151,27 @@ async def test_an_exception_is_one_schools_approved_by_its_own_slt(tmp_path, any
     # Valence's own SLT withdraws it.
     revoked = run_cli(["exceptions", "--school", "valence", "revoke", "1", "--by", VALENCE_SLT.aad_object_id], env, tmp_path)
     assert revoked.returncode == 0 and "exception #1 withdrawn" in revoked.stdout
+
+
+def test_rules_and_the_pupil_registers_take_the_school(tmp_path, database_url):
+    env = trust_env(database_url)
+    brook = run_cli(["rules", "--school", "brook"], env, tmp_path)
+    assert brook.returncode == 0, brook.stderr
+    assert brook.stdout.startswith("Brook Primary School (school brook), Riverside Learning Trust\n")
+    # Brook adopted only the 2023 AUP; Valence the 2022 one.
+    assert "Adopted AUP: Acceptable Use Policy for Digital Technologies" in brook.stdout and "Valence" not in brook.stdout.splitlines()[1]
+    valence = run_cli(["rules", "--school", "valence"], env, tmp_path)
+    assert valence.stdout.splitlines()[1] != brook.stdout.splitlines()[1]
+    assert run_cli(["rules"], env, tmp_path).returncode == 2
+
+    agreements = write(tmp_path, "pupil-aup.csv", f"pupil,given_on\n{BROOK_PUPIL.aad_object_id},2026-09-01\n")
+    done = run_cli(["import-pupil-aup", agreements, "--school", "brook"], env, tmp_path)
+    assert done.returncode == 0 and "imported 1 pupil/parent AUP agreements for Brook Primary School" in done.stdout, done.stderr
+    images = write(tmp_path, "images.csv", f"pupil\n{PUPIL_A.aad_object_id}\n")
+    done = run_cli(["import-image-consent", images, "--school", "valence"], env, tmp_path)
+    assert done.returncode == 0 and "imported 1 image consents for Valence School" in done.stdout, done.stderr
+    assert run_cli(["import-image-consent", images], env, tmp_path).returncode == 2
+
+    # A single school needs no --school, and refuses another school's id.
+    single = run_cli(["rules", "--school", "brook"], {**env, "CHAPERONE_POLICY_FILE": str(POLICY)}, tmp_path)
+    assert single.returncode == 2 and "this deployment has one school" in single.stderr
