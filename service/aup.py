@@ -24,6 +24,7 @@ from domain.aup import AupDocument
 from domain.events import Sender
 from graph.client import GraphClient, GraphUnavailable
 from graph.people import StaffMember, staff_members
+from graph.schools import staff_schools
 from jobs.worker import Worker
 from outbound.activities import card_activity
 from outbound.notifier import NoDestination, Notifier
@@ -124,14 +125,11 @@ class AupSigning:
         trust file's order."""
         if not aad_object_id:
             return []
-        found = []
-        for policy in self._schools.all_policies():
-            groups = tuple(policy.people.staff_group_ids)
-            if policy.school.id not in self._documents or not groups:
-                continue
-            if any(m.aad_object_id == aad_object_id for m in await staff_members(self._graph, groups)):
-                found.append(policy)
-        return found
+        groups = {g: p.school.id for p in self._schools.all_policies() if p.school.id in self._documents
+                  for g in p.people.staff_group_ids}
+        # One checkMemberGroups for the person, not every school's staff list read through.
+        mine = await staff_schools(self._graph, aad_object_id, groups)
+        return [p for p in self._schools.all_policies() if p.school.id in mine]
 
     @staticmethod
     def _school(policy: Policy) -> SchoolAup:
