@@ -298,25 +298,27 @@ def report_command(args: argparse.Namespace) -> int:
 @subcommand("enrol", "run one enrolment sweep now: Chaperone installs itself in the coming day's lessons and says what it did")
 def enrol_command(args: argparse.Namespace) -> int:
     from app import build_services
+    from config.startup import read_schools
     from domain.enrolment import EnrolmentStatus
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust file (every school swept)
     words = {EnrolmentStatus.enrolled: "enrolled", EnrolmentStatus.already: "already there", EnrolmentStatus.skipped: "skipped",
              EnrolmentStatus.failed: "could not enrol"}
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
-            if not policy.enrolment.enabled:
+            if not services.enrolment.enabled:
                 raise StartupError("enrolment is off: turn it on with [enrolment] enabled = true")
             report = await services.enrolment.sweep()
         finally:
             await services.close()
-        zone = policy.school.zone
         for e in sorted(report.enrolments, key=lambda e: (e.start is None, e.start or 0, e.subject or "")):
-            when = f"{e.start.astimezone(zone):%a %d %b %H:%M}" if e.start else "?"
-            print(f"{words[e.status]:<16} {when:<16} {e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
+            school = schools.get(e.school_id).school
+            when = f"{e.start.astimezone(school.zone):%a %d %b %H:%M}" if e.start else "?"
+            where = f"{school.name}: " if schools.is_trust else ""
+            print(f"{words[e.status]:<16} {when:<16} {where}{e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
         if report.personal:
             outcomes = list(report.personal.values())
             refused = [o for o in outcomes if o not in ("installed", "already")]
@@ -339,8 +341,10 @@ def _subscriptions_arguments(parser: argparse.ArgumentParser) -> None:
 def subscriptions_command(args: argparse.Namespace) -> int:
     from store.subscriptions import SubscriptionStore
 
+    from config.startup import read_schools
+
     settings = read_settings()
-    policy = read_policy(settings)
+    policy = read_schools(settings)  # every school's staff calendars, in a trust
 
     async def run() -> tuple[list, list[str]]:
         done: list[str] = []
