@@ -386,3 +386,17 @@ def staff_and_pupils(graph, staff=(), pupils=()) -> None:
         graph.add_person(person.aad_object_id, primary_role="teacher", groups=(STAFF_GROUP,), name=person.name)
     for person in pupils:
         graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
+
+
+# --- A trust's enrolment, call records and coverage (issue 19, H4) --------------------------
+
+
+def trust_enrolling_app(database_url: str, connector, graph, **extra: str):
+    """`enrolling_app` serving the example two-school trust, its people at the Graph stand-in."""
+    script_trust_people(graph)
+    return enrolling_app(database_url, connector, graph, CHAPERONE_POLICY_FILE=str(TRUST_FILE), **extra)
+
+
+def call_participant(person, joined, left) -> tuple:
+    """One participant of a call record at the Graph stand-in (`graph.add_call_record`)."""
+    return (person.aad_object_id, person.name, person.tenant_id, joined, left)
