@@ -109,12 +109,21 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file under ./data/)")
     parser.add_argument("--serve", action="store_true", help="keep serving the demo's record afterwards, for the tab in a browser")
     parser.add_argument("--port", type=int, help="with --serve: the port (default: a free one)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the day as a two-school trust (trust.example/): each school's lessons, alerts and channel")
 
 
 @subcommand("demo", "follow a scripted school morning through the real endpoint and print a report", _demo_arguments)
 def demo_command(args: argparse.Namespace) -> int:
     from demo.morning import run_demo
 
+    if args.trust:
+        if args.serve:
+            print("--serve is not available with --trust yet", file=sys.stderr)
+            return 2
+        from demo.trust import run_trust_demo
+
+        return asyncio.run(run_trust_demo(database_url=args.database))
     try:
         return asyncio.run(run_demo(database_url=args.database, serve=args.serve, port=args.port))
     except KeyboardInterrupt:
