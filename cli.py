@@ -72,7 +72,9 @@ def serve(args: argparse.Namespace) -> int:
 
     from app import create_app, server_options
 
-    policy = read_policy(settings)
+    from config.startup import read_schools
+
+    policy = read_schools(settings)  # a school's policy file, or a trust file
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
     web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
@@ -139,8 +141,9 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--graph-latency", type=float, default=0.15, help="seconds the Graph stand-in takes per request (default 0.15)")
     parser.add_argument("--overload", action="store_true", help="also offer 2,000/s for 20 s, then a 50/s tail: worst latency, loss, recovery")
-    parser.add_argument("--trust", action="store_true", help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes")
-    parser.add_argument("--schools", type=int, default=1, help="with --trust: label the lessons across N schools (a hook: not yet used)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes, in a trust of 50 schools")
+    parser.add_argument("--schools", type=int, help="with --trust: how many schools (default 50; 1: one school, no trust file)")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
@@ -150,7 +153,8 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     from demo.bench import Options, run_bench
 
-    common = dict(overload=args.overload, trust=args.trust, schools=args.schools, database=args.database,
+    schools = args.schools if args.schools is not None else (50 if args.trust else 1)
+    common = dict(overload=args.overload, trust=args.trust, schools=max(1, schools), database=args.database,
                   clients=args.clients, graph_latency=args.graph_latency)
     if args.quick:
         opts = Options.quick_run(**common)
