@@ -120,14 +120,13 @@ def demo_command(args: argparse.Namespace) -> int:
     from demo.morning import run_demo
 
     if args.trust:
-        if args.serve:
-            print("--serve is not available with --trust yet", file=sys.stderr)
-            return 2
         from demo.trust import run_trust_demo
 
-        return asyncio.run(run_trust_demo(database_url=args.database))
+        demo = run_trust_demo(database_url=args.database, serve=args.serve, port=args.port)
+    else:
+        demo = run_demo(database_url=args.database, serve=args.serve, port=args.port)
     try:
-        return asyncio.run(run_demo(database_url=args.database, serve=args.serve, port=args.port))
+        return asyncio.run(demo)
     except KeyboardInterrupt:
         return 0
 

@@ -291,12 +291,29 @@ def render_trust_report(report: TrustDemoReport) -> str:
     return "\n".join(out)
 
 
-async def run_trust_demo(database_url: str | None = None) -> int:
+async def run_trust_demo(database_url: str | None = None, serve: bool = False, port: int | None = None) -> int:
     logging.getLogger().setLevel(logging.ERROR)  # the report says what matters
     report = await follow_the_trust_day(database_url)
     print(render_trust_report(report))
-    print(f"Tab (while the demo ran): {tab_address(report.served_url)}")
-    return 0 if report.replay_unchanged and report.alerts_in_own_channels else 1
+    if not serve:
+        print(f"Tab (while the demo ran): {tab_address(report.served_url)}; `python app.py demo --trust --serve` keeps it open.")
+        return 0 if report.replay_unchanged and report.alerts_in_own_channels else 1
+    await serve_the_trust_record(report.database_url, port)
+    return 0
+
+
+async def serve_the_trust_record(database_url: str, port: int | None = None) -> None:
+    """Keep the trust's Chaperone running on the demo's database (dev mode) until interrupted,
+    for the tab in a browser."""
+    import asyncio
+
+    from tab.settings import TabSettings
+
+    settings = Settings(dev_mode=True, app_id="", database_url=database_url, policy_file=TRUST_FILE,
+                        graph_base_url="http://127.0.0.1:9/v1.0", _env_file=None)
+    async with serve_in_process(settings, load_schools(TRUST_FILE), TabSettings(dev_mode=True, _env_file=None), port=port) as served:
+        print(f"Tab: {tab_address(served.url)}  (dev sign-in; Ctrl-C to stop)", flush=True)
+        await asyncio.Event().wait()
 
 
 __all__ = ["SCENARIOS", "TrustDemoReport", "follow_the_trust_day", "render_trust_report", "run_trust_demo"]
