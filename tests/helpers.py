@@ -392,9 +392,10 @@ def staff_and_pupils(graph, staff=(), pupils=()) -> None:
 
 
 def trust_enrolling_app(database_url: str, connector, graph, **extra: str):
-    """`enrolling_app` serving the example two-school trust, its people at the Graph stand-in."""
+    """`enrolling_app` serving the example two-school trust (or a copy of it, given as
+    CHAPERONE_POLICY_FILE), its people at the Graph stand-in."""
     script_trust_people(graph)
-    return enrolling_app(database_url, connector, graph, CHAPERONE_POLICY_FILE=str(TRUST_FILE), **extra)
+    return enrolling_app(database_url, connector, graph, **{"CHAPERONE_POLICY_FILE": str(TRUST_FILE), **extra})
 
 
 def call_participant(person, joined, left) -> tuple:

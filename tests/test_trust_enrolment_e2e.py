@@ -6,7 +6,8 @@ gets its own coverage summary, of its own sessions, at its own time."""
 
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from domain.school import TimetableEntry
 from standins.teams import Meeting
 
 from .helpers import (
-    BROOK_PUPIL, BROOK_READING, BROOK_TEACHER, MATHS, PUPIL_A, PUPIL_B, SHARED_TEACHER, T0, TA, TEACHER, all_text,
+    BROOK_PUPIL, BROOK_READING, BROOK_TEACHER, MATHS, PUPIL_A, PUPIL_B, SHARED_TEACHER, T0, TA, TEACHER, TRUST_FILE, all_text,
     call_participant, minutes, rows, trust_enrolling_app,
 )
 
@@ -124,3 +125,33 @@ async def test_each_school_and_the_trust_default_have_their_own_daily_coverage_j
     async with trust_enrolling_app(database_url, connector, graph) as app:
         jobs = [j for j in await rows(app.services.engine, "jobs") if j["kind"] == "coverage-summary"]
         assert sorted(j["payload"]["school"] for j in jobs) == ["brook", "trust", "valence"]
+
+
+def _trust_with_chats_report(tmp_path) -> Path:
+    """The example trust, copied, with the weekly staff-pupil chats report on in both schools."""
+    folder = tmp_path / "trust"
+    folder.mkdir()
+    (tmp_path / "policies").symlink_to(TRUST_FILE.parent.parent / "policies", target_is_directory=True)
+    for source in TRUST_FILE.parent.glob("*.toml"):
+        text = source.read_text()
+        if source.stem in ("valence", "brook"):
+            text += "\n[rules.staff-pupil-chats]\nenabled = true\n"
+        (folder / source.name).write_text(text)
+    return folder / TRUST_FILE.name
+
+
+async def test_each_schools_dsl_gets_the_chats_report_of_its_own_staff_only(database_url, connector, graph, tmp_path):
+    now = datetime.now(timezone.utc)
+    graph.add_chat("19:chat-okafor-alex", now - timedelta(days=20), now - timedelta(days=1),
+                   (TEACHER.aad_object_id, TEACHER.name), (PUPIL_A.aad_object_id, PUPIL_A.name))
+    graph.add_chat("19:chat-evans-cai", now - timedelta(days=20), now - timedelta(days=1),
+                   (BROOK_TEACHER.aad_object_id, BROOK_TEACHER.name), (BROOK_PUPIL.aad_object_id, BROOK_PUPIL.name))
+    trust = _trust_with_chats_report(tmp_path)
+    async with trust_enrolling_app(database_url, connector, graph, CHAPERONE_POLICY_FILE=str(trust)) as app:
+        assert app.services.chats_report.enabled
+        findings = {school: await app.services.chats_report.send(school_id=school) for school in ("valence", "brook")}
+        reports = {r["school_id"]: r for r in await rows(app.services.engine, "messages") if r["kind"] == MessageKind.chats_report.value}
+    assert [(c["staff"], c["pupil"]) for c in findings["valence"].details["chats"]] == [(TEACHER.name, PUPIL_A.name)]
+    assert [(c["staff"], c["pupil"]) for c in findings["brook"].details["chats"]] == [(BROOK_TEACHER.name, BROOK_PUPIL.name)]
+    assert set(reports) == {"valence", "brook"} and all(r["destination"] == "dsl" for r in reports.values())
+    assert BROOK_TEACHER.name in all_text(reports["brook"]["card"]) and TEACHER.name not in all_text(reports["brook"]["card"])
