@@ -340,7 +340,6 @@ def report_command(args: argparse.Namespace) -> int:
 @subcommand("enrol", "run one enrolment sweep now: Chaperone installs itself in the coming day's lessons and says what it did")
 def enrol_command(args: argparse.Namespace) -> int:
     from app import build_services
-    from config.startup import read_schools
     from domain.enrolment import EnrolmentStatus
 
     settings = read_settings()
