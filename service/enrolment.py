@@ -117,6 +117,7 @@ class EnrolmentService:
         in two schools once), and personal-scope installs."""
         report = SweepReport()
         member_of: dict[str, set[str]] = {}  # person -> the schools whose staff group lists them
+        upns: dict[str, str] = {}  # person -> sign-in name (a timetable may know them by it)
         swept: list[Policy] = []  # the schools whose staff group could be read
         for policy in self._enrolling():
             try:
@@ -127,8 +128,10 @@ class EnrolmentService:
             swept.append(policy)
             for member in staff:
                 member_of.setdefault(member.aad_object_id, set()).add(policy.school.id)
+                if member.upn:
+                    upns[member.aad_object_id] = member.upn
         for person, schools in member_of.items():
-            report.enrolments += await self.sweep_calendar(person, now, report, schools=schools)
+            report.enrolments += await self.sweep_calendar(person, now, report, schools=schools, upn=upns.get(person))
         personal = [(person, schools) for person, schools in member_of.items()]
         personal += [(p.aad_object_id, {policy.school.id}) for policy in swept for p in policy.people.slt + policy.people.dsl]
         for person, schools in personal:
@@ -152,7 +155,7 @@ class EnrolmentService:
             return set()
 
     async def sweep_calendar(self, user_id: str, now: datetime | None = None, report: SweepReport | None = None,
-                             schools: set[str] | None = None) -> list[Enrolment]:
+                             schools: set[str] | None = None, upn: str | None = None) -> list[Enrolment]:
         now = now or utcnow()
         schools = schools if schools is not None else await self._schools_of(user_id)
         policies = [self._schools.get(s) for s in sorted(schools)] or [self._schools.default]
@@ -171,19 +174,21 @@ class EnrolmentService:
         for meeting in meetings:
             if not meeting.is_organizer:
                 continue  # enrolled from its organizer's calendar, when they are staff
-            school = await self._school_for(meeting, schools)
+            school = await self._school_for(meeting, schools, upn)
             enrolment = (await self._enrol(meeting, self._schools.get(school).enrolment)).model_copy(update={"school_id": school})
             await self._store.record(enrolment)
             done.append(enrolment)
         return done
 
-    async def _school_for(self, meeting: ScheduledMeeting, schools: set[str]) -> str:
+    async def _school_for(self, meeting: ScheduledMeeting, schools: set[str], upn: str | None) -> str:
         """The organizer's one school; for a teacher of several (or none known), the placement's
-        answer for this meeting (its timetable), else the trust's default policy's id."""
+        answer for this meeting (its timetable, by Entra id or sign-in name), else the trust's
+        default policy's id."""
         if len(schools) == 1:
             (school,) = schools
             return school
-        placed = await self._placement.decide(meeting.organizer_id, {meeting.organizer_id.lower()}, None, meeting.start)
+        aliases = {a.lower() for a in (meeting.organizer_id, upn) if a}
+        placed = await self._placement.decide(meeting.organizer_id, aliases, None, meeting.start)
         return placed.school_id
 
     async def _enrol(self, meeting: ScheduledMeeting, options: EnrolmentPolicy) -> Enrolment:

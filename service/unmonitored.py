@@ -135,8 +135,7 @@ class UnmonitoredSessions:
         if live is not None:
             await self._store.note_call_record(record, CallOutcome.followed_live.value, live)
             return CallOutcome.followed_live
-        placed = await self._placement.decide(record.organizer_id, {record.organizer_id.lower()} if record.organizer_id else set(),
-                                              None, record.start)
+        placed = await self._placement.decide(record.organizer_id, await self._aliases(record.organizer_id), None, record.start)
         policy = self._schools.get(placed.school_id)
         classes, problems = await self._classify(record, policy.school.tenant_id)
         kinds = [c.classification for c in classes.values()]
@@ -153,6 +152,20 @@ class UnmonitoredSessions:
                                                       placed)
         await self._judge_and_tell(lesson_id, record.end)
         return CallOutcome.unmonitored
+
+    async def _aliases(self, organizer: str | None) -> set[str]:
+        """The names a timetable may know the organizer by (Entra id, sign-in name): only a
+        trust's placement asks, and only a teacher of two schools needs the timetable."""
+        if not organizer:
+            return set()
+        aliases = {organizer.lower()}
+        if self._schools.is_trust:
+            try:
+                upn = (await self._people.classify(organizer)).upn
+            except GraphUnavailable:
+                upn = None
+            aliases |= {upn.lower()} if upn else set()
+        return aliases
 
     async def _judge_and_tell(self, lesson_id: int, end) -> None:
         lesson = await self._lessons.get(lesson_id)

@@ -26,6 +26,7 @@ from .helpers import (
 pytestmark = pytest.mark.e2e
 
 MATHS_CLUB = Meeting("19:meeting_shared_maths_club@thread.v2", "Maths club", SHARED_TEACHER)  # on Valence's timetable
+SHARED_TEACHER_EMAIL = "mr.sam.reid@school.example"  # the Graph stand-in's sign-in name for them
 ART_CLUB = Meeting("19:meeting_shared_art_club@thread.v2", "Art club", SHARED_TEACHER)  # on no timetable
 
 
@@ -41,7 +42,8 @@ async def test_each_schools_staff_calendars_are_swept_once_and_each_meeting_kept
     _lesson_on_calendar(graph, MATHS_CLUB, T0 + minutes(60), [PUPIL_B])
     _lesson_on_calendar(graph, ART_CLUB, T0 + minutes(240), [BROOK_PUPIL])
     async with trust_enrolling_app(any_database_url, connector, graph) as app:
-        club = TimetableEntry(organizer=SHARED_TEACHER.aad_object_id, class_name="Club", subject="Maths", weekday=0,
+        # The MIS knows the shared teacher by their sign-in name.
+        club = TimetableEntry(organizer=SHARED_TEACHER_EMAIL, class_name="Club", subject="Maths", weekday=0,
                               starts=time(10, 0), ends=time(10, 40))
         await app.services.school_data.replace_timetable([(club, "line 2")], "test", "valence.csv", school_id="valence")
         report = await app.services.enrolment.sweep(now=T0 - timedelta(hours=1))
@@ -119,6 +121,23 @@ async def test_a_call_record_session_is_kept_judged_and_alerted_under_its_own_sc
         assert BROOK_TEACHER.name in brook_words and TEACHER.name not in brook_words
         assert TEACHER.name in valence_words and BROOK_TEACHER.name not in valence_words
         assert f"(lesson #{brook.id})" in brook_words and f"(lesson #{valence.id})" in valence_words
+
+
+async def test_the_shared_teachers_call_record_is_placed_by_the_timetable_that_has_it(database_url, connector, graph):
+    # Monday 10:00: on Valence's timetable (by sign-in name); Brook's timetable has them on Wednesdays.
+    start, end = T0 + minutes(60), T0 + minutes(100)
+    record = "2f1a1ad5-0000-4000-8000-0000000c0001"
+    graph.add_call_record(record, kind="peerToPeer", organizer=(SHARED_TEACHER.aad_object_id, SHARED_TEACHER.name, SHARED_TEACHER.tenant_id),
+                          start=start, end=end, participants=[call_participant(SHARED_TEACHER, start, end), call_participant(PUPIL_A, start, end)])
+    async with trust_enrolling_app(database_url, connector, graph) as app:
+        valence = TimetableEntry(organizer=SHARED_TEACHER_EMAIL, class_name="10", subject="Music", weekday=0, starts=time(10, 0), ends=time(10, 40))
+        brook = TimetableEntry(organizer=SHARED_TEACHER_EMAIL, class_name="4A", subject="Art", weekday=2, starts=time(10, 0), ends=time(10, 40))
+        await app.services.school_data.replace_timetable([(valence, "line 2")], "test", "valence.csv", school_id="valence")
+        await app.services.school_data.replace_timetable([(brook, "line 2")], "test", "brook.csv", school_id="brook")
+        await _call_ended(app, graph, record)
+        [lesson] = await app.services.lessons.list_lessons()
+    assert (lesson.call_record_id, lesson.school_id, lesson.placement, lesson.placement_reason) == (
+        record, "valence", Placement.timetable, "the lesson is on Valence School's timetable")
 
 
 async def test_each_school_and_the_trust_default_have_their_own_daily_coverage_job(database_url, connector, graph):
