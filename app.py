@@ -186,21 +186,23 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     )
     signing = AupSigning(register=signatures, graph=graph, notifier=notifier, conversations=conversations, schools=schools)
     signing.schedule(worker, jobs)
-    chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, policy=policy)
+    chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, schools=schools)
     chats_report.schedule(worker, jobs)
 
     # Enrolment: Chaperone installs itself in each lesson, finds the sessions it missed, and
     # keeps its Graph subscriptions (calendars, call records) renewed from any instance.
     enrolment_store = EnrolmentStore(engine)
-    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, policy=policy, app_id=settings.teams_app_id)
+    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, schools=schools, placement=placement,
+                                 app_id=settings.teams_app_id)
     enrolment.schedule(worker, jobs)
     unmonitored = UnmonitoredSessions(records=CallRecords(graph), people=people, store=enrolment_store, lessons=lessons,
-                                      assessor=assessor, notices=notices, policy=policy, retry_base_seconds=settings.retry_base_seconds)
+                                      assessor=assessor, notices=notices, schools=schools, placement=placement,
+                                      retry_base_seconds=settings.retry_base_seconds)
     unmonitored.schedule(worker, jobs)
     subscriptions = GraphSubscriptions(graph=graph, store=SubscriptionStore(engine), enrolment=enrolment, unmonitored=unmonitored,
-                                       policy=policy, notification_url=settings.notification_url)
+                                       schools=schools, notification_url=settings.notification_url)
     subscriptions.schedule(worker, jobs)
-    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, policy=policy)
+    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, schools=schools)
     coverage_summary.schedule(worker, jobs)
 
     # Inbound: the activity handler and its tables of card actions and commands.

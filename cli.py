@@ -146,14 +146,22 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file under ./data/)")
     parser.add_argument("--serve", action="store_true", help="keep serving the demo's record afterwards, for the tab in a browser")
     parser.add_argument("--port", type=int, help="with --serve: the port (default: a free one)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the day as a two-school trust (trust.example/): each school's lessons, alerts and channel")
 
 
 @subcommand("demo", "follow a scripted school morning through the real endpoint and print a report", _demo_arguments)
 def demo_command(args: argparse.Namespace) -> int:
     from demo.morning import run_demo
 
+    if args.trust:
+        from demo.trust import run_trust_demo
+
+        demo = run_trust_demo(database_url=args.database, serve=args.serve, port=args.port)
+    else:
+        demo = run_demo(database_url=args.database, serve=args.serve, port=args.port)
     try:
-        return asyncio.run(run_demo(database_url=args.database, serve=args.serve, port=args.port))
+        return asyncio.run(demo)
     except KeyboardInterrupt:
         return 0
 
@@ -167,8 +175,9 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--graph-latency", type=float, default=0.15, help="seconds the Graph stand-in takes per request (default 0.15)")
     parser.add_argument("--overload", action="store_true", help="also offer 2,000/s for 20 s, then a 50/s tail: worst latency, loss, recovery")
-    parser.add_argument("--trust", action="store_true", help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes")
-    parser.add_argument("--schools", type=int, default=1, help="with --trust: label the lessons across N schools (a hook: not yet used)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes, in a trust of 50 schools")
+    parser.add_argument("--schools", type=int, help="with --trust: how many schools (default 50; 1: one school, no trust file)")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
@@ -178,7 +187,8 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     from demo.bench import Options, run_bench
 
-    common = dict(overload=args.overload, trust=args.trust, schools=args.schools, database=args.database,
+    schools = args.schools if args.schools is not None else (50 if args.trust else 1)
+    common = dict(overload=args.overload, trust=args.trust, schools=max(1, schools), database=args.database,
                   clients=args.clients, graph_latency=args.graph_latency)
     if args.quick:
         opts = Options.quick_run(**common)
@@ -386,22 +396,23 @@ def enrol_command(args: argparse.Namespace) -> int:
     from domain.enrolment import EnrolmentStatus
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust file (every school swept)
     words = {EnrolmentStatus.enrolled: "enrolled", EnrolmentStatus.already: "already there", EnrolmentStatus.skipped: "skipped",
              EnrolmentStatus.failed: "could not enrol"}
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
-            if not policy.enrolment.enabled:
+            if not services.enrolment.enabled:
                 raise StartupError("enrolment is off: turn it on with [enrolment] enabled = true")
             report = await services.enrolment.sweep()
         finally:
             await services.close()
-        zone = policy.school.zone
         for e in sorted(report.enrolments, key=lambda e: (e.start is None, e.start or 0, e.subject or "")):
-            when = f"{e.start.astimezone(zone):%a %d %b %H:%M}" if e.start else "?"
-            print(f"{words[e.status]:<16} {when:<16} {e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
+            school = schools.get(e.school_id).school
+            when = f"{e.start.astimezone(school.zone):%a %d %b %H:%M}" if e.start else "?"
+            where = f"{school.name}: " if schools.is_trust else ""
+            print(f"{words[e.status]:<16} {when:<16} {where}{e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
         if report.personal:
             outcomes = list(report.personal.values())
             refused = [o for o in outcomes if o not in ("installed", "already")]
@@ -425,7 +436,7 @@ def subscriptions_command(args: argparse.Namespace) -> int:
     from store.subscriptions import SubscriptionStore
 
     settings = read_settings()
-    policy = read_policy(settings)
+    policy = read_schools(settings)  # every school's staff calendars, in a trust
 
     async def run() -> tuple[list, list[str]]:
         done: list[str] = []

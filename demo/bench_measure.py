@@ -72,6 +72,12 @@ class Database:
     async def lessons(self) -> int:
         return await self.count("lessons")
 
+    async def placements(self) -> list[tuple[str | None, str | None, str | None]]:
+        """Each lesson's (title, school id, placement): where a trust's lessons were placed."""
+        async with self.engine.connect() as connection:
+            result = await connection.execute(text("SELECT title, school_id, placement FROM lessons"))
+            return [tuple(row) for row in result]
+
     async def due_jobs(self, horizon: float = 10.0) -> int | None:
         """Jobs not finished and due within `horizon` seconds (a roster check waits a moment for
         more joins; a grace check minutes ahead is not follow-up work of this load); None if

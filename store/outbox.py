@@ -48,13 +48,14 @@ class Outbox:
         dedupe_key: str | None = None,
         finding_ids: list[int] | None = None,
         raised: list[RaisedFinding] | None = None,
+        school_id: str | None = None,
     ) -> int | None:
         """Queue a card for delivery; None when one with the same dedupe key exists already."""
         async with self._sessions() as session, session.begin():
             row = await self._queue(
                 session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
                 service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
-                raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None,
+                raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
             )
             return row.id if row else None
 

@@ -415,3 +415,18 @@ def trust_variant(tmp_path: Path, **changes: dict[str, str]) -> str:
             text_ = text_.replace(old, new)
         (folder / source.name).write_text(text_)
     return str(folder / TRUST_FILE.name)
+
+
+# --- A trust's enrolment, call records and coverage (issue 19, H4) --------------------------
+
+
+def trust_enrolling_app(database_url: str, connector, graph, **extra: str):
+    """`enrolling_app` serving the example two-school trust (or a copy of it, given as
+    CHAPERONE_POLICY_FILE), its people at the Graph stand-in."""
+    script_trust_people(graph)
+    return enrolling_app(database_url, connector, graph, **{"CHAPERONE_POLICY_FILE": str(TRUST_FILE), **extra})
+
+
+def call_participant(person, joined, left) -> tuple:
+    """One participant of a call record at the Graph stand-in (`graph.add_call_record`)."""
+    return (person.aad_object_id, person.name, person.tenant_id, joined, left)

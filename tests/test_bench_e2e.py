@@ -58,6 +58,8 @@ def test_the_quick_0900_scenario_prints_alert_latency_stored_events_and_rss():
     out = bench("--trust")
     for line in (
         "09:00: 6 lessons of 30",
+        " 50 school(s) in one trust (each lesson's staff in its school's staff group)",
+        "  placement: 6 of 6 lessons placed in their own school by staff group\n",
         "  HTTP: p50 ",
         "meetingStart -> SLT alert (during the 09:00 scenario)",
         "  stored: ",
