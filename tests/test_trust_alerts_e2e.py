@@ -9,67 +9,15 @@ import pytest
 from domain.conversations import AlertPurpose
 from domain.messages import MessageKind
 from domain.placement import Placement
-from standins.teams import Meeting, Person
 
 from .helpers import (
-    BROOK_DSL, BROOK_PUPIL, BROOK_READING, BROOK_SLT, BROOK_TEACHER, MATHS, PUPIL_A, T0, TEACHER, TRUST_FILE, TRUST_LEAD, VALENCE_DSL,
-    VALENCE_SLT, all_text, minutes, rows, run_app, script_trust_people, trust_env,
+    BROOK_CHANNEL, BROOK_DSL, BROOK_PUPIL, BROOK_READING, BROOK_SLT, BROOK_TEACHER, BROOK_TEAM, MATHS, TRUST_CHANNEL, TRUST_FILE,
+    TRUST_LEAD, TRUST_TEAM, UNPLACED, UNPLACED_TEACHER, VALENCE_CHANNEL, VALENCE_DSL, VALENCE_SLT, VALENCE_TEAM, act_on_alert,
+    alerts_of, all_text, both_schools_alerting, channel_posts, personal_posts, rows, run_app, run_lessons, say, script_trust_people,
+    trust_env,
 )
 
 pytestmark = pytest.mark.e2e
-
-# --- Trust alerts (issue 19): each school's channel, and the trust's -------------------------
-VALENCE_TEAM, VALENCE_CHANNEL = "19:team-valence-slt@thread.tacv2", "19:valence-alerts@thread.tacv2"
-BROOK_TEAM, BROOK_CHANNEL = "19:team-brook-slt@thread.tacv2", "19:brook-alerts@thread.tacv2"
-TRUST_TEAM, TRUST_CHANNEL = "19:team-trust@thread.tacv2", "19:trust-alerts@thread.tacv2"
-# 17:30 on a Monday: after both schools' hours (Valence 08:00-17:00, Brook 08:30-15:30), so
-# each lesson breaches its own school's operating hours at its start.
-AFTER_HOURS = T0 + minutes(8 * 60 + 30)
-UNPLACED_TEACHER = Person("Mr Ed Visitor", "aad-teacher-0901", role="Organizer")  # in no school's staff group
-UNPLACED = Meeting("19:meeting_unplaced@thread.v2", "Holiday club", UNPLACED_TEACHER)
-
-
-def channel_posts(connector, channel_id: str) -> list[dict]:
-    """Cards Chaperone posted in a team channel (new posts, as alerts are)."""
-    return [c.body["activity"] for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
-            and (c.body.get("channelData") or {}).get("channel", {}).get("id") == channel_id]
-
-
-def personal_posts(connector, aad_object_id: str) -> list[dict]:
-    """What Chaperone sent in a 1:1 chat it started with this person."""
-    return [c.body["activity"] for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
-            and [m.get("id") for m in c.body.get("members") or []] == [aad_object_id]]
-
-
-async def say(app, connector, command: str, person: Person, team: str, channel: str) -> str:
-    """Type a command in a team channel; Chaperone's one answer."""
-    before = len(connector.sent_activities())
-    teams = app.teams
-    status, _ = await teams.post(teams.channel_message(command, person, team_id=team, channel_id=channel))
-    assert status == 200
-    [answer] = connector.sent_activities()[before:]
-    return answer["text"]
-
-
-async def run_lessons(app, connector, *meetings: Meeting) -> dict:
-    """Each meeting starts after hours with its organizer and a pupil; the lessons by meeting id."""
-    people = {MATHS.id: [TEACHER, PUPIL_A], BROOK_READING.id: [BROOK_TEACHER, BROOK_PUPIL], UNPLACED.id: [UNPLACED_TEACHER, PUPIL_A]}
-    activities = []
-    for meeting in meetings:
-        connector.add_meeting(meeting.id, meeting.info(AFTER_HOURS, AFTER_HOURS + minutes(40)))
-        activities += [app.teams.meeting_start(meeting, AFTER_HOURS), app.teams.join(meeting, people[meeting.id], AFTER_HOURS + minutes(1))]
-    await app.post_all(activities)
-    return {l.meeting_id: l for l in await app.services.lessons.list_lessons()}
-
-
-async def alerts_of(app, lesson) -> list:
-    return [m for m in await app.services.outbox.all(lesson.id) if m.kind is MessageKind.slt_alert]
-
-
-async def both_schools_alerting(app, connector) -> dict:
-    await say(app, connector, "set alert channel", VALENCE_SLT, VALENCE_TEAM, VALENCE_CHANNEL)
-    await say(app, connector, "set alert channel", BROOK_SLT, BROOK_TEAM, BROOK_CHANNEL)
-    return await run_lessons(app, connector, MATHS, BROOK_READING)
 
 
 async def test_each_schools_alert_goes_to_its_own_channel(trust_app, connector):
@@ -136,15 +84,6 @@ async def test_set_alert_channel_is_each_schools_own(any_trust_app, connector):
     assert "Breach alerts for Valence School" in status and "Brook" not in status
 
 
-async def _act(app, verb: str, message, person: Person, **extra) -> dict:
-    teams = app.teams
-    status, body = await teams.post(teams.card_action(verb, {"alertId": message.id, "lessonId": message.lesson_id, **extra}, person,
-                                                      conversation_id=message.conversation_id, conversation_type="channel",
-                                                      reply_to_id=message.activity_id))
-    assert status == 200
-    return body
-
-
 async def test_a_school_leader_cannot_act_on_another_schools_alert(any_trust_app, connector):
     app = any_trust_app
     lessons = await both_schools_alerting(app, connector)
@@ -153,7 +92,7 @@ async def test_a_school_leader_cannot_act_on_another_schools_alert(any_trust_app
 
     for verb, extra in (("acknowledge", {}), ("resolve", {}), ("recordException", {"reason": "approved", "expires": "2099-12-18"})):
         for person in (BROOK_SLT, BROOK_DSL):
-            refused = await _act(app, verb, valence_alert, person, **extra)
+            refused = await act_on_alert(app, verb, valence_alert, person, **extra)
             assert refused["type"] == "application/vnd.microsoft.activity.message", refused
             assert "another school's" in refused["value"] and "Nothing was changed" in refused["value"]
     state = await app.services.outbox.alert_state(valence_alert.id)
@@ -165,7 +104,7 @@ async def test_a_school_leader_cannot_act_on_another_schools_alert(any_trust_app
     assert {r["school_id"] for r in refusals} == {"valence"} and {r["target"] for r in refusals} == {f"message:{valence_alert.id}"}
 
     # Valence's own DSL acts on it.
-    done = await _act(app, "acknowledge", valence_alert, VALENCE_DSL)
+    done = await act_on_alert(app, "acknowledge", valence_alert, VALENCE_DSL)
     assert done["type"] == "application/vnd.microsoft.card.adaptive" and "Acknowledged by Lisa Kavanagh" in all_text(done["value"])
     [entry] = [r for r in await rows(app.services.engine, "audit_log") if r["action"] == "alert.acknowledge"]
     assert (entry["actor"], entry["school_id"]) == (VALENCE_DSL.aad_object_id, "valence")
@@ -174,15 +113,15 @@ async def test_a_school_leader_cannot_act_on_another_schools_alert(any_trust_app
 async def test_an_acting_trust_lead_may_act_on_a_schools_alert(trust_app, connector):
     lessons = await both_schools_alerting(trust_app, connector)
     [brook_alert, *_] = await alerts_of(trust_app, lessons[BROOK_READING.id])
-    done = await _act(trust_app, "acknowledge", brook_alert, TRUST_LEAD)
+    done = await act_on_alert(trust_app, "acknowledge", brook_alert, TRUST_LEAD)
     assert "Acknowledged by Helen Ward" in all_text(done["value"])
     assert (await trust_app.services.outbox.alert_state(brook_alert.id)).acknowledged_by == "Helen Ward"
     # An exception is the school's to approve: Brook's policy does not name the trust lead.
-    refused = await _act(trust_app, "recordException", brook_alert, TRUST_LEAD, reason="approved", expires="2099-12-18")
+    refused = await act_on_alert(trust_app, "recordException", brook_alert, TRUST_LEAD, reason="approved", expires="2099-12-18")
     assert "Only SLT and the DSL named in the policy can approve exceptions" in refused["value"]
     assert await rows(trust_app.services.engine, "exceptions") == []
     # Brook's SLT records one: kept as Brook's, under Brook's policy.
-    recorded = await _act(trust_app, "recordException", brook_alert, BROOK_SLT, reason="approved by the head", expires="2099-12-18")
+    recorded = await act_on_alert(trust_app, "recordException", brook_alert, BROOK_SLT, reason="approved by the head", expires="2099-12-18")
     assert "recorded by Priya Shah" in all_text(recorded["value"])
     exceptions = await rows(trust_app.services.engine, "exceptions")
     assert exceptions and {(r["school_id"], r["approved_by"]) for r in exceptions} == {("brook", BROOK_SLT.aad_object_id)}
@@ -200,7 +139,7 @@ async def test_a_read_only_trust_lead_is_refused(database_url, connector, graph,
     async with run_app(env, connector.url) as app:
         lessons = await both_schools_alerting(app, connector)
         [valence_alert, *_] = await alerts_of(app, lessons[MATHS.id])
-        refused = await _act(app, "acknowledge", valence_alert, TRUST_LEAD)
+        refused = await act_on_alert(app, "acknowledge", valence_alert, TRUST_LEAD)
         assert "read the schools' records, not act on their alerts" in refused["value"] and "Nothing was changed" in refused["value"]
         assert (await app.services.outbox.alert_state(valence_alert.id)).acknowledged_at is None
         [entry] = [r for r in await rows(app.services.engine, "audit_log") if r["action"] == "alert.refused"]
