@@ -3,8 +3,8 @@ and the card that comes back.
 
 Only the SLT and DSL the alert's school's policy names (and, in a trust, the trust leads who
 act) may act on its breach alerts; anyone else gets a clear refusal and nothing changes, and a
-leader of another school (or a read-only trust lead) who tries is audited. An action names the message it acts on (`alertId`,
-`warningId`): a missing or unknown id, or a message of the wrong kind, is refused with a 4xx
+leader of another school (or a read-only trust lead) who tries is audited. An action names
+the message it acts on (`alertId`, `warningId`): a missing or unknown id, or a message of the wrong kind, is refused with a 4xx
 and nothing is written. Every action that changes a record is audited.
 """
 
@@ -282,6 +282,13 @@ class CardActions:
     async def _refreshed(self, turn_context: TurnContext, message: Message) -> InvokeResponse:
         card = await self._composer.compose(message)
         await self._outbox.set_card(message.id, card)
+        if message.conversation_id and turn_context.activity.conversation.id != message.conversation_id:
+            # Pressed elsewhere (a trust lead's escalation card): the school's own post is
+            # updated by the worker, where it was posted.
+            await self._outbox.queue_refresh(message.id)
+            self._worker.wake()
+            await self._refresh_for_everyone(turn_context, turn_context.activity.reply_to_id, card, message.summary)
+            return card_response(card)
         await self._refresh_for_everyone(turn_context, message.activity_id, card, message.summary)
         return card_response(card)
 

@@ -94,6 +94,11 @@ async def test_the_acting_lead_acknowledges_from_the_escalation(trust_app, conne
     status, body = await teams.post(teams.card_action("acknowledge", ack["data"], TRUST_LEAD, conversation_id=escalated.conversation_id,
                                                       conversation_type="channel", reply_to_id=escalated.activity_id))
     assert status == 200 and "Acknowledged by Helen Ward" in all_text(body["value"])
+    # The card in Valence's channel is updated too, where it was posted.
+    await trust_app.idle()
+    acked = next(a for a in alerts if str(a.id) == str(ack["data"]["alertId"]))
+    puts = [c for c in connector.requests("PUT", "/v3/conversations/") if c.path.endswith(f"/activities/{acked.activity_id}")]
+    assert puts and "Acknowledged by Helen Ward" in all_text(puts[-1].body)
     [entry] = [r for r in await rows(trust_app.services.engine, "audit_log") if r["action"] == "alert.acknowledge"]
     assert (entry["actor"], entry["school_id"]) == (TRUST_LEAD.aad_object_id, "valence")
 
