@@ -4,8 +4,9 @@ and the card that comes back.
 Only the SLT and DSL the alert's school's policy names (and, in a trust, the trust leads who
 act) may act on its breach alerts; anyone else gets a clear refusal and nothing changes, and a
 leader of another school (or a read-only trust lead) who tries is audited. An action names
-the message it acts on (`alertId`, `warningId`): a missing or unknown id, or a message of the wrong kind, is refused with a 4xx
-and nothing is written. Every action that changes a record is audited.
+the message it acts on (`alertId`, `warningId`): a missing or unknown id, or a message of the
+wrong kind, is refused with a 4xx and nothing is written. Every action that changes a record
+is audited.
 """
 
 from __future__ import annotations
