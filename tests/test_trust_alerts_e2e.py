@@ -197,3 +197,13 @@ async def test_help_names_the_trust(trust_app, connector):
     assert status == 200
     [answer] = connector.sent_activities()
     assert "Riverside Learning Trust" in answer["text"] and "set alert channel SCHOOL" in answer["text"]
+
+
+async def test_the_welcome_names_the_persons_school_or_the_trust(trust_app, connector):
+    teams = trust_app.teams
+    for person, name in ((BROOK_SLT, "Brook Primary School"), (BROOK_TEACHER, "Riverside Learning Trust")):
+        before = len(connector.sent_activities())
+        status, _ = await teams.post(teams.installation(person))
+        assert status == 200
+        [welcome] = connector.sent_activities()[before:]
+        assert all_text(welcome["attachments"][0]["content"]).startswith(f"Chaperone for {name}\n"), person
