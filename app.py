@@ -66,6 +66,7 @@ from store.db import create_engine, migrate, ping
 from store.directory_cache import DirectoryCache
 from store.event_log import EventLog, EventLogReader
 from store.findings import FindingStore
+from store.job_wakeups import JobWakeups
 from store.jobs import JobStore
 from store.lessons import LessonStore
 from store.outbox import Outbox
@@ -119,10 +120,12 @@ class Services:
     subscriptions: GraphSubscriptions
     coverage_summary: CoverageSummary
     escalation: AlertEscalation
+    wakeups: JobWakeups
 
     async def close(self) -> None:
         await self.event_log.close()
         await self.worker.stop()
+        await self.wakeups.close()
         await self.http.close()
         await self.tokens.close()
         await self.graph.close()
@@ -135,7 +138,10 @@ def as_schools(policy: Policy | Schools) -> Schools:
     return policy if isinstance(policy, Schools) else Schools.single(policy)
 
 
-async def build_services(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None) -> Services:
+async def build_services(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None,
+                         run_worker: bool | None = None) -> Services:
+    """Everything one running Chaperone holds. `run_worker` (default: the setting) starts the
+    job worker; a front that only answers Teams leaves it to `python app.py worker` processes."""
     schools = as_schools(policy)
     policy = schools.default
     engine = create_engine(settings.database_url)
@@ -225,13 +231,17 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     await unmonitored.start_schedule()
     await coverage_summary.start_schedule()
     await escalation.start_schedule()
-    worker.start()
+    wakeups = JobWakeups(engine, worker.wake)
+    if run_worker if run_worker is not None else settings.run_worker:
+        # Work queued by another process (an HTTP front) wakes this worker at once (PostgreSQL).
+        await wakeups.start()
+        worker.start()
     return Services(
         settings=settings, schools=schools, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
-        coverage_summary=coverage_summary, escalation=escalation,
+        coverage_summary=coverage_summary, escalation=escalation, wakeups=wakeups,
     )
 
 

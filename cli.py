@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from config.policy import Person, Policy
 from config.settings import Settings
 from config.trust import Schools
-from config.startup import StartupError, read_policy, read_settings
+from config.startup import StartupError, read_policy, read_schools, read_settings
 from importers.common import ImportProblems
 
 if TYPE_CHECKING:  # imported lazily at run time, like every command's dependencies
@@ -72,10 +72,42 @@ def serve(args: argparse.Namespace) -> int:
 
     from app import create_app, server_options
 
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust's
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
-    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    if not settings.run_worker:
+        log.info("CHAPERONE_RUN_WORKER is off: this process answers Teams; `python app.py worker` processes do the work")
+    web.run_app(create_app(settings, schools), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    return 0
+
+
+@subcommand("worker", "run a job worker only (no HTTP): derive, judge and alert for `serve` processes with CHAPERONE_RUN_WORKER=0")
+def worker_command(args: argparse.Namespace) -> int:
+    import signal
+
+    from config.settings import LogFormat
+    from telemetry import logs
+
+    settings = read_settings()
+    logs.configure(settings.log_format is LogFormat.json, settings.log_level)
+    schools = read_schools(settings)
+
+    async def run() -> None:
+        from app import build_services
+
+        services = await build_services(settings, schools, run_worker=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker %s running (%s)", services.worker.instance, "woken by PostgreSQL notifications"
+                 if services.engine.dialect.name == "postgresql" else f"polling every {settings.job_poll_seconds:g} s")
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    asyncio.run(run())
     return 0
 
 
@@ -763,8 +795,12 @@ def doctor_command(args: argparse.Namespace) -> int:
     checks = [Check("settings", Level.ok, f"read ({'dev mode' if settings.dev_mode else 'authentication on'})")]
     policy = None
     try:
-        policy = read_policy(settings)
-        checks.append(Check("policy file", Level.ok, f"{policy.school.name}, {len(policy.clause_maps)} AUP document(s) adopted"))
+        policy = read_schools(settings)
+        if policy.is_trust:
+            checks.append(Check("policy file", Level.ok, f"{policy.name}: {len(policy)} schools ({', '.join(p.school.name for p in policy)}), "
+                                                         f"and the default policy for lessons no school claims"))
+        else:
+            checks.append(Check("policy file", Level.ok, f"{policy.default.school.name}, {len(policy.default.clause_maps)} AUP document(s) adopted"))
     except StartupError as exc:
         checks.append(Check("policy file", Level.problem, str(exc), "fix the policy file (policy.example.toml is commented)"))
     checks += asyncio.run(examine(settings, policy, args.organizer))
