@@ -52,6 +52,7 @@ from service.chats_report import StaffPupilChatsReport
 from service.compose import CardComposer
 from service.coverage import CoverageSummary
 from service.enrolment import EnrolmentService
+from service.escalation import AlertEscalation
 from service.subscriptions import GraphSubscriptions, NotificationError, parse_notifications
 from service.unmonitored import UnmonitoredSessions
 from service.monitor import LessonMonitor
@@ -118,6 +119,7 @@ class Services:
     unmonitored: UnmonitoredSessions
     subscriptions: GraphSubscriptions
     coverage_summary: CoverageSummary
+    escalation: AlertEscalation
     wakeups: JobWakeups
 
     async def close(self) -> None:
@@ -166,9 +168,11 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     notifier = Notifier(adapter, conversations, settings)
 
     # Outbound: cards composed from stored facts, delivered from the outbox.
-    composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, policy=policy)
+    composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, schools=schools)
     Delivery(outbox=outbox, lessons=lessons, composer=composer, notifier=notifier, connector=connector, worker=worker,
-             policy=policy, settings=settings)
+             schools=schools, settings=settings)
+    escalation = AlertEscalation(outbox=outbox, lessons=lessons, conversations=conversations, schools=schools)
+    escalation.schedule(worker, jobs)
 
     # The lesson service: follow each lesson, judge it, decide whom to tell.
     people = PeopleDirectory(graph, staff_groups=schools.staff_group_ids, pupil_groups=schools.pupil_group_ids,
@@ -207,14 +211,14 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
-                          worker=worker, policy=policy)
-    commands = Commands(conversations=conversations, signing=signing, policy=policy)
+                          worker=worker, schools=schools)
+    commands = Commands(conversations=conversations, signing=signing, schools=schools)
     adapter.ingest_meeting_events(MeetingEventIngest(
         log_writer=event_log, log_reader=EventLogReader(engine), monitor=monitor, conversations=conversations, worker=worker,
         school_tenant=schools.tenants,
     ))
     bot = ChaperoneBot(conversations=conversations, actions=actions, commands=commands, signing=signing,
-                       policy=policy)
+                       schools=schools)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
     tab = build_tab(http=http, services=tab_services(engine, policy, exceptions, signatures, signing,
                                                                tab_settings or TabSettings.for_app(settings)))
@@ -226,6 +230,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     await subscriptions.start_schedule()
     await unmonitored.start_schedule()
     await coverage_summary.start_schedule()
+    await escalation.start_schedule()
     wakeups = JobWakeups(engine, worker.wake)
     if run_worker if run_worker is not None else settings.run_worker:
         # Work queued by another process (an HTTP front) wakes this worker at once (PostgreSQL).
@@ -236,7 +241,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
-        coverage_summary=coverage_summary, wakeups=wakeups,
+        coverage_summary=coverage_summary, escalation=escalation, wakeups=wakeups,
     )
 
 
