@@ -190,9 +190,11 @@ async def prepare_schools(services, schools: Schools, teams: TeamsSimulator) -> 
         for person in people:
             await services.signatures.sign(aad_object_id=person.aad_object_id, tenant_id=teams.tenant_id, name=person.name,
                                            position="Teacher", version=document.version, sha256=document.sha256, school_id=school)
-    # Each school's SLT member (and the trust's lead) chooses their own alert channel.
-    for team, channel, leader in CHANNELS.values():
-        await _expect_ok(teams, teams.channel_message("set alert channel", leader, team_id=team, channel_id=channel))
+    # Each school's SLT member chooses their own school's alert channel; the trust's lead, who
+    # could choose any school's, names the trust's own (for the lessons no school claims).
+    for school, (team, channel, leader) in CHANNELS.items():
+        command = "set alert channel" if schools.known(school) else f"set alert channel {school}"
+        await _expect_ok(teams, teams.channel_message(command, leader, team_id=team, channel_id=channel))
 
 
 async def follow_the_trust_day(database_url: str | None = None) -> TrustDemoReport:
