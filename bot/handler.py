@@ -60,7 +60,7 @@ class ChaperoneBot(TeamsActivityHandler):
         log.info("installed in %s %s", scope_of(activity), activity.conversation.id)
         if scope_of(activity) == "personal" and conversation.newly_installed:
             name = self._school_name_for(events.sender_of(activity).aad_object_id)
-            welcome = aup_cards.welcome_card(name, self._signing.document)
+            welcome = aup_cards.welcome_card(name, self._signing.document, offered=self._signing.offered)
             await turn_context.send_activity(card_activity(welcome, f"Welcome to Chaperone for {name}"))
 
     def _school_name_for(self, aad_object_id: str | None) -> str:

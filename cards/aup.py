@@ -105,8 +105,9 @@ def reminder_card(document: AupDocument, school: SchoolAup | None = None) -> dic
     )
 
 
-def welcome_card(school: str, document: AupDocument | None) -> dict:
-    """Sent when someone adds Chaperone in a personal chat."""
+def welcome_card(school: str, document: AupDocument | None, offered: bool = False) -> dict:
+    """Sent when someone adds Chaperone in a personal chat. In a trust (`document` None, each
+    school with its own AUP, `offered`), the button opens the AUP of the person's own school."""
     body = [
         heading(f"Chaperone for {school}"),
         text("Chaperone checks live lessons in Teams against the school's Remote Learning Acceptable Use Policy, "
@@ -117,4 +118,7 @@ def welcome_card(school: str, document: AupDocument | None) -> dict:
     if document is not None:
         body.append(text(f"Staff: please read and sign the {document.title} (version {document.version})."))
         actions.append(execute("Read and sign the AUP", "openAup", {"version": document.version}))
+    elif offered:
+        body.append(text("Staff: please read and sign your school's Remote Learning AUP."))
+        actions.append(execute("Read and sign the AUP", "openAup", {}))
     return card(body, actions)

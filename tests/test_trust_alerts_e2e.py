@@ -207,3 +207,10 @@ async def test_the_welcome_names_the_persons_school_or_the_trust(trust_app, conn
         assert status == 200
         [welcome] = connector.sent_activities()[before:]
         assert all_text(welcome["attachments"][0]["content"]).startswith(f"Chaperone for {name}\n"), person
+        # Each school has its own AUP: the welcome's button opens the person's own school's.
+        content = welcome["attachments"][0]["content"]
+        assert "please read and sign your school's Remote Learning AUP" in all_text(content)
+        [sign] = [a for a in content["actions"] if a.get("verb") == "openAup"]
+    chat = teams.installation(BROOK_TEACHER)["conversation"]["id"]
+    status, opened = await teams.post(teams.card_action("openAup", sign["data"], BROOK_TEACHER, conversation_id=chat))
+    assert status == 200 and "Brook Primary School" in all_text(opened["value"])
