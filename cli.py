@@ -181,6 +181,9 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run Chaperone as an HTTP front (CHAPERONE_RUN_WORKER=0) and this many `app.py worker` processes "
+                             "(PostgreSQL; default 0: one process does both)")
 
 
 @subcommand("bench", "measure issue 14's figures: bare aiohttp vs Chaperone (authentication on), printed not asserted", _bench_arguments)
@@ -189,7 +192,7 @@ def bench_command(args: argparse.Namespace) -> int:
 
     schools = args.schools if args.schools is not None else (50 if args.trust else 1)
     common = dict(overload=args.overload, trust=args.trust, schools=max(1, schools), database=args.database,
-                  clients=args.clients, graph_latency=args.graph_latency)
+                  clients=args.clients, graph_latency=args.graph_latency, workers=max(0, args.workers))
     if args.quick:
         opts = Options.quick_run(**common)
     else:

@@ -69,6 +69,8 @@ class Options:
     settle_timeout: float = 180.0
     database: str | None = None
     quick: bool = False
+    # Worker processes beside Chaperone's HTTP front (CHAPERONE_RUN_WORKER=0); 0: one process does both.
+    workers: int = 0
 
     @classmethod
     def quick_run(cls, **kw) -> "Options":
@@ -172,19 +174,39 @@ class Cloud:
 class Server:
     running: list["Server"] = []
 
-    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 workers: int = 0) -> None:
         self.name = name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as sink:  # its log lines would drown the figures
+            if workers:
+                env = {**env, "CHAPERONE_RUN_WORKER": "0"}
             self.process = subprocess.Popen(argv + ([str(self.port)] if env is None else []), cwd=ROOT, env=env,
                                             stdout=sink, stderr=subprocess.STDOUT)
+            # `python app.py worker` processes beside the front, on the same database.
+            self.workers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker"], cwd=ROOT, env=env,
+                                             stdout=sink, stderr=subprocess.STDOUT) for _ in range(workers)]
         Server.running.append(self)
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """The front and its worker processes: the server's CPU and memory are all of theirs."""
+        return [self.process.pid] + [w.pid for w in self.workers]
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in self.pids)
+
+    def rss(self) -> str:
+        if not self.workers:
+            return f"{rss_mb(self.pid):.0f} MB"
+        sizes = [rss_mb(p) for p in self.pids]
+        return f"{sum(sizes):.0f} MB (front {sizes[0]:.0f} MB, workers " + " + ".join(f"{s:.0f}" for s in sizes[1:]) + " MB)"
 
     async def healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -202,12 +224,14 @@ class Server:
         raise RuntimeError(f"{self.name} did not become healthy in time")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        for process in [self.process, *self.workers]:
+            if process.poll() is None:
+                process.terminate()
+        for process in [self.process, *self.workers]:
             try:
-                self.process.wait(15)
+                process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
 
 
 def bench_policy(workdir: Path) -> Path:
@@ -328,14 +352,14 @@ async def drive(server: Server, cloud: Cloud, school: School, items: list[Item],
 async def phase(name: str, server: Server, cloud: Cloud, school: School, items: list[Item], *, mode: str, opts: Options,
                 db: Database | None, tag: str) -> Phase:
     stored_before = await db.events() if db else None
-    ours = [server.pid, cloud.process.pid, os.getpid()] + [s.pid for s in Server.running if s is not server]
+    ours = [*server.pids, cloud.process.pid, os.getpid()] + [p for s in Server.running if s is not server for p in s.pids]
     ours_before, machine_before, wall_before = sum(map(cpu_seconds, ours)), machine_busy_seconds(), time.monotonic()
-    cpu_before = cpu_seconds(server.pid)
+    cpu_before = server.cpu()
     load = await drive(server, cloud, school, items, mode=mode, opts=opts, tag=tag)
-    cpu_during = cpu_seconds(server.pid) - cpu_before
-    settled = await settle(server.pid, db, opts.settle_timeout)
+    cpu_during = server.cpu() - cpu_before
+    settled = await settle(server.pids, db, opts.settle_timeout)
     ours_used = sum(map(cpu_seconds, ours)) - ours_before + load.client_cpu_total
-    result = Phase(name, load, cpu=cpu_seconds(server.pid) - cpu_before, cpu_during=cpu_during, settled=settled,
+    result = Phase(name, load, cpu=server.cpu() - cpu_before, cpu_during=cpu_during, settled=settled,
                    others=max(0.0, machine_busy_seconds() - machine_before - ours_used), wall=time.monotonic() - wall_before)
     if db:
         result.table = db.table
@@ -463,7 +487,7 @@ async def run_bench(opts: Options) -> int:
             policy = bench_trust(workdir, policy, school)
         chaperone_port = free_port()
         chaperone = Server("chaperone", [sys.executable, str(ROOT / "app.py"), "serve"], workdir / "chaperone.log",
-                           env=chaperone_env(cloud, database_url, policy, chaperone_port), port=chaperone_port)
+                           env=chaperone_env(cloud, database_url, policy, chaperone_port), port=chaperone_port, workers=opts.workers)
         if not opts.trust:
             bare = Server("bare aiohttp", [sys.executable, "-m", "demo.bench_bare"], workdir / "bare.log")
             await bare.healthy()
@@ -474,7 +498,8 @@ async def run_bench(opts: Options) -> int:
         print(f"Chaperone benchmark, run {run}: authentication ON, database {database_url.split('@')[-1]}, "
               f"Graph latency {opts.graph_latency * 1000:.0f} ms, {lessons.next} lessons ({lessons.next * SEATS} people) "
               f"registered; 1 lesson in {opts.breach_every} has its lobby open (an SLT alert); event table: {table}; "
-              f"Chaperone's log: {chaperone.log}",
+              f"Chaperone's log: {chaperone.log}"
+              + (f"; {opts.workers} worker process(es) beside the HTTP front (CHAPERONE_RUN_WORKER=0)" if opts.workers else ""),
               flush=True)
         if opts.trust:
             return await trust(opts, school, cloud, chaperone, db, plan)
@@ -534,7 +559,7 @@ async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, ch
         reports[name](opts, *pair)
 
     lessons_open = await db.lessons()
-    out(f"\nRSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {lessons_open} open lessons "
+    out(f"\nRSS: chaperone {chaperone.rss()} with {lessons_open} open lessons "
         f"(bare aiohttp {rss_mb(bare.pid):.0f} MB)")
     return 0
 
@@ -621,7 +646,7 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     out(f"  {cpu_line(p)}")
     out(f"  Graph requests: {stats['graph']} in all, {stats['graph'] / max(len(lessons), 1):.2f} per lesson, "
         f"{stats['graph'] / max(len(lessons) * SEATS, 1):.2f} per person ({shapes(stats)})")
-    out(f"  RSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {await db.lessons()} open lessons")
+    out(f"  RSS: chaperone {chaperone.rss()} with {await db.lessons()} open lessons")
     if school.is_trust:
         out(f"  {placement_line(await db.placements(), school)}")
     out(f"  {interference(p)}")

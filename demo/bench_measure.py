@@ -106,15 +106,15 @@ class Settled:
     due_jobs: int | None
 
 
-async def settle(pid: int, db: Database | None, timeout: float, quiet_cpu: float = 0.03) -> Settled:
-    """Wait until the server's follow-up work is done: no job due and unfinished, and the
-    process using under `quiet_cpu` of a core over a second. Bounded by `timeout`."""
+async def settle(pids: list[int], db: Database | None, timeout: float, quiet_cpu: float = 0.03) -> Settled:
+    """Wait until the server's follow-up work is done: no job due and unfinished, and its
+    processes using under `quiet_cpu` of a core each over a second. Bounded by `timeout`."""
     began = time.monotonic()
     due: int | None = None
     while time.monotonic() - began < timeout:
-        before = cpu_seconds(pid)
+        before = sum(map(cpu_seconds, pids))
         await asyncio.sleep(1.0)
-        busy = cpu_seconds(pid) - before
+        busy = (sum(map(cpu_seconds, pids)) - before) / len(pids)
         due = await db.due_jobs() if db else 0
         if busy < quiet_cpu and not due:
             return Settled(time.monotonic() - began, True, due)
