@@ -13,9 +13,10 @@ from .slt_alert import ACKNOWLEDGE, RESOLVE
 
 
 def escalation_card(trust_name: str, policy: Policy, lesson: Lesson | None, rules: list[str], sent_at: datetime, now: datetime,
-                    alert_id: int) -> dict:
-    """`policy`: the school whose alert it is; `rules`: the titles of the rules it raised. The
-    buttons act on the school's alert itself (a lead who only reads is refused there)."""
+                    alert_id: int, undelivered: str | None = None) -> dict:
+    """`policy`: the school whose alert it is; `rules`: the titles of the rules it raised;
+    `undelivered`: why the alert never reached the school (then `sent_at` is when it was raised).
+    The buttons act on the school's alert itself (a lead who only reads is refused there)."""
     zone = policy.school.zone
     waited = max(0, int((now - sent_at).total_seconds() // 60))
     title = (lesson.title if lesson else None) or "a live lesson"
@@ -24,14 +25,18 @@ def escalation_card(trust_name: str, policy: Policy, lesson: Lesson | None, rule
         ("Lesson", title),
         ("Organizer", (lesson.organizer_name or lesson.organizer_aad_id or "unknown") if lesson else "unknown"),
         ("Rule" if len(rules) == 1 else "Rules", ", ".join(rules) or "none (an unmonitored session)"),
-        ("Alert sent", local_time(sent_at, zone, "%A %d %B %Y, %H:%M")),
+        ("Alert raised" if undelivered else "Alert sent", local_time(sent_at, zone, "%A %d %B %Y, %H:%M")),
         ("Unacknowledged for", plural(waited, "minute", "minutes")),
     ]
+    if undelivered:
+        rows.append(("Not delivered", undelivered))
     data = {"alertId": alert_id, "lessonId": lesson.id if lesson else None}
     return card(
         [
             heading(f"Escalated: {policy.school.name} breach alert not acknowledged", color="Attention"),
-            text(f"Nobody at {policy.school.name} has acknowledged, resolved or recorded an exception for this breach alert "
+            text(f"The breach alert never reached {policy.school.name}'s senior leaders, so {trust_name}'s safeguarding leads are told."
+                 if undelivered else
+                 f"Nobody at {policy.school.name} has acknowledged, resolved or recorded an exception for this breach alert "
                  f"since it was sent, so {trust_name}'s safeguarding leads are told.", subtle=True),
             facts(rows),
         ],

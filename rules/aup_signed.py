@@ -16,7 +16,7 @@ def evaluate(snapshot: LessonSnapshot, policy: Policy) -> list[Finding]:
         return [RULE.finding(snapshot, policy, Status.passed, "no staff identified yet")]
     if snapshot.aup_signed is None:
         return [RULE.finding(snapshot, policy, Status.could_not_verify, "AUP signatures could not be checked",
-                             reason="the policy names no AUP for staff to sign ([aup])")]
+                             reason=snapshot.aup_unknown_because or "the policy names no AUP for staff to sign ([aup])")]
     unsigned = sorted(snapshot.name_of(p) for p in staff if p not in snapshot.aup_signed)
     if unsigned:
         return [RULE.finding(snapshot, policy, Status.failed, f"not signed the current AUP: {', '.join(unsigned)}",

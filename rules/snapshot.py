@@ -44,6 +44,8 @@ class LessonSnapshot(BaseModel):
     consent_kinds: frozenset[str] = frozenset()
     # Staff who signed the current AUP version; None: no signature register yet.
     aup_signed: frozenset[str] | None = None
+    # Why the signatures could not be checked, when not because the policy names no AUP.
+    aup_unknown_because: str | None = None
 
     # ---- the roster ---------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from config.trust import Schools
 from domain.aup import AupDocument
 from domain.findings import Finding, StoredFinding
 from domain.lesson import Lesson
+from domain.placement import Placement
 from rules import recording_kept, registry
 from rules.snapshot import Fact, LessonSnapshot, Moment
 from store.findings import FindingStore, Recorded
@@ -80,7 +81,9 @@ class LessonAssessor:
             consent_kinds = await self._school_data.consent_kinds(school_id=school)
         signed = None
         aup = self._aups.get(school)
-        if Fact.signatures in needs and aup:
+        # A 'school unknown' lesson's staff signed their own schools' AUPs, not the default
+        # policy's: whether they signed cannot be told, so the rule says so.
+        if Fact.signatures in needs and aup and lesson.placement is not Placement.unknown:
             # Staff present who signed the school's current version; None when it has no AUP set up.
             present = {a.aad_object_id for a in lesson.attendance if a.aad_object_id} | {lesson.organizer_aad_id} - {None}
             signed = frozenset(await self._signatures.signed_by(aup.version, present, school_id=school))
@@ -95,12 +98,19 @@ class LessonAssessor:
             consents=consents,
             consent_kinds=consent_kinds,
             aup_signed=signed,
+            aup_unknown_because=("the lesson's school is not known: its staff sign their own schools' AUPs"
+                                 if lesson.placement is Placement.unknown else None),
         )
 
     async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> Recorded:
         """Evaluate the rules for `moment` (on `lesson` when the caller has just read it, with its
         register); returns what changed (new breaches, cleared ones)."""
         lesson = lesson or await self._lessons.get(lesson_id)
+        if lesson.placement is Placement.pending:
+            # A trust's lesson not yet placed: judged once its school is known (and at the
+            # latest at its end, as 'school unknown'), never first by another school's policy.
+            log.info("lesson %s: not judged yet: its school is not known yet", lesson.id)
+            return Recorded(new=[], cleared=[], failing=set())
         at = at or latest_event(lesson) or utcnow()
         snapshot = await self.snapshot(lesson, moment, at)
         findings = registry.evaluate(snapshot, self.policy_for(lesson))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from cards.escalation import escalation_card
 from config.trust import Schools
-from domain.messages import Destination, Message, MessageKind
+from domain.messages import DeliveryStatus, Destination, Message, MessageKind
 from jobs.worker import Worker
 from rules.registry import BY_ID
 from store.conversations import ConversationStore
@@ -90,7 +90,11 @@ class AlertEscalation:
         policy = self._schools.get(alert.school_id)
         lesson = await self._lessons.find(alert.lesson_id) if alert.lesson_id else None
         rules = list(dict.fromkeys(BY_ID[r.finding.rule_id].title for r in alert.raised or [] if r.finding.rule_id in BY_ID))
-        card = escalation_card(self._schools.name, policy, lesson, rules, alert.sent_at, now, alert.id)
+        undelivered = None
+        if alert.status is DeliveryStatus.failed:
+            undelivered = alert.last_error or "it could not be delivered"
+        card = escalation_card(self._schools.name, policy, lesson, rules, alert.sent_at or alert.created_at, now, alert.id,
+                               undelivered=undelivered)
         # A lead's 1:1 chat is started through the Bot Connector the school's Teams last used.
         service_url = alert.service_url or await self._conversations.latest_service_url()
         return await self._outbox.queue(

@@ -144,16 +144,18 @@ class LessonMonitor:
             lesson = await self._fetch_details(lesson, lesson.service_url)
             if not _answered(lesson.details_lookup):
                 await self._queue(JobSpec(kind=MEETING_DETAILS, priority=Priority.lesson, delay_seconds=self._details_retry[0]), lesson.id)
-        # In a trust, the lesson's school first: its policy says what the reminder says and how
-        # the lesson is judged. The reminder needs nothing else from Graph.
-        lesson = await self._placement.place(lesson)
-        await self._notices.lesson_started(lesson)
+        # The organizer's look-ups, and with them (in a trust) the lesson's school, before the
+        # reminder: the school's policy says what the reminder says and how the lesson is judged.
         if lesson.organizer_aad_id:
             lesson = await self._organizer_lookups(lesson)
         else:
             unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
             await self._store.set_meeting_settings(lesson.id, None, unknown)
             await self._store.set_calendar(lesson.id, None, unknown)
+            # Without the organizer a trust's lesson stays unplaced (its verdicts wait) until
+            # the meeting details or the organizer's join name them, or the lesson ends.
+            lesson = await self._placement.place(lesson, final=False)
+        await self._notices.lesson_started(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
         await self._remediate_lobby(lesson.id)
         await self._book_overdue_close(lesson)
@@ -167,6 +169,9 @@ class LessonMonitor:
         lesson = await self._fetch_details(lesson, lesson.service_url)
         if not _answered(lesson.details_lookup):
             if job.attempts >= len(self._details_retry):
+                # No organizer, ever: in a trust the lesson is 'school unknown' from now, and judged.
+                await self._placement.place(lesson, final=True)
+                await self._assess(lesson.id, Moment.start, lesson.actual_start)
                 raise GiveUp(f"meeting details still unavailable after {job.attempts} tries")
             raise RetryLater("meeting details unavailable", self._details_retry[job.attempts])
         if lesson.organizer_aad_id and not looked_up:
@@ -186,9 +191,8 @@ class LessonMonitor:
         if managed_device.RULE.options_for(self._policy_of(lesson)).enabled:
             looks.append(self._read_device(lesson))
         await asyncio.gather(*looks)
-        # Placed again if it was not yet: the organizer (or their sign-in name, which the
-        # timetable knows them by) may only now be known.
-        return await self._placement.place(await self._store.get(lesson.id, with_attendance=False))
+        # Placed now the organizer and their sign-in name (which the timetable knows them by) are.
+        return await self._placement.place(await self._store.get(lesson.id, with_attendance=False), final=True)
 
     async def _read_calendar(self, lesson: Lesson) -> None:
         try:
@@ -261,7 +265,8 @@ class LessonMonitor:
         await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
 
     async def lesson_ended(self, job: Job) -> None:
-        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        # A trust's lesson still unplaced at its end is 'school unknown': judged by the default policy.
+        lesson = await self._placement.place(await self._store.get(job.lesson_id, with_attendance=False), final=True)
         if lesson.organizer_aad_id and lesson.settings_read_at is not None:
             # Once after the end: an option changed in the lesson's last minutes is seen too.
             await self._read_settings(lesson, lesson.actual_end, "end")

@@ -27,8 +27,9 @@ from store.school_data import SchoolData
 
 log = logging.getLogger(__name__)
 
-# Decided: a later look (the organizer named later, Graph back) does not move the lesson.
-SETTLED = frozenset({Placement.only_school, Placement.staff_group, Placement.class_team, Placement.timetable})
+# Decided: a later look (Graph back, say) does not move the lesson, whose verdicts and alerts
+# are its school's. 'unknown' is decided only once the organizer is known (or never will be).
+SETTLED = frozenset({Placement.only_school, Placement.staff_group, Placement.class_team, Placement.timetable, Placement.unknown})
 
 
 class LessonPlacement:
@@ -39,12 +40,15 @@ class LessonPlacement:
         self._lessons = lessons
         self._staff_groups = {g: p.school.id for p in schools for g in p.people.staff_group_ids}
 
-    async def place(self, lesson: Lesson) -> Lesson:
-        """The lesson with its school decided (and stored), if it was not already."""
+    async def place(self, lesson: Lesson, *, final: bool) -> Lesson:
+        """The lesson with its school decided (and stored), if it was not already. Not `final`
+        (the organizer may yet be named): a lesson nothing places stays pending, unjudged."""
         if lesson.placement in SETTLED:
             return lesson
         placed = await self.decide(lesson.organizer_aad_id, lesson.organizer_aliases, lesson.class_team_id,
                                    lesson.actual_start or lesson.scheduled_start)
+        if placed.placement is Placement.unknown and not final:
+            return lesson
         if placed.placement is Placement.unknown:
             log.info("lesson %s: school unknown: %s", lesson.id, placed.reason)
         return await self._lessons.set_placement(lesson.id, placed)

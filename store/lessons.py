@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -43,7 +43,7 @@ from domain.placement import SOLE_SCHOOL_ID, Placement, SchoolPlacement
 
 from .db import in_transaction
 from .jobs import JobSpec, add_jobs
-from .tables import AttendanceRow, LessonRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
+from .tables import AttendanceRow, ConcernRow, LessonRow, MessageRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -416,7 +416,19 @@ class LessonStore:
         return await self._update(lesson_id, roster_lookup=lookup.model_dump(mode="json"))
 
     async def set_placement(self, lesson_id: int, placed: SchoolPlacement) -> Lesson:
-        return await self._update(lesson_id, school_id=placed.school_id, placement=placed.placement.value, placement_reason=placed.reason)
+        """The lesson's school, and with it the school of what was recorded for it before it was
+        placed (its reminder, a concern a pupil raised in its first minutes)."""
+
+        async def work(session: AsyncSession) -> LessonRow:
+            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            lesson.school_id, lesson.placement, lesson.placement_reason = placed.school_id, placed.placement.value, placed.reason
+            lesson.updated_at = utcnow()
+            for table in (MessageRow, ConcernRow):
+                await session.execute(update(table).where(table.lesson_id == lesson_id, table.school_id.is_(None))
+                                      .values(school_id=placed.school_id))
+            return lesson
+
+        return _without_register(await self._transaction(work))
 
     async def set_organizer_upn(self, lesson_id: int, upn: str | None) -> Lesson:
         return await self._update(lesson_id, organizer_upn=upn)

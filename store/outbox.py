@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -151,15 +151,17 @@ class Outbox:
                   school_id=message.school_id if message else None)
 
     async def unacted_alerts(self, *, sent_between: tuple[datetime, datetime], excluding_school: str) -> list[Message]:
-        """Sent SLT alerts of a school (not `excluding_school`) that nobody acknowledged,
-        resolved or recorded an exception for, and Chaperone has not cleared."""
+        """SLT alerts of a school (not `excluding_school`) that nobody acknowledged, resolved or
+        recorded an exception for, and Chaperone has not cleared: those sent in the window, and
+        those raised in it that could not be delivered at all (no channel set, say)."""
         since, until = sent_between
+        sent = and_(MessageRow.status == DeliveryStatus.sent.value, MessageRow.sent_at >= since, MessageRow.sent_at <= until)
+        failed = and_(MessageRow.status == DeliveryStatus.failed.value, MessageRow.created_at >= since, MessageRow.created_at <= until)
         async with self._sessions() as session:
             stmt = (
                 select(MessageRow)
                 .outerjoin(AlertStateRow, AlertStateRow.alert_id == MessageRow.id)
-                .where(MessageRow.kind == MessageKind.slt_alert.value, MessageRow.status == DeliveryStatus.sent.value,
-                       MessageRow.sent_at >= since, MessageRow.sent_at <= until,
+                .where(MessageRow.kind == MessageKind.slt_alert.value, or_(sent, failed),
                        MessageRow.school_id.is_not(None), MessageRow.school_id != excluding_school,
                        AlertStateRow.acknowledged_at.is_(None), AlertStateRow.resolved_at.is_(None),
                        AlertStateRow.exception_id.is_(None), AlertStateRow.cleared_at.is_(None))

@@ -128,3 +128,35 @@ async def test_a_single_school_deployments_lessons_are_its_only_school(any_dev_a
     # Nothing asked of Graph about schools: one school needs no placing.
     assert not graph.requests("POST", f"/v1.0/users/{TEACHER.aad_object_id}/checkMemberGroups")
     assert not [c for c in graph.requests("GET", "/v1.0/education/classes/")]
+
+
+async def test_a_lesson_is_not_judged_until_its_school_is_known(any_trust_app, connector):
+    """Teams' meeting details fail at the start, so the organizer (and the lesson's school) is
+    not known: nothing is judged or alerted under another school's policy meanwhile. When the
+    details come, the lesson is Brook's, and so is everything recorded for it, its reminder too."""
+    connector.add_meeting(BROOK_READING.id, BROOK_READING.info(AFTERNOON, AFTERNOON + minutes(40)))
+    connector.fail_meeting_details(503, times=2)
+    teams = any_trust_app.teams
+    # A pupil joins (the organizer's own join would name them too): contact at 16:00.
+    await any_trust_app.post_all([teams.meeting_start(BROOK_READING, AFTERNOON), teams.join(BROOK_READING, [BROOK_PUPIL], AFTERNOON)])
+    await any_trust_app.services.worker.wait_idle(horizon_seconds=5)  # the details' retries
+    [lesson] = await any_trust_app.services.lessons.list_lessons()
+    assert (lesson.school_id, lesson.placement) == ("brook", Placement.staff_group)
+    assert (await verdict(any_trust_app, lesson, "operating-hours")).status is Status.failed  # Brook's 15:30, not the default's 17:00
+    messages = await any_trust_app.services.outbox.all(lesson.id)
+    assert {m.kind for m in messages} >= {MessageKind.reminder, MessageKind.slt_alert}
+    assert {m.school_id for m in messages} == {"brook"}
+
+
+async def test_a_lesson_whose_organizer_is_never_known_is_school_unknown_at_its_end(any_trust_app, connector):
+    connector.add_meeting(BROOK_READING.id, BROOK_READING.info(AFTERNOON, AFTERNOON + minutes(40)))
+    connector.fail_meeting_details(503, times=20)
+    teams = any_trust_app.teams
+    await any_trust_app.post_all([teams.meeting_start(BROOK_READING, AFTERNOON), teams.join(BROOK_READING, [BROOK_PUPIL], AFTERNOON)])
+    [lesson] = await any_trust_app.services.lessons.list_lessons()
+    assert lesson.placement is Placement.pending and await any_trust_app.services.findings.for_lesson(lesson.id) == []
+    await any_trust_app.post_all([teams.meeting_end(BROOK_READING, AFTERNOON + minutes(40))])
+    [lesson] = await any_trust_app.services.lessons.list_lessons()
+    assert (lesson.school_id, lesson.placement) == ("trust", Placement.unknown)
+    assert "the organizer is not known" in lesson.placement_reason
+    assert await any_trust_app.services.findings.for_lesson(lesson.id) != []  # judged, by the default policy

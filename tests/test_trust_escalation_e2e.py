@@ -116,3 +116,20 @@ async def test_a_single_school_has_no_escalation(dev_app, connector, graph):
     assert not [j for j in await rows(dev_app.services.engine, "jobs") if j["kind"] == "escalation-sweep"]
     assert await dev_app.services.escalation.sweep(alert.sent_at + minutes(24 * 60)) == []
     assert not [m for m in await dev_app.services.outbox.all() if m.kind is MessageKind.escalation]
+
+
+async def test_an_alert_that_never_reached_its_school_is_escalated(trust_app, connector):
+    """Valence's SLT never chose an alert channel: the alert cannot be delivered, which is when
+    the trust's leads most need to know."""
+    app = trust_app
+    await say(app, connector, "set alert channel trust", TRUST_LEAD, TRUST_TEAM, TRUST_CHANNEL)
+    lessons = await run_lessons(app, connector, MATHS)
+    alerts = await alerts_of(app, lessons[MATHS.id])
+    assert alerts and all(a.status.value == "failed" for a in alerts)
+    raised = max(a.created_at for a in alerts)
+    assert await app.services.escalation.sweep(raised + minutes(29)) == []
+    assert len(await app.services.escalation.sweep(raised + minutes(31))) == len(alerts)
+    await app.idle()
+    in_channel, to_lead = _escalations(connector)
+    assert len(in_channel) == len(alerts) and len(to_lead) == len(alerts)
+    assert all("never reached Valence School's senior leaders" in w and "Not delivered" in w for w in in_channel)
