@@ -18,6 +18,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from domain.placement import SOLE_SCHOOL_ID
+
 from .policy import Person, Policy, PolicyError, line_of, load_policy, parse_policy
 
 
@@ -57,7 +59,11 @@ class Schools:
 
     @classmethod
     def single(cls, policy: Policy) -> "Schools":
-        """One school, no trust: every lesson is this school's."""
+        """One school, no trust: every lesson is this school's, and every record is kept under
+        the id "school" whatever its `[school] id` says (that id names a school in a trust), so
+        no part of Chaperone reads one id while another writes the other."""
+        if policy.school.id != SOLE_SCHOOL_ID:
+            policy = policy.model_copy(update={"school": policy.school.model_copy(update={"id": SOLE_SCHOOL_ID})})
         return cls([policy], policy)
 
     @property

@@ -67,3 +67,11 @@ def test_trust_file_mistakes_are_named(tmp_path, change, expected):
     with pytest.raises(PolicyError) as error:
         load_schools(folder / "trust.toml")
     assert expected in str(error.value)
+
+
+def test_a_single_schools_records_are_kept_under_school_whatever_its_id():
+    """A school's own file used alone (here Brook's, `id = "brook"`): one id everywhere, "school"."""
+    schools = load_schools(TRUST_FILE.parent / "brook.toml")
+    assert not schools.is_trust and schools.ids == (SOLE_SCHOOL_ID,)
+    assert schools.default.school.id == SOLE_SCHOOL_ID and schools.default.school.name == "Brook Primary School"
+    assert schools.default.aup_document().version == "2023-09"  # the copy still finds its AUP text
