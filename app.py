@@ -211,7 +211,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
-                          worker=worker, schools=schools)
+                          worker=worker, schools=schools, placement=placement)
     commands = Commands(conversations=conversations, signing=signing, schools=schools)
     adapter.ingest_meeting_events(MeetingEventIngest(
         log_writer=event_log, log_reader=EventLogReader(engine), monitor=monitor, conversations=conversations, worker=worker,

@@ -27,10 +27,12 @@ from config.trust import Schools
 from domain.events import Sender
 from domain.lesson import Lesson
 from domain.messages import AlertAction, Message, MessageKind
+from domain.placement import Placement
 from jobs.worker import Worker
 from outbound.activities import card_activity
 from service.aup import AupSigning, Submission
 from service.compose import CardComposer
+from service.placement import LessonPlacement
 from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.register import ExceptionRegister
@@ -91,6 +93,7 @@ class CardActions:
         signing: AupSigning,
         worker: Worker,
         schools: Schools,
+        placement: LessonPlacement,
     ) -> None:
         self._outbox = outbox
         self._composer = composer
@@ -99,6 +102,7 @@ class CardActions:
         self._signing = signing
         self._worker = worker
         self._schools = schools
+        self._placement = placement
         self._verbs: dict[str, Handler] = {
             teacher_warning.TEACHER_VIEW: self._teacher_view,
             reminder.REPORT_CONCERN: self._report_concern,
@@ -198,22 +202,27 @@ class CardActions:
                 # raised from that lesson's chat: a guessed id must not mislead the DSL.
                 log.info("concern names lesson %s from another conversation; filed without it", lesson.id)
                 lesson = None
-        policy = self._concern_school(lesson, sender)
+        policy = await self._concern_school(lesson, sender)
         card = concern_card(policy, lesson, sender.name, text[:2000], utcnow(), in_trust=self._schools.is_trust)
         await self._outbox.report_concern(
             lesson_id=lesson.id if lesson else None, reporter_aad_id=sender.aad_object_id, reporter_name=sender.name,
-            text=text[:2000], card=card, service_url=turn_context.activity.service_url, school_id=policy.school.id,
+            text=text[:2000], card=card, service_url=turn_context.activity.service_url,
+            # A lesson not placed yet: its concern becomes its school's when it is (the trust's lead hears it meanwhile).
+            school_id=None if lesson is not None and lesson.placement is Placement.pending else policy.school.id,
         )
         self._worker.wake()
         return card_response(reminder.concern_received())
 
-    def _concern_school(self, lesson: Lesson | None, sender: Sender) -> Policy:
-        """Whose DSL hears a concern: the lesson's school; without a lesson, the reporter's
-        school when exactly one names them, else the trust default policy's (its lead)."""
+    async def _concern_school(self, lesson: Lesson | None, sender: Sender) -> Policy:
+        """Whose DSL hears a concern: the lesson's school (a lesson not placed yet: its concern
+        follows it when it is); without a lesson, the reporter's school when exactly one names
+        them (as SLT or DSL, or in its staff or pupil groups), else the trust default's (its lead)."""
         if lesson is not None:
             return self._schools.get(lesson.school_id)
         named = [p for p in self._schools if p.people.is_slt(sender.aad_object_id) or p.people.is_dsl(sender.aad_object_id)]
-        return named[0] if len(named) == 1 else self._schools.default
+        if len(named) == 1:
+            return named[0]
+        return self._schools.get(await self._placement.school_of_person(sender.aad_object_id))
 
     async def _sign(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
         if not self._signing.offered:

@@ -106,6 +106,22 @@ class LessonPlacement:
         entries, _ = await self._school_data.timetable_for(aliases, school_id=school)
         return timetable_entry(entries, aliases, self._schools.get(school), start) is not None
 
+    async def school_of_person(self, aad_object_id: str | None) -> str | None:
+        """The one school whose staff or pupil groups have this person (a concern raised in a
+        personal chat goes to that school's DSL); None when not exactly one, or Graph cannot say."""
+        sole = self._schools.sole
+        if sole is not None:
+            return sole.school.id
+        groups = {g: p.school.id for p in self._schools for g in (*p.people.staff_group_ids, *p.people.pupil_group_ids)}
+        if not aad_object_id or not groups:
+            return None
+        try:
+            found = await staff_schools(self._graph, aad_object_id, groups)
+        except GraphUnavailable as exc:
+            log.info("a person's school could not be read: %s", exc.reason)
+            return None
+        return next(iter(found)) if len(found) == 1 else None
+
     def _name(self, school_id: str) -> str:
         return self._schools.get(school_id).school.name
 

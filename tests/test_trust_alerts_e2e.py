@@ -165,16 +165,17 @@ async def test_a_concern_reaches_its_own_schools_dsl(trust_app, connector):
     [message] = [m for m in await trust_app.services.outbox.all() if m.kind is MessageKind.concern]
     assert (message.school_id, message.status.value) == ("brook", "sent")
 
-    # Without a lesson: the reporter's school when one school names them (Brook's SLT), else the
-    # trust's default policy's DSL (a pupil names no school).
-    for person, dsl in ((BROOK_SLT, BROOK_DSL), (BROOK_PUPIL, TRUST_LEAD)):
+    # Without a lesson: the reporter's school when one school names them (Brook's SLT) or has
+    # them in its staff group (Brook's teacher), else the trust's default policy's DSL (this
+    # pupil is in no school's groups).
+    for person, dsl in ((BROOK_SLT, BROOK_DSL), (BROOK_TEACHER, BROOK_DSL), (BROOK_PUPIL, TRUST_LEAD)):
         before = len(personal_posts(connector, dsl.aad_object_id))
         status, _ = await teams.post(teams.card_action("reportConcern", {"concern": "A worry."}, person, conversation_id=f"a:{person.teams_id}",
                                                        conversation_type="personal"))
         assert status == 200
         await trust_app.idle()
         assert len(personal_posts(connector, dsl.aad_object_id)) == before + 1, person
-    assert [r["school_id"] for r in await rows(trust_app.services.engine, "concerns")] == ["brook", "brook", "trust"]
+    assert [r["school_id"] for r in await rows(trust_app.services.engine, "concerns")] == ["brook", "brook", "brook", "trust"]
 
 
 async def test_an_unplaced_lessons_alert_goes_to_the_trust_saying_school_unknown(trust_app, connector, graph):
