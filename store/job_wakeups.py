@@ -41,6 +41,7 @@ class JobWakeups:
         try:
             self._connection = await self._engine.raw_connection()
             await self._connection.driver_connection.add_listener(CHANNEL, self._notified)
+            self._connection.driver_connection.add_termination_listener(self._lost)
         except Exception as exc:  # noqa: BLE001 - polling still finds the work, only later
             log.warning("job notifications unavailable (%s): workers poll instead", type(exc).__name__)
             await self.close()
@@ -49,6 +50,10 @@ class JobWakeups:
 
     def _notified(self, *_: object) -> None:
         self._wake()
+
+    def _lost(self, *_: object) -> None:
+        # PostgreSQL restarted, or the connection was cut: the worker still polls, only later.
+        log.warning("job notifications lost (the listening connection closed): workers poll every CHAPERONE_JOB_POLL_SECONDS")
 
     async def close(self) -> None:
         if self._connection is not None:

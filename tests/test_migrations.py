@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from alembic import command
 from sqlalchemy import text
 
 from domain.conversations import AlertPurpose
 from domain.lookups import Lookup
 from domain.placement import Placement
 from store.conversations import ConversationStore
-from store.db import create_engine, migrate
+from store.db import _alembic_config, create_engine, migrate
 from store.findings import FindingStore
 from store.lessons import LessonStore
 from store.outbox import Outbox
@@ -85,5 +86,24 @@ async def test_0012_keeps_a_single_schools_records_as_its_own(any_database_url):
         destination = await ConversationStore(engine).alert_destination(AlertPurpose.slt, school_id="school")
         assert destination is not None and destination.set_by_name == "Roland Gooding"
         assert await SignatureRegister(engine).signed_by("2022-11", {"aad-teacher"}, school_id="school") == {"aad-teacher"}
+    finally:
+        await engine.dispose()
+
+
+async def test_0012_downgrades_to_one_school(any_database_url):
+    """Back to 0011: the single school's signatures and channel kept, another school's dropped
+    (a teacher who signed two schools' AUPs of one version must not break the old unique index)."""
+    engine = create_engine(any_database_url)
+    try:
+        await migrate(engine)
+        signatures = SignatureRegister(engine)
+        for school in ("school", "brook"):
+            await signatures.sign(aad_object_id="aad-teacher", tenant_id=None, name="Ms Okafor", position="Teacher",
+                                  version="2022-11", sha256="abc", school_id=school)
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(_alembic_config(c), "0011"))
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT COUNT(*) FROM aup_signatures"))).scalar_one() == 1
+        await migrate(engine)  # and up again
     finally:
         await engine.dispose()

@@ -3,7 +3,8 @@
 Lessons carry the school they were placed in and how (domain/placement.py); registers,
 signatures, messages, concerns, the audit log and enrolments carry their school; alert
 channels are set per school. Rows written before this revision are the single school's, whose
-id (the policy's `[school] id`) defaults to "school".
+id is "school". Every school-owned table is rewritten once (a long first start for a large
+record). A downgrade keeps only the single school's alert channels and signatures.
 
 Revision ID: 0012
 Revises: 0011
@@ -58,6 +59,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Back to one school: only the single school's ("school") alert channels and signatures are
+    # kept (another school's signature of the same version would break the old unique index).
+    op.execute(sa.text("DELETE FROM aup_signatures WHERE school_id <> :s").bindparams(s=SOLE))
     op.create_table(
         "alert_destinations_old",
         sa.Column("purpose", sa.String(16), primary_key=True),
