@@ -1,6 +1,6 @@
 """Coverage, measured: per day and per teacher, the sessions with pupils, how many Chaperone
 followed live, how many it saw only afterwards (call records), and the meetings it could not
-enrol in, with why."""
+enrol in, with why; for one school (`school_id`) or, with None, every lesson held."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ class Coverage:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def between(self, first: date, last: date, zone: ZoneInfo) -> list[CoverageRow]:
-        """Rows for each school day in [first, last] (included) with anything to say."""
+    async def between(self, first: date, last: date, zone: ZoneInfo, school_id: str | None = None) -> list[CoverageRow]:
+        """Rows for each school day in [first, last] (included) with anything to say; only
+        `school_id`'s lessons and enrolments when given."""
         start = datetime.combine(first, time(0), zone)
         end = datetime.combine(last + timedelta(days=1), time(0), zone)
         counts: dict[tuple[str, str], dict] = defaultdict(lambda: {"pupils": 0, "live": 0, "after": 0, "failed": 0, "reasons": []})
@@ -31,10 +32,10 @@ class Coverage:
         async with self._sessions() as session:
             lessons = (await session.execute(
                 select(LessonRow).options(selectinload(LessonRow.attendance))
-                .where(LessonRow.actual_start >= start, LessonRow.actual_start < end))).scalars().all()
+                .where(LessonRow.actual_start >= start, LessonRow.actual_start < end, *_school(LessonRow, school_id)))).scalars().all()
             failed = (await session.execute(
                 select(EnrolmentRow).where(EnrolmentRow.start >= start, EnrolmentRow.start < end,
-                                           EnrolmentRow.status == EnrolmentStatus.failed.value))).scalars().all()
+                                           EnrolmentRow.status == EnrolmentStatus.failed.value, *_school(EnrolmentRow, school_id)))).scalars().all()
         for lesson in lessons:
             who = lesson.organizer_aad_id or "unknown organizer"
             if lesson.organizer_name:
@@ -54,11 +55,15 @@ class Coverage:
             for (day, who), c in sorted(counts.items(), key=lambda item: (item[0][0], names.get(item[0][1], item[0][1])))
         ]
 
-    async def unmonitored_on(self, day: date, zone: ZoneInfo) -> list[tuple[int, str, str, datetime]]:
+    async def unmonitored_on(self, day: date, zone: ZoneInfo, school_id: str | None = None) -> list[tuple[int, str, str, datetime]]:
         """The unmonitored sessions of one day: (lesson id, title, organizer, start)."""
         start = datetime.combine(day, time(0), zone)
         async with self._sessions() as session:
             found = (await session.execute(
                 select(LessonRow).where(LessonRow.origin == LessonOrigin.call_record.value, LessonRow.actual_start >= start,
-                                        LessonRow.actual_start < start + timedelta(days=1)).order_by(LessonRow.actual_start))).scalars()
+                                        LessonRow.actual_start < start + timedelta(days=1), *_school(LessonRow, school_id)).order_by(LessonRow.actual_start))).scalars()
             return [(r.id, r.title or "a call", r.organizer_name or r.organizer_aad_id or "unknown", r.actual_start) for r in found]
+
+
+def _school(table, school_id: str | None) -> tuple:
+    return () if school_id is None else (table.school_id == school_id,)
