@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from domain.findings import Severity, Status, StoredFinding
 from domain.lesson import Lesson, PersonClass
@@ -56,11 +56,14 @@ WHOLE = Scope()  # a single school's whole record (the CLI's exports, the daily 
 
 
 def taught_by(aad_object_id: str):
-    """Lessons a teacher may see: those they organised or attended as staff."""
+    """Lessons a teacher may see: those they organised or attended as staff. The attendance
+    looked at is an alias: inside a query of attendance rows (the attendance export) the
+    subquery must still read attendance of its own, not correlate with the outer rows."""
+    staff = aliased(AttendanceRow)
     return or_(
         LessonRow.organizer_aad_id == aad_object_id,
-        exists().where(AttendanceRow.lesson_id == LessonRow.id, AttendanceRow.aad_object_id == aad_object_id,
-                       AttendanceRow.classification == PersonClass.staff.value),
+        exists().where(staff.lesson_id == LessonRow.id, staff.aad_object_id == aad_object_id,
+                       staff.classification == PersonClass.staff.value),
     )
 
 
