@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 async def render(ctx: Ctx) -> str:
     zone = ctx.policy.school.zone
     aup = ctx.policy.aup
-    signatures = await ctx.services.signatures.all(**ctx.school_kw)
+    signatures = await ctx.services.signatures.all(school_id=ctx.policy.school.id)
     reminders = await ctx.records.reminders(ctx.scope)
     parts = []
     if aup is None:
@@ -53,7 +53,7 @@ async def csv_rows(ctx: Ctx) -> list[tuple]:
     not) for the current version, then every signature the staff list does not cover (someone
     outside the staff group, or the list unreadable), as the page's 'Every signature' shows."""
     rows: list[tuple] = []
-    signatures = await ctx.services.signatures.all(**ctx.school_kw)
+    signatures = await ctx.services.signatures.all(school_id=ctx.policy.school.id)
     listed: set[tuple[str, str]] = set()
     if ctx.policy.aup is not None:
         try:
