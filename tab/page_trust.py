@@ -165,5 +165,7 @@ async def csv_rows(ctx: Ctx, start: date, end: date) -> list[tuple]:
                 (*who, "could not verify", "lessons", len(f.unverified_lessons)),
                 (*who, "coverage", "sessions with pupils", f.with_pupils), (*who, "coverage", "followed live", f.followed_live),
                 (*who, "coverage", "seen only afterwards", f.seen_afterwards), (*who, "coverage", "could not enrol", f.could_not_enrol)]
-    out += [(l.school_id, "school unknown", "lesson", f"{l.id}: {l.title or 'Untitled meeting'}", l.placement_reason or "") for l in unknown]
+    default = ctx.services.schools.default.school
+    out += [(l.school_id, default.name, "school unknown", f"lesson {l.id}: {l.title or 'Untitled meeting'}", l.placement_reason or "")
+            for l in unknown]
     return out
