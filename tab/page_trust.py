@@ -23,6 +23,7 @@ from .rows import utc_bounds
 
 CSV_COLUMNS = ("school_id", "school", "measure", "item", "value")
 TRUST_ID = "(trust)"
+UNKNOWN_LABEL = "School unknown"
 
 
 @dataclass
@@ -71,12 +72,12 @@ def default_range(today: date) -> tuple[date, date]:
     return today - timedelta(days=29), today
 
 
-async def school_figures(ctx: Ctx, policy: Policy, start: date, end: date) -> Figures:
+async def school_figures(ctx: Ctx, policy: Policy, start: date, end: date, label: str) -> Figures:
     scope = Scope(school_id=policy.school.id)
     zone = policy.school.zone
     lo, hi = utc_bounds(start, end, zone)
     records = ctx.records
-    f = Figures(policy.school.id, policy.school.name)
+    f = Figures(policy.school.id, label)
     f.lessons = len(await records.lesson_times_between(lo, hi, scope))
     f.breaches = Counter(rule for _, rule in set(await records.breaches_between(lo, hi, scope)))
     for message, state in await records.alerts_between(lo, hi, scope):
@@ -101,11 +102,13 @@ async def figures(ctx: Ctx, start: date, end: date) -> tuple[list[Figures], Figu
     """Each school's figures (the default policy's last: its 'school unknown' lessons), the
     trust's totals, and the lessons no school claimed."""
     schools = ctx.services.schools
-    each = [await school_figures(ctx, policy, start, end) for policy in schools.all_policies()]
-    total = Figures(TRUST_ID, schools.name)
+    default = schools.default
+    # The default policy's record is the lessons no school claimed: named so, not by its [school] name.
+    each = [await school_figures(ctx, policy, start, end, UNKNOWN_LABEL if policy is default else policy.school.name)
+            for policy in schools.all_policies()]
+    total = Figures(TRUST_ID, f"{schools.name}: all schools")
     for f in each:
         total.add(f)
-    default = schools.default
     lo, hi = utc_bounds(start, end, default.school.zone)
     unknown = await ctx.records.unplaced_between(lo, hi, default.school.id)
     return each, total, unknown
@@ -165,7 +168,6 @@ async def csv_rows(ctx: Ctx, start: date, end: date) -> list[tuple]:
                 (*who, "could not verify", "lessons", len(f.unverified_lessons)),
                 (*who, "coverage", "sessions with pupils", f.with_pupils), (*who, "coverage", "followed live", f.followed_live),
                 (*who, "coverage", "seen only afterwards", f.seen_afterwards), (*who, "coverage", "could not enrol", f.could_not_enrol)]
-    default = ctx.services.schools.default.school
-    out += [(l.school_id, default.name, "school unknown", f"lesson {l.id}: {l.title or 'Untitled meeting'}", l.placement_reason or "")
+    out += [(l.school_id, UNKNOWN_LABEL, "school unknown", f"lesson {l.id}: {l.title or 'Untitled meeting'}", l.placement_reason or "")
             for l in unknown]
     return out

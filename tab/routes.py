@@ -74,8 +74,9 @@ class Tab:
 
     # ---- who is asking ----------------------------------------------------------------------
 
-    async def viewer(self, request: web.Request, school: str | None = None) -> Viewer:
-        """Who is asking, at which school (`school`, else the `school=` asked for, else their first)."""
+    async def viewer(self, request: web.Request, school: str | None = None, *, of_lesson: bool = False) -> Viewer:
+        """Who is asking, at which school (`school`, else the `school=` asked for, else their first).
+        `of_lesson`: the school is a lesson's, which a refusal must not name (nor confirm the lesson)."""
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         try:
@@ -97,6 +98,8 @@ class Tab:
             log.info("tab: %s refused %s (%s)", user.aad_object_id, request.path, "forbidden school" if refused.known else "unknown school")
             await self.services.actions.record(user.aad_object_id, user.name, "tab.refused", request.path, {"reason": why})
             error = web.HTTPForbidden if refused.known else web.HTTPNotFound
+            if of_lesson:
+                raise web.HTTPForbidden(text=fragment_message("You do not have access to this."), content_type="text/html") from None
             words = "You do not have access to this school's record." if refused.known else "There is no such school here."
             raise error(text=fragment_message(words, why), content_type="text/html") from None
 
@@ -113,8 +116,8 @@ class Tab:
             raise await self.refuse(viewer, request, f"{viewer.role_label} may read {page.value} but not change it")
         return viewer, ctx
 
-    async def page(self, request: web.Request, page: Page, school: str | None = None) -> tuple[Viewer, Ctx]:
-        viewer = await self.viewer(request, school)
+    async def page(self, request: web.Request, page: Page, school: str | None = None, *, of_lesson: bool = False) -> tuple[Viewer, Ctx]:
+        viewer = await self.viewer(request, school, of_lesson=of_lesson)
         if not viewer.may_open(page):
             raise await self.refuse(viewer, request, f"{viewer.role_label} may not open {page.value}")
         return viewer, Ctx(self.services, viewer, datetime.now(timezone.utc))
@@ -135,7 +138,7 @@ class Tab:
         # A lesson is shown as the record of its own school (in a trust): someone who may not
         # see that school is refused, without its title or anything else of it.
         school = await self.services.records.lesson_school(lesson_id) if self.services.schools.is_trust else None
-        viewer, ctx = await self.page(request, Page.lesson, school)
+        viewer, ctx = await self.page(request, Page.lesson, school, of_lesson=school is not None)
         # A teacher asking for a lesson that is not theirs gets the same answer whether it exists
         # or not: the register does not confirm that someone else's lesson happened.
         if not viewer.whole_school and not await self.services.records.may_see(lesson_id, viewer.scope):
