@@ -9,14 +9,18 @@ import re
 
 import pytest
 
+from standins.teams import Meeting
+
 from .helpers import (
-    BROOK_CONCERN, BROOK_DSL, BROOK_PUPIL, SHARED_TEACHER, TRUST_LEAD, VALENCE_DSL, rows, run_app_with_tab, script_trust_people,
-    seed_two_schools, tab_get as get, tab_settings, tab_token, trust_env, trust_variant,
+    BROOK_CONCERN, BROOK_DSL, BROOK_PUPIL, BROOK_SLT, BROOK_STAFF_GROUP, END, PUPIL_B, SHARED_TEACHER, T0, TA, TRUST_LEAD,
+    VALENCE_DSL, VALENCE_STAFF_GROUP, minutes, rows, run_app_with_tab, script_trust_people, seed_two_schools, tab_get as get,
+    tab_settings, tab_token, trust_env, trust_variant,
 )
 
 pytestmark = pytest.mark.e2e
 
 DAY = "from=2026-11-23&to=2026-11-23"
+ART = Meeting("19:meeting_art8@thread.v2", "Year 8 Art", TA)  # Valence: TA is in Valence's staff group
 READER = ("Mark Reader", "00000000-0000-4000-8000-00000000c002")
 READ_ONLY_LEAD = f'''
 [[trust.leads]]
@@ -112,3 +116,25 @@ async def test_a_pupil_sees_nothing_in_any_school(trust_tab, entra):
     for school in ("", "&school=brook", "&school=valence"):
         status, body, _ = await get(trust_tab, f"/tab/api/register?{DAY}{school}", pupil)
         assert status == 403 and "Year 3 Reading" not in body and "Year 7 Maths" not in body
+
+
+async def test_slt_in_one_school_and_a_teacher_in_another_sees_the_first_whole_and_only_her_lessons_in_the_second(trust_tab, connector,
+                                                                                                                    graph, entra):
+    # Brook's principal also teaches at Valence: staff there, and present in Year 8 Art (not in Maths).
+    graph.add_person(BROOK_SLT.aad_object_id, primary_role="teacher", name=BROOK_SLT.name, groups=(BROOK_STAFF_GROUP, VALENCE_STAFF_GROUP))
+    connector.add_meeting(ART.id, ART.info(T0, END))
+    graph.add_meeting(TA.aad_object_id, ART.online_meeting(T0, END))
+    teams = trust_tab.teams
+    await trust_tab.post_all([teams.meeting_start(ART, T0), teams.join(ART, [TA, BROOK_SLT], T0), teams.join(ART, [PUPIL_B], T0 + minutes(1)),
+                              teams.meeting_end(ART, END)])
+    art = next(l for l in await trust_tab.services.lessons.list_lessons() if l.meeting_id == ART.id)
+    assert art.school_id == "valence"
+    token = tab_token(entra, BROOK_SLT.aad_object_id, BROOK_SLT.name)
+    status, body, _ = await get(trust_tab, f"/tab/api/register?{DAY}", token)
+    assert status == 200 and picker(body) == ["brook", "valence"] and "Year 3 Reading" in body  # her own school first, whole
+    status, body, _ = await get(trust_tab, f"/tab/api/register?{DAY}&school=valence", token)
+    assert status == 200 and "Year 8 Art" in body and "Year 7 Maths" not in body and 'data-total="lessons">1<' in body
+    assert (await get(trust_tab, f"/tab/api/lesson/{trust_tab.lesson_ids['valence']}", token))[0] == 403
+    assert (await get(trust_tab, f"/tab/api/lesson/{art.id}", token))[0] == 200
+    assert (await get(trust_tab, "/tab/api/exceptions?school=brook", token))[0] == 200
+    assert (await get(trust_tab, "/tab/api/exceptions?school=valence", token))[0] == 403  # a teacher there
