@@ -52,6 +52,7 @@ from service.chats_report import StaffPupilChatsReport
 from service.compose import CardComposer
 from service.coverage import CoverageSummary
 from service.enrolment import EnrolmentService
+from service.escalation import AlertEscalation
 from service.subscriptions import GraphSubscriptions, NotificationError, parse_notifications
 from service.unmonitored import UnmonitoredSessions
 from service.monitor import LessonMonitor
@@ -65,6 +66,7 @@ from store.db import create_engine, migrate, ping
 from store.directory_cache import DirectoryCache
 from store.event_log import EventLog, EventLogReader
 from store.findings import FindingStore
+from store.job_wakeups import JobWakeups
 from store.jobs import JobStore
 from store.lessons import LessonStore
 from store.outbox import Outbox
@@ -117,10 +119,13 @@ class Services:
     unmonitored: UnmonitoredSessions
     subscriptions: GraphSubscriptions
     coverage_summary: CoverageSummary
+    escalation: AlertEscalation
+    wakeups: JobWakeups
 
     async def close(self) -> None:
         await self.event_log.close()
         await self.worker.stop()
+        await self.wakeups.close()
         await self.http.close()
         await self.tokens.close()
         await self.graph.close()
@@ -133,7 +138,10 @@ def as_schools(policy: Policy | Schools) -> Schools:
     return policy if isinstance(policy, Schools) else Schools.single(policy)
 
 
-async def build_services(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None) -> Services:
+async def build_services(settings: Settings, policy: Policy | Schools, tab_settings: TabSettings | None = None,
+                         run_worker: bool | None = None) -> Services:
+    """Everything one running Chaperone holds. `run_worker` (default: the setting) starts the
+    job worker; a front that only answers Teams leaves it to `python app.py worker` processes."""
     schools = as_schools(policy)
     policy = schools.default
     engine = create_engine(settings.database_url)
@@ -158,12 +166,13 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     connector = BotConnector(settings, http, tokens)
     adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
-    aup_document = policy.aup_document()
 
     # Outbound: cards composed from stored facts, delivered from the outbox.
-    composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, policy=policy)
+    composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, schools=schools)
     Delivery(outbox=outbox, lessons=lessons, composer=composer, notifier=notifier, connector=connector, worker=worker,
-             policy=policy, settings=settings)
+             schools=schools, settings=settings)
+    escalation = AlertEscalation(outbox=outbox, lessons=lessons, conversations=conversations, schools=schools)
+    escalation.schedule(worker, jobs)
 
     # The lesson service: follow each lesson, judge it, decide whom to tell.
     people = PeopleDirectory(graph, staff_groups=schools.staff_group_ids, pupil_groups=schools.pupil_group_ids,
@@ -179,54 +188,60 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
         report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )
-    signing = AupSigning(document=aup_document, register=signatures, graph=graph, notifier=notifier,
-                         conversations=conversations, policy=policy)
+    signing = AupSigning(register=signatures, graph=graph, notifier=notifier, conversations=conversations, schools=schools)
     signing.schedule(worker, jobs)
-    chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, policy=policy)
+    chats_report = StaffPupilChatsReport(graph=graph, people=people, outbox=outbox, conversations=conversations, schools=schools)
     chats_report.schedule(worker, jobs)
 
     # Enrolment: Chaperone installs itself in each lesson, finds the sessions it missed, and
     # keeps its Graph subscriptions (calendars, call records) renewed from any instance.
     enrolment_store = EnrolmentStore(engine)
-    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, policy=policy, app_id=settings.teams_app_id)
+    enrolment = EnrolmentService(graph=graph, people=people, store=enrolment_store, schools=schools, placement=placement,
+                                 app_id=settings.teams_app_id)
     enrolment.schedule(worker, jobs)
     unmonitored = UnmonitoredSessions(records=CallRecords(graph), people=people, store=enrolment_store, lessons=lessons,
-                                      assessor=assessor, notices=notices, policy=policy, retry_base_seconds=settings.retry_base_seconds)
+                                      assessor=assessor, notices=notices, schools=schools, placement=placement,
+                                      retry_base_seconds=settings.retry_base_seconds)
     unmonitored.schedule(worker, jobs)
     subscriptions = GraphSubscriptions(graph=graph, store=SubscriptionStore(engine), enrolment=enrolment, unmonitored=unmonitored,
-                                       policy=policy, notification_url=settings.notification_url)
+                                       schools=schools, notification_url=settings.notification_url)
     subscriptions.schedule(worker, jobs)
-    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, policy=policy)
+    coverage_summary = CoverageSummary(coverage=Coverage(engine), outbox=outbox, schools=schools)
     coverage_summary.schedule(worker, jobs)
 
     # Inbound: the activity handler and its tables of card actions and commands.
     actions = CardActions(outbox=outbox, composer=composer, lessons=lessons, exceptions=exceptions, signing=signing,
-                          worker=worker, policy=policy)
-    commands = Commands(conversations=conversations, signing=signing, policy=policy)
+                          worker=worker, schools=schools)
+    commands = Commands(conversations=conversations, signing=signing, schools=schools)
     adapter.ingest_meeting_events(MeetingEventIngest(
         log_writer=event_log, log_reader=EventLogReader(engine), monitor=monitor, conversations=conversations, worker=worker,
         school_tenant=schools.tenants,
     ))
     bot = ChaperoneBot(conversations=conversations, actions=actions, commands=commands, signing=signing,
-                       policy=policy)
+                       schools=schools)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
     tab = build_tab(http=http, services=tab_services(engine, schools, exceptions, signatures, signing,
                                                                tab_settings or TabSettings.for_app(settings)))
 
-    await RetentionSchedule(engine, jobs, worker, policy.retention, policy.reminder_interval_days).start()
+    await RetentionSchedule(engine, jobs, worker, schools=schools).start()
     await signing.start_schedule()
     await chats_report.start_schedule()
     await enrolment.start_schedule()
     await subscriptions.start_schedule()
     await unmonitored.start_schedule()
     await coverage_summary.start_schedule()
-    worker.start()
+    await escalation.start_schedule()
+    wakeups = JobWakeups(engine, worker.wake)
+    if run_worker if run_worker is not None else settings.run_worker:
+        # Work queued by another process (an HTTP front) wakes this worker at once (PostgreSQL).
+        await wakeups.start()
+        worker.start()
     return Services(
         settings=settings, schools=schools, policy=policy, engine=engine, ingest_engine=ingest_engine, event_log=event_log, http=http, tokens=tokens, graph=graph, lessons=lessons,
         conversations=conversations, jobs=jobs, findings=findings, exceptions=exceptions, school_data=school_data,
         outbox=outbox, signatures=signatures, signing=signing, chats_report=chats_report, worker=worker, adapter=adapter, bot=bot,
         notifier=notifier, notes=notes, tab=tab, enrolment=enrolment, unmonitored=unmonitored, subscriptions=subscriptions,
-        coverage_summary=coverage_summary,
+        coverage_summary=coverage_summary, escalation=escalation, wakeups=wakeups,
     )
 
 

@@ -16,6 +16,11 @@
     purge                 delete what is past its retention period
     manifest --out build/chaperone.zip   the Teams app package
 
+In a trust of several schools the register commands (rules, the imports, exceptions, aup) name
+the school with --school ID (its [school] id): each school has its own registers, and an
+exception is approved by that school's SLT or DSL. `purge` does every school, each by its own
+policy's retention, unless --school names one.
+
 Each command imports what it uses when it runs: most need neither botbuilder nor msgraph,
 which take seconds to import. Adding a command is one function decorated with @subcommand.
 """
@@ -39,7 +44,7 @@ from typing import TYPE_CHECKING
 from config.policy import Person, Policy
 from config.settings import Settings
 from config.trust import Schools
-from config.startup import StartupError, read_policy, read_settings
+from config.startup import StartupError, read_policy, read_schools, read_settings
 from importers.common import ImportProblems
 
 if TYPE_CHECKING:  # imported lazily at run time, like every command's dependencies
@@ -72,10 +77,42 @@ def serve(args: argparse.Namespace) -> int:
 
     from app import create_app, server_options
 
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust's
     if settings.dev_mode:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
-    web.run_app(create_app(settings, policy), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    if not settings.run_worker:
+        log.info("CHAPERONE_RUN_WORKER is off: this process answers Teams; `python app.py worker` processes do the work")
+    web.run_app(create_app(settings, schools), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    return 0
+
+
+@subcommand("worker", "run a job worker only (no HTTP): derive, judge and alert for `serve` processes with CHAPERONE_RUN_WORKER=0")
+def worker_command(args: argparse.Namespace) -> int:
+    import signal
+
+    from config.settings import LogFormat
+    from telemetry import logs
+
+    settings = read_settings()
+    logs.configure(settings.log_format is LogFormat.json, settings.log_level)
+    schools = read_schools(settings)
+
+    async def run() -> None:
+        from app import build_services
+
+        services = await build_services(settings, schools, run_worker=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        log.info("worker %s running (%s)", services.worker.instance, "woken by PostgreSQL notifications"
+                 if services.engine.dialect.name == "postgresql" else f"polling every {settings.job_poll_seconds:g} s")
+        try:
+            await stop.wait()
+        finally:
+            await services.close()
+
+    asyncio.run(run())
     return 0
 
 
@@ -109,14 +146,22 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file under ./data/)")
     parser.add_argument("--serve", action="store_true", help="keep serving the demo's record afterwards, for the tab in a browser")
     parser.add_argument("--port", type=int, help="with --serve: the port (default: a free one)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the day as a two-school trust (trust.example/): each school's lessons, alerts and channel")
 
 
 @subcommand("demo", "follow a scripted school morning through the real endpoint and print a report", _demo_arguments)
 def demo_command(args: argparse.Namespace) -> int:
     from demo.morning import run_demo
 
+    if args.trust:
+        from demo.trust import run_trust_demo
+
+        demo = run_trust_demo(database_url=args.database, serve=args.serve, port=args.port)
+    else:
+        demo = run_demo(database_url=args.database, serve=args.serve, port=args.port)
     try:
-        return asyncio.run(run_demo(database_url=args.database, serve=args.serve, port=args.port))
+        return asyncio.run(demo)
     except KeyboardInterrupt:
         return 0
 
@@ -130,19 +175,24 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clients", type=int, default=1, help="load generator processes (default 1)")
     parser.add_argument("--graph-latency", type=float, default=0.15, help="seconds the Graph stand-in takes per request (default 0.15)")
     parser.add_argument("--overload", action="store_true", help="also offer 2,000/s for 20 s, then a 50/s tail: worst latency, loss, recovery")
-    parser.add_argument("--trust", action="store_true", help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes")
-    parser.add_argument("--schools", type=int, default=1, help="with --trust: label the lessons across N schools (a hook: not yet used)")
+    parser.add_argument("--trust", action="store_true",
+                        help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes, in a trust of 50 schools")
+    parser.add_argument("--schools", type=int, help="with --trust: how many schools (default 50; 1: one school, no trust file)")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run Chaperone as an HTTP front (CHAPERONE_RUN_WORKER=0) and this many `app.py worker` processes "
+                             "(PostgreSQL; default 0: one process does both)")
 
 
 @subcommand("bench", "measure issue 14's figures: bare aiohttp vs Chaperone (authentication on), printed not asserted", _bench_arguments)
 def bench_command(args: argparse.Namespace) -> int:
     from demo.bench import Options, run_bench
 
-    common = dict(overload=args.overload, trust=args.trust, schools=args.schools, database=args.database,
-                  clients=args.clients, graph_latency=args.graph_latency)
+    schools = args.schools if args.schools is not None else (50 if args.trust else 1)
+    common = dict(overload=args.overload, trust=args.trust, schools=max(1, schools), database=args.database,
+                  clients=args.clients, graph_latency=args.graph_latency, workers=max(0, args.workers))
     if args.quick:
         opts = Options.quick_run(**common)
     else:
@@ -156,11 +206,54 @@ def _operator() -> str:
 
 
 
-@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it")
+# --- In a trust: which school a register command is about ------------------------------------
+
+
+def _school_argument(parser: argparse.ArgumentParser, what: str = "whose register this is") -> None:
+    parser.add_argument("--school", metavar="ID", help=f"in a trust of several schools: the school ([school] id) {what}")
+
+
+def _chosen_school(schools: Schools, school_id: str | None, required: bool = True) -> Policy | None:
+    """The policy of the school `--school` names. A single school needs none (its own id is
+    accepted); a trust of several must name one (unless not `required`: None, every school)."""
+    ids = [p.school.id for p in schools.all_policies()]
+    if not schools.is_trust:
+        if school_id is not None and school_id != schools.default.school.id:
+            raise StartupError(f"--school {school_id}: this deployment has one school, {schools.default.school.name} "
+                               f"(id {schools.default.school.id!r}): leave --school out")
+        return schools.default
+    if school_id is None:
+        if len(schools) == 1:
+            return next(iter(schools))
+        if not required:
+            return None
+        raise StartupError(f"{schools.name} has {len(schools)} schools: say which with --school ({', '.join(schools.ids)})")
+    if school_id not in ids:
+        raise StartupError(f"--school {school_id}: not one of {schools.name}'s schools (their ids: {', '.join(ids)})")
+    return schools.get(school_id)
+
+
+def _read_school(args: argparse.Namespace, settings: Settings | None = None) -> tuple[Schools, Policy]:
+    """The deployment's schools (a school's policy file or a trust file) and the one chosen."""
+    schools = read_schools(settings or read_settings())
+    policy = _chosen_school(schools, args.school)
+    assert policy is not None
+    return schools, policy
+
+
+def _for_school(schools: Schools, policy: Policy) -> str:
+    """' for <school>' in a trust's messages; nothing for a single school (its words unchanged)."""
+    return f" for {policy.school.name}" if schools.is_trust else ""
+
+
+@subcommand("rules", "list every rule with its id, severity, clause and whether the policy enables it",
+            lambda p: _school_argument(p, "whose policy to list"))
 def rules_command(args: argparse.Namespace) -> int:
     from rules import registry
 
-    policy = read_policy(read_settings())
+    schools, policy = _read_school(args)
+    if schools.is_trust:
+        print(f"{policy.school.name} (school {policy.school.id}), {schools.name}")
     print("Adopted AUP: " + "; ".join(m.title for m in policy.clause_maps) + "\n")
     for rule in registry.RULES:
         options = rule.options_for(policy)
@@ -177,6 +270,7 @@ def rules_command(args: argparse.Namespace) -> int:
 
 def _file_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="the file exported from the school's MIS")
+    _school_argument(parser, "whose register the file replaces")
 
 
 def _read(path: Path) -> str:
@@ -198,26 +292,27 @@ def import_timetable_command(args: argparse.Namespace) -> int:
     from store.timetable_view import current_timetable
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
+    school_id = policy.school.id
     entries = parse_timetable(_read(args.file), str(args.file), policy.school.zone)
 
     async def run() -> TimetableChanges:
         async with database(settings) as engine:
-            changes = TimetableChanges(await current_timetable(engine), [e for e, _ in entries])
+            changes = TimetableChanges(await current_timetable(engine, school_id=school_id), [e for e, _ in entries])
             if not args.dry_run:
-                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file))
+                await SchoolData(engine).replace_timetable(entries, _operator(), str(args.file), school_id=school_id)
             return changes
 
     changes = asyncio.run(run())
     if args.dry_run:
-        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it would make "
+        print(f"dry run: {args.file} has {len(entries)} timetable entries; importing it{_for_school(schools, policy)} would make "
               f"{changes.summary()}. Nothing was changed.")
         for entry in changes.added:
             print(f"  + {describe(entry)}")
         for entry in changes.removed:
             print(f"  - {describe(entry)}")
         return 0
-    print(f"imported {len(entries)} timetable entries from {args.file}: {changes.summary()}")
+    print(f"imported {len(entries)} timetable entries{_for_school(schools, policy)} from {args.file}: {changes.summary()}")
     return 0
 
 
@@ -227,13 +322,14 @@ def import_consent_command(args: argparse.Namespace) -> int:
     from store.school_data import SchoolData
 
     settings = read_settings()
+    schools, policy = _read_school(args, settings)
     consents = parse_consents(_read(args.file), str(args.file))
 
     async def run() -> int:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file))
+            return await SchoolData(engine).replace_consents(consents, _operator(), str(args.file), school_id=policy.school.id)
 
-    print(f"imported {asyncio.run(run())} consent records from {args.file}")
+    print(f"imported {asyncio.run(run())} consent records{_for_school(schools, policy)} from {args.file}")
     return 0
 
 
@@ -242,13 +338,15 @@ def _import_register(args: argparse.Namespace, kind: ConsentKind, what: str) -> 
     from store.school_data import SchoolData
 
     settings = read_settings()
+    schools, policy = _read_school(args, settings)
     forms = parse_consents(_read(args.file), str(args.file), only=kind)
 
     async def run() -> int:
         async with database(settings) as engine:
-            return await SchoolData(engine).replace_consents(forms, _operator(), str(args.file), kinds={kind.value})
+            return await SchoolData(engine).replace_consents(forms, _operator(), str(args.file), kinds={kind.value},
+                                                             school_id=policy.school.id)
 
-    print(f"imported {asyncio.run(run())} {what} from {args.file}")
+    print(f"imported {asyncio.run(run())} {what}{_for_school(schools, policy)} from {args.file}")
     return 0
 
 
@@ -301,22 +399,23 @@ def enrol_command(args: argparse.Namespace) -> int:
     from domain.enrolment import EnrolmentStatus
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # a school's policy file, or a trust file (every school swept)
     words = {EnrolmentStatus.enrolled: "enrolled", EnrolmentStatus.already: "already there", EnrolmentStatus.skipped: "skipped",
              EnrolmentStatus.failed: "could not enrol"}
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
-            if not policy.enrolment.enabled:
+            if not services.enrolment.enabled:
                 raise StartupError("enrolment is off: turn it on with [enrolment] enabled = true")
             report = await services.enrolment.sweep()
         finally:
             await services.close()
-        zone = policy.school.zone
         for e in sorted(report.enrolments, key=lambda e: (e.start is None, e.start or 0, e.subject or "")):
-            when = f"{e.start.astimezone(zone):%a %d %b %H:%M}" if e.start else "?"
-            print(f"{words[e.status]:<16} {when:<16} {e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
+            school = schools.get(e.school_id).school
+            when = f"{e.start.astimezone(school.zone):%a %d %b %H:%M}" if e.start else "?"
+            where = f"{school.name}: " if schools.is_trust else ""
+            print(f"{words[e.status]:<16} {when:<16} {where}{e.subject or '(no subject)'}" + (f"  ({e.reason})" if e.reason else ""))
         if report.personal:
             outcomes = list(report.personal.values())
             refused = [o for o in outcomes if o not in ("installed", "already")]
@@ -340,7 +439,7 @@ def subscriptions_command(args: argparse.Namespace) -> int:
     from store.subscriptions import SubscriptionStore
 
     settings = read_settings()
-    policy = read_policy(settings)
+    policy = read_schools(settings)  # every school's staff calendars, in a trust
 
     async def run() -> tuple[list, list[str]]:
         done: list[str] = []
@@ -375,22 +474,12 @@ def _coverage_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _record_school(settings: Settings, wanted: str | None) -> tuple[Policy, str | None]:
-    """The policy and school id a record command reads: the one school (no --school needed), or
-    in a trust the school --school names (required: a trust's records are never mixed)."""
-    from config.startup import read_schools
-
+    """The policy and school a record command reads (`_chosen_school`): in a trust, the school
+    --school names (never a mix of schools); the single school's whole record otherwise (None)."""
     schools = read_schools(settings)
-    if not schools.is_trust:
-        policy = schools.default
-        if wanted is not None and wanted != policy.school.id:
-            raise StartupError(f"--school {wanted}: this deployment is one school, {policy.school.id!r}")
-        return policy, None
-    ids = [p.school.id for p in schools.all_policies()]
-    if wanted is None:
-        raise StartupError(f"{schools.name} has several schools: name one with --school ({', '.join(ids)})")
-    if wanted not in ids:
-        raise StartupError(f"--school {wanted}: no such school in {schools.name} ({', '.join(ids)})")
-    return schools.get(wanted), wanted
+    policy = _chosen_school(schools, wanted)
+    assert policy is not None
+    return policy, policy.school.id if schools.is_trust else None
 
 
 @subcommand("coverage", "per day and teacher: sessions with pupils, followed live, seen only afterwards, could not enrol (with why)",
@@ -422,6 +511,7 @@ def coverage_command(args: argparse.Namespace) -> int:
 def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     from rules import registry
 
+    _school_argument(parser, "whose exceptions register it is (its SLT or DSL approve)")
     actions = parser.add_subparsers(dest="action", required=True)
     add = actions.add_parser("add", help="record an exception SLT or the DSL approved")
     add.add_argument("--rule", required=True, choices=sorted(registry.BY_ID))
@@ -438,11 +528,13 @@ def _exception_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("--by", required=True, help="the SLT member or DSL withdrawing it (email/UPN or Entra object id)")
 
 
-def _approver(policy: Policy, aad_id: str) -> Person:
+def _approver(policy: Policy, aad_id: str, schools: Schools | None = None) -> Person:
+    """SLT or the DSL of the school whose register it is (in a trust, of THAT school)."""
     for person in policy.people.slt + policy.people.dsl:
         if person.aad_object_id == aad_id:
             return person
-    raise StartupError(f"{aad_id} is not SLT or the DSL in the policy: only they can approve or withdraw exceptions")
+    where = f"of {policy.school.name}" if schools is not None and schools.is_trust else "in the policy"
+    raise StartupError(f"{aad_id} is not SLT or the DSL {where}: only they can approve or withdraw exceptions")
 
 
 @subcommand("exceptions", "the exceptions register: add, list, revoke", _exception_arguments)
@@ -450,14 +542,15 @@ def exceptions_command(args: argparse.Namespace) -> int:
     from store.register import ExceptionRegister, Revocation
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
+    school_id = policy.school.id
     operator = getpass.getuser()  # who typed the command, audited beside the approver named
 
     async def run() -> int:
         async with database(settings) as engine:
-            register = ExceptionRegister(engine, Schools.single(policy))
+            register = ExceptionRegister(engine, schools)
             if args.action == "add":
-                approver = _approver(policy, await _entra_id(settings, args.approver))
+                approver = _approver(policy, await _entra_id(settings, args.approver), schools)
                 if refused := policy.approval_refused(approver.aad_object_id, args.rule):
                     raise StartupError(f"{approver.name}: {refused}")
                 if args.person is not None:
@@ -466,19 +559,20 @@ def exceptions_command(args: argparse.Namespace) -> int:
                 approved = await register.approve(
                     rule_id=args.rule, reason=reason, approver_id=approver.aad_object_id, approver_name=approver.name,
                     lesson_id=args.lesson, meeting_id=args.meeting, person_id=args.person, expires_at=expires, operator=operator,
+                    school_id=school_id,
                 )
-                print(f"exception #{approved.id} recorded: {args.rule}, approved by {approver.name}")
+                print(f"exception #{approved.id} recorded{_for_school(schools, policy)}: {args.rule}, approved by {approver.name}")
             elif args.action == "revoke":
-                person = _approver(policy, await _entra_id(settings, args.by))
-                outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator)
+                person = _approver(policy, await _entra_id(settings, args.by), schools)
+                outcome = await register.revoke(args.id, person.aad_object_id, person.name, operator=operator, school_id=school_id)
                 if outcome is Revocation.unknown:
-                    raise StartupError(f"there is no exception #{args.id}: see `exceptions list`")
+                    raise StartupError(f"there is no exception #{args.id}{_for_school(schools, policy)}: see `exceptions list`")
                 if outcome is Revocation.already_withdrawn:
                     print(f"exception #{args.id} was already withdrawn; nothing changed", file=sys.stderr)
                     return 1
                 print(f"exception #{args.id} withdrawn")
             else:
-                for row in await register.list():
+                for row in await register.list(school_id=school_id):
                     scope = f"lesson {row.lesson_id}" if row.lesson_id else f"series {row.meeting_id}" if row.meeting_id else f"person {row.person_id}"
                     state = "withdrawn" if row.revoked_at else f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "no expiry"
                     print(f"#{row.id} {row.rule_id} {scope} by {row.approved_by_name} ({state}): {row.reason}")
@@ -521,31 +615,41 @@ async def _checked_exception(args: argparse.Namespace, policy: Policy, register)
     try:
         return checked_exception(
             reason=args.reason, lesson_id=args.lesson,
-            lesson_recorded=args.lesson is not None and lesson_id_in_range(args.lesson) and await register.lesson_recorded(args.lesson),
-            meeting_id=args.meeting, meeting_recorded=args.meeting is not None and await register.meeting_recorded(args.meeting),
+            # Only the school's own lessons: an exception in one school's register never names another's.
+            lesson_recorded=args.lesson is not None and lesson_id_in_range(args.lesson)
+            and await register.lesson_recorded(args.lesson, school_id=policy.school.id),
+            meeting_id=args.meeting,
+            meeting_recorded=args.meeting is not None and await register.meeting_recorded(args.meeting, school_id=policy.school.id),
             person_id=args.person, expires=args.expires, today=datetime.now(policy.school.zone).date(), zone=policy.school.zone,
         )
     except ExceptionRefused as refused:
         raise StartupError(words[refused.problem]) from None
 
 
-@subcommand("purge", "delete personal data older than the policy's retention periods, now")
+@subcommand("purge", "delete personal data older than the policy's retention periods, now (each school's by its own)",
+            lambda p: _school_argument(p, "whose records alone to purge (default: every school's)"))
 def purge_command(args: argparse.Namespace) -> int:
-    from store.retention import purge
+    from store.retention import purge_schools
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)
+    chosen = _chosen_school(schools, args.school, required=False)
+    only = chosen.school.id if chosen is not None and schools.is_trust else None
 
-    async def run() -> dict[str, int]:
+    async def run() -> dict[str, dict[str, int]]:
         async with database(settings) as engine:
-            return await purge(engine, policy.retention, datetime.now(timezone.utc), policy.reminder_interval_days)
+            return await purge_schools(engine, schools, datetime.now(timezone.utc), only=only)
 
-    for what, count in asyncio.run(run()).items():
-        print(f"{count:>6} {what} deleted")
+    for school_id, counts in asyncio.run(run()).items():
+        if schools.is_trust:
+            print(f"{schools.get(school_id).school.name} ({school_id}):")
+        for what, count in counts.items():
+            print(f"{count:>6} {what} deleted")
     return 0
 
 
 def _aup_arguments(parser: argparse.ArgumentParser) -> None:
+    _school_argument(parser, "whose AUP it is")
     actions = parser.add_subparsers(dest="action", required=True)
     actions.add_parser("status", help="signed / not signed, per member of staff, for the current version")
     actions.add_parser("remind", help="send each unsigned member of staff a reminder (at most once per interval)")
@@ -558,22 +662,26 @@ def aup_command(args: argparse.Namespace) -> int:
     from outbound.notifier import NoDestination
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools, policy = _read_school(args, settings)
     if policy.aup is None:
-        raise StartupError("the policy names no AUP: add an [aup] table with source and version")
+        raise StartupError(f"the policy{_for_school(schools, policy)} names no AUP: add an [aup] table with source and version")
+    school_id = policy.school.id if schools.is_trust else None
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
             if args.action == "remind":
-                reminded, skipped = await services.signing.remind()
-                print(f"reminded {reminded} member(s) of staff; {skipped} reminded within the last {policy.aup.remind_interval_days} days")
+                reminded, skipped = await services.signing.remind(school_id)
+                print(f"reminded {reminded} member(s) of staff{_for_school(schools, policy)}; {skipped} reminded within the last "
+                      f"{policy.aup.remind_interval_days} days")
                 return 0
-            rows = await services.signing.status()
+            rows = await services.signing.status(school_id)
         except (GraphUnavailable, NoDestination) as exc:
             raise StartupError(str(exc)) from exc
         finally:
             await services.close()
+        if schools.is_trust:
+            print(policy.school.name)
         print(f"{policy.aup_document().title}, version {policy.aup.version}")
         for row in rows:
             state = f"signed {row.signed_at:%Y-%m-%d %H:%M} as {row.position}" if row.signed_at else "NOT SIGNED"
@@ -788,8 +896,12 @@ def doctor_command(args: argparse.Namespace) -> int:
     checks = [Check("settings", Level.ok, f"read ({'dev mode' if settings.dev_mode else 'authentication on'})")]
     policy = None
     try:
-        policy = read_policy(settings)
-        checks.append(Check("policy file", Level.ok, f"{policy.school.name}, {len(policy.clause_maps)} AUP document(s) adopted"))
+        policy = read_schools(settings)
+        if policy.is_trust:
+            checks.append(Check("policy file", Level.ok, f"{policy.name}: {len(policy)} schools ({', '.join(p.school.name for p in policy)}), "
+                                                         f"and the default policy for lessons no school claims"))
+        else:
+            checks.append(Check("policy file", Level.ok, f"{policy.default.school.name}, {len(policy.default.clause_maps)} AUP document(s) adopted"))
     except StartupError as exc:
         checks.append(Check("policy file", Level.problem, str(exc), "fix the policy file (policy.example.toml is commented)"))
     checks += asyncio.run(examine(settings, policy, args.organizer))

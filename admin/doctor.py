@@ -16,6 +16,7 @@ from enum import StrEnum
 import aiohttp
 
 from config.policy import Policy
+from config.trust import Schools
 from config.settings import Settings
 from domain.conversations import AlertPurpose
 
@@ -37,12 +38,14 @@ class Check:
     fix: str = ""
 
 
-def needed_permissions(policy: Policy | None) -> dict[str, str]:
-    """The Graph application permissions this school's Chaperone needs, with why."""
+def needed_permissions(policy: Policy | Schools | None) -> dict[str, str]:
+    """The Graph application permissions this deployment needs, with why (any school that
+    remediates the lobby needs write access)."""
     from graph.permissions import GRAPH_APPLICATION_PERMISSIONS
 
     needed = dict(GRAPH_APPLICATION_PERMISSIONS)
-    remediating = bool(policy and (policy.rules.get("waiting-room") or {}).get("remediate"))
+    policies = policy.all_policies() if isinstance(policy, Schools) else [policy] if policy else []
+    remediating = any((p.rules.get("waiting-room") or {}).get("remediate") for p in policies)
     if not remediating:
         needed.pop("OnlineMeetings.ReadWrite.All")
     return needed
@@ -94,7 +97,7 @@ async def check_bot_token(settings: Settings) -> list[Check]:
     return [Check("bot credentials", Level.ok, f"the bot's app registration gets a token ({settings.app_type.value})")]
 
 
-async def check_graph_permissions(settings: Settings, policy: Policy | None) -> list[Check]:
+async def check_graph_permissions(settings: Settings, policy: Policy | Schools | None) -> list[Check]:
     from graph.diagnostics import TokenProblem, token_roles
 
     try:
@@ -154,26 +157,49 @@ async def check_public_url(settings: Settings) -> list[Check]:
     return [Check("public url", Level.ok, f"{url} answers (HTTP {status})")]
 
 
-async def check_channels(settings: Settings) -> list[Check]:
+async def check_channels(settings: Settings, schools: Schools | None = None) -> list[Check]:
+    """Each school's alert and concern channels (in a trust, the default policy's too: lessons
+    no school claims are alerted there)."""
+    from domain.placement import SOLE_SCHOOL_ID
     from store.conversations import ConversationStore
     from store.db import create_engine
 
+    policies = schools.all_policies() if schools is not None else []
+    ids = [(p.school.id, p.school.name) for p in policies] or [(SOLE_SCHOOL_ID, "")]
+    trust = bool(schools and schools.is_trust)
     engine = create_engine(settings.database_url)
     try:
         store = ConversationStore(engine)
-        slt = await store.alert_destination(AlertPurpose.slt)
-        dsl = await store.alert_destination(AlertPurpose.dsl)
+        set_ = [(sid, name, await store.alert_destination(AlertPurpose.slt, school_id=sid),
+                 await store.alert_destination(AlertPurpose.dsl, school_id=sid)) for sid, name in ids]
     except Exception:  # noqa: BLE001 - the database check has said why already
         return []
     finally:
         await engine.dispose()
-    found = [Check("slt alert channel", Level.ok, "set") if slt else
-             Check("slt alert channel", Level.problem, "no channel receives breach alerts",
-                   "a senior leader named in the policy posts `@Chaperone set alert channel` in a private SLT channel")]
-    found.append(Check("dsl concern channel", Level.ok, "set") if dsl else
-                 Check("dsl concern channel", Level.warning, "not set: concerns go to each DSL's personal chat",
-                       "optional: the DSL posts `@Chaperone set concern channel` in a private channel"))
+    found = []
+    for sid, name, slt, dsl in set_:
+        whose = f" ({name})" if trust else ""
+        command = f"set alert channel {sid}" if trust else "set alert channel"
+        found.append(Check(f"slt alert channel{whose}", Level.ok, "set") if slt else
+                     Check(f"slt alert channel{whose}", Level.problem, "no channel receives breach alerts",
+                           f"a senior leader named in the policy posts `@Chaperone {command}` in a private SLT channel"))
+        found.append(Check(f"dsl concern channel{whose}", Level.ok, "set") if dsl else
+                     Check(f"dsl concern channel{whose}", Level.warning, "not set: concerns go to each DSL's personal chat",
+                           "optional: the DSL posts `@Chaperone set concern channel` in a private channel"))
     return found
+
+
+def check_placement(schools: Schools) -> list[Check]:
+    """In a trust, each school needs something that places its lessons (staff group, class
+    teams' education schools); a school with neither only gets lessons through its timetable."""
+    found = []
+    for policy in schools:
+        if policy.people.staff_group_ids or policy.school.education_school_ids:
+            continue
+        found.append(Check(f"placement ({policy.school.name})", Level.warning,
+                           "no staff group and no education school id: its lessons are placed only by its timetable",
+                           "set [people] staff_group_ids (and [school] education_school_ids) in the school's policy file"))
+    return found or [Check("placement", Level.ok, f"each of the {len(schools)} schools can place its lessons")]
 
 
 def check_privacy_contact(policy: Policy) -> list[Check]:
@@ -183,16 +209,19 @@ def check_privacy_contact(policy: Policy) -> list[Check]:
     return [Check("privacy contact", Level.ok, f"{policy.privacy.contact_name}, {policy.privacy.contact_email}")]
 
 
-async def examine(settings: Settings, policy: Policy | None, organizer: str | None) -> list[Check]:
+async def examine(settings: Settings, policy: Policy | Schools | None, organizer: str | None) -> list[Check]:
+    schools = Schools.single(policy) if isinstance(policy, Policy) else policy
     checks = await check_database(settings)
     checks += await check_bot_token(settings)
-    checks += await check_graph_permissions(settings, policy)
+    checks += await check_graph_permissions(settings, schools)
     checks += await check_access_policy(settings, organizer)
     checks += await check_public_url(settings)
     if checks[0].level is Level.ok:
-        checks += await check_channels(settings)
-    if policy is not None:
-        checks += check_privacy_contact(policy)
+        checks += await check_channels(settings, schools)
+    if schools is not None:
+        if schools.is_trust:
+            checks += check_placement(schools)
+        checks += check_privacy_contact(schools.default)
     return checks
 
 

@@ -1,10 +1,12 @@
 """Adaptive Card actions (Action.Execute): one table from verb to handler, who may do what,
 and the card that comes back.
 
-Only the SLT and DSL the policy names may act on breach alerts; anyone else gets a clear
-refusal and nothing changes. An action names the message it acts on (`alertId`,
-`warningId`): a missing or unknown id, or a message of the wrong kind, is refused with a 4xx
-and nothing is written. Every action that changes a record is audited.
+Only the SLT and DSL the alert's school's policy names (and, in a trust, the trust leads who
+act) may act on its breach alerts; anyone else gets a clear refusal and nothing changes, and a
+leader of another school (or a read-only trust lead) who tries is audited. An action names
+the message it acts on (`alertId`, `warningId`): a missing or unknown id, or a message of the
+wrong kind, is refused with a 4xx and nothing is written. Every action that changes a record
+is audited.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from pydantic import BaseModel, Field, ValidationError
 from cards import aup, reminder, slt_alert, teacher_warning
 from cards.concern import concern_card
 from config.policy import Person, Policy
+from config.trust import Schools
 from domain.events import Sender
+from domain.lesson import Lesson
 from domain.messages import AlertAction, Message, MessageKind
 from jobs.worker import Worker
 from outbound.activities import card_activity
@@ -86,7 +90,7 @@ class CardActions:
         exceptions: ExceptionRegister,
         signing: AupSigning,
         worker: Worker,
-        policy: Policy,
+        schools: Schools,
     ) -> None:
         self._outbox = outbox
         self._composer = composer
@@ -94,7 +98,7 @@ class CardActions:
         self._exceptions = exceptions
         self._signing = signing
         self._worker = worker
-        self._policy = policy
+        self._schools = schools
         self._verbs: dict[str, Handler] = {
             teacher_warning.TEACHER_VIEW: self._teacher_view,
             reminder.REPORT_CONCERN: self._report_concern,
@@ -111,9 +115,9 @@ class CardActions:
             return message_response(f"Chaperone has no action '{verb[:40]}'. Nothing was changed.")
         # Signing answers another tenant in its own words (service/aup.py); every other action
         # is refused here, before it reads or writes anything.
-        if verb != aup.SIGN and not tenancy.from_school(turn_context.activity, self._policy.school.tenant_id):
+        if verb != aup.SIGN and not tenancy.from_school(turn_context.activity, self._schools.tenants):
             log.warning("card action %s refused: tenant %r is not the school's", verb, events.tenant_of(turn_context.activity))
-            return message_response(tenancy.refusal(self._policy.school.name))
+            return message_response(tenancy.refusal(self._schools.name))
         try:
             return await handler(turn_context, events.sender_of(turn_context.activity), data)
         except RefusedAction as refused:
@@ -141,12 +145,30 @@ class CardActions:
             raise RefusedAction(NO_RECORD, HTTPStatus.NOT_FOUND)
         return message
 
-    def _leader(self, sender: Sender) -> Person:
-        for person in self._policy.people.slt + self._policy.people.dsl:
-            if sender.aad_object_id and person.aad_object_id == sender.aad_object_id:
-                return person
-        log.warning("alert action refused for %s", sender.aad_object_id)
+    def _leads_somewhere(self, sender: Sender) -> None:
+        """Refuse, before anything is read, anyone who is no school's SLT or DSL nor a trust lead."""
+        aad = sender.aad_object_id
+        if aad and (self._schools.where_leader(aad) or self._schools.lead(aad)):
+            return
+        log.warning("alert action refused for %s", aad)
         raise RefusedAction("Only the senior leaders and the DSL named in the school's policy can act on breach alerts. Nothing was changed.")
+
+    async def _leader_of(self, policy: Policy, sender: Sender, message: Message, verb: str) -> Person:
+        """The acting leader for an alert of `policy`'s school: its SLT or DSL, or a trust lead
+        who acts. A leader of another school, or a read-only trust lead, is refused and audited."""
+        aad = sender.aad_object_id
+        for person in policy.people.slt + policy.people.dsl:
+            if aad and person.aad_object_id == aad:
+                return person
+        lead = self._schools.lead(aad)
+        if lead is not None and lead.acts:
+            return lead
+        reason = "read-only trust lead" if lead is not None else "another school's leader"
+        log.warning("alert action %s on message %s refused: %s", verb, message.id, reason)
+        await self._outbox.refused(message.id, aad, sender.name, verb, reason)
+        if lead is not None:
+            raise RefusedAction("Your trust role lets you read the schools' records, not act on their alerts. Nothing was changed.")
+        raise RefusedAction("This alert is another school's: only its own senior leaders and DSL can act on it. Nothing was changed.")
 
     # ---- the organizer's warning, concerns, the AUP ---------------------------------
 
@@ -176,39 +198,49 @@ class CardActions:
                 # raised from that lesson's chat: a guessed id must not mislead the DSL.
                 log.info("concern names lesson %s from another conversation; filed without it", lesson.id)
                 lesson = None
-        card = concern_card(self._policy, lesson, sender.name, text[:2000], utcnow())
+        policy = self._concern_school(lesson, sender)
+        card = concern_card(policy, lesson, sender.name, text[:2000], utcnow(), in_trust=self._schools.is_trust)
         await self._outbox.report_concern(
             lesson_id=lesson.id if lesson else None, reporter_aad_id=sender.aad_object_id, reporter_name=sender.name,
-            text=text[:2000], card=card, service_url=turn_context.activity.service_url,
+            text=text[:2000], card=card, service_url=turn_context.activity.service_url, school_id=policy.school.id,
         )
         self._worker.wake()
         return card_response(reminder.concern_received())
 
+    def _concern_school(self, lesson: Lesson | None, sender: Sender) -> Policy:
+        """Whose DSL hears a concern: the lesson's school; without a lesson, the reporter's
+        school when exactly one names them, else the trust default policy's (its lead)."""
+        if lesson is not None:
+            return self._schools.get(lesson.school_id)
+        named = [p for p in self._schools if p.people.is_slt(sender.aad_object_id) or p.people.is_dsl(sender.aad_object_id)]
+        return named[0] if len(named) == 1 else self._schools.default
+
     async def _sign(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        if self._signing.document is None:
+        if not self._signing.offered:
             return message_response("This school has not set up AUP signing.")
         return card_response(await self._signing.sign(sender, Submission.model_validate(data)))
 
     async def _open_aup(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        card = self._signing.signing_card(sender)
+        school = data.get("school")  # a trust's card names whose AUP to open
+        card = await self._signing.signing_card(sender, school_id=school if isinstance(school, str) else None)
         return card_response(card) if card else message_response("This school has not set up AUP signing.")
 
     # ---- breach alerts: SLT and the DSL only ------------------------------------------
 
     async def _acknowledge(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        leader, message = await self._alert(sender, data)
+        leader, message, _, _ = await self._alert(sender, data, slt_alert.ACKNOWLEDGE)
         await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.acknowledge,
                                        acknowledged_by=leader.name, acknowledged_at=utcnow())
         return await self._refreshed(turn_context, message)
 
     async def _resolve(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        leader, message = await self._alert(sender, data)
+        leader, message, _, _ = await self._alert(sender, data, slt_alert.RESOLVE)
         await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.resolve,
                                        resolved_by=leader.name, resolved_at=utcnow())
         return await self._refreshed(turn_context, message)
 
     async def _record_exception(self, turn_context: TurnContext, sender: Sender, data: dict) -> InvokeResponse:
-        leader, message = await self._alert(sender, data)
+        leader, message, lesson, policy = await self._alert(sender, data, slt_alert.RECORD_EXCEPTION)
         reason = str(data.get("reason") or "").strip()
         if not reason:
             return message_response("Give the reason the exception was approved. Nothing was recorded.")
@@ -216,7 +248,7 @@ class CardActions:
             last_day = date.fromisoformat(str(data.get("expires") or ""))
         except ValueError:
             return message_response("Choose the last day the exception applies. Nothing was recorded.")
-        today = datetime.now(self._policy.school.zone).date()
+        today = datetime.now(policy.school.zone).date()
         if last_day < today:
             return message_response("That date has passed: choose the last day the exception should apply. Nothing was recorded.")
         if last_day >= date.max:  # the day after it is when the exception ends, and must exist
@@ -224,29 +256,41 @@ class CardActions:
         findings = await self._composer.findings_of(message)
         if not findings:
             return message_response("This alert's findings are no longer held, so there is nothing to record an exception for.")
-        refusals = [r for f in findings if (r := self._policy.approval_refused(leader.aad_object_id, f.rule_id))]
+        # The school's own policy says who may approve (a trust lead who acts may acknowledge
+        # and resolve, but approves an exception only where that school's policy names them).
+        refusals = [r for f in findings if (r := policy.approval_refused(leader.aad_object_id, f.rule_id))]
         if refusals:
             return message_response(f"{refusals[0][0].upper()}{refusals[0][1:]}. Nothing was recorded.")
-        lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
-        expires = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=self._policy.school.zone)
+        expires = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=policy.school.zone)
         recorded = None
         for finding in findings:
             recorded = await self._exceptions.approve(
                 rule_id=finding.rule_id, meeting_id=lesson.meeting_id, reason=reason, approver_id=leader.aad_object_id,
-                approver_name=leader.name, expires_at=expires,
+                approver_name=leader.name, expires_at=expires, school_id=policy.school.id,
             )
         await self._outbox.act(message.id, leader.aad_object_id, leader.name, AlertAction.exception,
                                        exception_id=recorded.id, exception_by=leader.name)
         return await self._refreshed(turn_context, message)
 
-    async def _alert(self, sender: Sender, data: dict) -> tuple[Person, Message]:
-        leader = self._leader(sender)
+    async def _alert(self, sender: Sender, data: dict, verb: str) -> tuple[Person, Message, Lesson, Policy]:
+        """The alert an action names, its lesson and school, and the leader acting on it."""
+        self._leads_somewhere(sender)
         alert = self._read(AlertData, data, "alert reference")
-        return leader, await self._message(alert.alertId, MessageKind.slt_alert)
+        message = await self._message(alert.alertId, MessageKind.slt_alert)
+        lesson = await self._lessons.get(message.lesson_id, with_attendance=False)
+        policy = self._schools.get(lesson.school_id)
+        return await self._leader_of(policy, sender, message, verb), message, lesson, policy
 
     async def _refreshed(self, turn_context: TurnContext, message: Message) -> InvokeResponse:
         card = await self._composer.compose(message)
         await self._outbox.set_card(message.id, card)
+        if message.conversation_id and turn_context.activity.conversation.id != message.conversation_id:
+            # Pressed elsewhere (a trust lead's escalation card): the school's own post is
+            # updated by the worker, where it was posted.
+            await self._outbox.queue_refresh(message.id)
+            self._worker.wake()
+            await self._refresh_for_everyone(turn_context, turn_context.activity.reply_to_id, card, message.summary)
+            return card_response(card)
         await self._refresh_for_everyone(turn_context, message.activity_id, card, message.summary)
         return card_response(card)
 

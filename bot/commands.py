@@ -10,6 +10,7 @@ from botbuilder.core import TurnContext
 
 from cards import reminder
 from config.policy import Policy
+from config.trust import Schools
 from domain.conversations import AlertPurpose
 from outbound.activities import card_activity
 from service.aup import AupSigning
@@ -30,6 +31,26 @@ HELP_TEXT = (
     "- **help**: this message"
 )
 NO_AUP = "This school has not set up AUP signing in Chaperone."
+# Commands that may name a school after them (a trust's leaders choose which school's channel).
+SET_CHANNEL = {"set alert channel": AlertPurpose.slt, "set concern channel": AlertPurpose.dsl}
+WHAT = {AlertPurpose.slt: "Breach alerts", AlertPurpose.dsl: "Safeguarding concerns"}
+
+
+def help_text(schools: Schools) -> str:
+    """The help, naming the trust and how its leaders name a school; a single school's unchanged."""
+    if not schools.is_trust:
+        return HELP_TEXT
+    return (
+        f"Chaperone checks live lessons in {schools.name}'s schools against each school's Remote Learning AUP.\n\n"
+        "- **sign**: read and sign the Remote Learning AUP (staff)\n"
+        "- **report**: report a concern privately to your school's Designated Safeguarding Lead\n"
+        "- **set alert channel**: (SLT, in a team channel) post your school's breach alerts in this channel; "
+        "if you lead more than one school, name it: **set alert channel SCHOOL**\n"
+        "- **set concern channel**: (DSL, in a private team channel) receive your school's reported concerns there "
+        "(**set concern channel SCHOOL** likewise)\n"
+        "- **status**: your AUP signature (personal chat), or which schools' alerts this channel receives (team channel)\n"
+        "- **help**: this message"
+    )
 
 Command = Callable[[TurnContext], Awaitable[None]]
 
@@ -56,10 +77,11 @@ def conversation_kind(turn_context: TurnContext) -> str:
 
 
 class Commands:
-    def __init__(self, *, conversations: ConversationStore, signing: AupSigning, policy: Policy) -> None:
+    def __init__(self, *, conversations: ConversationStore, signing: AupSigning, schools: Schools) -> None:
         self._conversations = conversations
         self._signing = signing
-        self._policy = policy
+        self._schools = schools
+        self._policy = schools.default  # a single school's; in a trust, its default policy
         self._table: dict[str, Command] = {
             "set alert channel": self._set_alert_channel,
             "set concern channel": self._set_concern_channel,
@@ -71,25 +93,29 @@ class Commands:
         }
 
     async def handle(self, turn_context: TurnContext) -> None:
-        if not tenancy.from_school(turn_context.activity, self._policy.school.tenant_id):
+        if not tenancy.from_school(turn_context.activity, self._schools.tenants):
             log.warning("command refused: tenant %r is not the school's", events.tenant_of(turn_context.activity))
-            await turn_context.send_activity(tenancy.refusal(self._policy.school.name))
+            await turn_context.send_activity(tenancy.refusal(self._schools.name))
             return
         text, command = command_of(turn_context)
         handler = self._table.get(command)
-        if handler is None:
-            await turn_context.send_activity(f"I don't know the command '{text.strip()[:60]}'.\n\n{HELP_TEXT}")
+        if handler is not None:
+            await handler(turn_context)
             return
-        await handler(turn_context)
+        for prefix, purpose in SET_CHANNEL.items():
+            if command.startswith(prefix + " "):
+                await self._set_channel(turn_context, purpose, command[len(prefix) + 1:])
+                return
+        await turn_context.send_activity(f"I don't know the command '{text.strip()[:60]}'.\n\n{help_text(self._schools)}")
 
     async def _help(self, turn_context: TurnContext) -> None:
-        await turn_context.send_activity(HELP_TEXT)
+        await turn_context.send_activity(help_text(self._schools))
 
     async def _report(self, turn_context: TurnContext) -> None:
         await turn_context.send_activity(card_activity(reminder.concern_form(None), "Report a concern"))
 
     async def _sign(self, turn_context: TurnContext) -> None:
-        card = self._signing.signing_card(events.sender_of(turn_context.activity))
+        card = await self._signing.signing_card(events.sender_of(turn_context.activity))
         if card is None:
             await turn_context.send_activity(NO_AUP)
         else:
@@ -101,18 +127,15 @@ class Commands:
     async def _status_text(self, turn_context: TurnContext) -> str:
         kind = conversation_kind(turn_context)
         if kind == "personal":
-            document = self._signing.document
-            if document is None:
-                return NO_AUP
-            signature = await self._signing.signature_of(events.sender_of(turn_context.activity).aad_object_id)
-            if signature is None:
-                return f"You have not signed the {document.title}, version {document.version}. Send **sign** to read and sign it."
-            when = signature.signed_at.astimezone(self._policy.school.zone)
-            return f"You signed the {document.title}, version {document.version}, on {when:%d %B %Y at %H:%M} as {signature.position}."
+            # The signing service words it: in a trust, each of the person's schools' AUPs.
+            words = await self._signing.status_text(events.sender_of(turn_context.activity))
+            return NO_AUP if words is None else words
         if kind == "channel":
+            if self._schools.is_trust:
+                return await self._trust_channel_status(turn_context)
             lines = []
-            for purpose, what in ((AlertPurpose.slt, "Breach alerts"), (AlertPurpose.dsl, "Safeguarding concerns")):
-                destination = await self._conversations.alert_destination(purpose)
+            for purpose, what in WHAT.items():
+                destination = await self._conversations.alert_destination(purpose, self._policy.school.id)
                 where = f"the channel {destination.conversation.channel_id} (set by {destination.set_by_name})" if destination else (
                     "not set yet" if purpose is AlertPurpose.slt else "private chats with the DSL")
                 lines.append(f"- {what}: {where}")
@@ -120,23 +143,60 @@ class Commands:
         # A meeting or group chat: pupils may be reading, so no findings here.
         return "Chaperone is following lessons in this chat. The organizer receives its notes privately; send **report** to raise a concern with the DSL."
 
+    async def _trust_channel_status(self, turn_context: TurnContext) -> str:
+        """In a trust: which schools' alerts this channel receives (no other channel is named)."""
+        here = await self._conversations.destinations_in(thread_root(turn_context.activity.conversation.id))
+        if not here:
+            return (f"Chaperone for {self._schools.name}: this channel receives no school's alerts. A school's senior leaders "
+                    "choose theirs with **set alert channel**, its DSL with **set concern channel**.")
+        lines = [f"- {WHAT[d.purpose]} for {self._schools.get(d.school_id).school.name} (set by {d.set_by_name})" for d in here]
+        return f"Chaperone for {self._schools.name}: this channel receives\n\n" + "\n".join(lines)
+
     async def _set_alert_channel(self, turn_context: TurnContext) -> None:
-        await self._set_channel(turn_context, AlertPurpose.slt, self._policy.people.is_slt, "senior leaders")
+        await self._set_channel(turn_context, AlertPurpose.slt, "")
 
     async def _set_concern_channel(self, turn_context: TurnContext) -> None:
-        await self._set_channel(turn_context, AlertPurpose.dsl, self._policy.people.is_dsl, "designated safeguarding leads")
+        await self._set_channel(turn_context, AlertPurpose.dsl, "")
 
-    async def _set_channel(self, turn_context: TurnContext, purpose: AlertPurpose, allowed: Callable[[str | None], bool], who: str) -> None:
+    def _school_named(self, named: str) -> Policy | None:
+        wanted = named.strip().lower()
+        return next((p for p in self._schools.all_policies() if wanted in (p.school.id.lower(), p.school.name.lower())), None)
+
+    async def _set_channel(self, turn_context: TurnContext, purpose: AlertPurpose, named: str) -> None:
+        """A school's SLT (alerts) or DSL (concerns) choose ITS channel: the one school that names
+        them, or the school they name when they lead several (a trust lead always names it)."""
         activity = turn_context.activity
         sender = events.sender_of(activity)
-        what = "Breach alerts" if purpose is AlertPurpose.slt else "Safeguarding concerns"
+        what = WHAT[purpose]
         if conversation_kind(turn_context) != "channel":
             await turn_context.send_activity(f"Post this command in the team channel that should receive {what.lower()}.")
             return
-        if not allowed(sender.aad_object_id):
+        if purpose is AlertPurpose.slt:
+            mine, who = self._schools.where_slt(sender.aad_object_id), "senior leaders"
+        else:
+            mine, who = self._schools.where_dsl(sender.aad_object_id), "designated safeguarding leads"
+        if not mine:
             log.warning("set %s channel refused for %s", purpose.value, sender.aad_object_id)
             await turn_context.send_activity(f"Only the {who} named in the school's policy can choose this channel. Nothing was changed.")
             return
+        choices = ", ".join(f"**{p.school.id}** ({p.school.name})" for p in mine)
+        command = "set alert channel" if purpose is AlertPurpose.slt else "set concern channel"
+        if named:
+            school = self._school_named(named)
+            if school is None:
+                await turn_context.send_activity(f"There is no school '{named[:60]}' here. You may choose: {choices}. Nothing was changed.")
+                return
+            if school.school.id not in {p.school.id for p in mine}:
+                log.warning("set %s channel for %s refused for %s", purpose.value, school.school.id, sender.aad_object_id)
+                await turn_context.send_activity(f"Only {school.school.name}'s {who} can choose its channel. Nothing was changed.")
+                return
+        elif len(mine) == 1 and self._schools.lead(sender.aad_object_id) is None:
+            school = mine[0]
+        else:
+            await turn_context.send_activity(f"Say which school's {what.lower()} this channel should receive: "
+                                             f"**{command} SCHOOL**, one of {choices}. Nothing was changed.")
+            return
         await remember(self._conversations, activity, installing=False)
-        await self._conversations.set_alert_destination(purpose, thread_root(activity.conversation.id), sender.aad_object_id, sender.name)
-        await turn_context.send_activity(f"{what} for {self._policy.school.name} will be posted in this channel (set by {sender.name}).")
+        await self._conversations.set_alert_destination(purpose, thread_root(activity.conversation.id), sender.aad_object_id, sender.name,
+                                                        school.school.id)
+        await turn_context.send_activity(f"{what} for {school.school.name} will be posted in this channel (set by {sender.name}).")

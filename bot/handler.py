@@ -12,7 +12,7 @@ from botbuilder.core.teams import TeamsActivityHandler
 from botbuilder.schema import ActivityTypes, ChannelAccount
 
 from cards import aup as aup_cards
-from config.policy import Policy
+from config.trust import Schools
 from outbound.activities import card_activity
 from service.aup import AupSigning
 from store.conversations import ConversationStore
@@ -36,13 +36,13 @@ class ChaperoneBot(TeamsActivityHandler):
         actions: CardActions,
         commands: Commands,
         signing: AupSigning,
-        policy: Policy,
+        schools: Schools,
     ) -> None:
         self._conversations = conversations
         self._actions = actions
         self._commands = commands
         self._signing = signing
-        self._policy = policy
+        self._schools = schools
 
     # ---- events ---------------------------------------------------------------------
 
@@ -59,8 +59,15 @@ class ChaperoneBot(TeamsActivityHandler):
         conversation = await remember(self._conversations, activity, installing=True)
         log.info("installed in %s %s", scope_of(activity), activity.conversation.id)
         if scope_of(activity) == "personal" and conversation.newly_installed:
-            welcome = aup_cards.welcome_card(self._policy.school.name, self._signing.document)
-            await turn_context.send_activity(card_activity(welcome, f"Welcome to Chaperone for {self._policy.school.name}"))
+            name = self._school_name_for(events.sender_of(activity).aad_object_id)
+            welcome = aup_cards.welcome_card(name, self._signing.document, offered=self._signing.offered)
+            await turn_context.send_activity(card_activity(welcome, f"Welcome to Chaperone for {name}"))
+
+    def _school_name_for(self, aad_object_id: str | None) -> str:
+        """The school whose policy names this person, when exactly one does; else the trust's
+        (or the single school's) name."""
+        named = [p for p in self._schools if p.people.is_slt(aad_object_id) or p.people.is_dsl(aad_object_id)]
+        return named[0].school.name if len(named) == 1 and self._schools.is_trust else self._schools.name
 
     async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
         await self._conversations.uninstalled(thread_root(turn_context.activity.conversation.id))
@@ -85,7 +92,7 @@ class ChaperoneBot(TeamsActivityHandler):
         # Messages and card actions answer a person, so their tables refuse with words
         # (bot/commands.py, bot/card_actions.py); anything else from another tenant (a copy
         # of the app installed elsewhere) is acknowledged and ignored, and nothing is stored.
-        if activity.type in (ActivityTypes.message, ActivityTypes.invoke) or tenancy.from_school(activity, self._policy.school.tenant_id):
+        if activity.type in (ActivityTypes.message, ActivityTypes.invoke) or tenancy.from_school(activity, self._schools.tenants):
             await super().on_turn(turn_context)
             return
         log.warning("ignored %s activity from tenant %r", activity.type, events.tenant_of(activity))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -16,10 +17,25 @@ CONFIRMATION = "I have read and understood the Remote Learning Acceptable Use Po
 POLICY_TEXT = "aup-text"  # the Container holding the policy's sections, hidden until "Read the policy"
 
 
-def signing_card(document: AupDocument, name: str | None, position: str | None, problem: str | None = None) -> dict:
+@dataclass(frozen=True)
+class SchoolAup:
+    """Whose AUP a card is, in a trust, where each school has its own (None for a single
+    school: its cards read as they always have)."""
+
+    school_id: str
+    school_name: str
+
+
+def signing_card(document: AupDocument, name: str | None, position: str | None, problem: str | None = None,
+                 school: SchoolAup | None = None, others: tuple[SchoolAup, ...] = ()) -> dict:
     """The policy behind one "Read the policy" toggle, then name, position, the confirmation and
-    Sign: on a phone the inputs and Sign are on the first screen, not after pages of text."""
-    body = [heading(document.title), text(f"Version {document.version}. Please read it all before you sign.", subtle=True)]
+    Sign: on a phone the inputs and Sign are on the first screen, not after pages of text. In a
+    trust the card names the school, Sign carries its id, and `others` are the other schools'
+    AUPs the person may open instead."""
+    body = [heading(document.title)]
+    if school is not None:
+        body.append(text(f"The AUP of {school.school_name}", weight="Bolder"))
+    body.append(text(f"Version {document.version}. Please read it all before you sign.", subtle=True))
     if problem:
         body.append(text(problem, color="Attention", weight="Bolder"))
     body.append({"type": "ActionSet", "actions": [
@@ -33,7 +49,12 @@ def signing_card(document: AupDocument, name: str | None, position: str | None, 
         {"type": "Input.Toggle", "id": "understood", "label": "Confirmation", "title": CONFIRMATION, "valueOn": "true", "valueOff": "false",
          "isRequired": True, "errorMessage": "Confirm that you have read and understood the AUP."},
     ]
-    return card(body, [execute("Sign", SIGN, {"version": document.version, "sha256": document.sha256}, style="positive")])
+    data = {"version": document.version, "sha256": document.sha256}
+    if school is not None:
+        data["school"] = school.school_id
+    actions = [execute("Sign", SIGN, data, style="positive")]
+    actions += [execute(f"Read {other.school_name}'s AUP instead", "openAup", {"school": other.school_id}) for other in others]
+    return card(body, actions)
 
 
 def _sections(document: AupDocument) -> list[dict]:
@@ -50,13 +71,15 @@ def _sections(document: AupDocument) -> list[dict]:
     return items
 
 
-def receipt_card(name: str, position: str, version: str, signed_at: datetime, zone: ZoneInfo, already: bool) -> dict:
+def receipt_card(name: str, position: str, version: str, signed_at: datetime, zone: ZoneInfo, already: bool,
+                 school: SchoolAup | None = None) -> dict:
     title = "You have already signed this version" if already else "Signed: thank you"
+    shown = [("School", school.school_name)] if school is not None else []
     return card(
         [
             heading(title, color="Good"),
             text(CONFIRMATION),
-            facts([
+            facts(shown + [
                 ("Name", name),
                 ("Position", position),
                 ("Signed", local_time(signed_at, zone, "%A %d %B %Y at %H:%M")),
@@ -66,19 +89,25 @@ def receipt_card(name: str, position: str, version: str, signed_at: datetime, zo
     )
 
 
-def reminder_card(document: AupDocument) -> dict:
+def reminder_card(document: AupDocument, school: SchoolAup | None = None) -> dict:
+    data = {"version": document.version}
+    whose = ""
+    if school is not None:
+        data["school"] = school.school_id
+        whose = f" of {school.school_name}"
     return card(
         [
             heading("Please sign the Remote Learning AUP"),
-            text(f"{document.title}, version {document.version}, has not been signed by you yet. "
+            text(f"{document.title}{whose}, version {document.version}, has not been signed by you yet. "
                  "It takes a few minutes to read."),
         ],
-        [execute("Read and sign", "openAup", {"version": document.version})],
+        [execute("Read and sign", "openAup", data)],
     )
 
 
-def welcome_card(school: str, document: AupDocument | None) -> dict:
-    """Sent when someone adds Chaperone in a personal chat."""
+def welcome_card(school: str, document: AupDocument | None, offered: bool = False) -> dict:
+    """Sent when someone adds Chaperone in a personal chat. In a trust (`document` None, each
+    school with its own AUP, `offered`), the button opens the AUP of the person's own school."""
     body = [
         heading(f"Chaperone for {school}"),
         text("Chaperone checks live lessons in Teams against the school's Remote Learning Acceptable Use Policy, "
@@ -89,4 +118,7 @@ def welcome_card(school: str, document: AupDocument | None) -> dict:
     if document is not None:
         body.append(text(f"Staff: please read and sign the {document.title} (version {document.version})."))
         actions.append(execute("Read and sign the AUP", "openAup", {"version": document.version}))
+    elif offered:
+        body.append(text("Staff: please read and sign your school's Remote Learning AUP."))
+        actions.append(execute("Read and sign the AUP", "openAup", {}))
     return card(body, actions)

@@ -10,9 +10,13 @@ from domain.lesson import Lesson
 from .common import card, facts, heading, local_time, text
 
 
-def concern_card(policy: Policy, lesson: Lesson | None, reporter: str | None, concern: str, at: datetime) -> dict:
+def concern_card(policy: Policy, lesson: Lesson | None, reporter: str | None, concern: str, at: datetime, *,
+                 in_trust: bool = False) -> dict:
+    """`policy`: the school whose DSL receives it; `in_trust`: one of several, so it is named."""
     zone = policy.school.zone
     details = [("Reported by", reporter or "unknown"), ("When", local_time(at, zone, "%A %d %B %Y, %H:%M"))]
+    if in_trust:
+        details.insert(0, ("School", policy.school.name))
     if lesson is not None:
         details += [
             ("Lesson", lesson.title or "untitled"),
@@ -22,7 +26,8 @@ def concern_card(policy: Policy, lesson: Lesson | None, reporter: str | None, co
     return card(
         [
             heading("Safeguarding concern", color="Attention"),
-            text("Reported through Chaperone during a remote lesson. Only the DSL receives this.", subtle=True),
+            text("Reported through Chaperone during a remote lesson. "
+                 + (f"Only {policy.school.name}'s DSL receives this." if in_trust else "Only the DSL receives this."), subtle=True),
             facts(details),
             text("What they said", weight="Bolder", spacing="Medium"),
             text(concern),

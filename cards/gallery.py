@@ -9,8 +9,9 @@ from domain.findings import Severity, Status, StoredFinding
 from domain.lookups import Lookup
 from domain.messages import AlertState, RaisedFinding
 from domain.lesson import Attendance, AttendanceSource, Lesson, LessonStatus, PersonClass
+from domain.placement import Placement
 
-from . import attendance_summary, aup, concern, reminder, slt_alert, teacher_warning
+from . import attendance_summary, aup, concern, escalation, reminder, slt_alert, teacher_warning
 
 START = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
 
@@ -94,6 +95,15 @@ def gallery(policy: Policy) -> dict[str, dict]:
                                  resolved_at=acted + timedelta(minutes=30)),
             "9C Science",
         ),
+        "slt-alert-school-unknown": slt_alert.alert_card(
+            policy, sample_lesson(ended=False).model_copy(update={
+                "placement": Placement.unknown, "placement_reason": "the organizer is in no school's staff group, and no class team or "
+                                                                    "timetable names the lesson"}),
+            raised, {}, AlertState(alert_id=8), "not on the timetable",
+        ),
+        "escalation-to-trust-leads": escalation.escalation_card(
+            "Riverside Learning Trust", policy, lesson, ["Two members of staff present", "Waiting room (lobby) on"], START,
+            START + timedelta(minutes=31), 8),
         "attendance-summary": attendance_summary.summary_card(policy, lesson, findings),
         "concern-for-the-dsl": concern.concern_card(policy, lesson, "Bea Clarke",
                                                     "Someone in the chat kept messaging me after I asked them to stop.", acted),

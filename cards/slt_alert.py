@@ -7,6 +7,7 @@ from domain.enrolment import LessonOrigin
 from domain.findings import StoredFinding
 from domain.lesson import Lesson, Presence
 from domain.messages import AlertState, RaisedFinding
+from domain.placement import Placement
 from domain.wording import plural
 from rules.registry import BY_ID
 
@@ -44,8 +45,11 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
         top = heading(f"Unmonitored session: {title}", color="Attention")
     else:
         top = heading(f"Breach: {title}", color="Attention")
+    # A lesson no school claimed is judged by the trust's default policy: say so, and why, so
+    # the trust's lead can find whose lesson it was.
+    unplaced = lesson.placement is Placement.unknown
     rows = [
-        ("School", policy.school.name),
+        ("School", "School unknown" if unplaced else policy.school.name),
         ("Organizer", lesson.organizer_name or lesson.organizer_aad_id or "unknown"),
         ("Class", class_name),
         ("Started", local_time(lesson.actual_start, zone, "%A %d %B %Y, %H:%M")),
@@ -56,6 +60,9 @@ def alert_card(policy: Policy, lesson: Lesson, raised: list[RaisedFinding], now:
     if present.others:
         rows.append(("Others present", ", ".join(present.others)))
     body = [top, facts(rows)]
+    if unplaced:
+        body.append(text(f"School unknown: {lesson.placement_reason or 'no school claimed this lesson'}. "
+                         f"It was judged by the trust's default policy ({policy.school.name}).", color="Attention"))
     if lesson.origin is LessonOrigin.call_record:
         # Seen only in Graph's call record: nobody added Chaperone, so nobody was reminded or warned.
         body.append(text("Chaperone did not follow this session live: it was found afterwards in Teams' call records. "

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # the burst is classified and judged once, not once per person.
     # A lesson's burst of joins is one roster check: the check waits this long after the first.
     roster_settle_seconds: float = Field(5.0, validation_alias="CHAPERONE_ROSTER_SETTLE_SECONDS", ge=0, le=60)
+    # Whether `serve` runs the job worker too. Off: the process only answers Teams, and
+    # `python app.py worker` processes (on the same PostgreSQL) do the work, each on a CPU of its own.
+    run_worker: bool = Field(True, validation_alias="CHAPERONE_RUN_WORKER")
     # Jobs run at once by one instance (claimed continuously, most urgent first).
     worker_concurrency: int = Field(16, validation_alias="CHAPERONE_WORKER_CONCURRENCY", ge=1, le=256)
     # Connections for appending meeting events (PostgreSQL; SQLite has one writer anyway), and

@@ -18,6 +18,7 @@ import functools
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,7 +35,8 @@ from standins.teams import TeamsSimulator
 
 from .bench_measure import Database, Settled, cpu_seconds, machine_busy_seconds, percentile, rss_mb, settle
 from .bench_workload import (
-    APP_ID, SEATS, SLT, SLT_CHANNEL, SLT_TEAM, Item, Kind, School, at_rate, items_to_json, lesson_block, morning, stream,
+    APP_ID, SEATS, SLT, SLT_CHANNEL, SLT_TEAM, TITLE_PATTERN, Item, Kind, School, at_rate, items_to_json, lesson_block, morning,
+    stream,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,8 @@ class Options:
     settle_timeout: float = 180.0
     database: str | None = None
     quick: bool = False
+    # Worker processes beside Chaperone's HTTP front (CHAPERONE_RUN_WORKER=0); 0: one process does both.
+    workers: int = 0
 
     @classmethod
     def quick_run(cls, **kw) -> "Options":
@@ -139,11 +143,11 @@ class Phase:
 
 
 class Cloud:
-    def __init__(self, run: str, breach_every: int, lessons: int, graph_latency: float) -> None:
+    def __init__(self, run: str, breach_every: int, lessons: int, graph_latency: float, schools: int = 1) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "standins.load_cloud"], cwd=ROOT, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
         self.process.stdin.write(json.dumps({"run": run, "breach_every": breach_every, "lessons": lessons,
-                                             "graph_latency": graph_latency}) + "\n")
+                                             "graph_latency": graph_latency, "schools": schools}) + "\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()
         if not line:
@@ -170,19 +174,39 @@ class Cloud:
 class Server:
     running: list["Server"] = []
 
-    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None) -> None:
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None, port: int | None = None,
+                 workers: int = 0) -> None:
         self.name = name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         with log.open("ab") as sink:  # its log lines would drown the figures
+            if workers:
+                env = {**env, "CHAPERONE_RUN_WORKER": "0"}
             self.process = subprocess.Popen(argv + ([str(self.port)] if env is None else []), cwd=ROOT, env=env,
                                             stdout=sink, stderr=subprocess.STDOUT)
+            # `python app.py worker` processes beside the front, on the same database.
+            self.workers = [subprocess.Popen([sys.executable, str(ROOT / "app.py"), "worker"], cwd=ROOT, env=env,
+                                             stdout=sink, stderr=subprocess.STDOUT) for _ in range(workers)]
         Server.running.append(self)
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def pids(self) -> list[int]:
+        """The front and its worker processes: the server's CPU and memory are all of theirs."""
+        return [self.process.pid] + [w.pid for w in self.workers]
+
+    def cpu(self) -> float:
+        return sum(cpu_seconds(p) for p in self.pids)
+
+    def rss(self) -> str:
+        if not self.workers:
+            return f"{rss_mb(self.pid):.0f} MB"
+        sizes = [rss_mb(p) for p in self.pids]
+        return f"{sum(sizes):.0f} MB (front {sizes[0]:.0f} MB, workers " + " + ".join(f"{s:.0f}" for s in sizes[1:]) + " MB)"
 
     async def healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -200,12 +224,14 @@ class Server:
         raise RuntimeError(f"{self.name} did not become healthy in time")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
+        for process in [self.process, *self.workers]:
+            if process.poll() is None:
+                process.terminate()
+        for process in [self.process, *self.workers]:
             try:
-                self.process.wait(15)
+                process.wait(15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                process.kill()
 
 
 def bench_policy(workdir: Path) -> Path:
@@ -226,6 +252,36 @@ def bench_policy(workdir: Path) -> Path:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
     # Its relative paths (the AUP text) resolve beside it, as beside the example.
     (workdir / "policies").symlink_to(EXAMPLE_POLICY.parent / "policies", target_is_directory=True)
+    return path
+
+
+EXAMPLE_SLT_ID = "00000000-0000-4000-8000-00000000a001"  # policy.example.toml's first SLT member
+EXAMPLE_STAFF_LINE = 'staff_group_ids = ["00000000-0000-4000-8000-00000000e002"]'
+
+
+def bench_trust(workdir: Path, policy: Path, school: School) -> Path:
+    """A trust file for `school.schools` schools, each the bench policy with its own id, name,
+    staff group and senior leader, and the trust's default policy (id "trust", no staff group,
+    the example's SLT), in `workdir` beside `policy`."""
+    text = policy.read_text(encoding="utf-8")
+    for needle in ('[school]\nname = "Valence School"', EXAMPLE_SLT_ID, EXAMPLE_STAFF_LINE):
+        if needle not in text:
+            raise RuntimeError(f"the example policy changed: {needle!r} not found; update demo/bench.py bench_trust")
+    files = []
+    for k in range(school.schools):
+        own = (text.replace('[school]\nname = "Valence School"', f'[school]\nname = "Bench school {k:03d}"\nid = "{school.school_id(k)}"')
+               .replace(EXAMPLE_SLT_ID, school.slt(k).aad_object_id)
+               .replace(EXAMPLE_STAFF_LINE, f'staff_group_ids = ["{school.staff_group(k)}"]'))
+        name = f"{school.school_id(k)}.toml"
+        (workdir / name).write_text(own, encoding="utf-8")
+        files.append(name)
+    default = (text.replace('[school]\nname = "Valence School"', '[school]\nname = "Bench Trust"\nid = "trust"')
+               .replace(EXAMPLE_STAFF_LINE, "staff_group_ids = []"))
+    (workdir / "trust-default.toml").write_text(default, encoding="utf-8")
+    path = workdir / "bench-trust.toml"
+    path.write_text("\n".join([
+        "[trust]", 'name = "Bench Trust"', f"schools = {json.dumps(files)}", 'default_policy = "trust-default.toml"', "",
+    ]), encoding="utf-8")
     return path
 
 
@@ -296,14 +352,14 @@ async def drive(server: Server, cloud: Cloud, school: School, items: list[Item],
 async def phase(name: str, server: Server, cloud: Cloud, school: School, items: list[Item], *, mode: str, opts: Options,
                 db: Database | None, tag: str) -> Phase:
     stored_before = await db.events() if db else None
-    ours = [server.pid, cloud.process.pid, os.getpid()] + [s.pid for s in Server.running if s is not server]
+    ours = [*server.pids, cloud.process.pid, os.getpid()] + [p for s in Server.running if s is not server for p in s.pids]
     ours_before, machine_before, wall_before = sum(map(cpu_seconds, ours)), machine_busy_seconds(), time.monotonic()
-    cpu_before = cpu_seconds(server.pid)
+    cpu_before = server.cpu()
     load = await drive(server, cloud, school, items, mode=mode, opts=opts, tag=tag)
-    cpu_during = cpu_seconds(server.pid) - cpu_before
-    settled = await settle(server.pid, db, opts.settle_timeout)
+    cpu_during = server.cpu() - cpu_before
+    settled = await settle(server.pids, db, opts.settle_timeout)
     ours_used = sum(map(cpu_seconds, ours)) - ours_before + load.client_cpu_total
-    result = Phase(name, load, cpu=cpu_seconds(server.pid) - cpu_before, cpu_during=cpu_during, settled=settled,
+    result = Phase(name, load, cpu=server.cpu() - cpu_before, cpu_during=cpu_during, settled=settled,
                    others=max(0.0, machine_busy_seconds() - machine_before - ours_used), wall=time.monotonic() - wall_before)
     if db:
         result.table = db.table
@@ -422,25 +478,28 @@ async def run_bench(opts: Options) -> int:
             plan["overload"] = at_rate(items[:burst], opts.overload_rate) + [
                 Item(i.kind, i.lesson, i.seat, opts.overload_seconds + n / opts.tail_rate) for n, i in enumerate(items[burst:])]
 
-    cloud = Cloud(run, opts.breach_every, lessons.next, opts.graph_latency)
+    cloud = Cloud(run, opts.breach_every, lessons.next, opts.graph_latency, school.schools)
     bare = chaperone = None
     db = None
     try:
         policy = bench_policy(workdir)
+        if school.is_trust:
+            policy = bench_trust(workdir, policy, school)
         chaperone_port = free_port()
         chaperone = Server("chaperone", [sys.executable, str(ROOT / "app.py"), "serve"], workdir / "chaperone.log",
-                           env=chaperone_env(cloud, database_url, policy, chaperone_port), port=chaperone_port)
+                           env=chaperone_env(cloud, database_url, policy, chaperone_port), port=chaperone_port, workers=opts.workers)
         if not opts.trust:
             bare = Server("bare aiohttp", [sys.executable, "-m", "demo.bench_bare"], workdir / "bare.log")
             await bare.healthy()
         await chaperone.healthy()
         db = Database(database_url)
-        await set_alert_channel(chaperone, cloud)
+        await set_alert_channel(chaperone, cloud, school)
         table = await db.event_table()
         print(f"Chaperone benchmark, run {run}: authentication ON, database {database_url.split('@')[-1]}, "
               f"Graph latency {opts.graph_latency * 1000:.0f} ms, {lessons.next} lessons ({lessons.next * SEATS} people) "
               f"registered; 1 lesson in {opts.breach_every} has its lobby open (an SLT alert); event table: {table}; "
-              f"Chaperone's log: {chaperone.log}",
+              f"Chaperone's log: {chaperone.log}"
+              + (f"; {opts.workers} worker process(es) beside the HTTP front (CHAPERONE_RUN_WORKER=0)" if opts.workers else ""),
               flush=True)
         if opts.trust:
             return await trust(opts, school, cloud, chaperone, db, plan)
@@ -454,12 +513,17 @@ async def run_bench(opts: Options) -> int:
         cloud.stop()
 
 
-async def set_alert_channel(chaperone: Server, cloud: Cloud) -> None:
+async def set_alert_channel(chaperone: Server, cloud: Cloud, school: School) -> None:
+    """The SLT alert channel: in a trust each school's senior leader sets their school's (all
+    the same channel here, where the connector stand-in times alerts), and the default
+    policy's SLT the trust's."""
     token = cloud.info["token"]
     teams = TeamsSimulator(chaperone.url, cloud.info["connector"], token=lambda _: token)
-    status, body = await teams.post(teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
-    if status != 200:
-        raise RuntimeError(f"setting the SLT alert channel failed: {status} {body}")
+    leaders = [school.slt(k) for k in range(school.schools)] if school.is_trust else []
+    for leader in leaders + [SLT]:
+        status, body = await teams.post(teams.channel_message("set alert channel", leader, team_id=SLT_TEAM, channel_id=SLT_CHANNEL))
+        if status != 200:
+            raise RuntimeError(f"setting the SLT alert channel failed: {status} {body}")
 
 
 async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, chaperone: Server, db: Database,
@@ -495,7 +559,7 @@ async def standard(opts: Options, school: School, cloud: Cloud, bare: Server, ch
         reports[name](opts, *pair)
 
     lessons_open = await db.lessons()
-    out(f"\nRSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {lessons_open} open lessons "
+    out(f"\nRSS: chaperone {chaperone.rss()} with {lessons_open} open lessons "
         f"(bare aiohttp {rss_mb(bare.pid):.0f} MB)")
     return 0
 
@@ -568,8 +632,8 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     lessons = sorted({i.lesson for i in items})
     breaching = [n for n in lessons if school.breaches(n)]
     out(f"09:00: {len(lessons)} lessons of {SEATS} ({len(items)} activities) over {opts.trust_span:.0f} s in bursts, "
-        f"{opts.schools} school(s) (labels only: --schools is a hook, all lessons are one school's today); "
-        f"{len(breaching)} lessons breach", flush=True)
+        f"{school.schools} school(s)" + (" in one trust (each lesson's staff in its school's staff group)" if school.is_trust else "")
+        + f"; {len(breaching)} lessons breach", flush=True)
     await cloud.post("/reset")
     p = await phase("trust", chaperone, cloud, school, items, mode="open", opts=opts, db=db, tag="tr")
     stats = await cloud.get("/stats")
@@ -582,6 +646,22 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     out(f"  {cpu_line(p)}")
     out(f"  Graph requests: {stats['graph']} in all, {stats['graph'] / max(len(lessons), 1):.2f} per lesson, "
         f"{stats['graph'] / max(len(lessons) * SEATS, 1):.2f} per person ({shapes(stats)})")
-    out(f"  RSS: chaperone {rss_mb(chaperone.pid):.0f} MB with {await db.lessons()} open lessons")
+    out(f"  RSS: chaperone {chaperone.rss()} with {await db.lessons()} open lessons")
+    if school.is_trust:
+        out(f"  {placement_line(await db.placements(), school)}")
     out(f"  {interference(p)}")
     return 0
+
+
+def placement_line(placed: list[tuple[str, str | None, str | None]], school: School) -> str:
+    """How many lessons were placed in their own school (by staff group), and how the rest were."""
+    right, other = 0, {}
+    for title, school_id, placement in placed:
+        found = re.fullmatch(TITLE_PATTERN, title or "")
+        expected = school.school_id(school.school_of(int(found.group(1)))) if found else None
+        if school_id == expected and placement == "staff-group":
+            right += 1
+        else:
+            other[placement or "?"] = other.get(placement or "?", 0) + 1
+    rest = ", ".join(f"{n} {p}" for p, n in sorted(other.items()))
+    return f"placement: {right} of {len(placed)} lessons placed in their own school by staff group" + (f"; others: {rest}" if rest else "")

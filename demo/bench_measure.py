@@ -72,6 +72,12 @@ class Database:
     async def lessons(self) -> int:
         return await self.count("lessons")
 
+    async def placements(self) -> list[tuple[str | None, str | None, str | None]]:
+        """Each lesson's (title, school id, placement): where a trust's lessons were placed."""
+        async with self.engine.connect() as connection:
+            result = await connection.execute(text("SELECT title, school_id, placement FROM lessons"))
+            return [tuple(row) for row in result]
+
     async def due_jobs(self, horizon: float = 10.0) -> int | None:
         """Jobs not finished and due within `horizon` seconds (a roster check waits a moment for
         more joins; a grace check minutes ahead is not follow-up work of this load); None if
@@ -100,15 +106,15 @@ class Settled:
     due_jobs: int | None
 
 
-async def settle(pid: int, db: Database | None, timeout: float, quiet_cpu: float = 0.03) -> Settled:
-    """Wait until the server's follow-up work is done: no job due and unfinished, and the
-    process using under `quiet_cpu` of a core over a second. Bounded by `timeout`."""
+async def settle(pids: list[int], db: Database | None, timeout: float, quiet_cpu: float = 0.03) -> Settled:
+    """Wait until the server's follow-up work is done: no job due and unfinished, and its
+    processes using under `quiet_cpu` of a core each over a second. Bounded by `timeout`."""
     began = time.monotonic()
     due: int | None = None
     while time.monotonic() - began < timeout:
-        before = cpu_seconds(pid)
+        before = sum(map(cpu_seconds, pids))
         await asyncio.sleep(1.0)
-        busy = cpu_seconds(pid) - before
+        busy = (sum(map(cpu_seconds, pids)) - before) / len(pids)
         due = await db.due_jobs() if db else 0
         if busy < quiet_cpu and not due:
             return Settled(time.monotonic() - began, True, due)

@@ -44,12 +44,32 @@ class School:
 
     run: str
     breach_every: int = 2
-    # Hook for `--schools N` (a trust): lesson L belongs to school L % N. Nothing uses it yet:
-    # when one Chaperone serves several schools, give each school its tenant or team here.
+    # `--schools N` (a trust, `bench --trust`): lesson L belongs to school L % N, whose staff
+    # group has its two staff, so Chaperone places it by staff group; each school has its own SLT.
     schools: int = 1
 
     def school_of(self, lesson: int) -> int:
         return lesson % max(1, self.schools)
+
+    @property
+    def is_trust(self) -> bool:
+        return self.schools > 1
+
+    @staticmethod
+    def school_id(school: int) -> str:
+        return f"bench-{school:03d}"
+
+    def staff_group(self, school: int) -> str:
+        """School `school`'s staff group (a single school's is the example policy's)."""
+        return f"00000000-0000-4000-9000-{school:012d}" if self.is_trust else STAFF_GROUP
+
+    def staff_group_of(self, lesson: int) -> str:
+        return self.staff_group(self.school_of(lesson))
+
+    @staticmethod
+    def slt(school: int) -> Person:
+        """School `school`'s senior leader in a trust (the trust's default policy keeps SLT)."""
+        return Person(f"Head of school {school:03d}", f"00000000-0000-4000-a000-{school:012d}")
 
     def person(self, index: int) -> Person:
         lesson, seat = divmod(index, SEATS)

@@ -33,6 +33,7 @@ class Conversation(BaseModel):
 
 class AlertDestination(BaseModel):
     purpose: AlertPurpose
+    school_id: str  # whose alerts: each school of a trust has its own destinations
     conversation: Conversation
     set_by_aad_id: str
     set_by_name: str | None

@@ -76,6 +76,8 @@ class Enrolment(CalendarMeeting):
     team_id: str | None = None
     status: EnrolmentStatus
     reason: str | None = None  # why skipped or failed; what was done otherwise
+    # The school whose staff calendar it was found in (in a trust; a single school's id otherwise).
+    school_id: str | None = None
 
 
 class CallKind(StrEnum):

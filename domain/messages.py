@@ -20,6 +20,7 @@ class MessageKind(StrEnum):
     chats_report = "chats-report"  # the weekly staff-pupil chats report, to the DSL only
     coverage_summary = "coverage-summary"  # the day's coverage, unmonitored sessions named, to SLT
     reply = "reply"  # an answer in a turn that could not be sent then (Bot Connector or Entra down)
+    escalation = "escalation"  # a school's breach alert nobody acted on in time, to the trust's leads
 
 
 class Destination(StrEnum):
@@ -28,6 +29,7 @@ class Destination(StrEnum):
     organizer = "organizer"  # a 1:1 chat with the lesson's organizer
     dsl = "dsl"  # the DSL's concern channel, or 1:1 chats with each DSL
     conversation = "conversation"  # back where a person wrote (a reply), by the reference kept with it
+    trust_leads = "trust-leads"  # the trust default policy's alert channel, and each trust lead 1:1
 
 
 class DeliveryStatus(StrEnum):
@@ -80,6 +82,8 @@ class Message(BaseModel):
     activity_id: str | None
     created_at: datetime
     sent_at: datetime | None
+    # The school whose record this is (None: from before schools, or the service's own).
+    school_id: str | None = None
 
 
 class AlertAction(StrEnum):

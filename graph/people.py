@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 from urllib.parse import quote
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from msgraph.generated.groups.item.transitive_members.transitive_members_request_builder import TransitiveMembersRequestBuilder
 from pydantic import BaseModel
@@ -40,7 +40,8 @@ MEMORY_LIMIT = 100_000  # people kept in memory (a large trust's staff and pupil
 class SharedAnswers(Protocol):
     """The directory's answers kept where every instance can read them (the database)."""
 
-    async def get_many(self, people: Sequence[str]) -> dict[str, DirectoryEntry]: ...
+    async def get_many(self, people: Sequence[str]) -> dict[str, tuple[DirectoryEntry, float]]:
+        """Each answer kept, with the seconds it has left."""
 
     async def put_many(self, answers: Mapping[str, DirectoryEntry], ttl_seconds: float) -> None: ...
 
@@ -65,7 +66,11 @@ class PeopleDirectory:
         self._pupil_groups = pupil_groups
         self._ttl = ttl_seconds
         self._shared = shared
-        self._memory: TTLCache[str, DirectoryEntry] = TTLCache(maxsize=memory_limit, ttl=ttl_seconds, timer=clock)
+        # Each answer kept until its own expiry: one read from the shared cache near its end
+        # expires then, not a whole TTL later.
+        self._memory: TLRUCache[str, tuple[DirectoryEntry, float]] = TLRUCache(
+            maxsize=memory_limit, ttu=lambda _person, kept, _now: kept[1], timer=clock)
+        self._clock = clock
         self._in_flight: dict[str, asyncio.Future[DirectoryEntry]] = {}
 
     async def classify(self, aad_object_id: str) -> DirectoryEntry:
@@ -82,8 +87,8 @@ class PeopleDirectory:
         waiting: dict[str, asyncio.Future[DirectoryEntry]] = {}
         ask: list[str] = []
         for person in dict.fromkeys(people):
-            if (known := self._memory.get(person)) is not None:
-                answers[person] = known
+            if (kept := self._memory.get(person)) is not None:
+                answers[person] = kept[0]
             elif (pending := self._in_flight.get(person)) is not None:
                 waiting[person] = pending
             else:
@@ -93,12 +98,12 @@ class PeopleDirectory:
             mine = {person: loop.create_future() for person in ask}
             self._in_flight.update(mine)
             try:
-                found = await self._look_up_cached(ask)
+                found, lifetimes = await self._look_up_cached(ask)
             except BaseException as exc:  # cancelled or worse: nobody waits forever
                 found = {p: GraphUnavailable(f"the directory look-up stopped: {type(exc).__name__}") for p in ask}
-                self._settle(mine, found)
+                self._settle(mine, found, {})
                 raise
-            self._settle(mine, found)
+            self._settle(mine, found, lifetimes)
             answers.update(found)
         for person, pending in waiting.items():
             try:
@@ -107,7 +112,7 @@ class PeopleDirectory:
                 answers[person] = exc
         return answers
 
-    def _settle(self, mine: dict[str, asyncio.Future], found: Mapping[str, Answer]) -> None:
+    def _settle(self, mine: dict[str, asyncio.Future], found: Mapping[str, Answer], lifetimes: Mapping[str, float]) -> None:
         for person, future in mine.items():
             self._in_flight.pop(person, None)
             answer = found[person]
@@ -115,14 +120,18 @@ class PeopleDirectory:
                 future.set_exception(answer)
                 future.exception()  # retrieved: waiters re-raise it; nobody else must log it
             else:
-                self._memory[person] = answer
+                self._memory[person] = (answer, self._clock() + lifetimes.get(person, self._ttl))
                 future.set_result(answer)
 
-    async def _look_up_cached(self, people: list[str]) -> dict[str, Answer]:
+    async def _look_up_cached(self, people: list[str]) -> tuple[dict[str, Answer], dict[str, float]]:
+        """Answers, and how long each may be kept (what the shared cache has left, or the TTL)."""
         found: dict[str, Answer] = {}
+        lifetimes: dict[str, float] = {}
         if self._shared is not None:
             try:
-                found.update(await self._shared.get_many(people))
+                shared = await self._shared.get_many(people)
+                found.update({p: entry for p, (entry, _) in shared.items()})
+                lifetimes.update({p: left for p, (_, left) in shared.items()})
             except Exception as exc:  # noqa: BLE001 - the shared cache is a cache: Graph still answers
                 log.warning("directory cache unreadable (%s); asking Graph", type(exc).__name__)
         missing = [p for p in people if p not in found]
@@ -135,7 +144,7 @@ class PeopleDirectory:
                     await self._shared.put_many(fresh, self._ttl)
                 except Exception as exc:  # noqa: BLE001 - not kept for others; this instance has it
                     log.warning("directory cache not written (%s)", type(exc).__name__)
-        return found
+        return found, lifetimes
 
     # ---- Graph ------------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""Runs the retention purge once a day, on whichever instance claims the job."""
+"""Runs the retention purge once a day, on whichever instance claims the job: each school's
+records by its own policy's retention (store.retention.purge_schools)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from config.policy import Retention
+from config.trust import Schools
 from store.jobs import Job, JobSpec, JobStore, Priority
-from store.retention import purge
+from store.retention import purge_schools
 from store.tables import utcnow
 
 from .worker import Worker
@@ -20,11 +21,10 @@ DAY = 24 * 3600
 
 
 class RetentionSchedule:
-    def __init__(self, engine: AsyncEngine, jobs: JobStore, worker: Worker, retention: Retention, reminder_interval_days: int = 0) -> None:
+    def __init__(self, engine: AsyncEngine, jobs: JobStore, worker: Worker, schools: Schools) -> None:
         self._engine = engine
         self._jobs = jobs
-        self._retention = retention
-        self._reminder_interval_days = reminder_interval_days
+        self._schools = schools
         worker.handle(PURGE, self.run)
 
     async def start(self) -> None:
@@ -32,6 +32,6 @@ class RetentionSchedule:
         await self._jobs.enqueue(JobSpec(kind=PURGE, priority=Priority.background, key="daily", delay_seconds=60))
 
     async def run(self, job: Job) -> None:
-        counts = await purge(self._engine, self._retention, utcnow(), self._reminder_interval_days)
-        log.info("retention purge: %s", ", ".join(f"{n} {what}" for what, n in counts.items()))
+        for school_id, counts in (await purge_schools(self._engine, self._schools, utcnow())).items():
+            log.info("retention purge (%s): %s", school_id, ", ".join(f"{n} {what}" for what, n in counts.items()))
         await self._jobs.enqueue(JobSpec(kind=PURGE, priority=Priority.background, key="daily", delay_seconds=DAY))

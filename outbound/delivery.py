@@ -10,6 +10,7 @@ from botbuilder.schema import Activity
 
 from config.policy import Policy
 from config.settings import Settings
+from config.trust import Schools
 from domain.conversations import AlertPurpose
 from domain.lesson import Lesson
 from domain.messages import DeliveryStatus, Destination, Message, MessageKind
@@ -45,7 +46,7 @@ class Delivery:
         notifier: Notifier,
         connector: BotConnector,
         worker: Worker,
-        policy: Policy,
+        schools: Schools,
         settings: Settings,
     ) -> None:
         self._outbox = outbox
@@ -53,7 +54,7 @@ class Delivery:
         self._composer = composer
         self._notifier = notifier
         self._connector = connector
-        self._policy = policy
+        self._schools = schools
         self._settings = settings
         self._max_attempts = worker.max_attempts
         worker.handle(DELIVER, self.deliver)
@@ -94,8 +95,14 @@ class Delivery:
         if message is None or message.status is not DeliveryStatus.sent or not message.activity_id or not message.conversation_id:
             return  # not sent yet: it will be composed, as it is now, when it is
         card = await self._composer.compose(message)
-        await self._notifier.update_alert(AlertPurpose.slt, message.conversation_id, message.activity_id, card_activity(card, message.summary))
+        await self._notifier.update_alert(AlertPurpose.slt, message.conversation_id, message.activity_id, card_activity(card, message.summary),
+                                          self._school_of(message).school.id)
         await self._outbox.set_card(message.id, card)
+
+    def _school_of(self, message: Message) -> Policy:
+        """The school whose destinations a message goes to: its own; one no school claimed
+        (and a record from before schools, in a trust) goes to the trust default policy's."""
+        return self._schools.get(message.school_id)
 
     async def _send(self, message: Message, activity: Activity) -> Sent:
         lesson = await self._lessons.get(message.lesson_id) if message.lesson_id else None
@@ -104,7 +111,9 @@ class Delivery:
         if message.destination is Destination.meeting:
             return await self._notifier.send_to(lesson.conversation_id, activity)
         if message.destination is Destination.slt_channel:
-            return await self._notifier.send_alert(AlertPurpose.slt, activity)
+            return await self._notifier.send_alert(AlertPurpose.slt, activity, self._school_of(message).school.id)
+        if message.destination is Destination.trust_leads:
+            return await self._to_trust_leads(message, activity)
         if message.destination is Destination.organizer:
             [member] = lesson.organizer_teams_ids[:1] or [None]
             if member is None:
@@ -129,14 +138,30 @@ class Delivery:
         return Sent(conversation_id=lesson.conversation_id, activity_id="targeted-meeting-notification")
 
     async def _to_dsl(self, message: Message, lesson: Lesson | None, activity: Activity) -> Sent:
+        """The school's concern channel, else each of that school's DSLs 1:1: never another school's."""
+        policy = self._school_of(message)
         try:
-            return await self._notifier.send_alert(AlertPurpose.dsl, activity)
+            return await self._notifier.send_alert(AlertPurpose.dsl, activity, policy.school.id)
         except NoDestination:
             pass
-        if not self._policy.people.dsl:
-            raise NoDestination("the policy names no DSL and no DSL channel has been set")
-        tenant = lesson.tenant_id if lesson else self._policy.school.tenant_id
+        if not policy.people.dsl:
+            raise NoDestination(f"{policy.school.id}'s policy names no DSL and no DSL channel has been set")
+        tenant = lesson.tenant_id if lesson else policy.school.tenant_id
         sent = None
-        for person in self._policy.people.dsl:
+        for person in policy.people.dsl:
             sent = await self._notifier.send_personal(person.aad_object_id, tenant, message.service_url, activity)
         return sent
+
+    async def _to_trust_leads(self, message: Message, activity: Activity) -> Sent:
+        """An escalation: the trust default policy's alert channel, if set, and each trust lead 1:1."""
+        default = self._schools.default
+        sent = []
+        try:
+            sent.append(await self._notifier.send_alert(AlertPurpose.slt, activity, default.school.id))
+        except NoDestination:
+            pass
+        for lead in self._schools.leads:
+            sent.append(await self._notifier.send_personal(lead.aad_object_id, default.school.tenant_id, message.service_url, activity))
+        if not sent:
+            raise NoDestination("the trust names no leads and its default policy has no alert channel")
+        return sent[0]

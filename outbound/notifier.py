@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from config.settings import Settings
 from domain.conversations import AlertPurpose, Conversation
+from domain.placement import SOLE_SCHOOL_ID
 from store.conversations import ConversationStore
 
 
@@ -39,11 +40,11 @@ class Notifier:
         self._conversations = conversations
         self._settings = settings
 
-    async def send_alert(self, purpose: AlertPurpose, activity: Activity) -> Sent:
-        """Post to the conversation registered for `purpose`."""
-        destination = await self._conversations.alert_destination(purpose)
+    async def send_alert(self, purpose: AlertPurpose, activity: Activity, school_id: str = SOLE_SCHOOL_ID) -> Sent:
+        """Post to the conversation `school_id` registered for `purpose`."""
+        destination = await self._conversations.alert_destination(purpose, school_id)
         if destination is None:
-            raise NoDestination(f"no {purpose.value} alert channel has been set")
+            raise NoDestination(f"no {purpose.value} alert channel has been set for {school_id}")
         return await self.send(destination.conversation, activity)
 
     async def send_to(self, conversation_id: str, activity: Activity) -> Sent:
@@ -114,12 +115,13 @@ class Notifier:
         await self._adapter.create_conversation(self._settings.app_id, record, parameters, channel_id="msteams", service_url=service_url)
         return created[0]
 
-    async def update_alert(self, purpose: AlertPurpose, conversation_id: str, activity_id: str, activity: Activity) -> None:
-        """Replace a card Chaperone posted in the `purpose` channel (its thread's conversation id
-        and the activity id the post returned)."""
-        destination = await self._conversations.alert_destination(purpose)
+    async def update_alert(self, purpose: AlertPurpose, conversation_id: str, activity_id: str, activity: Activity,
+                           school_id: str = SOLE_SCHOOL_ID) -> None:
+        """Replace a card Chaperone posted in `school_id`'s `purpose` channel (its thread's
+        conversation id and the activity id the post returned)."""
+        destination = await self._conversations.alert_destination(purpose, school_id)
         if destination is None:
-            raise NoDestination(f"no {purpose.value} alert channel has been set")
+            raise NoDestination(f"no {purpose.value} alert channel has been set for {school_id}")
         ref = ConversationReference().deserialize(destination.conversation.reference)
         self._checked(ref.service_url)
         ref.conversation.id = conversation_id

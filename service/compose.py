@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cards import attendance_summary, slt_alert, teacher_warning
 from config.policy import Policy
+from config.trust import Schools
 from domain.findings import StoredFinding
 from domain.lesson import Lesson
 from domain.messages import Message, MessageKind, RaisedFinding
@@ -19,12 +20,17 @@ from store.school_data import SchoolData
 
 
 class CardComposer:
-    def __init__(self, *, lessons: LessonStore, findings: FindingStore, outbox: Outbox, school_data: SchoolData, policy: Policy) -> None:
+    def __init__(self, *, lessons: LessonStore, findings: FindingStore, outbox: Outbox, school_data: SchoolData, schools: Schools) -> None:
         self._lessons = lessons
         self._findings = findings
         self._outbox = outbox
         self._school_data = school_data
-        self._policy = policy
+        self._schools = schools
+
+    def policy_for(self, lesson: Lesson) -> Policy:
+        """The lesson's school's policy (the trust default's for a lesson no school claimed):
+        its words, its clauses, its time zone on the card."""
+        return self._schools.get(lesson.school_id)
 
     async def card_for(self, message: Message) -> dict:
         """The card as it was composed when first sent (stored), or composed now."""
@@ -38,10 +44,10 @@ class CardComposer:
         if message.kind is MessageKind.slt_alert:
             state = await self._outbox.alert_state(message.id)
             now = {f.id: f for f in await self._findings.for_lesson(lesson.id)}
-            return slt_alert.alert_card(self._policy, lesson, await self.raised(message, lesson), now, state,
+            return slt_alert.alert_card(self.policy_for(lesson), lesson, await self.raised(message, lesson), now, state,
                                         await self.timetabled_class(lesson))
         if message.kind is MessageKind.summary:
-            return attendance_summary.summary_card(self._policy, lesson, await self._findings.for_lesson(lesson.id))
+            return attendance_summary.summary_card(self.policy_for(lesson), lesson, await self._findings.for_lesson(lesson.id))
         raise ValueError(f"a {message.kind.value} card is composed when it is queued")
 
     async def organizer_view(self, message: Message) -> dict:
@@ -62,9 +68,10 @@ class CardComposer:
 
     async def timetabled_class(self, lesson: Lesson) -> str:
         """The class (and subject) the timetable has for this lesson, for the SLT alert."""
-        entries, loaded = await self._school_data.timetable_for(lesson.organizer_aliases)
+        policy = self.policy_for(lesson)
+        entries, loaded = await self._school_data.timetable_for(lesson.organizer_aliases, school_id=policy.school.id)
         start = lesson.actual_start or lesson.scheduled_start
-        entry = timetable_entry(entries, lesson.organizer_aliases, self._policy, start) if start else None
+        entry = timetable_entry(entries, lesson.organizer_aliases, policy, start) if start else None
         if entry is not None:
             return entry.class_label or "on the timetable (no class given)"
         return "not on the timetable" if loaded else "unknown (no timetable imported)"

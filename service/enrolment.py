@@ -5,6 +5,10 @@ a member of staff's calendar changes, Chaperone reads the staff group's calendar
 coming hours, decides which online meetings are lessons (the policy's [enrolment] lessons),
 finds each one's meeting chat and installs itself there through Graph. Every meeting it
 could not enrol in is recorded with why, for coverage.
+
+In a trust each school's staff group is swept (a teacher in two schools' groups once), and
+each meeting is kept under its school: the organizer's one school, or, for a teacher of two,
+the school `LessonPlacement.decide` finds (the timetable), judged by that school's [enrolment].
 """
 
 from __future__ import annotations
@@ -13,16 +17,20 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from config.policy import Policy
+from config.policy import EnrolmentPolicy, Policy
+from config.trust import Schools
 from domain.enrolment import Enrolment, EnrolmentStatus, InstallOutcome, LessonSelection, ScheduledMeeting
 from domain.lesson import PersonClass
 from graph.client import GraphClient, GraphUnavailable
 from graph.enrolment import EnrolmentGraph
 from graph.people import PeopleDirectory, staff_members
+from graph.schools import staff_schools
 from jobs.worker import Worker
 from store.enrolment import EnrolmentStore
 from store.jobs import Job, JobSpec, JobStore, Priority
 from store.tables import utcnow
+
+from .placement import LessonPlacement
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +55,30 @@ def _is_channel(thread_id: str) -> bool:
 
 
 class EnrolmentService:
-    def __init__(self, *, graph: GraphClient, people: PeopleDirectory, store: EnrolmentStore, policy: Policy, app_id: str) -> None:
+    def __init__(self, *, graph: GraphClient, people: PeopleDirectory, store: EnrolmentStore, schools: Schools,
+                 placement: LessonPlacement, app_id: str) -> None:
         self._graph = graph
         self._teams = EnrolmentGraph(graph, app_id)
         self._people = people
         self._store = store
-        self._policy = policy
+        self._schools = schools
+        self._placement = placement
+        self._staff_groups = {g: p.school.id for p in schools for g in p.people.staff_group_ids}
         self._jobs: JobStore | None = None
         self._worker: Worker | None = None
         self._personal_done: set[str] = set()  # only a cache: a repeat install answers 409, which is fine
 
     @property
-    def options(self):
-        return self._policy.enrolment
+    def options(self) -> EnrolmentPolicy:
+        """The single school's [enrolment]; in a trust, the default policy's (see `enabled`)."""
+        return self._schools.default.enrolment
+
+    @property
+    def enabled(self) -> bool:
+        return any(p.enrolment.enabled for p in self._schools)
+
+    def _enrolling(self) -> list[Policy]:
+        return [p for p in self._schools if p.enrolment.enabled]
 
     # ---- the schedule ----------------------------------------------------------------
 
@@ -69,15 +88,17 @@ class EnrolmentService:
         worker.handle(SWEEP_CALENDAR, self._calendar_changed)
 
     async def start_schedule(self) -> None:
-        if self.options.enabled and self._jobs is not None:
+        if self.enabled and self._jobs is not None:
             await self._jobs.enqueue(JobSpec(kind=SWEEP, priority=Priority.later, key="scheduled", delay_seconds=FIRST_SWEEP_SECONDS))
 
     async def _scheduled_sweep(self, job: Job) -> None:
-        if self.options.enabled:
+        if self.enabled:
             report = await self.sweep()
             log.info("enrolment sweep: %d enrolled, %d already, %d skipped, %d could not",
                      *(report.count(s) for s in EnrolmentStatus))
-        await self._jobs.enqueue(JobSpec(kind=SWEEP, priority=Priority.later, key="scheduled", delay_seconds=self.options.sweep_every_minutes * 60))
+        # One sweep covers every school: at the shortest interval any school asks for.
+        every = min((p.enrolment.sweep_every_minutes for p in self._enrolling()), default=self.options.sweep_every_minutes)
+        await self._jobs.enqueue(JobSpec(kind=SWEEP, priority=Priority.later, key="scheduled", delay_seconds=every * 60))
 
     async def calendar_changed(self, user_id: str) -> None:
         """A change notification for this calendar: a hint to sweep it again (the notification's
@@ -86,35 +107,65 @@ class EnrolmentService:
         self._worker.wake()
 
     async def _calendar_changed(self, job: Job) -> None:
-        if self.options.enabled:
+        if self.enabled:
             await self.sweep_calendar(job.payload["user"])
 
     # ---- sweeping --------------------------------------------------------------------
 
     async def sweep(self, now: datetime | None = None) -> SweepReport:
-        """One sweep of every member of staff's calendar, and personal-scope installs."""
+        """One sweep of every member of staff's calendar (each school's staff group, a teacher
+        in two schools once), and personal-scope installs."""
         report = SweepReport()
-        try:
-            staff = await staff_members(self._graph, self._policy.people.staff_group_ids)
-        except GraphUnavailable as exc:
-            report.problems.append(f"the staff group could not be read: {exc.reason}")
-            return report
-        for member in staff:
-            report.enrolments += await self.sweep_calendar(member.aad_object_id, now, report)
-        if self.options.personal_scope:
-            people = [m.aad_object_id for m in staff] + [p.aad_object_id for p in self._policy.people.slt + self._policy.people.dsl]
-            for person in dict.fromkeys(people):
-                report.personal[person] = await self._install_personal(person)
+        member_of: dict[str, set[str]] = {}  # person -> the schools whose staff group lists them
+        upns: dict[str, str] = {}  # person -> sign-in name (a timetable may know them by it)
+        swept: list[Policy] = []  # the schools whose staff group could be read
+        for policy in self._enrolling():
+            try:
+                staff = await staff_members(self._graph, policy.people.staff_group_ids)
+            except GraphUnavailable as exc:
+                report.problems.append(f"{self._about(policy)}the staff group could not be read: {exc.reason}")
+                continue
+            swept.append(policy)
+            for member in staff:
+                member_of.setdefault(member.aad_object_id, set()).add(policy.school.id)
+                if member.upn:
+                    upns[member.aad_object_id] = member.upn
+        for person, schools in member_of.items():
+            report.enrolments += await self.sweep_calendar(person, now, report, schools=schools, upn=upns.get(person))
+        personal = [(person, schools) for person, schools in member_of.items()]
+        personal += [(p.aad_object_id, {policy.school.id}) for policy in swept for p in policy.people.slt + policy.people.dsl]
+        for person, schools in personal:
+            if person in report.personal or not any(self._schools.get(s).enrolment.personal_scope for s in schools):
+                continue
+            report.personal[person] = await self._install_personal(person)
         return report
 
-    async def sweep_calendar(self, user_id: str, now: datetime | None = None, report: SweepReport | None = None) -> list[Enrolment]:
+    def _about(self, policy: Policy) -> str:
+        return f"{policy.school.name}: " if self._schools.is_trust else ""
+
+    async def _schools_of(self, user_id: str) -> set[str]:
+        """The schools whose staff group lists this person (a calendar change names only them)."""
+        sole = self._schools.sole
+        if sole is not None:
+            return {sole.school.id}
+        try:
+            return await staff_schools(self._graph, user_id, self._staff_groups)
+        except GraphUnavailable as exc:
+            log.info("enrolment: staff groups could not be read (%s): each meeting placed on its own", exc.reason)
+            return set()
+
+    async def sweep_calendar(self, user_id: str, now: datetime | None = None, report: SweepReport | None = None,
+                             schools: set[str] | None = None, upn: str | None = None) -> list[Enrolment]:
         now = now or utcnow()
-        end = now + timedelta(hours=self.options.look_ahead_hours)
+        schools = schools if schools is not None else await self._schools_of(user_id)
+        policies = [self._schools.get(s) for s in sorted(schools)] or [self._schools.default]
+        end = now + timedelta(hours=max(p.enrolment.look_ahead_hours for p in policies))
         try:
             meetings = await self._teams.meetings_ahead(user_id, now, end)
         except GraphUnavailable as exc:
             failed = Enrolment(organizer_id=user_id, event_id=f"calendar:{now:%Y-%m-%d}", start=now, end=end,
-                               status=EnrolmentStatus.failed, reason=f"their calendar could not be read: {exc.reason}")
+                               status=EnrolmentStatus.failed, reason=f"their calendar could not be read: {exc.reason}",
+                               school_id=policies[0].school.id if len(policies) == 1 else None)
             await self._store.record(failed)
             if report is not None:
                 report.problems.append(f"a calendar could not be read: {exc.reason}")
@@ -123,12 +174,24 @@ class EnrolmentService:
         for meeting in meetings:
             if not meeting.is_organizer:
                 continue  # enrolled from its organizer's calendar, when they are staff
-            enrolment = await self._enrol(meeting)
+            school = await self._school_for(meeting, schools, upn)
+            enrolment = (await self._enrol(meeting, self._schools.get(school).enrolment)).model_copy(update={"school_id": school})
             await self._store.record(enrolment)
             done.append(enrolment)
         return done
 
-    async def _enrol(self, meeting: ScheduledMeeting) -> Enrolment:
+    async def _school_for(self, meeting: ScheduledMeeting, schools: set[str], upn: str | None) -> str:
+        """The organizer's one school; for a teacher of several (or none known), the placement's
+        answer for this meeting (its timetable, by Entra id or sign-in name), else the trust's
+        default policy's id."""
+        if len(schools) == 1:
+            (school,) = schools
+            return school
+        aliases = {a.lower() for a in (meeting.organizer_id, upn) if a}
+        placed = await self._placement.decide(meeting.organizer_id, aliases, None, meeting.start)
+        return placed.school_id
+
+    async def _enrol(self, meeting: ScheduledMeeting, options: EnrolmentPolicy) -> Enrolment:
         base = dict(organizer_id=meeting.organizer_id, event_id=meeting.event_id, subject=meeting.subject, start=meeting.start,
                     end=meeting.end, join_url=meeting.join_url)
         if meeting.is_cancelled:
@@ -143,20 +206,20 @@ class EnrolmentService:
             return Enrolment(**base, status=EnrolmentStatus.failed, reason=f"its meeting chat could not be found: {exc.reason}")
         base["chat_id"] = thread
         channel = _is_channel(thread)
-        is_lesson, why = await self._is_lesson(meeting, channel)
+        is_lesson, why = await self._is_lesson(meeting, channel, options)
         if not is_lesson:
             return Enrolment(**base, status=EnrolmentStatus.skipped, reason=why)
         try:
             if channel:
-                return await self._enrol_in_class_teams(base, why)
+                return await self._enrol_in_class_teams(base, why, options)
             outcome = await self._teams.install_in_chat(thread)
         except GraphUnavailable as exc:
             return Enrolment(**base, status=EnrolmentStatus.failed, reason=f"Chaperone could not be installed: {exc.reason}")
         status = EnrolmentStatus.enrolled if outcome is InstallOutcome.installed else EnrolmentStatus.already
         return Enrolment(**base, status=status, reason=why)
 
-    async def _enrol_in_class_teams(self, base: dict, why: str) -> Enrolment:
-        teams = self.options.class_team_ids
+    async def _enrol_in_class_teams(self, base: dict, why: str, options: EnrolmentPolicy) -> Enrolment:
+        teams = options.class_team_ids
         if not teams:
             return Enrolment(**base, status=EnrolmentStatus.failed,
                              reason="a channel meeting: Chaperone joins through its class team, and [enrolment] class_team_ids names none")
@@ -164,8 +227,8 @@ class EnrolmentService:
         status = EnrolmentStatus.enrolled if InstallOutcome.installed in outcomes else EnrolmentStatus.already
         return Enrolment(**base, status=status, reason=f"{why}; through the class teams")
 
-    async def _is_lesson(self, meeting: ScheduledMeeting, channel: bool) -> tuple[bool, str]:
-        selection = self.options.lessons
+    async def _is_lesson(self, meeting: ScheduledMeeting, channel: bool, options: EnrolmentPolicy) -> tuple[bool, str]:
+        selection = options.lessons
         if selection is LessonSelection.all_staff_meetings:
             return True, "every staff meeting is enrolled"
         if channel and selection is LessonSelection.class_teams:

@@ -302,8 +302,7 @@ class LessonMonitor:
         return await self._store.set_details(lesson.id, details, Lookup.ok())
 
     async def roster_changed(self, job: Job) -> None:
-        problem = await self._classify(job.lesson_id)
-        lesson = await self._store.get(job.lesson_id)
+        lesson, problem = await self._classify(await self._store.get(job.lesson_id))
         now = latest_event(lesson)
         reread = False
         if lesson.organizer_aad_id and lesson.settings_read_at is None and lesson.details_lookup is not None:
@@ -380,16 +379,18 @@ class LessonMonitor:
         await self._jobs.enqueue(spec, lesson_id)
         self._worker.wake()
 
-    async def _classify(self, lesson_id: int) -> str | None:
-        """Ask the directory about everyone not yet classified; returns what could not be done."""
-        lesson = await self._store.get(lesson_id)
+    async def _classify(self, lesson: Lesson) -> tuple[Lesson, str | None]:
+        """Ask the directory about everyone not yet classified; returns the lesson as it is now
+        recorded (not read again: the register is the costliest read of a 09:00 burst) and what
+        could not be done."""
         people = sorted({a.aad_object_id for a in lesson.attendance if a.aad_object_id and a.classification is PersonClass.unknown})
         answers = await self._people.classify_many(people) if people else {}
         known = {p: a for p, a in answers.items() if isinstance(a, DirectoryEntry)}
         failures = [a for a in answers.values() if isinstance(a, GraphUnavailable)]
         problem = f"{len(failures)} people not classified: {failures[0].reason}" if failures else None
-        await self._store.set_classifications(lesson.id, known, Lookup.could_not_verify(problem) if problem else Lookup.ok())
-        return problem
+        roster = Lookup.could_not_verify(problem) if problem else Lookup.ok()
+        await self._store.set_classifications(lesson.id, known, roster)
+        return with_classifications(lesson, known, roster), problem
 
     async def reconcile_attendance(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
@@ -406,7 +407,7 @@ class LessonMonitor:
             return
         added, corrected = await self._store.merge_report(lesson.id, report)
         log.info("lesson %s: attendance report reconciled, %d added, %d corrected", lesson.id, added, corrected)
-        await self._classify(lesson.id)
+        await self._classify(await self._store.get(lesson.id))
         lesson = await self._store.get(lesson.id, with_attendance=False)
         await self._assess(lesson.id, Moment.report, lesson.actual_end)
 
@@ -432,6 +433,18 @@ class LessonMonitor:
         final = why if why.outcome is LookupOutcome.could_not_verify else Lookup.could_not_verify(f"{why.reason} after {job.attempts} tries")
         await self._store.set_report_lookup(lesson.id, final)
         raise GiveUp(str(final))
+
+
+def with_classifications(lesson: Lesson, known: dict[str, DirectoryEntry], roster: Lookup) -> Lesson:
+    """The lesson as `LessonStore.set_classifications` has just recorded it (external stays external)."""
+    def classified(a):
+        entry = known.get(a.person_id)
+        if entry is None:
+            return a
+        kind = a.classification if a.classification is PersonClass.external else entry.classification
+        return a.model_copy(update={"classification": kind, "upn": entry.upn or a.upn})
+
+    return lesson.model_copy(update={"attendance": [classified(a) for a in lesson.attendance], "roster_lookup": roster})
 
 
 def _answered(lookup: Lookup | None) -> bool:

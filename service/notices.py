@@ -30,7 +30,7 @@ class LessonNotices:
     async def lesson_started(self, lesson: Lesson) -> None:
         """The behaviour expectations reminder, once per lesson, in the meeting chat."""
         await self._outbox.queue(
-            kind=MessageKind.reminder, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
+            kind=MessageKind.reminder, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card=reminder.reminder_card(self._schools.get(lesson.school_id), lesson.title, lesson.id),
             summary="Online lesson expectations and how to report a concern", dedupe_key=f"reminder:{lesson.id}",
         )
@@ -44,14 +44,14 @@ class LessonNotices:
             return
         raised = {f.id: RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in worth_telling}
         await self._outbox.queue(
-            kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, service_url=lesson.service_url,
+            kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
             raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}",
         )
         breaches = [f for f in worth_telling if f.severity is Severity.breach]
         if breaches:
             await self._outbox.queue(
-                kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, service_url=lesson.service_url,
+                kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
                 card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
                 raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}",
             )
@@ -63,7 +63,7 @@ class LessonNotices:
         breaches = [f for f in findings if f.status is Status.failed and f.severity is Severity.breach]
         raised = [RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in breaches]
         await self._outbox.queue(
-            kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, service_url=None,
+            kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, school_id=lesson.school_id, service_url=None,
             card={}, summary=f"Unmonitored session: {lesson.title or 'a call'}", finding_ids=[f.id for f in breaches],
             raised=raised, dedupe_key=f"unmonitored:{lesson.id}",
         )
@@ -81,7 +81,7 @@ class LessonNotices:
 
     async def lesson_ended(self, lesson: Lesson) -> None:
         await self._outbox.queue(
-            kind=MessageKind.summary, destination=Destination.organizer, lesson_id=lesson.id, service_url=lesson.service_url,
+            kind=MessageKind.summary, destination=Destination.organizer, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card={}, summary=f"Lesson record: {lesson.title or 'untitled'}", dedupe_key=f"summary:{lesson.id}",
         )
         self._worker.wake()

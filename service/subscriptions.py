@@ -9,6 +9,8 @@
   hint, never data: it queues a job that reads from Graph again (the calendar, the call record).
 - Lifecycle notifications: reauthorizationRequired renews, subscriptionRemoved makes it again,
   missed sweeps the calendar again.
+- In a trust: one call-records subscription for the tenant, and one per member of staff of
+  every school that enrols (a teacher in two schools once).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from config.policy import Policy
+from config.trust import Schools
 from domain.enrolment import LifecycleEvent, Notification, Subscription, SubscriptionPurpose
 from graph.client import GraphClient, GraphUnavailable
 from graph.people import staff_members
@@ -99,20 +101,29 @@ def _same_secret(given: str | None, kept: str) -> bool:
 
 class GraphSubscriptions:
     def __init__(self, *, graph: GraphClient, store: SubscriptionStore, enrolment: EnrolmentService, unmonitored: UnmonitoredSessions,
-                 policy: Policy, notification_url: str | None) -> None:
+                 schools: Schools, notification_url: str | None) -> None:
         self._graph = graph
         self._api = SubscriptionsGraph(graph)
         self._store = store
         self._enrolment = enrolment
         self._unmonitored = unmonitored
-        self._policy = policy
+        self._schools = schools
         self._url = notification_url
         self._jobs: JobStore | None = None
         self._worker: Worker | None = None
 
     @property
+    def _call_records(self) -> bool:
+        return any(p.enrolment.call_records for p in self._schools)
+
+    @property
+    def _staff_groups(self) -> tuple[str, ...]:
+        """The staff groups of the schools that enrol: their calendars are watched."""
+        return tuple(dict.fromkeys(g for p in self._schools if p.enrolment.enabled for g in p.people.staff_group_ids))
+
+    @property
     def wanted(self) -> bool:
-        return bool(self._url) and (self._policy.enrolment.enabled or self._policy.enrolment.call_records)
+        return bool(self._url) and (any(p.enrolment.enabled for p in self._schools) or self._call_records)
 
     def schedule(self, worker: Worker, jobs: JobStore) -> None:
         self._jobs, self._worker = jobs, worker
@@ -143,11 +154,11 @@ class GraphSubscriptions:
         if not self.wanted:
             return []
         wanted: list[tuple[SubscriptionPurpose, str, str, str | None]] = []
-        if self._policy.enrolment.call_records:
+        if self._call_records:
             wanted.append((SubscriptionPurpose.call_records, CALL_RECORDS, "created", None))
-        if self._policy.enrolment.enabled:
+        if any(p.enrolment.enabled for p in self._schools):
             try:
-                staff = await staff_members(self._graph, self._policy.people.staff_group_ids)
+                staff = await staff_members(self._graph, self._staff_groups)
             except GraphUnavailable as exc:
                 log.warning("calendar subscriptions: the staff group could not be read: %s", exc.reason)
                 staff = []

@@ -7,6 +7,10 @@ call record), judged by the same rules on the facts there are: who was present a
 shows (the meeting's options, its calendar event) is 'could not verify'. SLT get one alert.
 A direct call between a member of staff and one pupil is a one-to-one session like any
 other: it needs SLT's approval beforehand.
+
+In a trust the session is placed like a live lesson (`LessonPlacement.decide`: the organizer's
+staff group, then the timetable), kept under that school, judged by its policy, and its alert
+goes to that school's SLT.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import logging
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from config.policy import Policy
+from config.trust import Schools
 from domain.enrolment import CallKind, CallRecord
 from domain.lesson import DirectoryEntry, PersonClass
 from domain.lookups import Lookup
@@ -31,6 +35,7 @@ from store.tables import utcnow
 
 from .assessment import LessonAssessor
 from .notices import LessonNotices
+from .placement import LessonPlacement
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +60,16 @@ class CallOutcome(StrEnum):
 
 class UnmonitoredSessions:
     def __init__(self, *, records: CallRecords, people: PeopleDirectory, store: EnrolmentStore, lessons: LessonStore,
-                 assessor: LessonAssessor, notices: LessonNotices, policy: Policy, retry_base_seconds: float = 5.0) -> None:
+                 assessor: LessonAssessor, notices: LessonNotices, schools: Schools, placement: LessonPlacement,
+                 retry_base_seconds: float = 5.0) -> None:
         self._records = records
         self._people = people
         self._store = store
         self._lessons = lessons
         self._assessor = assessor
         self._notices = notices
-        self._policy = policy
+        self._schools = schools
+        self._placement = placement
         self._backoff = tuple(retry_base_seconds / 5 * n for n in RECORD_BACKOFF)
         self._jobs: JobStore | None = None
         self._worker: Worker | None = None
@@ -73,7 +80,7 @@ class UnmonitoredSessions:
         worker.handle(CATCH_UP, self._catch_up_job)
 
     async def start_schedule(self) -> None:
-        if self._policy.enrolment.call_records and self._jobs is not None:
+        if any(p.enrolment.call_records for p in self._schools) and self._jobs is not None:
             await self._jobs.enqueue(JobSpec(kind=CATCH_UP, priority=Priority.later, key="scheduled", delay_seconds=600))
 
     async def _catch_up_job(self, job: Job) -> None:
@@ -128,7 +135,9 @@ class UnmonitoredSessions:
         if live is not None:
             await self._store.note_call_record(record, CallOutcome.followed_live.value, live)
             return CallOutcome.followed_live
-        classes, problems = await self._classify(record)
+        placed = await self._placement.decide(record.organizer_id, await self._aliases(record.organizer_id), None, record.start)
+        policy = self._schools.get(placed.school_id)
+        classes, problems = await self._classify(record, policy.school.tenant_id)
         kinds = [c.classification for c in classes.values()]
         if PersonClass.staff not in kinds:
             await self._store.note_call_record(record, CallOutcome.no_staff.value)
@@ -138,10 +147,25 @@ class UnmonitoredSessions:
             return CallOutcome.no_pupils
         roster = Lookup.could_not_verify(f"{len(problems)} people not classified: {problems[0]}") if problems else \
             Lookup.ok("from Graph's call record")
-        tenant = self._policy.school.tenant_id or record.organizer_tenant_id
-        lesson_id = await self._store.add_unmonitored(record, self._title(record), classes, tenant, Lookup.could_not_verify(NOT_LIVE), roster)
+        tenant = policy.school.tenant_id or record.organizer_tenant_id
+        lesson_id = await self._store.add_unmonitored(record, self._title(record), classes, tenant, Lookup.could_not_verify(NOT_LIVE), roster,
+                                                      placed)
         await self._judge_and_tell(lesson_id, record.end)
         return CallOutcome.unmonitored
+
+    async def _aliases(self, organizer: str | None) -> set[str]:
+        """The names a timetable may know the organizer by (Entra id, sign-in name): only a
+        trust's placement asks, and only a teacher of two schools needs the timetable."""
+        if not organizer:
+            return set()
+        aliases = {organizer.lower()}
+        if self._schools.is_trust:
+            try:
+                upn = (await self._people.classify(organizer)).upn
+            except GraphUnavailable:
+                upn = None
+            aliases |= {upn.lower()} if upn else set()
+        return aliases
 
     async def _judge_and_tell(self, lesson_id: int, end) -> None:
         lesson = await self._lessons.get(lesson_id)
@@ -150,9 +174,9 @@ class UnmonitoredSessions:
         await self._notices.unmonitored_session(lesson, findings)
         log.warning("lesson %s: an unmonitored session (call record), %d new finding(s)", lesson_id, len(recorded.new))
 
-    async def _classify(self, record: CallRecord) -> tuple[dict[str, DirectoryEntry], list[str]]:
-        """Each participant's class, keyed as the store keys them: Entra id, or call:<index>."""
-        school = self._policy.school.tenant_id
+    async def _classify(self, record: CallRecord, school: str | None) -> tuple[dict[str, DirectoryEntry], list[str]]:
+        """Each participant's class, keyed as the store keys them: Entra id, or call:<index>;
+        `school` is the school's tenant (another tenant's account is external)."""
         classes: dict[str, DirectoryEntry] = {}
         problems: list[str] = []
         for index, person in enumerate(record.participants):

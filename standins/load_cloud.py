@@ -2,6 +2,8 @@
 the channel identity (token signing keys), Graph and the Bot Connector stand-ins, plus a small
 control endpoint the benchmark reads its figures from. In their own process they do not take
 the load generator's or Chaperone's CPU (the stand-ins otherwise run in a thread).
+Graph answers checkMemberGroups from each person's groups: in a trust, a lesson's staff are in
+its school's staff group.
 
 It reads its configuration (JSON) on stdin, registers the benchmark school's people in the
 Graph stand-in (staff in the roster and the All Staff group, pupils as students) and its
@@ -30,7 +32,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from demo.bench_workload import APP_ID, SEATS, SLT_CHANNEL, STAFF_GROUP, TITLE_PATTERN, School
+from demo.bench_workload import APP_ID, SEATS, SLT_CHANNEL, TITLE_PATTERN, School
 
 from .connector import ConnectorStandIn
 from .graph import GraphStandIn
@@ -188,17 +190,20 @@ class Control(StandIn):
 
 
 def register_people(graph: BenchGraph, school: School, lessons: int) -> None:
+    """Staff in their school's staff group (a trust: each lesson's school's, so Graph's
+    checkMemberGroups places the lesson), pupils in the roster."""
     for index in range(lessons * SEATS):
         person = school.person(index)
         if school.is_staff(index):
-            graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name, groups=(STAFF_GROUP,))
+            graph.add_person(person.aad_object_id, primary_role="teacher", name=person.name,
+                             groups=(school.staff_group_of(index // SEATS),))
         else:
             graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
 
 
 def main() -> None:
     config = json.loads(sys.stdin.readline())
-    school = School(config["run"], config["breach_every"])
+    school = School(config["run"], config["breach_every"], config.get("schools", 1))
     graph, connector, identity = BenchGraph(), BenchConnector(), ChannelIdentityStandIn()
     schedule = Schedule(school, config["lessons"], graph, connector)
     graph.schedule = connector.schedule = schedule

@@ -61,6 +61,9 @@ class Meeting:
     # A channel meeting's team and channel: its events come from the channel conversation.
     team_id: str | None = None
     channel_id: str | None = None
+    # A class team's Microsoft 365 group id (its education class id): Teams sends it as
+    # channelData.team.aadGroupId, and a trust places the lesson by the class's school.
+    team_group_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -214,7 +217,10 @@ class TeamsSimulator:
         activity.update(name=name, value=value, timestamp=iso(at))
         activity["channelData"]["meeting"] = {"id": meeting.id}
         if meeting.channel_id:
-            activity["channelData"].update(team={"id": meeting.team_id or meeting.channel_id}, channel={"id": meeting.channel_id})
+            team = {"id": meeting.team_id or meeting.channel_id}
+            if meeting.team_group_id:
+                team["aadGroupId"] = meeting.team_group_id
+            activity["channelData"].update(team=team, channel={"id": meeting.channel_id})
         return activity
 
     def meeting_start(self, meeting: Meeting, at: datetime, *, activity_id: str | None = None, camel_case: bool = False) -> dict:

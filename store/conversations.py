@@ -89,11 +89,23 @@ class ConversationStore:
             row = await session.get(AlertDestinationRow, (school_id, purpose.value))
             if row is None:
                 return None
-            conversation = await session.get(ConversationRow, row.conversation_id)
-            return AlertDestination(
-                purpose=purpose,
-                conversation=Conversation.model_validate(conversation),
-                set_by_aad_id=row.set_by_aad_id,
-                set_by_name=row.set_by_name,
-                set_at=row.set_at,
-            )
+            return await self._destination(session, row)
+
+    async def destinations_in(self, conversation_id: str) -> list[AlertDestination]:
+        """Every school's destination (of either purpose) that is this conversation."""
+        async with self._sessions() as session:
+            stmt = (select(AlertDestinationRow).where(AlertDestinationRow.conversation_id == conversation_id)
+                    .order_by(AlertDestinationRow.school_id, AlertDestinationRow.purpose))
+            return [await self._destination(session, row) for row in (await session.execute(stmt)).scalars()]
+
+    @staticmethod
+    async def _destination(session, row: AlertDestinationRow) -> AlertDestination:
+        conversation = await session.get(ConversationRow, row.conversation_id)
+        return AlertDestination(
+            purpose=AlertPurpose(row.purpose),
+            school_id=row.school_id,
+            conversation=Conversation.model_validate(conversation),
+            set_by_aad_id=row.set_by_aad_id,
+            set_by_name=row.set_by_name,
+            set_at=row.set_at,
+        )

@@ -1,6 +1,6 @@
 """Coverage, measured: per day and per teacher, the sessions with pupils, how many Chaperone
 followed live, how many it saw only afterwards (call records), and the meetings it could not
-enrol in, with why; for one school (`school_id`) or, with None, every lesson held."""
+enrol in, with why."""
 
 from __future__ import annotations
 
@@ -23,19 +23,21 @@ class Coverage:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     async def between(self, first: date, last: date, zone: ZoneInfo, school_id: str | None = None) -> list[CoverageRow]:
-        """Rows for each school day in [first, last] (included) with anything to say; only
-        `school_id`'s lessons and enrolments when given."""
+        """Rows for each school day in [first, last] (included) with anything to say; one
+        school's only, when `school_id` is given (a trust)."""
         start = datetime.combine(first, time(0), zone)
         end = datetime.combine(last + timedelta(days=1), time(0), zone)
         counts: dict[tuple[str, str], dict] = defaultdict(lambda: {"pupils": 0, "live": 0, "after": 0, "failed": 0, "reasons": []})
         names: dict[str, str] = {}
+        of_lesson = [LessonRow.school_id == school_id] if school_id is not None else []
+        of_enrolment = [EnrolmentRow.school_id == school_id] if school_id is not None else []
         async with self._sessions() as session:
             lessons = (await session.execute(
                 select(LessonRow).options(selectinload(LessonRow.attendance))
-                .where(LessonRow.actual_start >= start, LessonRow.actual_start < end, *_school(LessonRow, school_id)))).scalars().all()
+                .where(LessonRow.actual_start >= start, LessonRow.actual_start < end, *of_lesson))).scalars().all()
             failed = (await session.execute(
                 select(EnrolmentRow).where(EnrolmentRow.start >= start, EnrolmentRow.start < end,
-                                           EnrolmentRow.status == EnrolmentStatus.failed.value, *_school(EnrolmentRow, school_id)))).scalars().all()
+                                           EnrolmentRow.status == EnrolmentStatus.failed.value, *of_enrolment))).scalars().all()
         for lesson in lessons:
             who = lesson.organizer_aad_id or "unknown organizer"
             if lesson.organizer_name:
@@ -56,14 +58,12 @@ class Coverage:
         ]
 
     async def unmonitored_on(self, day: date, zone: ZoneInfo, school_id: str | None = None) -> list[tuple[int, str, str, datetime]]:
-        """The unmonitored sessions of one day: (lesson id, title, organizer, start)."""
+        """The unmonitored sessions of one day (of one school, when given): (lesson id, title, organizer, start)."""
         start = datetime.combine(day, time(0), zone)
+        of_school = [LessonRow.school_id == school_id] if school_id is not None else []
         async with self._sessions() as session:
             found = (await session.execute(
                 select(LessonRow).where(LessonRow.origin == LessonOrigin.call_record.value, LessonRow.actual_start >= start,
-                                        LessonRow.actual_start < start + timedelta(days=1), *_school(LessonRow, school_id)).order_by(LessonRow.actual_start))).scalars()
+                                        LessonRow.actual_start < start + timedelta(days=1), *of_school)
+                .order_by(LessonRow.actual_start))).scalars()
             return [(r.id, r.title or "a call", r.organizer_name or r.organizer_aad_id or "unknown", r.actual_start) for r in found]
-
-
-def _school(table, school_id: str | None) -> tuple:
-    return () if school_id is None else (table.school_id == school_id,)

@@ -25,16 +25,18 @@ class DirectoryCache:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def get_many(self, people: Sequence[str]) -> dict[str, DirectoryEntry]:
+    async def get_many(self, people: Sequence[str]) -> dict[str, tuple[DirectoryEntry, float]]:
+        """Each answer still kept, with the seconds it has left."""
         now = utcnow()
-        found: dict[str, DirectoryEntry] = {}
+        found: dict[str, tuple[DirectoryEntry, float]] = {}
         async with self._sessions() as session:
             for start in range(0, len(people), CHUNK):
                 stmt = select(DirectoryEntryRow).where(
                     DirectoryEntryRow.aad_object_id.in_(list(people[start : start + CHUNK])), DirectoryEntryRow.expires_at > now
                 )
                 for row in (await session.execute(stmt)).scalars():
-                    found[row.aad_object_id] = DirectoryEntry(classification=PersonClass(row.classification), upn=row.upn)
+                    entry = DirectoryEntry(classification=PersonClass(row.classification), upn=row.upn)
+                    found[row.aad_object_id] = (entry, (row.expires_at - now).total_seconds())
         return found
 
     async def put_many(self, answers: Mapping[str, DirectoryEntry], ttl_seconds: float) -> None:

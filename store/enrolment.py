@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from domain.enrolment import CallRecord, Enrolment, EnrolmentStatus, LessonOrigin
 from domain.lesson import AttendanceSource, DirectoryEntry, LessonStatus, PersonClass
 from domain.lookups import Lookup
+from domain.placement import SchoolPlacement
 
 from .tables import AttendanceRow, CallRecordRow, EnrolmentRow, LessonRow, utcnow
 
@@ -102,8 +103,9 @@ class EnrolmentStore:
         return None
 
     async def add_unmonitored(self, record: CallRecord, title: str, classes: dict[str, DirectoryEntry], tenant_id: str | None,
-                              why: Lookup, roster: Lookup) -> int:
-        """The call record as a closed lesson with its attendance; once per call record."""
+                              why: Lookup, roster: Lookup, placed: SchoolPlacement) -> int:
+        """The call record as a closed lesson with its attendance, kept under the school it was
+        placed in; once per call record."""
         now = utcnow()
         async with self._sessions() as session, session.begin():
             seen = await session.get(CallRecordRow, record.id)
@@ -119,6 +121,7 @@ class EnrolmentStore:
                 details_lookup=not_live, settings_lookup=not_live, calendar_lookup=not_live, report_lookup=not_live,
                 roster_lookup=roster.model_dump(mode="json"),
                 origin=LessonOrigin.call_record.value, call_record_id=record.id, created_at=now, updated_at=now,
+                school_id=placed.school_id, placement=placed.placement.value, placement_reason=placed.reason,
             )
             session.add(lesson)
             await session.flush()

@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events import EventKind
 
-from .jobs import JobSpec, Priority, add_jobs
+from .jobs import JobSpec, Priority, add_jobs, dedupe_key
+from .tables import JobRow
 from .tables import InboundEventRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,20 @@ class _Pending:
     since: float = field(default_factory=time.monotonic)
 
 
-def derive_job(meeting_id: str) -> JobSpec:
+# A lesson's start or end is derived ahead of the joins and leaves of a 09:00 burst: its
+# reminder, its start verdicts and SLT's alerts wait on it.
+URGENT_KINDS = frozenset({EventKind.start.value, EventKind.end.value})
+
+
+def derive_key(meeting_id: str) -> str:
+    """The dedupe key of a meeting's waiting derive job (store/jobs.py's form)."""
+    return dedupe_key(derive_job(meeting_id), None)
+
+
+def derive_job(meeting_id: str, urgent: bool = False) -> JobSpec:
     # One waiting job per meeting (dedupe); its lane keeps a meeting's derivations in order.
-    return JobSpec(kind=DERIVE_EVENTS, priority=Priority.events, key=meeting_id, lane=meeting_id, payload={"meeting_id": meeting_id})
+    return JobSpec(kind=DERIVE_EVENTS, priority=Priority.lesson if urgent else Priority.events, key=meeting_id, lane=meeting_id,
+                   payload={"meeting_id": meeting_id})
 
 
 class EventLog:
@@ -166,7 +178,13 @@ class EventLog:
         async with self._sessions() as session, session.begin():
             insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
             await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
-            await add_jobs(session, [(derive_job(m), None) for m in sorted({r["meeting_id"] for r in rows})])
+            urgent = {r["meeting_id"] for r in rows if r["kind"] in URGENT_KINDS}
+            await add_jobs(session, [(derive_job(m, m in urgent), None) for m in sorted({r["meeting_id"] for r in rows})])
+            if urgent:
+                # A meeting whose joins are already waiting keeps that job: it becomes urgent.
+                keys = [derive_key(m) for m in sorted(urgent)]
+                await session.execute(update(JobRow).where(JobRow.dedupe_key.in_(keys), JobRow.priority > int(Priority.lesson))
+                                      .values(priority=int(Priority.lesson)))
 
     async def close(self) -> None:
         self._stopping = True

@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from .job_wakeups import notify_queued
 from .tables import JobRow, utcnow
 
 
@@ -65,6 +66,11 @@ class Job(BaseModel):
     priority: int = Priority.roster
 
 
+def dedupe_key(spec: JobSpec, lesson_id: int | None) -> str | None:
+    """What makes a waiting job the same as another (None: every one is queued)."""
+    return f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None
+
+
 def _values(spec: JobSpec, lesson_id: int | None) -> dict:
     now = utcnow()
     return dict(
@@ -72,7 +78,7 @@ def _values(spec: JobSpec, lesson_id: int | None) -> dict:
         priority=int(spec.priority),
         lane=spec.lane,
         lesson_id=lesson_id,
-        dedupe_key=f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None,
+        dedupe_key=dedupe_key(spec, lesson_id),
         payload=spec.payload,
         due_at=now + timedelta(seconds=spec.delay_seconds),
         attempts=0,
@@ -95,6 +101,8 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
         await session.execute(stmt, deduped)
     if plain:
         await session.execute(insert(JobRow), plain)
+    if jobs:
+        await notify_queued(session)  # a worker in another process starts on them now
 
 
 class JobStore:

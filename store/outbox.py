@@ -6,7 +6,10 @@ on is a card sent (or, if it cannot be, a card on the undelivered list), even ac
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.messages import (
@@ -48,15 +51,22 @@ class Outbox:
         dedupe_key: str | None = None,
         finding_ids: list[int] | None = None,
         raised: list[RaisedFinding] | None = None,
+        school_id: str | None = None,
     ) -> int | None:
-        """Queue a card for delivery; None when one with the same dedupe key exists already."""
-        async with self._sessions() as session, session.begin():
-            row = await self._queue(
-                session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
-                service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
-                raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None,
-            )
-            return row.id if row else None
+        """Queue a card for delivery; None when one with the same dedupe key exists already.
+        `school_id`: the school whose record it is, whose channel or DSL it goes to."""
+        try:
+            async with self._sessions() as session, session.begin():
+                row = await self._queue(
+                    session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
+                    service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
+                    raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
+                )
+                return row.id if row else None
+        except IntegrityError:
+            if dedupe_key is None:
+                raise
+            return None  # another instance queued the same card at the same moment
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
         """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
@@ -70,17 +80,18 @@ class Outbox:
             return row.id
 
     async def report_concern(
-        self, *, lesson_id: int | None, reporter_aad_id: str | None, reporter_name: str | None, text: str, card: dict, service_url: str | None
+        self, *, lesson_id: int | None, reporter_aad_id: str | None, reporter_name: str | None, text: str, card: dict, service_url: str | None,
+        school_id: str | None = None,
     ) -> int:
-        """Store a concern and queue it to the DSL, together."""
+        """Store a concern and queue it to its school's DSL, together."""
         async with self._sessions() as session, session.begin():
             message = await self._queue(
                 session, kind=MessageKind.concern.value, destination=Destination.dsl.value, card=card,
                 summary=f"Concern reported by {reporter_name or 'a participant'}",
-                lesson_id=lesson_id, service_url=service_url, dedupe_key=None, finding_ids=[],
+                lesson_id=lesson_id, service_url=service_url, dedupe_key=None, finding_ids=[], school_id=school_id,
             )
             concern = ConcernRow(lesson_id=lesson_id, reporter_aad_id=reporter_aad_id, reporter_name=reporter_name, text=text,
-                                 created_at=utcnow(), message_id=message.id)
+                                 created_at=utcnow(), message_id=message.id, school_id=school_id)
             session.add(concern)
             await session.flush()
             return concern.id
@@ -124,10 +135,45 @@ class Outbox:
                 session.add(row)
             for name, value in values.items():
                 setattr(row, name, value)
-            lesson_id = (await session.get(MessageRow, alert_id)).lesson_id
-            audit(session, actor_id, f"alert.{action.value}", f"message:{alert_id}", {"lesson": lesson_id}, actor_name)
+            message = await session.get(MessageRow, alert_id)
+            audit(session, actor_id, f"alert.{action.value}", f"message:{alert_id}", {"lesson": message.lesson_id}, actor_name,
+                  school_id=message.school_id)
             await session.flush()
             return AlertState.model_validate(row)
+
+    async def refused(self, alert_id: int, actor_id: str | None, actor_name: str | None, verb: str, reason: str) -> None:
+        """Audit an action on an alert refused to someone who leads elsewhere (another school,
+        or a read-only trust lead): the school whose alert it was sees who tried."""
+        async with self._sessions() as session, session.begin():
+            message = await session.get(MessageRow, alert_id)
+            audit(session, actor_id or "unknown", "alert.refused", f"message:{alert_id}",
+                  {"verb": verb[:40], "reason": reason, "lesson": message.lesson_id if message else None}, actor_name,
+                  school_id=message.school_id if message else None)
+
+    async def unacted_alerts(self, *, sent_between: tuple[datetime, datetime], excluding_school: str) -> list[Message]:
+        """Sent SLT alerts of a school (not `excluding_school`) that nobody acknowledged,
+        resolved or recorded an exception for, and Chaperone has not cleared."""
+        since, until = sent_between
+        async with self._sessions() as session:
+            stmt = (
+                select(MessageRow)
+                .outerjoin(AlertStateRow, AlertStateRow.alert_id == MessageRow.id)
+                .where(MessageRow.kind == MessageKind.slt_alert.value, MessageRow.status == DeliveryStatus.sent.value,
+                       MessageRow.sent_at >= since, MessageRow.sent_at <= until,
+                       MessageRow.school_id.is_not(None), MessageRow.school_id != excluding_school,
+                       AlertStateRow.acknowledged_at.is_(None), AlertStateRow.resolved_at.is_(None),
+                       AlertStateRow.exception_id.is_(None), AlertStateRow.cleared_at.is_(None))
+                .order_by(MessageRow.id)
+            )
+            return [Message.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def queued_keys(self, keys: list[str]) -> set[str]:
+        """Which of these dedupe keys a message holds already."""
+        if not keys:
+            return set()
+        async with self._sessions() as session:
+            stmt = select(MessageRow.dedupe_key).where(MessageRow.dedupe_key.in_(keys))
+            return set((await session.execute(stmt)).scalars())
 
     async def queue_refresh(self, message_id: int) -> None:
         async with self._sessions() as session, session.begin():

@@ -100,13 +100,16 @@ class ExceptionRegister:
                   school_id=school_id)
             return Revocation.withdrawn
 
-    async def lesson_recorded(self, lesson_id: int) -> bool:
+    async def lesson_recorded(self, lesson_id: int, school_id: str | None = None) -> bool:
+        """Whether the lesson is in the register (with `school_id`: in that school's)."""
+        where = [LessonRow.id == lesson_id] + ([LessonRow.school_id == school_id] if school_id is not None else [])
         async with self._sessions() as session:
-            return bool((await session.execute(select(exists().where(LessonRow.id == lesson_id)))).scalar())
+            return bool((await session.execute(select(exists().where(*where)))).scalar())
 
-    async def meeting_recorded(self, meeting_id: str) -> bool:
+    async def meeting_recorded(self, meeting_id: str, school_id: str | None = None) -> bool:
+        where = [LessonRow.meeting_id == meeting_id] + ([LessonRow.school_id == school_id] if school_id is not None else [])
         async with self._sessions() as session:
-            return bool((await session.execute(select(exists().where(LessonRow.meeting_id == meeting_id)))).scalar())
+            return bool((await session.execute(select(exists().where(*where)))).scalar())
 
     async def active(self, lesson_id: int, meeting_id: str, at: datetime, school_id: str = SOLE_SCHOOL_ID) -> list[ApprovedException]:
         """The school's approvals that may apply to this lesson (its own, its series', or any person's)."""

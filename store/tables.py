@@ -419,6 +419,8 @@ class MessageRow(Base):
     """
 
     __tablename__ = "messages"
+    # A trust's escalation sweep reads the recent alerts of one kind.
+    __table_args__ = (Index("ix_messages_kind_sent_at", "kind", "sent_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lessons.id", ondelete="SET NULL"), index=True)

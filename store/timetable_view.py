@@ -10,7 +10,11 @@ from domain.school import TimetableEntry
 from .tables import TimetableEntryRow
 
 
-async def current_timetable(engine: AsyncEngine) -> list[TimetableEntry]:
+async def current_timetable(engine: AsyncEngine, school_id: str | None = None) -> list[TimetableEntry]:
+    """The timetable in place: one school's (in a trust each school has its own), or all of it."""
+    stmt = select(TimetableEntryRow.__table__)
+    if school_id is not None:
+        stmt = stmt.where(TimetableEntryRow.school_id == school_id)
     async with engine.connect() as conn:
-        rows = (await conn.execute(select(TimetableEntryRow.__table__))).mappings()
+        rows = (await conn.execute(stmt)).mappings()
         return [TimetableEntry.model_validate(dict(r)) for r in rows]

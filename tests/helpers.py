@@ -388,6 +388,119 @@ def staff_and_pupils(graph, staff=(), pupils=()) -> None:
         graph.add_person(person.aad_object_id, primary_role="student", name=person.name)
 
 
+# --- Registers per school in a trust (issue 19: imports, exceptions, AUP, retention) ----------
+
+ROOT = Path(__file__).parent.parent
+
+
+def run_cli(args: list[str], env: dict[str, str], cwd: Path):
+    """`python app.py ARGS` as an operator runs it, configured by `env` (e.g. `trust_env(...)`)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *args], env={**os.environ, **env}, cwd=cwd, capture_output=True,
+                          text=True, timeout=90)
+
+
+def trust_variant(tmp_path: Path, **changes: dict[str, str]) -> str:
+    """A copy of the example trust in `tmp_path` with lines changed in some of its files, keyed
+    by file stem (e.g. brook={"lessons_days = 400": "lessons_days = 30"}); the AUP texts still
+    found. Returns the trust file's path."""
+    folder = tmp_path / "trust"
+    folder.mkdir(exist_ok=True)
+    for source in TRUST_FILE.parent.glob("*.toml"):
+        text_ = source.read_text().replace('source = "../policies/', f'source = "{ROOT}/policies/')
+        for old, new in changes.get(source.stem, {}).items():
+            assert old in text_, (source.name, old)
+            text_ = text_.replace(old, new)
+        (folder / source.name).write_text(text_)
+    return str(folder / TRUST_FILE.name)
+
+
+# --- A trust's enrolment, call records and coverage (issue 19, H4) --------------------------
+
+
+def trust_enrolling_app(database_url: str, connector, graph, **extra: str):
+    """`enrolling_app` serving the example two-school trust (or a copy of it, given as
+    CHAPERONE_POLICY_FILE), its people at the Graph stand-in."""
+    script_trust_people(graph)
+    return enrolling_app(database_url, connector, graph, **{"CHAPERONE_POLICY_FILE": str(TRUST_FILE), **extra})
+
+
+def call_participant(person, joined, left) -> tuple:
+    """One participant of a call record at the Graph stand-in (`graph.add_call_record`)."""
+    return (person.aad_object_id, person.name, person.tenant_id, joined, left)
+
+
+# --- Trust alerts (issue 19): each school's channel, the trust's, lessons that breach -------
+
+from domain.messages import MessageKind  # noqa: E402 - this file grows by appending
+
+VALENCE_TEAM, VALENCE_CHANNEL = "19:team-valence-slt@thread.tacv2", "19:valence-alerts@thread.tacv2"
+BROOK_TEAM, BROOK_CHANNEL = "19:team-brook-slt@thread.tacv2", "19:brook-alerts@thread.tacv2"
+TRUST_TEAM, TRUST_CHANNEL = "19:team-trust@thread.tacv2", "19:trust-alerts@thread.tacv2"
+# 17:30 on a Monday: after both schools' hours (Valence 08:00-17:00, Brook 08:30-15:30), so
+# each lesson breaches its own school's operating hours at its start.
+AFTER_HOURS = T0 + minutes(8 * 60 + 30)
+UNPLACED_TEACHER = Person("Mr Ed Visitor", "aad-teacher-0901", role="Organizer")  # in no school's staff group
+UNPLACED = Meeting("19:meeting_unplaced@thread.v2", "Holiday club", UNPLACED_TEACHER)
+
+
+def channel_posts(connector, channel_id: str) -> list[dict]:
+    """Cards Chaperone posted in a team channel (new posts, as alerts are)."""
+    return [c.body["activity"] for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
+            and (c.body.get("channelData") or {}).get("channel", {}).get("id") == channel_id]
+
+
+def personal_posts(connector, aad_object_id: str) -> list[dict]:
+    """What Chaperone sent in a 1:1 chat it started with this person."""
+    return [c.body["activity"] for c in connector.requests("POST", "/v3/conversations") if c.path == "/v3/conversations"
+            and [m.get("id") for m in c.body.get("members") or []] == [aad_object_id]]
+
+
+async def say(app, connector, command: str, person: Person, team: str, channel: str) -> str:
+    """Type a command in a team channel; Chaperone's one answer."""
+    before = len(connector.sent_activities())
+    teams = app.teams
+    status, _ = await teams.post(teams.channel_message(command, person, team_id=team, channel_id=channel))
+    assert status == 200
+    [answer] = connector.sent_activities()[before:]
+    return answer["text"]
+
+
+async def run_lessons(app, connector, *meetings: Meeting) -> dict:
+    """Each meeting starts after hours with its organizer and a pupil; the lessons by meeting id."""
+    people = {MATHS.id: [TEACHER, PUPIL_A], BROOK_READING.id: [BROOK_TEACHER, BROOK_PUPIL], UNPLACED.id: [UNPLACED_TEACHER, PUPIL_A]}
+    activities = []
+    for meeting in meetings:
+        connector.add_meeting(meeting.id, meeting.info(AFTER_HOURS, AFTER_HOURS + minutes(40)))
+        activities += [app.teams.meeting_start(meeting, AFTER_HOURS), app.teams.join(meeting, people[meeting.id], AFTER_HOURS + minutes(1))]
+    await app.post_all(activities)
+    return {l.meeting_id: l for l in await app.services.lessons.list_lessons()}
+
+
+async def alerts_of(app, lesson) -> list:
+    """The lesson's SLT alerts in the outbox."""
+    return [m for m in await app.services.outbox.all(lesson.id) if m.kind is MessageKind.slt_alert]
+
+
+async def both_schools_alerting(app, connector) -> dict:
+    """Each school's SLT set its channel; Maths (Valence) and Reading (Brook) breach after hours."""
+    await say(app, connector, "set alert channel", VALENCE_SLT, VALENCE_TEAM, VALENCE_CHANNEL)
+    await say(app, connector, "set alert channel", BROOK_SLT, BROOK_TEAM, BROOK_CHANNEL)
+    return await run_lessons(app, connector, MATHS, BROOK_READING)
+
+
+async def act_on_alert(app, verb: str, message, person: Person, **extra) -> dict:
+    """Press a button of a sent alert's card, in its channel; Chaperone's invoke response."""
+    teams = app.teams
+    status, body = await teams.post(teams.card_action(verb, {"alertId": message.id, "lessonId": message.lesson_id, **extra}, person,
+                                                      conversation_id=message.conversation_id, conversation_type="channel",
+                                                      reply_to_id=message.activity_id))
+    assert status == 200
+    return body
+
+
 # --- The tab in a trust (issue 19: the record tab, exports, trust view) ----------------------
 
 # A lesson no school claims: its organizer is in no school's staff group, it has no class team

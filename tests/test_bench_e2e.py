@@ -5,10 +5,12 @@ benchmark, not asserted in a timed test."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 pytestmark = pytest.mark.e2e  # the benchmark starts Chaperone, a bare server, the stand-ins and load generators
@@ -58,6 +60,8 @@ def test_the_quick_0900_scenario_prints_alert_latency_stored_events_and_rss():
     out = bench("--trust")
     for line in (
         "09:00: 6 lessons of 30",
+        " 50 school(s) in one trust (each lesson's staff in its school's staff group)",
+        "  placement: 6 of 6 lessons placed in their own school by staff group\n",
         "  HTTP: p50 ",
         "meetingStart -> SLT alert (during the 09:00 scenario)",
         "  stored: ",
@@ -65,5 +69,26 @@ def test_the_quick_0900_scenario_prints_alert_latency_stored_events_and_rss():
         "  Graph requests: ",
         "  RSS: chaperone ",
         "  other processes on this machine: ",
+    ):
+        assert line in out, f"missing {line!r} in:\n{out}"
+
+
+async def test_the_quick_0900_scenario_runs_with_separate_worker_processes(postgres_database):
+    """`--workers`: the HTTP front only answers Teams; the worker process derives, places, judges
+    and alerts (every breaching lesson's alert timed, every event stored)."""
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")  # other tests' rows would be counted
+    finally:
+        await conn.close()
+    database = postgres_database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    out = await asyncio.to_thread(bench, "--trust", "--workers", "1", "--database", database)
+    for line in (
+        "1 worker process(es) beside the HTTP front (CHAPERONE_RUN_WORKER=0)",
+        "  placement: 6 of 6 lessons placed in their own school by staff group\n",
+        "over 3 breaching lessons",
+        "every acknowledged event stored",
+        "  RSS: chaperone ",
+        "(front ",
     ):
         assert line in out, f"missing {line!r} in:\n{out}"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import SLT, SLT_CHANNEL, SLT_TEAM, TEACHER, dev_env, run_app
+from .helpers import SLT, SLT_CHANNEL, SLT_TEAM, TEACHER, dev_env, run_app, trust_env
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +94,15 @@ async def test_a_database_never_migrated_is_named(graph, tmp_path):
     result = await doctor(dev_env(f"sqlite+aiosqlite:///{tmp_path}/empty.sqlite3", graph.base_url), tmp_path)
     assert result.returncode == 1
     assert "has no Chaperone schema yet" in line(result.stdout, "database") and "python app.py migrate" in result.stdout
+
+
+async def test_a_trust_is_checked_school_by_school(database_url, connector, graph, tmp_path):
+    """Each school's alert channel is its own: doctor names the schools whose SLT have not set one."""
+    async with run_app(trust_env(database_url, graph.base_url), connector.url) as app:
+        result = await doctor(trust_env(database_url, graph.base_url, CHAPERONE_PUBLIC_URL=app.url), tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Riverside Learning Trust: 2 schools (Valence School, Brook Primary School)" in line(result.stdout, "policy file")
+    for school in ("Valence School", "Brook Primary School", "Riverside Learning Trust"):
+        found = line(result.stdout, f"slt alert channel ({school})")
+        assert found.startswith("[FAIL]") and "no channel receives breach alerts" in found
+    assert line(result.stdout, "placement").startswith("[ok  ]")

@@ -11,7 +11,7 @@ import pytest
 from cards.coverage_summary import coverage_card
 from config.policy import load_policy
 from domain.enrolment import CoverageRow, LifecycleEvent
-from service.coverage import CoverageSummary
+from service.coverage import next_run
 from service.subscriptions import NotificationError, parse_notifications
 from store.enrolment import thread_of
 
@@ -55,7 +55,7 @@ def test_the_coverage_card_names_each_unmonitored_session():
 
 
 def test_the_daily_summary_runs_at_the_policys_time_in_school_time():
-    summary = CoverageSummary(coverage=None, outbox=None, policy=load_policy(POLICY))  # 17:30 in Europe/London
-    assert summary._next_run(datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)) == 30 * 60
-    assert summary._next_run(datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc)) == 30 * 60  # British Summer Time
-    assert summary._next_run(datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)) == (23 * 60 + 30) * 60
+    policy = load_policy(POLICY)  # 17:30 in Europe/London
+    assert next_run(policy, datetime(2026, 11, 23, 17, 0, tzinfo=timezone.utc)) == 30 * 60
+    assert next_run(policy, datetime(2026, 7, 1, 16, 0, tzinfo=timezone.utc)) == 30 * 60  # British Summer Time
+    assert next_run(policy, datetime(2026, 11, 23, 18, 0, tzinfo=timezone.utc)) == (23 * 60 + 30) * 60

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from domain.events import MeetingRef, MeetingStarted
+from domain.events import EventKind, MeetingRef, MeetingStarted
 from store.db import create_engine, migrate
-from store.event_log import derive_job
+from store.event_log import EventLog, InboundEvent, derive_job
 from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
 
@@ -73,4 +73,30 @@ async def test_a_meetings_derivations_run_one_at_a_time(sqlite_url):
         [next_a] = await jobs.claim("two", 5, 60)
         assert next_a.payload == {"meeting_id": "meeting-a"}
     finally:
+        await engine.dispose()
+
+
+async def test_a_lessons_start_is_derived_ahead_of_the_joins_of_other_meetings(sqlite_url):
+    """At 09:00 thousands of joins wait to be derived; a meeting's start (and end) is urgent: its
+    derivation is claimed first, even when that meeting's joins were already waiting."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    log, jobs = EventLog(engine), JobStore(engine)
+
+    def event(key: str, meeting: str, kind: EventKind) -> InboundEvent:
+        return InboundEvent(activity_key=key, meeting_id=meeting, kind=kind, event_at=T0, activity="{}")
+
+    try:
+        await log.append(event("j-1", "busy", EventKind.join))
+        await log.append(event("j-2", "early", EventKind.join))  # the joins came first ...
+        await log.append(event("s-2", "early", EventKind.start))  # ... then the start
+        await log.append(event("s-3", "new", EventKind.start))
+        claimed = await jobs.claim("one", 1, 60, below=Priority.events)
+        claimed += await jobs.claim("one", 1, 60, below=Priority.events)
+        assert sorted(j.payload["meeting_id"] for j in claimed) == ["early", "new"]
+        assert await jobs.claim("one", 5, 60, below=Priority.events) == []  # the joins-only meeting waits
+        [rest] = await jobs.claim("one", 5, 60)
+        assert rest.payload["meeting_id"] == "busy" and rest.priority == Priority.events
+    finally:
+        await log.close()
         await engine.dispose()

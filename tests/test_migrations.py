@@ -9,11 +9,15 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
+from domain.conversations import AlertPurpose
 from domain.lookups import Lookup
+from domain.placement import Placement
+from store.conversations import ConversationStore
 from store.db import create_engine, migrate
 from store.findings import FindingStore
 from store.lessons import LessonStore
 from store.outbox import Outbox
+from store.signatures import SignatureRegister
 
 from .helpers import T0
 
@@ -51,5 +55,35 @@ async def test_0006_keeps_every_record_and_types_it(any_database_url):
         state = await outbox.alert_state(1)
         assert state.acknowledged_by == "Roland Gooding" and state.acknowledged_at == T0 and state.resolved_at is None
         assert (await outbox.get(1)).summary == "Breach"
+    finally:
+        await engine.dispose()
+
+
+async def test_0012_keeps_a_single_schools_records_as_its_own(any_database_url):
+    """Records written before schools were kept are the single school's (id "school"), its
+    alert channel included, so an existing deployment carries on unchanged."""
+    engine = create_engine(any_database_url)
+    try:
+        await migrate(engine, "0011")
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO lessons (id, meeting_id, status, start_event_missing, end_event_missing, created_at, updated_at)"
+                " VALUES (1, 'm-1', 'closed', false, false, :t, :t)"), {"t": T0})
+            await conn.execute(text(
+                "INSERT INTO conversations (conversation_id, scope, service_url, reference, installed, updated_at)"
+                " VALUES ('19:slt@thread.tacv2', 'channel', 'https://smba.example/', '{}', true, :t)"), {"t": T0})
+            await conn.execute(text(
+                "INSERT INTO alert_destinations (purpose, conversation_id, set_by_aad_id, set_by_name, set_at)"
+                " VALUES ('slt', '19:slt@thread.tacv2', 'aad-slt', 'Roland Gooding', :t)"), {"t": T0})
+            await conn.execute(text(
+                "INSERT INTO aup_signatures (aad_object_id, name, position, version, text_sha256, signed_at)"
+                " VALUES ('aad-teacher', 'Ms Okafor', 'Teacher', '2022-11', 'abc', :t)"), {"t": T0})
+        await migrate(engine)
+
+        lesson = await LessonStore(engine).get(1)
+        assert lesson.school_id == "school" and lesson.placement is Placement.only_school
+        destination = await ConversationStore(engine).alert_destination(AlertPurpose.slt, school_id="school")
+        assert destination is not None and destination.set_by_name == "Roland Gooding"
+        assert await SignatureRegister(engine).signed_by("2022-11", {"aad-teacher"}, school_id="school") == {"aad-teacher"}
     finally:
         await engine.dispose()

@@ -39,6 +39,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("school_id", sa.String(40), nullable=False, server_default=SOLE))
         batch.drop_index("uq_aup_signatures_person_version")
         batch.create_index("uq_aup_signatures_person_school_version", ["aad_object_id", "school_id", "version"], unique=True)
+    # A trust's escalation sweep: the recent sent alerts.
+    op.create_index("ix_messages_kind_sent_at", "messages", ["kind", "sent_at"])
     # Alert channels per school: the key becomes (school, purpose).
     op.create_table(
         "alert_destinations_new",
@@ -72,6 +74,7 @@ def downgrade() -> None:
         batch.drop_index("uq_aup_signatures_person_school_version")
         batch.create_index("uq_aup_signatures_person_version", ["aad_object_id", "version"], unique=True)
         batch.drop_column("school_id")
+    op.drop_index("ix_messages_kind_sent_at", "messages")
     for table in OWNED:
         op.drop_index(f"ix_{table}_school_id", table)
         with op.batch_alter_table(table) as batch:
