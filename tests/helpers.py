@@ -537,18 +537,3 @@ async def seed_two_schools(app, connector, graph, *, unknown: bool = False) -> d
         assert status == 200
     return {l.school_id: l.id for l in lessons.values()}
 
-
-def trust_variant(tmp_path, *, brook: dict[str, str] | None = None, leads: str = "") -> Path:
-    """A copy of the example trust in `tmp_path`: Brook's policy with `brook` lines replaced,
-    and `leads` ([[trust.leads]] tables) added to the trust file."""
-    folder = TRUST_FILE.parent
-    brook_text = (folder / "brook.toml").read_text().replace('source = "../policies/', f'source = "{folder.parent}/policies/')
-    for old, new in (brook or {}).items():
-        assert old in brook_text
-        brook_text = brook_text.replace(old, new)
-    (tmp_path / "brook.toml").write_text(brook_text)
-    trust_text = TRUST_FILE.read_text().replace('"valence.toml"', f'"{folder / "valence.toml"}"').replace(
-        'default_policy = "default.toml"', f'default_policy = "{folder / "default.toml"}"')
-    path = tmp_path / "trust.toml"
-    path.write_text(trust_text + leads)
-    return path

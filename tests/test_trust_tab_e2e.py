@@ -34,7 +34,8 @@ acts = false
 @pytest.fixture
 async def trust_tab(database_url, connector, graph, entra, tmp_path):
     # Brook keeps Tokyo's time in this copy, so its days and times cannot be mistaken for Valence's.
-    trust = trust_variant(tmp_path, brook={'timezone = "Europe/London"': 'timezone = "Asia/Tokyo"'}, leads=READ_ONLY_LEAD)
+    trust = trust_variant(tmp_path, brook={'timezone = "Europe/London"': 'timezone = "Asia/Tokyo"'},
+                          trust={"acts = true\n": "acts = true\n" + READ_ONLY_LEAD})
     script_trust_people(graph)
     env = {**trust_env(database_url, graph.base_url), "CHAPERONE_POLICY_FILE": str(trust)}
     async with run_app_with_tab(env, connector.url, tab_settings(entra)) as running:
