@@ -220,7 +220,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     bot = ChaperoneBot(conversations=conversations, actions=actions, commands=commands, signing=signing,
                        schools=schools)
     notes = Notes(key=settings.link_key, outbox=outbox, findings=findings, lessons=lessons)
-    tab = build_tab(http=http, services=tab_services(engine, policy, exceptions, signatures, signing,
+    tab = build_tab(http=http, services=tab_services(engine, schools, exceptions, signatures, signing,
                                                                tab_settings or TabSettings.for_app(settings)))
 
     await RetentionSchedule(engine, jobs, worker, schools=schools).start()
@@ -245,10 +245,10 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     )
 
 
-def tab_services(engine: AsyncEngine, policy: Policy, exceptions: ExceptionRegister, signatures: SignatureRegister, signing: AupSigning,
+def tab_services(engine: AsyncEngine, schools: Schools, exceptions: ExceptionRegister, signatures: SignatureRegister, signing: AupSigning,
                  tab_settings: TabSettings) -> TabServices:
     return TabServices(records=Records(engine), exports=Exports(engine), actions=TabActions(engine), exceptions=exceptions,
-                       signatures=signatures, staff=signing, policy=policy, settings=tab_settings,
+                       signatures=signatures, staff=signing, schools=schools, settings=tab_settings,
                        coverage=Coverage(engine))
 
 

@@ -470,6 +470,16 @@ def subscriptions_command(args: argparse.Namespace) -> int:
 def _coverage_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", type=date.fromisoformat, required=True, help="first day (YYYY-MM-DD, school time)")
     parser.add_argument("--to", dest="end", type=date.fromisoformat, required=True, help="last day (YYYY-MM-DD), included")
+    parser.add_argument("--school", help="in a trust: the school (its [school] id; the default policy's id for 'school unknown')")
+
+
+def _record_school(settings: Settings, wanted: str | None) -> tuple[Policy, str | None]:
+    """The policy and school a record command reads (`_chosen_school`): in a trust, the school
+    --school names (never a mix of schools); the single school's whole record otherwise (None)."""
+    schools = read_schools(settings)
+    policy = _chosen_school(schools, wanted)
+    assert policy is not None
+    return policy, policy.school.id if schools.is_trust else None
 
 
 @subcommand("coverage", "per day and teacher: sessions with pupils, followed live, seen only afterwards, could not enrol (with why)",
@@ -480,11 +490,11 @@ def coverage_command(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise StartupError("--to is before --from")
     settings = read_settings()
-    policy = read_policy(settings)
+    policy, school_id = _record_school(settings, args.school)
 
     async def run() -> list:
         async with database(settings) as engine:
-            return await Coverage(engine).between(args.start, args.end, policy.school.zone)
+            return await Coverage(engine).between(args.start, args.end, policy.school.zone, school_id=school_id)
 
     found = asyncio.run(run())
     print(f"{'day':<11} {'teacher':<28} {'with pupils':>11} {'followed live':>13} {'seen afterwards':>15} {'could not enrol':>15}")
@@ -688,6 +698,7 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", dest="end", type=date.fromisoformat, help="last day (YYYY-MM-DD), included")
     parser.add_argument("--format", choices=["csv"], default="csv")
     parser.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    parser.add_argument("--school", help="in a trust: the school whose record to export (its [school] id)")
 
 
 @subcommand("export", "export a register as CSV: signatures, or lessons|attendance|findings|concerns|audit --from --to", _export_arguments)
@@ -697,10 +708,11 @@ def export_command(args: argparse.Namespace) -> int:
     from store.signatures import SignatureRegister
 
     settings = read_settings()
+    _, school_id = _record_school(settings, args.school)
 
     async def run() -> list:
         async with database(settings) as engine:
-            return await SignatureRegister(engine).all()
+            return await SignatureRegister(engine).all(**({"school_id": school_id} if school_id else {}))
 
     out = io.StringIO()
     writer = csv.writer(out)
@@ -715,11 +727,12 @@ def export_command(args: argparse.Namespace) -> int:
 
 
 def _export_records(args: argparse.Namespace) -> int:
-    """The tab's CSV downloads, for the whole school, streamed a page at a time to the file or
-    standard output (a year of a large school is never in memory at once); audited."""
+    """The tab's CSV downloads, for the whole school (in a trust, the one --school names),
+    streamed a page at a time to the file or standard output (a year of a large school is never
+    in memory at once); audited."""
     from domain.records import ExportKind, RegisterFilter
     from store.exports import Exports
-    from store.records import Records
+    from store.records import Records, Scope
     from store.tab_actions import TabActions
     from tab.csv_export import CsvExport
 
@@ -728,23 +741,25 @@ def _export_records(args: argparse.Namespace) -> int:
     if args.end < args.start:
         raise StartupError("--to is before --from")
     settings = read_settings()
-    policy = read_policy(settings)
+    policy, school_id = _record_school(settings, args.school)
     kind = ExportKind(args.what)
     partial = args.out.with_name(args.out.name + ".partial") if args.out else None
 
     async def run() -> int:
         async with database(settings) as engine:
             counter = [0]
-            export = CsvExport(Records(engine), Exports(engine), policy)
+            export = CsvExport(Records(engine), Exports(engine))
             target = partial.open("w", encoding="utf-8", newline="") if partial else sys.stdout
             try:
-                async for chunk in export.chunks(kind, RegisterFilter(start=args.start, end=args.end), None, counter):
+                async for chunk in export.chunks(kind, RegisterFilter(start=args.start, end=args.end), policy, Scope(school_id=school_id),
+                                                 counter):
                     target.write(chunk)
             finally:
                 if partial:
                     target.close()
             await TabActions(engine).record(_operator(), None, "cli.export", f"export:{kind.value}",
-                                            {"from": args.start.isoformat(), "to": args.end.isoformat(), "rows": counter[0]})
+                                            {"from": args.start.isoformat(), "to": args.end.isoformat(), "rows": counter[0],
+                                             **({"school": school_id} if school_id else {})}, school_id=school_id)
             return counter[0]
 
     rows = asyncio.run(run())

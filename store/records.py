@@ -1,19 +1,23 @@
 """Read queries for the tab: lessons in a date range (the whole school's, or one teacher's),
 one lesson's record (cards, SLT actions, exceptions, concerns), the concerns register, and
 the facts the annual review counts. Who may see what is decided by tab/access.py; the
-`visible_to` filters here make a teacher's view a query, not a loop over everyone's lessons."""
+`visible_to` filters here make a view a query (one school's records, and within it perhaps one
+teacher's lessons), not a loop over everyone's lessons: a school's SLT can never be handed
+another school's rows."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
-from domain.findings import Status, StoredFinding
+from domain.findings import Severity, Status, StoredFinding
 from domain.lesson import Lesson, PersonClass
 from domain.messages import AlertState, Message, MessageKind
+from domain.placement import Placement
 from domain.records import AuditEntry, ConcernRecord, ConcernStatus, ReminderSent
 from domain.school import ApprovedException, TimetableEntry
 
@@ -38,13 +42,44 @@ LESSON_TIME = func.coalesce(LessonRow.actual_start, LessonRow.scheduled_start, L
 REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings_history))
 
 
-def visible_to(aad_object_id: str):
-    """Lessons a teacher may see: those they organised or attended as staff."""
+@dataclass(frozen=True)
+class Scope:
+    """What one view may read. `school_id`: that school's records only (None: a single-school
+    deployment, where every record is the school's). `teacher`: within it, only the lessons
+    this person organised or attended as staff (None: the whole school's)."""
+
+    school_id: str | None = None
+    teacher: str | None = None
+
+
+WHOLE = Scope()  # a single school's whole record (the CLI's exports, the daily summary)
+
+
+def taught_by(aad_object_id: str):
+    """Lessons a teacher may see: those they organised or attended as staff. The attendance
+    looked at is an alias: inside a query of attendance rows (the attendance export) the
+    subquery must still read attendance of its own, not correlate with the outer rows."""
+    staff = aliased(AttendanceRow)
     return or_(
         LessonRow.organizer_aad_id == aad_object_id,
-        exists().where(AttendanceRow.lesson_id == LessonRow.id, AttendanceRow.aad_object_id == aad_object_id,
-                       AttendanceRow.classification == PersonClass.staff.value),
+        exists().where(staff.lesson_id == LessonRow.id, staff.aad_object_id == aad_object_id,
+                       staff.classification == PersonClass.staff.value),
     )
+
+
+def visible_to(scope: Scope):
+    """The lessons `scope` may see, as a condition on `lessons`."""
+    school = true() if scope.school_id is None else LessonRow.school_id == scope.school_id
+    return school if scope.teacher is None else and_(school, taught_by(scope.teacher))
+
+
+def of_school(column, scope: Scope, *, lesson_column=None):
+    """A school-owned record (by its `school_id` column) in `scope`'s school. A record written
+    before it carried its school falls back to its lesson's (`lesson_column`, outer-joined)."""
+    if scope.school_id is None:
+        return true()
+    owner = column if lesson_column is None else func.coalesce(column, lesson_column)
+    return owner == scope.school_id
 
 
 def in_range(start: datetime, end: datetime):
@@ -57,30 +92,47 @@ class Records:
 
     # ---- lessons ----------------------------------------------------------------------
 
-    async def lessons_page(self, start: datetime, end: datetime, *, viewer: str | None, after_id: int = 0,
+    async def lessons_page(self, start: datetime, end: datetime, *, scope: Scope, after_id: int = 0,
                            limit: int = 200, open_too: bool = False) -> list[Lesson]:
         """Up to `limit` lessons in [start, end) with ids above `after_id`, oldest id first
-        (keyset pages: a year of lessons is read a page at a time). `viewer`: only the
-        lessons that teacher may see; None: the whole school. `open_too`: lessons still
-        running are included whenever they started."""
+        (keyset pages: a year of lessons is read a page at a time), of those `scope` may see.
+        `open_too`: lessons still running are included whenever they started."""
         when = in_range(start, end)
         if open_too:
             when = or_(when, LessonRow.status == "open")
-        stmt = select(LessonRow).options(*REGISTER).where(when, LessonRow.id > after_id).order_by(LessonRow.id).limit(limit)
-        if viewer is not None:
-            stmt = stmt.where(visible_to(viewer))
+        stmt = (select(LessonRow).options(*REGISTER).where(when, LessonRow.id > after_id, visible_to(scope))
+                .order_by(LessonRow.id).limit(limit))
         async with self._sessions() as session:
             return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
-    async def lesson(self, lesson_id: int) -> Lesson | None:
+    async def lesson(self, lesson_id: int, scope: Scope) -> Lesson | None:
+        """The lesson, if `scope` may see it; None whether it does not exist or is not theirs."""
         async with self._sessions() as session:
-            row = (await session.execute(select(LessonRow).options(*REGISTER).where(LessonRow.id == lesson_id))).scalar_one_or_none()
+            stmt = select(LessonRow).options(*REGISTER).where(LessonRow.id == lesson_id, visible_to(scope))
+            row = (await session.execute(stmt)).scalar_one_or_none()
             return Lesson.model_validate(row) if row else None
 
-    async def may_see(self, lesson_id: int, aad_object_id: str) -> bool:
+    async def lesson_school(self, lesson_id: int) -> str | None:
+        """The school a lesson is the record of (None: no such lesson, or not placed yet)."""
         async with self._sessions() as session:
-            stmt = select(exists().where(LessonRow.id == lesson_id, visible_to(aad_object_id)))
+            return (await session.execute(select(LessonRow.school_id).where(LessonRow.id == lesson_id))).scalar_one_or_none()
+
+    async def may_see(self, lesson_id: int, scope: Scope) -> bool:
+        async with self._sessions() as session:
+            stmt = select(exists().where(LessonRow.id == lesson_id, visible_to(scope)))
             return bool((await session.execute(stmt)).scalar())
+
+    async def meeting_seen(self, meeting_id: str, scope: Scope) -> bool:
+        """Whether a lesson of this meeting (series) is in `scope`'s record."""
+        async with self._sessions() as session:
+            stmt = select(exists().where(LessonRow.meeting_id == meeting_id, visible_to(scope)))
+            return bool((await session.execute(stmt)).scalar())
+
+    async def schools_taught(self, aad_object_id: str) -> list[str]:
+        """The schools whose record holds a lesson this person organised or attended as staff."""
+        async with self._sessions() as session:
+            stmt = select(LessonRow.school_id).where(LessonRow.school_id.is_not(None), taught_by(aad_object_id)).distinct()
+            return sorted((await session.execute(stmt)).scalars())
 
     async def findings(self, lesson_ids: list[int]) -> dict[int, list[StoredFinding]]:
         found: dict[int, list[StoredFinding]] = {i: [] for i in lesson_ids}
@@ -103,79 +155,112 @@ class Records:
             ))
             return bool((await session.execute(stmt)).scalar())
 
-    async def organizers(self, viewer: str | None) -> list[tuple[str, str]]:
+    async def organizers(self, scope: Scope) -> list[tuple[str, str]]:
         """(Entra object id, name) of every lesson organizer, for the register's teacher filter."""
         stmt = (select(LessonRow.organizer_aad_id, func.max(LessonRow.organizer_name))
-                .where(LessonRow.organizer_aad_id.is_not(None)).group_by(LessonRow.organizer_aad_id))
-        if viewer is not None:
-            stmt = stmt.where(visible_to(viewer))
+                .where(LessonRow.organizer_aad_id.is_not(None), visible_to(scope)).group_by(LessonRow.organizer_aad_id))
         async with self._sessions() as session:
             rows = (await session.execute(stmt)).all()
         return sorted(((aad, name or aad) for aad, name in rows), key=lambda r: r[1].lower())
 
-    async def timetable(self) -> list[TimetableEntry]:
+    async def timetable(self, scope: Scope) -> list[TimetableEntry]:
         async with self._sessions() as session:
-            return [TimetableEntry.model_validate(r) for r in (await session.execute(select(TimetableEntryRow))).scalars()]
+            stmt = select(TimetableEntryRow).where(of_school(TimetableEntryRow.school_id, scope))
+            return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
     # ---- one lesson's record ------------------------------------------------------------
+    # The callers have checked the lesson is in the viewer's scope; the school filters here
+    # keep a record of another school out even if a lesson id were mixed up.
 
-    async def messages(self, lesson_id: int) -> list[tuple[Message, AlertState | None]]:
+    async def messages(self, lesson_id: int, scope: Scope) -> list[tuple[Message, AlertState | None]]:
         """The cards sent about the lesson, oldest first, each SLT alert with what SLT did."""
         async with self._sessions() as session:
             stmt = (select(MessageRow, AlertStateRow).outerjoin(AlertStateRow, AlertStateRow.alert_id == MessageRow.id)
-                    .where(MessageRow.lesson_id == lesson_id, MessageRow.kind != MessageKind.concern.value)
+                    .join(LessonRow, LessonRow.id == MessageRow.lesson_id)
+                    .where(MessageRow.lesson_id == lesson_id, MessageRow.kind != MessageKind.concern.value,
+                           of_school(MessageRow.school_id, scope, lesson_column=LessonRow.school_id))
                     .order_by(MessageRow.id))
             return [(Message.model_validate(m), AlertState.model_validate(s) if s else None) for m, s in (await session.execute(stmt)).all()]
 
-    async def exceptions_for(self, lesson: Lesson) -> list[ApprovedException]:
+    async def exceptions_for(self, lesson: Lesson, scope: Scope) -> list[ApprovedException]:
         async with self._sessions() as session:
-            stmt = select(ExceptionRow).where(or_(ExceptionRow.lesson_id == lesson.id, ExceptionRow.meeting_id == lesson.meeting_id)).order_by(ExceptionRow.id)
+            stmt = (select(ExceptionRow).where(or_(ExceptionRow.lesson_id == lesson.id, ExceptionRow.meeting_id == lesson.meeting_id),
+                                               of_school(ExceptionRow.school_id, scope)).order_by(ExceptionRow.id))
             return [ApprovedException.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
-    async def actions_on(self, targets: list[str]) -> list[AuditEntry]:
-        """Audit entries about these targets ("message:12", "exception:3"), oldest first."""
+    async def actions_on(self, targets: list[str], scope: Scope) -> list[AuditEntry]:
+        """Audit entries about these targets ("message:12", "exception:3"), oldest first, that
+        are the scope's school's record (or, written before records carried a school, no school's)."""
         if not targets:
             return []
+        school = true() if scope.school_id is None else or_(AuditRow.school_id == scope.school_id, AuditRow.school_id.is_(None))
         async with self._sessions() as session:
-            stmt = select(AuditRow).where(AuditRow.target.in_(targets)).order_by(AuditRow.at, AuditRow.id)
+            stmt = select(AuditRow).where(AuditRow.target.in_(targets), school).order_by(AuditRow.at, AuditRow.id)
             return [AuditEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
     # ---- concerns -------------------------------------------------------------------------
 
-    async def concerns(self, lesson_id: int | None = None) -> list[ConcernRecord]:
+    async def concerns(self, scope: Scope, lesson_id: int | None = None) -> list[ConcernRecord]:
         stmt = (select(ConcernRow, ConcernReviewRow, LessonRow.title)
                 .outerjoin(ConcernReviewRow, ConcernReviewRow.concern_id == ConcernRow.id)
                 .outerjoin(LessonRow, LessonRow.id == ConcernRow.lesson_id)
+                .where(of_school(ConcernRow.school_id, scope, lesson_column=LessonRow.school_id))
                 .order_by(ConcernRow.created_at.desc(), ConcernRow.id.desc()))
         if lesson_id is not None:
             stmt = stmt.where(ConcernRow.lesson_id == lesson_id)
         async with self._sessions() as session:
             return [concern_record(c, r, title) for c, r, title in (await session.execute(stmt)).all()]
 
+    async def concern_in(self, concern_id: int, scope: Scope) -> bool:
+        """Whether the concern is the scope's school's (a DSL reviews only their own school's)."""
+        async with self._sessions() as session:
+            stmt = (select(ConcernRow.id).outerjoin(LessonRow, LessonRow.id == ConcernRow.lesson_id)
+                    .where(ConcernRow.id == concern_id, of_school(ConcernRow.school_id, scope, lesson_column=LessonRow.school_id)))
+            return (await session.execute(stmt)).first() is not None
+
     # ---- the review -------------------------------------------------------------------------
 
-    async def alerts_between(self, start: datetime, end: datetime) -> list[tuple[Message, AlertState | None]]:
+    async def alerts_between(self, start: datetime, end: datetime, scope: Scope) -> list[tuple[Message, AlertState | None]]:
         async with self._sessions() as session:
             stmt = (select(MessageRow, AlertStateRow).outerjoin(AlertStateRow, AlertStateRow.alert_id == MessageRow.id)
-                    .where(MessageRow.kind == MessageKind.slt_alert.value, MessageRow.created_at >= start, MessageRow.created_at < end)
+                    .outerjoin(LessonRow, LessonRow.id == MessageRow.lesson_id)
+                    .where(MessageRow.kind == MessageKind.slt_alert.value, MessageRow.created_at >= start, MessageRow.created_at < end,
+                           of_school(MessageRow.school_id, scope, lesson_column=LessonRow.school_id))
                     .order_by(MessageRow.created_at, MessageRow.id))
             return [(Message.model_validate(m), AlertState.model_validate(s) if s else None) for m, s in (await session.execute(stmt)).all()]
 
-    async def unverified_between(self, start: datetime, end: datetime) -> list[tuple[datetime, StoredFinding]]:
+    async def unverified_between(self, start: datetime, end: datetime, scope: Scope) -> list[tuple[datetime, StoredFinding]]:
         """Each could-not-verify verdict of a lesson in [start, end), with when the lesson was."""
         async with self._sessions() as session:
             stmt = (select(LESSON_TIME, FindingRow).join(LessonRow, LessonRow.id == FindingRow.lesson_id)
-                    .where(in_range(start, end), FindingRow.status == Status.could_not_verify.value)
+                    .where(in_range(start, end), FindingRow.status == Status.could_not_verify.value, visible_to(scope))
                     .order_by(LESSON_TIME, FindingRow.id))
             return [(_aware(when), StoredFinding.model_validate(f)) for when, f in (await session.execute(stmt)).all()]
 
-    async def lesson_times_between(self, start: datetime, end: datetime) -> list[datetime]:
+    async def breaches_between(self, start: datetime, end: datetime, scope: Scope) -> list[tuple[int, str]]:
+        """(lesson id, rule) of each failed breach-severity verdict of a lesson in [start, end)."""
         async with self._sessions() as session:
-            return [_aware(t) for t in (await session.execute(select(LESSON_TIME).where(in_range(start, end)))).scalars()]
+            stmt = (select(FindingRow.lesson_id, FindingRow.rule_id).join(LessonRow, LessonRow.id == FindingRow.lesson_id)
+                    .where(in_range(start, end), FindingRow.status == Status.failed.value,
+                           FindingRow.severity == Severity.breach.value, visible_to(scope)))
+            return [(lesson_id, rule) for lesson_id, rule in (await session.execute(stmt)).all()]
 
-    async def reminders(self) -> list[ReminderSent]:
+    async def lesson_times_between(self, start: datetime, end: datetime, scope: Scope) -> list[datetime]:
         async with self._sessions() as session:
-            stmt = select(AupReminderRow).order_by(AupReminderRow.sent_at)
+            stmt = select(LESSON_TIME).where(in_range(start, end), visible_to(scope))
+            return [_aware(t) for t in (await session.execute(stmt)).scalars()]
+
+    async def unplaced_between(self, start: datetime, end: datetime, school_id: str) -> list[Lesson]:
+        """The lessons no school claimed ('school unknown'), kept under the default policy's id."""
+        async with self._sessions() as session:
+            stmt = (select(LessonRow).options(*REGISTER)
+                    .where(in_range(start, end), LessonRow.school_id == school_id, LessonRow.placement == Placement.unknown.value)
+                    .order_by(LESSON_TIME, LessonRow.id))
+            return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
+
+    async def reminders(self, scope: Scope) -> list[ReminderSent]:
+        async with self._sessions() as session:
+            stmt = select(AupReminderRow).where(of_school(AupReminderRow.school_id, scope)).order_by(AupReminderRow.sent_at)
             return [ReminderSent.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
 

@@ -1,5 +1,6 @@
 """The CSV exports (lessons, attendance, findings, concerns, audit): one set of columns for the
-tab's downloads and `python app.py export`, produced a page at a time as text chunks."""
+tab's downloads and `python app.py export`, produced a page at a time as text chunks. Each is
+of one school (in a trust) and, for a teacher, of their own lessons: the scope is in the SQL."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from config.policy import Policy
 from domain.records import ExportKind, RegisterFilter, RegisterRow
 from store.exports import Exports
-from store.records import Records
+from store.records import Records, Scope
 
 from .rows import register_rows, utc_bounds
 
@@ -57,26 +58,28 @@ def _text(rows: Iterable[Sequence[object]], zone: ZoneInfo) -> str:
 
 
 class CsvExport:
-    def __init__(self, records: Records, exports: Exports, policy: Policy) -> None:
+    def __init__(self, records: Records, exports: Exports) -> None:
         self._records = records
         self._exports = exports
-        self._policy = policy
 
-    async def chunks(self, kind: ExportKind, filt: RegisterFilter, scope: str | None, counter: list[int] | None = None) -> AsyncIterator[str]:
-        """The CSV text, header first, a page of rows per chunk. `scope`: None for the whole
-        school, or the teacher whose lessons alone are exported. `counter[0]` counts rows."""
-        zone = self._policy.school.zone
+    async def chunks(self, kind: ExportKind, filt: RegisterFilter, policy: Policy, scope: Scope, counter: list[int] | None = None,
+                     *, unowned_audit: bool = False) -> AsyncIterator[str]:
+        """The CSV text, header first, a page of rows per chunk, of what `scope` may see (one
+        school's records, perhaps one teacher's lessons); days and times in `policy`'s (that
+        school's) zone. `unowned_audit`: the audit log's entries of no school too (the trust's
+        leads). `counter[0]` counts rows."""
+        zone = policy.school.zone
         count = counter if counter is not None else [0]
         yield _text([COLUMNS[kind]], zone)
-        async for page in self._pages(kind, filt, scope):
+        async for page in self._pages(kind, filt, policy, scope, unowned_audit):
             count[0] += len(page)
             yield _text(page, zone)
 
-    async def _pages(self, kind: ExportKind, filt: RegisterFilter, scope: str | None) -> AsyncIterator[list[tuple]]:
-        start, end = utc_bounds(filt.start, filt.end, self._policy.school.zone)
+    async def _pages(self, kind: ExportKind, filt: RegisterFilter, policy: Policy, scope: Scope, unowned_audit: bool) -> AsyncIterator[list[tuple]]:
+        start, end = utc_bounds(filt.start, filt.end, policy.school.zone)
         if kind is ExportKind.lessons:
             page: list[tuple] = []
-            async for row in register_rows(self._records, self._policy, filt, scope):
+            async for row in register_rows(self._records, policy, filt, scope):
                 page.append(lesson_cells(row))
                 if len(page) >= 200:
                     yield page
@@ -92,9 +95,9 @@ class CsvExport:
                 yield [(l.id, l.title, l.when, f.rule_id, f.status, f.severity, f.message, f.reason, f.first_failed_at,
                         f.evaluated_at) for l, f in rows]
         elif kind is ExportKind.concerns:
-            async for rows in self._exports.concerns(start, end):
+            async for rows in self._exports.concerns(start, end, scope):
                 yield [(c.id, c.created_at, c.lesson_id, c.lesson_title, c.reporter_name, c.reporter_aad_id, c.text, c.status,
                         c.status_by, c.status_at, c.note) for c in rows]
         else:
-            async for rows in self._exports.audit(start, end):
+            async for rows in self._exports.audit(start, end, scope, unowned_too=unowned_audit):
                 yield [(a.id, a.at, a.actor, a.actor_name, a.action, a.target, json.dumps(a.details, sort_keys=True)) for a in rows]

@@ -13,16 +13,16 @@ log = logging.getLogger(__name__)
 async def render(ctx: Ctx) -> str:
     zone = ctx.policy.school.zone
     aup = ctx.policy.aup
-    signatures = await ctx.services.signatures.all()
-    reminders = await ctx.records.reminders()
+    signatures = await ctx.services.signatures.all(school_id=ctx.policy.school.id)
+    reminders = await ctx.records.reminders(ctx.scope)
     parts = []
     if aup is None:
         parts.append(empty("The policy names no AUP for staff to sign ([aup] in the policy file)."))
     else:
         parts.append(f'<p>Current version: <strong>{e(aup.version)}</strong>. '
-                     f'<a class="button" href="/tab/api/aup.csv" data-download="staff-aup.csv">Download CSV</a></p>')
+                     f'<a class="button" href="{e(ctx.href("/tab/api/aup.csv"))}" data-download="staff-aup.csv">Download CSV</a></p>')
         try:
-            status = await ctx.services.staff.status()
+            status = await ctx.services.staff.status(**ctx.school_kw)
         except Exception as exc:  # noqa: BLE001 - Graph down or the staff group unset: show what is known, say why
             log.warning("staff list unavailable for the AUP page: %s", type(exc).__name__)
             status = None
@@ -53,11 +53,11 @@ async def csv_rows(ctx: Ctx) -> list[tuple]:
     not) for the current version, then every signature the staff list does not cover (someone
     outside the staff group, or the list unreadable), as the page's 'Every signature' shows."""
     rows: list[tuple] = []
-    signatures = await ctx.services.signatures.all()
+    signatures = await ctx.services.signatures.all(school_id=ctx.policy.school.id)
     listed: set[tuple[str, str]] = set()
     if ctx.policy.aup is not None:
         try:
-            for s in await ctx.services.staff.status():
+            for s in await ctx.services.staff.status(**ctx.school_kw):
                 rows.append((s.member.name, s.member.aad_object_id, ctx.policy.aup.version, s.signed_at, s.position))
                 listed.add((s.member.aad_object_id, ctx.policy.aup.version))
         except Exception as exc:  # noqa: BLE001 - as on the page: the signatures still export

@@ -6,6 +6,7 @@ from __future__ import annotations
 from domain.findings import Status
 from domain.lesson import Lesson
 from domain.meeting import MeetingSettings
+from domain.placement import Placement
 from domain.messages import AlertState, Destination, Message, MessageKind
 from rules.registry import BY_ID
 
@@ -13,6 +14,9 @@ from . import timeline
 from .context import Ctx
 from .html import badge, day, e, empty, hm, section, stamp, table
 
+PLACEMENT_WORDS = {Placement.pending: "nothing yet (waiting for the lesson's start)", Placement.only_school: "the only school",
+                   Placement.staff_group: "the organiser's staff group", Placement.class_team: "the class team",
+                   Placement.timetable: "the timetable", Placement.unknown: "none of staff group, class team or timetable"}
 STATUS_BADGE = {Status.passed: ("pass", "pass"), Status.failed: ("breach", "fail"), Status.could_not_verify: ("unverified", "could not verify")}
 DESTINATIONS = {Destination.meeting: "the meeting chat", Destination.slt_channel: "the SLT channel", Destination.organizer: "the organiser",
                 Destination.dsl: "the DSL", Destination.conversation: "a reply"}
@@ -76,9 +80,9 @@ def cards_sent(ctx: Ctx, messages: list[tuple[Message, AlertState | None]]) -> s
 
 async def slt_actions(ctx: Ctx, lesson: Lesson, messages: list[tuple[Message, AlertState | None]]) -> str:
     zone = ctx.policy.school.zone
-    exceptions = await ctx.records.exceptions_for(lesson)
+    exceptions = await ctx.records.exceptions_for(lesson, ctx.scope)
     targets = [f"message:{m.id}" for m, _ in messages if m.kind is MessageKind.slt_alert] + [f"exception:{x.id}" for x in exceptions]
-    entries = await ctx.records.actions_on(targets)
+    entries = await ctx.records.actions_on(targets, ctx.scope)
     rows = [(e(stamp(a.at, zone)), e(a.actor_name or a.actor), e(a.action.replace(".", " ")), e(a.target or "")) for a in entries]
     for m, state in messages:
         if state and state.cleared_at:
@@ -95,7 +99,7 @@ async def slt_actions(ctx: Ctx, lesson: Lesson, messages: list[tuple[Message, Al
 
 async def concerns(ctx: Ctx, lesson: Lesson) -> str:
     zone = ctx.policy.school.zone
-    found = await ctx.records.concerns(lesson.id)
+    found = await ctx.records.concerns(ctx.scope, lesson.id)
     if not found:
         return empty("No concern was reported from this lesson.")
     return table(["Reported", "By", "Concern", "Status"], [
@@ -105,7 +109,7 @@ async def concerns(ctx: Ctx, lesson: Lesson) -> str:
 async def render(ctx: Ctx, lesson: Lesson) -> str:
     zone = ctx.policy.school.zone
     findings = (await ctx.records.findings([lesson.id]))[lesson.id]
-    messages = await ctx.records.messages(lesson.id)
+    messages = await ctx.records.messages(lesson.id, ctx.scope)
     two_staff = BY_ID["two-staff"].options_for(ctx.policy)
     waiting_room = BY_ID["waiting-room"].options_for(ctx.policy)
     drawing = timeline.render(lesson, findings, zone=zone, now=ctx.now, minimum_staff=two_staff.minimum_staff,
@@ -116,6 +120,13 @@ async def render(ctx: Ctx, lesson: Lesson) -> str:
     head = (f'<p class="muted">{e(day(lesson.actual_start or lesson.scheduled_start, zone))} · {hm(lesson.actual_start, zone)}–{e(end)}'
             f"{e(inferred)} · {e(length)} · organised by {e(lesson.organizer_name or lesson.organizer_aad_id or 'unknown')}"
             f" · {e(lesson.meeting_type or 'meeting type unknown')}</p>")
+    if ctx.services.schools.is_trust:
+        # Which school's record this is, and why: the policy it was judged by follows from it.
+        unknown = lesson.placement is Placement.unknown
+        head += (f'<p class="placement{" notice" if unknown else ""}" data-school="{e(lesson.school_id or "")}">'
+                 f'<strong>{e("School unknown" if unknown else ctx.policy.school.name)}</strong>'
+                 f'{e(f" (judged by {ctx.policy.school.name})" if unknown else "")} · placed by {e(PLACEMENT_WORDS.get(lesson.placement, lesson.placement.value))}'
+                 f'{e(f": {lesson.placement_reason}" if lesson.placement_reason else "")}</p>')
     settings = (settings_table(lesson.meeting_settings) if lesson.meeting_settings
                 else empty(f"Graph's meeting settings: {lesson.settings_lookup or 'not read yet'}"))
     parts = [

@@ -61,10 +61,10 @@ async def figures(ctx: Ctx, start: date, end: date) -> list[Month]:
     while d <= end:
         months.setdefault(d.strftime("%Y-%m"), Month(d.strftime("%Y-%m")))
         d = (d + timedelta(days=32)).replace(day=1)
-    for when in await ctx.records.lesson_times_between(lo, hi):
+    for when in await ctx.records.lesson_times_between(lo, hi, ctx.scope):
         month(when).lessons += 1
-    names = {p.aad_object_id: p.name for p in ctx.policy.people.slt + ctx.policy.people.dsl}
-    for message, state in await ctx.records.alerts_between(lo, hi):
+    names = {p.aad_object_id: p.name for p in [*ctx.services.schools.leads, *ctx.policy.people.slt, *ctx.policy.people.dsl]}
+    for message, state in await ctx.records.alerts_between(lo, hi, ctx.scope):
         m = month(message.created_at)
         m.alerts += 1
         for raised in message.raised or []:
@@ -84,7 +84,7 @@ async def figures(ctx: Ctx, start: date, end: date) -> list[Month]:
             m.cleared += 1
         else:
             m.still_open += 1
-    for when, finding in await ctx.records.unverified_between(lo, hi):
+    for when, finding in await ctx.records.unverified_between(lo, hi, ctx.scope):
         m = month(when)
         m.unverified_lessons.add(finding.lesson_id)
         m.unverified_reasons[(finding.reason or finding.message).removeprefix("could not verify: ")[:160]] += 1
@@ -99,12 +99,12 @@ def _minutes(value: float | None) -> str:
 
 async def render(ctx: Ctx, start: date, end: date) -> str:
     data = await figures(ctx, start, end)
-    form = ('<form class="filters no-print" data-get action="/tab/review">'
+    form = (f'<form class="filters no-print" data-get action="/tab/review">{ctx.school_field}'
             f'<label>From <input type="date" name="from" value="{e(start.isoformat())}" required></label>'
             f'<label>To <input type="date" name="to" value="{e(end.isoformat())}" required></label>'
             '<button type="submit">Show</button>'
             '<button type="button" class="secondary" data-print>Print</button>'
-            f'<a class="button secondary" href="/tab/api/review.csv?from={e(start.isoformat())}&amp;to={e(end.isoformat())}" '
+            f'<a class="button secondary" href="{e(ctx.href("/tab/api/review.csv", {"from": start.isoformat(), "to": end.isoformat()}))}" '
             'data-download="review.csv">Download CSV</a></form>')
     intro = (f'<p class="print-only">{e(ctx.policy.school.name)}: live lesson monitoring, {e(start.isoformat())} to {e(end.isoformat())}. '
              f"Printed by {e(ctx.viewer.name)}.</p>")

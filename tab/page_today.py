@@ -7,6 +7,7 @@ from datetime import date
 from domain.enrolment import LessonOrigin
 from domain.findings import Severity, Status
 from domain.lesson import Lesson, LessonStatus, PersonClass
+from domain.placement import Placement
 from domain.wording import plural
 
 from .context import Ctx
@@ -23,7 +24,7 @@ async def render(ctx: Ctx, on: date) -> str:
     start, end = utc_bounds(on, on, zone)
     lessons: list[Lesson] = []
     after = 0
-    while page := await ctx.records.lessons_page(start, end, viewer=ctx.viewer.lesson_scope, after_id=after,
+    while page := await ctx.records.lessons_page(start, end, scope=ctx.scope, after_id=after,
                                                   open_too=on == ctx.now.astimezone(zone).date()):
         lessons.extend(page)
         after = page[-1].id
@@ -46,6 +47,8 @@ async def render(ctx: Ctx, on: date) -> str:
         breaches = open_breaches(lesson)
         unverified = [f.rule_id for f in findings[lesson.id] if f.status is Status.could_not_verify]
         badges = [badge("running", "running") if lesson.status is LessonStatus.open else badge("ended", "ended")]
+        if lesson.placement is Placement.unknown:
+            badges.append(badge("unverified", "school unknown"))
         if lesson.origin is LessonOrigin.call_record:
             badges.append(badge("breach", "unmonitored"))
         if unverified:
@@ -62,7 +65,7 @@ async def render(ctx: Ctx, on: date) -> str:
         rules = f'<p class="rules">Breach: {e(", ".join(breaches))}</p>' if breaches else ""
         cards.append(
             f'<li class="lesson-card{" has-breach" if breaches else ""}">'
-            f'<div class="lesson-card-head">{link(f"/tab/lesson/{lesson.id}", lesson.title or "Untitled meeting", cls="lesson-link")}'
+            f'<div class="lesson-card-head">{link(ctx.href(f"/tab/lesson/{lesson.id}"), lesson.title or "Untitled meeting", cls="lesson-link")}'
             f'<span class="badges">{"".join(badges)}</span></div>'
             f'<p class="muted">{hm(lesson.actual_start, zone)}–{hm(lesson.actual_end, zone) if lesson.actual_end else "now"} · '
             f'{e(lesson.organizer_name or "organiser unknown")}</p><p>{counts}</p>{rules}</li>'
@@ -75,7 +78,7 @@ async def coverage_panel(ctx: Ctx, on: date) -> str:
     live, seen only afterwards in a call record, and meetings Chaperone could not enrol in."""
     if ctx.services.coverage is None or not ctx.viewer.whole_school:
         return ""
-    rows = await ctx.services.coverage.between(on, on, ctx.policy.school.zone)
+    rows = await ctx.services.coverage.between(on, on, ctx.policy.school.zone, school_id=ctx.viewer.school_id)
     totals = [sum(getattr(r, f) for r in rows) for f in ("sessions_with_pupils", "followed_live", "seen_afterwards", "could_not_enrol")]
     reasons = [f"{r.teacher}: {reason}" for r in rows for reason in r.reasons]
     items = "".join(f"<li>{e(reason)}</li>" for reason in reasons[:20])

@@ -22,12 +22,13 @@ import aiohttp
 from aiohttp import web
 
 from domain.records import ConcernStatus, ExportKind, RegisterFilter, Verdict
+from store.records import WHOLE
 
-from . import page_aup, page_concerns, page_exceptions, page_lesson, page_register, page_review, page_today
-from .access import PAGE_TITLES, Page, Viewer, name_for, roles_for
+from . import page_aup, page_concerns, page_exceptions, page_lesson, page_register, page_review, page_today, page_trust
+from .access import PAGE_TITLES, Page, SchoolRefused, Viewer, viewer_for
 from .context import Ctx, TabServices
 from .csv_export import CsvExport, cell
-from .html import e
+from .html import e, query
 from .settings import DEV_RESOURCE
 from .tokens import DevSigner, EntraKeys, Refusal, SignedInUser, TokenRefused, TokenValidator
 
@@ -64,7 +65,7 @@ class Tab:
         self.services = services
         self._validator = validator
         self._dev = dev
-        self._csv = CsvExport(services.records, services.exports, services.policy)
+        self._csv = CsvExport(services.records, services.exports)
 
     @classmethod
     def dev_validator(cls, tenant_id: str) -> tuple[TokenValidator, DevSigner]:
@@ -73,7 +74,9 @@ class Tab:
 
     # ---- who is asking ----------------------------------------------------------------------
 
-    async def viewer(self, request: web.Request) -> Viewer:
+    async def viewer(self, request: web.Request, school: str | None = None, *, of_lesson: bool = False) -> Viewer:
+        """Who is asking, at which school (`school`, else the `school=` asked for, else their first).
+        `of_lesson`: the school is a lesson's, which a refusal must not name (nor confirm the lesson)."""
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         try:
@@ -83,16 +86,38 @@ class Tab:
             await self.services.actions.record("anonymous", None, "tab.refused", request.path, {"reason": refused.refusal.value})
             raise web.HTTPUnauthorized(text=fragment_message("Chaperone could not confirm who you are.", refused.refusal.value),
                                        content_type="text/html") from None
+        schools = self.services.schools
         known_staff = await self.services.records.is_staff(user.aad_object_id)
-        return Viewer(user=user, name=name_for(user, self.services.policy), roles=roles_for(user, self.services.policy, known_staff))
+        taught_in = await self.services.records.schools_taught(user.aad_object_id) if schools.is_trust else []
+        wanted = school or request.query.get("school") or None
+        try:
+            return viewer_for(user, schools, known_staff, taught_in, wanted)
+        except SchoolRefused as refused:
+            # Nothing of that school is read: the answer says only that it is not theirs to see.
+            why = f"school {refused.school_id!r} is {'not one of yours' if refused.known else 'not a school of this deployment'}"
+            log.info("tab: %s refused %s (%s)", user.aad_object_id, request.path, "forbidden school" if refused.known else "unknown school")
+            await self.services.actions.record(user.aad_object_id, user.name, "tab.refused", request.path, {"reason": why})
+            error = web.HTTPForbidden if refused.known else web.HTTPNotFound
+            if of_lesson:
+                raise web.HTTPForbidden(text=fragment_message("You do not have access to this."), content_type="text/html") from None
+            words = "You do not have access to this school's record." if refused.known else "There is no such school here."
+            raise error(text=fragment_message(words, why), content_type="text/html") from None
 
     async def refuse(self, viewer: Viewer, request: web.Request, why: str) -> web.HTTPForbidden:
         log.info("tab: %s refused %s (%s)", viewer.aad_object_id, request.path, why)
-        await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.refused", request.path, {"reason": why})
+        await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.refused", request.path, {"reason": why},
+                                           school_id=viewer.school_id)
         return web.HTTPForbidden(text=nav(viewer, None) + fragment_message("You do not have access to this.", why), content_type="text/html")
 
-    async def page(self, request: web.Request, page: Page) -> tuple[Viewer, Ctx]:
-        viewer = await self.viewer(request)
+    async def acting(self, request: web.Request, page: Page) -> tuple[Viewer, Ctx]:
+        """`page`, for a change to the record: refused to a trust lead who may only read."""
+        viewer, ctx = await self.page(request, page)
+        if not viewer.may_act:
+            raise await self.refuse(viewer, request, f"{viewer.role_label} may read {page.value} but not change it")
+        return viewer, ctx
+
+    async def page(self, request: web.Request, page: Page, school: str | None = None, *, of_lesson: bool = False) -> tuple[Viewer, Ctx]:
+        viewer = await self.viewer(request, school, of_lesson=of_lesson)
         if not viewer.may_open(page):
             raise await self.refuse(viewer, request, f"{viewer.role_label} may not open {page.value}")
         return viewer, Ctx(self.services, viewer, datetime.now(timezone.utc))
@@ -101,27 +126,30 @@ class Tab:
 
     async def today(self, request: web.Request) -> web.Response:
         viewer, ctx = await self.page(request, Page.today)
-        on = _date(request.query.get("date")) or ctx.now.astimezone(self.services.policy.school.zone).date()
+        on = _date(request.query.get("date")) or ctx.now.astimezone(ctx.policy.school.zone).date()
         body = await page_today.render(ctx, on)
         return html(viewer, Page.today, "Today", body, refresh=self.services.settings.refresh_seconds)
 
     async def lesson(self, request: web.Request) -> web.Response:
-        viewer, ctx = await self.page(request, Page.lesson)
         try:
             lesson_id = int(request.match_info["lesson_id"])
         except ValueError:
-            raise web.HTTPNotFound(text=nav(viewer, None) + fragment_message("No such lesson."), content_type="text/html") from None
+            raise web.HTTPNotFound(text=fragment_message("No such lesson."), content_type="text/html") from None
+        # A lesson is shown as the record of its own school (in a trust): someone who may not
+        # see that school is refused, without its title or anything else of it.
+        school = await self.services.records.lesson_school(lesson_id) if self.services.schools.is_trust else None
+        viewer, ctx = await self.page(request, Page.lesson, school, of_lesson=school is not None)
         # A teacher asking for a lesson that is not theirs gets the same answer whether it exists
         # or not: the register does not confirm that someone else's lesson happened.
-        if not viewer.whole_school and not await self.services.records.may_see(lesson_id, viewer.aad_object_id):
+        if not viewer.whole_school and not await self.services.records.may_see(lesson_id, viewer.scope):
             raise await self.refuse(viewer, request, f"lesson {lesson_id} is not one {viewer.role_label} organised or attended")
-        lesson = await self.services.records.lesson(lesson_id)
+        lesson = await self.services.records.lesson(lesson_id, viewer.scope)
         if lesson is None:
             raise web.HTTPNotFound(text=nav(viewer, None) + fragment_message("No such lesson."), content_type="text/html")
         return html(viewer, Page.lesson, None, await page_lesson.render(ctx, lesson))
 
     def _register_filter(self, request: web.Request, ctx: Ctx, *, page: bool) -> RegisterFilter:
-        today = ctx.now.astimezone(self.services.policy.school.zone).date()
+        today = ctx.now.astimezone(ctx.policy.school.zone).date()
         default = page_register.default_filter(today)
         q = request.query
         start, end = _date(q.get("from")) or default.start, _date(q.get("to")) or default.end
@@ -142,7 +170,7 @@ class Tab:
 
     async def register_csv(self, request: web.Request) -> web.StreamResponse:
         viewer, ctx = await self.page(request, Page.register)
-        return await self._stream(request, viewer, ExportKind.lessons, self._register_filter(request, ctx, page=False), "register.csv")
+        return await self._stream(request, ctx, ExportKind.lessons, self._register_filter(request, ctx, page=False), "register.csv")
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         viewer, ctx = await self.page(request, Page.register)
@@ -152,19 +180,23 @@ class Tab:
             raise web.HTTPNotFound() from None
         if not viewer.may_export(kind):
             raise await self.refuse(viewer, request, f"{viewer.role_label} may not download {kind.value}")
-        return await self._stream(request, viewer, kind, self._register_filter(request, ctx, page=False), f"{kind.value}.csv")
+        return await self._stream(request, ctx, kind, self._register_filter(request, ctx, page=False), f"{kind.value}.csv")
 
-    async def _stream(self, request: web.Request, viewer: Viewer, kind: ExportKind, filt: RegisterFilter, filename: str) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, ctx: Ctx, kind: ExportKind, filt: RegisterFilter, filename: str) -> web.StreamResponse:
+        viewer = ctx.viewer
+        # The trust's leads, looking at the trust's own record, also get the audit entries of no school.
+        unowned = viewer.is_lead and viewer.school_id == self.services.schools.default.school.id
         response = web.StreamResponse(headers={"Content-Type": "text/csv; charset=utf-8",
                                                "Content-Disposition": f'attachment; filename="{filename}"'})
         await response.prepare(request)
         counter = [0]
         try:
-            async for chunk in self._csv.chunks(kind, filt, viewer.lesson_scope, counter):
+            async for chunk in self._csv.chunks(kind, filt, ctx.policy, viewer.scope, counter, unowned_audit=unowned):
                 await response.write(chunk.encode("utf-8"))
         finally:
             await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.download", f"export:{kind.value}", {
-                **json.loads(filt.model_dump_json()), "rows": counter[0], "scope": "school" if viewer.whole_school else "own lessons"})
+                **json.loads(filt.model_dump_json()), "rows": counter[0], "scope": "school" if viewer.whole_school else "own lessons",
+                **({"school": viewer.school_id} if viewer.school_id else {})}, school_id=viewer.school_id)
         await response.write_eof()
         return response
 
@@ -175,22 +207,23 @@ class Tab:
     async def aup_csv(self, request: web.Request) -> web.Response:
         viewer, ctx = await self.page(request, Page.aup)
         rows = await page_aup.csv_rows(ctx)
-        await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.download", "export:aup", {"rows": len(rows)})
-        return csv_response("staff-aup.csv", ("name", "entra_object_id", "version", "signed_at", "position"), rows, self.services.policy.school.zone)
+        await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.download", "export:aup", {"rows": len(rows)},
+                                           school_id=viewer.school_id)
+        return csv_response("staff-aup.csv", ("name", "entra_object_id", "version", "signed_at", "position"), rows, ctx.policy.school.zone)
 
     async def exceptions(self, request: web.Request) -> web.Response:
         viewer, ctx = await self.page(request, Page.exceptions)
         return html(viewer, Page.exceptions, "Exceptions", await page_exceptions.render(ctx))
 
     async def exception_add(self, request: web.Request) -> web.Response:
-        viewer, ctx = await self.page(request, Page.exceptions)
+        viewer, ctx = await self.acting(request, Page.exceptions)
         data = {k: str(v) for k, v in (await request.post()).items()}
         ok, words = await page_exceptions.add(ctx, data)
         body = await page_exceptions.render(ctx, done=words) if ok else await page_exceptions.render(ctx, message=words, values=data)
         return html(viewer, Page.exceptions, "Exceptions", body, status=200 if ok else 400)
 
     async def exception_withdraw(self, request: web.Request) -> web.Response:
-        viewer, ctx = await self.page(request, Page.exceptions)
+        viewer, ctx = await self.acting(request, Page.exceptions)
         try:
             exception_id = int(request.match_info["exception_id"])
         except ValueError:
@@ -204,7 +237,7 @@ class Tab:
         return html(viewer, Page.concerns, "Concerns", await page_concerns.render(ctx))
 
     async def concern_review(self, request: web.Request) -> web.Response:
-        viewer, ctx = await self.page(request, Page.concerns)
+        viewer, ctx = await self.acting(request, Page.concerns)
         try:
             concern_id = int(request.match_info["concern_id"])
             status = ConcernStatus(request.match_info["status"])
@@ -215,12 +248,13 @@ class Tab:
         note = str((await request.post()).get("note", "")).strip()[:2000] or None
         if status is ConcernStatus.closed and not note:
             raise web.HTTPBadRequest(text=fragment_message("Closing a concern needs a note."), content_type="text/html")
-        if not await self.services.actions.review_concern(concern_id, status, viewer.aad_object_id, viewer.name, note):
+        if not await self.services.actions.review_concern(concern_id, status, viewer.aad_object_id, viewer.name, note,
+                                                          school_id=viewer.school_id):
             raise web.HTTPNotFound(text=fragment_message("No such concern."), content_type="text/html")
         return html(viewer, Page.concerns, "Concerns", await page_concerns.render(ctx, done=f"Concern #{concern_id} marked {status.value}."))
 
     def _review_range(self, request: web.Request, ctx: Ctx) -> tuple[date, date]:
-        start, end = page_review.default_range(ctx.now.astimezone(self.services.policy.school.zone).date())
+        start, end = page_review.default_range(ctx.now.astimezone(ctx.policy.school.zone).date())
         start, end = _date(request.query.get("from")) or start, _date(request.query.get("to")) or end
         if end < start or (end - start).days > 3 * 366:
             raise web.HTTPBadRequest(text=fragment_message("Choose a period of at most three years, start before end."), content_type="text/html")
@@ -236,24 +270,49 @@ class Tab:
         start, end = self._review_range(request, ctx)
         rows = await page_review.csv_rows(ctx, start, end)
         await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.download", "export:review",
+                                           {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)}, school_id=viewer.school_id)
+        return csv_response("review.csv", ("month", "measure", "item", "value"), rows, ctx.policy.school.zone)
+
+    def _trust_range(self, request: web.Request, ctx: Ctx) -> tuple[date, date]:
+        start, end = page_trust.default_range(ctx.now.astimezone(ctx.policy.school.zone).date())
+        start, end = _date(request.query.get("from")) or start, _date(request.query.get("to")) or end
+        if end < start or (end - start).days > 3 * 366:
+            raise web.HTTPBadRequest(text=fragment_message("Choose a period of at most three years, start before end."), content_type="text/html")
+        return start, end
+
+    async def trust(self, request: web.Request) -> web.Response:
+        viewer, ctx = await self.page(request, Page.trust)
+        start, end = self._trust_range(request, ctx)
+        return html(viewer, Page.trust, self.services.schools.name, await page_trust.render(ctx, start, end))
+
+    async def trust_csv(self, request: web.Request) -> web.Response:
+        viewer, ctx = await self.page(request, Page.trust)
+        start, end = self._trust_range(request, ctx)
+        rows = await page_trust.csv_rows(ctx, start, end)
+        await self.services.actions.record(viewer.aad_object_id, viewer.name, "tab.download", "export:trust",
                                            {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)})
-        return csv_response("review.csv", ("month", "measure", "item", "value"), rows, self.services.policy.school.zone)
+        return csv_response("trust.csv", page_trust.CSV_COLUMNS, rows, ctx.policy.school.zone)
 
     # ---- dev mode's sign-in -------------------------------------------------------------------
 
     async def dev_people(self, request: web.Request) -> web.Response:
         if self._dev is None:
             raise web.HTTPNotFound()
-        policy = self.services.policy
+        schools = self.services.schools
         people, seen = [], set()
-        for role, group in (("SLT", policy.people.slt), ("DSL", policy.people.dsl)):
-            for p in group:
-                if p.aad_object_id not in seen:
-                    seen.add(p.aad_object_id)
-                    roles = [r for r, g in (("SLT", policy.people.slt), ("DSL", policy.people.dsl)) if any(x.aad_object_id == p.aad_object_id for x in g)]
-                    people.append({"id": p.aad_object_id, "name": p.name, "role": " and ".join(roles)})
+        for lead in schools.leads:
+            seen.add(lead.aad_object_id)
+            people.append({"id": lead.aad_object_id, "name": lead.name, "role": "trust lead" if lead.acts else "trust lead, read-only"})
+        for policy in schools.all_policies():
+            where = f" ({policy.school.name})" if schools.is_trust else ""
+            for role, group in (("SLT", policy.people.slt), ("DSL", policy.people.dsl)):
+                for p in group:
+                    if p.aad_object_id not in seen:
+                        seen.add(p.aad_object_id)
+                        roles = [r for r, g in (("SLT", policy.people.slt), ("DSL", policy.people.dsl)) if any(x.aad_object_id == p.aad_object_id for x in g)]
+                        people.append({"id": p.aad_object_id, "name": p.name, "role": " and ".join(roles) + where})
         # Teachers from the register too, so dev mode can show a teacher's own view.
-        for aad, name in await self.services.records.organizers(None):
+        for aad, name in await self.services.records.organizers(WHOLE):
             if aad not in seen:
                 seen.add(aad)
                 people.append({"id": aad, "name": name, "role": "teacher"})
@@ -275,7 +334,7 @@ class Tab:
         tail = request.match_info.get("tail", "")
         if tail.startswith(("api/", "static/")):
             raise web.HTTPNotFound()
-        return web.Response(text=shell_page(self.services.policy.school.name, dev=self._dev is not None), content_type="text/html")
+        return web.Response(text=shell_page(self.services.schools.name, dev=self._dev is not None), content_type="text/html")
 
     async def configure(self, request: web.Request) -> web.Response:
         return web.Response(text=configure_page(), content_type="text/html")
@@ -302,6 +361,8 @@ ROUTES = (
     ("POST", "/tab/api/concerns/{concern_id}/{status}", "concern_review"),
     ("GET", "/tab/api/review", "review"),
     ("GET", "/tab/api/review.csv", "review_csv"),
+    ("GET", "/tab/api/trust", "trust"),
+    ("GET", "/tab/api/trust.csv", "trust_csv"),
     ("GET", "/tab/api/export/{kind}.csv", "export"),
     ("GET", "/tab/api/dev/people", "dev_people"),
     ("POST", "/tab/api/dev/sign-in", "dev_sign_in"),
@@ -340,7 +401,9 @@ def build_tab(*, http: aiohttp.ClientSession, services: TabServices) -> Tab:
     """The tab, with the token check its settings call for: Entra's keys for the school's
     tenant (Teams SSO), dev mode's own sign-in, or (neither configured) nothing accepted."""
     settings, policy = services.settings, services.policy
-    tenant = policy.school.tenant_id or ""
+    # A trust in one tenant (the usual case) signs everyone in from it; its default policy's tenant otherwise.
+    tenants = services.schools.tenants
+    tenant = (next(iter(tenants)) if len(tenants) == 1 else policy.school.tenant_id) or ""
     if settings.dev_sign_in:
         validator, dev = Tab.dev_validator(tenant)
         return Tab(services, validator, dev)
@@ -361,11 +424,26 @@ def _date(value: str | None) -> date | None:
 
 
 def nav(viewer: Viewer, current: Page | None) -> str:
+    school = {"school": viewer.school_id} if len(viewer.schools) > 1 and current is not Page.trust else {}
     links = "".join(
-        f'<a href="/tab/{p.value}" data-nav{" aria-current=page" if p is current else ""}>{e(title)}</a>'
+        f'<a href="{e(query(f"/tab/{p.value}", school if p is not Page.trust else {}))}" data-nav{" aria-current=page" if p is current else ""}>{e(title)}</a>'
         for p, title in PAGE_TITLES.items() if viewer.may_open(p))
     return (f'<nav class="tabs no-print" aria-label="Chaperone">{links}</nav>'
-            f'<p class="whoami no-print">Signed in as <strong data-viewer>{e(viewer.name)}</strong> ({e(viewer.role_label)})</p>')
+            f'<p class="whoami no-print">Signed in as <strong data-viewer>{e(viewer.name)}</strong> ({e(viewer.role_label)})</p>'
+            + school_picker(viewer, current))
+
+
+def school_picker(viewer: Viewer, current: Page | None) -> str:
+    """The school shown, and (for someone with more than one) the others to choose from. Not on a
+    lesson's page (a lesson is its own school's) nor the trust view (every school at once)."""
+    if not viewer.schools or current in (None, Page.lesson, Page.trust):
+        return ""
+    shown = next((c for c in viewer.schools if c.id == viewer.school_id), None)
+    if len(viewer.schools) == 1:
+        return f'<p class="school-shown no-print" data-school="{e(viewer.school_id)}">{e(shown.name if shown else viewer.school_id)}</p>'
+    options = "".join(f'<option value="{e(c.id)}"{" selected" if c.id == viewer.school_id else ""}>{e(c.name)}</option>' for c in viewer.schools)
+    return (f'<form class="filters school-picker no-print" data-get action="/tab/{e(current.value)}" data-school="{e(viewer.school_id)}">'
+            f'<label>School <select name="school">{options}</select></label><button type="submit">Show</button></form>')
 
 
 def html(viewer: Viewer, page: Page, title: str | None, body: str, *, status: int = 200, refresh: int | None = None) -> web.Response:

@@ -13,7 +13,7 @@ from domain.lesson import Lesson, LessonStatus, PersonClass
 from domain.records import LessonState, RegisterFilter, RegisterRow, RegisterTotals, Verdict
 from domain.school import TimetableEntry
 from rules.timetabled import timetable_entry
-from store.records import Records
+from store.records import Records, Scope
 
 
 def utc_bounds(start: date, end: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -72,14 +72,14 @@ def wanted(row: RegisterRow, filt: RegisterFilter) -> bool:
             and (filt.verdict is None or row.verdict is filt.verdict))
 
 
-async def register_rows(records: Records, policy: Policy, filt: RegisterFilter, scope: str | None) -> AsyncIterator[RegisterRow]:
-    """The register's rows for `filt`, a page of lessons at a time, in lesson order; `scope`
-    is None for the whole school or the teacher whose lessons alone may be shown."""
+async def register_rows(records: Records, policy: Policy, filt: RegisterFilter, scope: Scope) -> AsyncIterator[RegisterRow]:
+    """The register's rows for `filt`, a page of lessons at a time, in lesson order, of the
+    lessons `scope` may see (one school's, perhaps only one teacher's); `policy` is that school's."""
     start, end = utc_bounds(filt.start, filt.end, policy.school.zone)
-    timetable = await records.timetable()
+    timetable = await records.timetable(scope)
     after = 0
     while True:
-        lessons = await records.lessons_page(start, end, viewer=scope, after_id=after)
+        lessons = await records.lessons_page(start, end, scope=scope, after_id=after)
         if not lessons:
             return
         findings = await records.findings([l.id for l in lessons])

@@ -499,3 +499,41 @@ async def act_on_alert(app, verb: str, message, person: Person, **extra) -> dict
                                                       reply_to_id=message.activity_id))
     assert status == 200
     return body
+
+
+# --- The tab in a trust (issue 19: the record tab, exports, trust view) ----------------------
+
+# A lesson no school claims: its organizer is in no school's staff group, it has no class team
+# and no school's timetable lists it, so it is kept under the trust's default policy ('school unknown').
+SUPPLY_TEACHER = Person("Mr Drew Visiting", "aad-teacher-0301", role="Organizer")
+SUPPLY_CLUB = Meeting("19:meeting_supply_club@thread.v2", "Saturday Robotics Club", SUPPLY_TEACHER)
+VALENCE_CONCERN = "Valence-only concern: a stranger kept messaging in Maths"
+BROOK_CONCERN = "Brook-only concern: someone shared a link in Reading"
+
+
+async def seed_two_schools(app, connector, graph, *, unknown: bool = False) -> dict[str, int]:
+    """One lesson per school through the real app, the shared teacher (in both staff groups) in
+    both as staff, each with the lobby open to everyone (one SLT alert each) and a concern from a
+    pupil; with `unknown`, also a lesson no school claims. Returns {school id: lesson id}."""
+    graph.add_person(SUPPLY_TEACHER.aad_object_id, primary_role="teacher", name=SUPPLY_TEACHER.name)
+    meetings = [(MATHS, TEACHER, PUPIL_A), (BROOK_READING, BROOK_TEACHER, BROOK_PUPIL)] + (
+        [(SUPPLY_CLUB, SUPPLY_TEACHER, PUPIL_B)] if unknown else [])
+    for meeting, organizer, _ in meetings:
+        connector.add_meeting(meeting.id, meeting.info(T0, END))
+        graph.add_meeting(organizer.aad_object_id, meeting.online_meeting(T0, END, lobby="everyone"))
+    teams = app.teams
+    events = []
+    for meeting, organizer, pupil in meetings:
+        events += [teams.meeting_start(meeting, T0), teams.join(meeting, [organizer, SHARED_TEACHER], T0),
+                   teams.join(meeting, [pupil], T0 + minutes(1))]
+    await app.post_all(events)
+    for meeting, organizer, pupil in meetings:
+        await app.post_all([teams.meeting_end(meeting, END)])
+    lessons = {l.meeting_id: l for l in await app.services.lessons.list_lessons()}
+    for meeting, words in ((MATHS, VALENCE_CONCERN), (BROOK_READING, BROOK_CONCERN)):
+        pupil = PUPIL_A if meeting is MATHS else BROOK_PUPIL
+        status, _ = await teams.post(teams.card_action("reportConcern", {"lessonId": lessons[meeting.id].id, "concern": words}, pupil,
+                                                       conversation_id=meeting.thread_id))
+        assert status == 200
+    return {l.school_id: l.id for l in lessons.values()}
+
