@@ -50,6 +50,8 @@ class Scope:
 
     school_id: str | None = None
     teacher: str | None = None
+    # With the trust's own record: the lessons not placed in a school yet (no school_id).
+    unplaced: bool = False
 
 
 WHOLE = Scope()  # a single school's whole record (the CLI's exports, the daily summary)
@@ -70,6 +72,8 @@ def taught_by(aad_object_id: str):
 def visible_to(scope: Scope):
     """The lessons `scope` may see, as a condition on `lessons`."""
     school = true() if scope.school_id is None else LessonRow.school_id == scope.school_id
+    if scope.unplaced:
+        school = or_(school, LessonRow.school_id.is_(None))
     return school if scope.teacher is None else and_(school, taught_by(scope.teacher))
 
 

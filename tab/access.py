@@ -68,6 +68,9 @@ class Viewer:
     # The schools this viewer may choose between (a picker when more than one).
     schools: tuple[SchoolChoice, ...] = ()
     lead_acts: bool = False  # a trust lead the trust file lets act, not only read
+    # The trust's own record (its default policy's id) shown to someone who sees it whole: it
+    # also holds the lessons not placed in a school yet.
+    with_unplaced: bool = False
 
     @property
     def aad_object_id(self) -> str:
@@ -104,7 +107,7 @@ class Viewer:
     @property
     def scope(self) -> Scope:
         """What the store may hand this view: the school shown, and in it perhaps only their lessons."""
-        return Scope(school_id=self.school_id, teacher=self.lesson_scope)
+        return Scope(school_id=self.school_id, teacher=self.lesson_scope, unplaced=self.with_unplaced and self.whole_school)
 
     def may_open(self, page: Page) -> bool:
         if not self.is_staff:
@@ -203,4 +206,4 @@ def viewer_for(user: SignedInUser, schools: Schools, known_staff: bool, taught_i
     if lead is not None:
         roles.add(Role.lead)
     return Viewer(user=user, name=name, roles=frozenset(roles or {Role.pupil}), school_id=school_id, schools=tuple(choices),
-                  lead_acts=bool(lead and lead.acts))
+                  lead_acts=bool(lead and lead.acts), with_unplaced=school_id == schools.default.school.id)

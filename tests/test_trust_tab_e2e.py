@@ -139,3 +139,20 @@ async def test_slt_in_one_school_and_a_teacher_in_another_sees_the_first_whole_a
     assert (await get(trust_tab, f"/tab/api/lesson/{art.id}", token))[0] == 200
     assert (await get(trust_tab, "/tab/api/exceptions?school=brook", token))[0] == 200
     assert (await get(trust_tab, "/tab/api/exceptions?school=valence", token))[0] == 403  # a teacher there
+
+
+async def test_a_lesson_not_yet_placed_is_in_the_trusts_own_record_only(trust_tab, entra, connector):
+    """Its organizer not known yet (Teams' meeting details fail), a lesson waits unplaced: the
+    trust's leads see it under the trust's own record; no school's SLT sees it."""
+    waiting = Meeting("19:meeting_waiting@thread.v2", "Unplaced drop-in", SHARED_TEACHER)
+    connector.add_meeting(waiting.id, waiting.info(T0, T0 + minutes(30)))
+    connector.fail_meeting_details(503, times=20)
+    await trust_tab.post_all([trust_tab.teams.meeting_start(waiting, T0), trust_tab.teams.join(waiting, [BROOK_PUPIL], T0)])
+    [pending] = [r for r in await rows(trust_tab.services.engine, "lessons") if r["meeting_id"] == waiting.id]
+    assert pending["school_id"] is None and pending["placement"] == "pending"
+    lead = tab_token(entra, TRUST_LEAD.aad_object_id, TRUST_LEAD.name)
+    status, body, _ = await get(trust_tab, f"/tab/api/register?{DAY}&school=trust", lead)
+    assert status == 200 and "Unplaced drop-in" in body
+    for school, leader in (("brook", BROOK_SLT), ("valence", VALENCE_DSL)):
+        status, body, _ = await get(trust_tab, f"/tab/api/register?{DAY}&school={school}", tab_token(entra, leader.aad_object_id, leader.name))
+        assert status == 200 and "Unplaced drop-in" not in body
