@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 from config.policy import Person, Policy
 from config.settings import Settings
 from config.trust import Schools
-from config.startup import StartupError, read_policy, read_schools, read_settings
+from config.startup import StartupError, read_schools, read_settings
 from importers.common import ImportProblems
 
 if TYPE_CHECKING:  # imported lazily at run time, like every command's dependencies
@@ -376,10 +376,10 @@ def report_command(args: argparse.Namespace) -> int:
     from app import build_services
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)
 
     async def run() -> int:
-        services = await build_services(settings, policy)
+        services = await build_services(settings, schools)
         try:
             if not services.chats_report.enabled:
                 raise StartupError("the staff-pupil-chats report is off: turn it on with [rules.staff-pupil-chats] enabled = true")
@@ -782,14 +782,14 @@ def manifest_command(args: argparse.Namespace) -> int:
     from manifest.package import ManifestError, build
 
     settings = read_settings()
-    policy = read_policy(settings)
+    schools = read_schools(settings)  # the trust's name, or the single school's
     try:
         manifest = build(
             args.out,
             app_id=settings.app_id,
             version=args.version or metadata.version("chaperone"),
             public_url=settings.public_url,
-            developer_name=args.developer or policy.school.name,
+            developer_name=args.developer or schools.name,
         )
     except ManifestError as exc:
         raise StartupError(str(exc)) from exc
@@ -805,7 +805,7 @@ def _gallery_arguments(parser: argparse.ArgumentParser) -> None:
 def cards_command(args: argparse.Namespace) -> int:
     from cards.gallery import gallery
 
-    policy = read_policy(read_settings())
+    policy = read_schools(read_settings()).default  # the single school's, or the trust's default policy
     args.out.mkdir(parents=True, exist_ok=True)
     for name, card in gallery(policy).items():
         path = args.out / f"{name}.json"

@@ -10,7 +10,7 @@ from pydantic_settings import SettingsError
 
 from rules import registry
 
-from .policy import Policy, PolicyError, load_policy
+from .policy import PolicyError
 from .trust import Schools, load_schools
 from .settings import Settings
 
@@ -32,22 +32,6 @@ def read_settings(**overrides: object) -> Settings:
         raise StartupError(f"invalid settings:\n{problems}") from exc
     except SettingsError as exc:
         raise StartupError(f"invalid settings: {exc}") from exc
-
-
-def read_policy(settings: Settings) -> Policy:
-    path = settings.policy_file
-    if path is None:
-        if not settings.dev_mode:
-            raise StartupError("CHAPERONE_POLICY_FILE is not set: point it at the school's policy file")
-        log.warning("dev mode: no CHAPERONE_POLICY_FILE, using %s", EXAMPLE_POLICY.name)
-        path = EXAMPLE_POLICY
-    try:
-        policy = load_policy(path)
-        registry.check_policy(policy)
-        policy.aup_document()  # a missing AUP text is a start-up error, not a surprise later
-        return policy
-    except PolicyError as exc:
-        raise StartupError(str(exc)) from exc
 
 
 def read_schools(settings: Settings) -> Schools:

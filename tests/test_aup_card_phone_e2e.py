@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cards.aup import signing_card
-from config.startup import read_policy, read_settings
+from config.startup import read_schools, read_settings
 
 from .helpers import POLICY, chromium
 
@@ -31,7 +31,7 @@ RENDER = """(card) => {
 
 
 def example_card() -> dict:
-    policy = read_policy(read_settings(CHAPERONE_POLICY_FILE=POLICY, CHAPERONE_DEV_MODE=True))
+    policy = read_schools(read_settings(CHAPERONE_POLICY_FILE=POLICY, CHAPERONE_DEV_MODE=True)).default
     return signing_card(policy.aup_document(), "Amara Okafor", None)
 
 
@@ -55,7 +55,7 @@ async def test_on_a_phone_the_inputs_and_sign_are_on_the_first_screen_and_the_po
         folded = await page.evaluate("document.body.scrollHeight")
 
         await page.get_by_role("button", name="Read the policy").click()
-        document = read_policy(read_settings(CHAPERONE_POLICY_FILE=POLICY, CHAPERONE_DEV_MODE=True)).aup_document()
+        document = read_schools(read_settings(CHAPERONE_POLICY_FILE=POLICY, CHAPERONE_DEV_MODE=True)).default.aup_document()
         first_heading = next(s.heading for s in document.sections if s.heading)
         await page.get_by_text(first_heading, exact=True).first.wait_for(state="visible")
         opened = await page.evaluate("document.body.scrollHeight")
