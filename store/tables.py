@@ -303,6 +303,9 @@ class JobRow(Base):
     __table_args__ = (
         Index("ix_jobs_due", "done_at", "due_at"),
         Index("ix_jobs_waiting", "due_at", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+        # A claim asks whether a job's lesson or lane has another job waiting or running.
+        Index("ix_jobs_waiting_lesson", "lesson_id", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+        Index("ix_jobs_waiting_lane", "lane", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
         Index(
             "uq_jobs_waiting_dedupe_key",
             "dedupe_key",
