@@ -303,7 +303,7 @@ def chaperone_env(cloud: Cloud, database_url: str, policy: Path, port: int) -> d
         "CHAPERONE_GRAPH_BASE_URL": info["graph"],
         "CHAPERONE_DATABASE_URL": database_url,
         "CHAPERONE_POLICY_FILE": str(policy),
-        "CHAPERONE_LOG_LEVEL": "WARNING",
+        "CHAPERONE_LOG_LEVEL": os.environ.get("CHAPERONE_LOG_LEVEL", "WARNING"),  # INFO: the whole story of the run
         "PORT": str(port),
         "HOST": "127.0.0.1",
     }

@@ -126,18 +126,22 @@ class JobStore:
                     at_least: Priority | None = None) -> list[Job]:
         """Lease up to `limit` due jobs, at most one per lesson and none for a lesson whose
         job is still running elsewhere: a lesson's follow-up runs in order, so its end is
-        never judged while its start's look-ups are still loading."""
+        never judged while its start's look-ups are still loading. Deliveries are the
+        exception: they run beside their lesson's checks, one per lane (store/outbox.py)."""
         now = utcnow()
         async with self._sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
                 # One claim at a time across instances: a claim is one short query.
                 await session.execute(text("SELECT pg_advisory_xact_lock(7311101)"))
             running = aliased(JobRow)
+            # Deliveries (alert priority) are outside a lesson's order: each sends a card
+            # composed from stored facts, and their lanes keep one destination's cards in order.
             busy_lesson = exists().where(
                 running.lesson_id == JobRow.lesson_id,
                 running.id != JobRow.id,
                 running.done_at.is_(None),
                 running.leased_until >= now,
+                running.priority != int(Priority.alert),
             )
             # A lesson's due jobs run in the order they were queued, whatever their priority:
             # priority orders lessons, never one lesson's start, roster check and end.
@@ -146,6 +150,7 @@ class JobStore:
                 running.id < JobRow.id,
                 running.done_at.is_(None),
                 running.due_at <= now,
+                running.priority != int(Priority.alert),
             )
             busy_lane = exists().where(
                 running.lane == JobRow.lane,
@@ -159,9 +164,7 @@ class JobStore:
                     JobRow.done_at.is_(None),
                     JobRow.due_at <= now,
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
-                    # A delivery sends a card composed from stored facts: it need not wait for
-                    # a lesson's earlier checks, only never run beside another of its jobs.
-                    or_(JobRow.lesson_id.is_(None), ~busy_lesson & (~earlier | (JobRow.priority == int(Priority.alert)))),
+                    or_(JobRow.lesson_id.is_(None), JobRow.priority == int(Priority.alert), ~busy_lesson & ~earlier),
                     or_(JobRow.lane.is_(None), ~busy_lane),
                     *([JobRow.priority < int(below)] if below is not None else []),
                     *([JobRow.priority >= int(at_least)] if at_least is not None else []),
@@ -172,7 +175,8 @@ class JobStore:
             )
             rows, taken = [], set()
             for row in (await session.execute(stmt)).scalars():
-                serial = [key for key in (("lesson", row.lesson_id), ("lane", row.lane)) if key[1] is not None]
+                lesson = row.lesson_id if row.priority != int(Priority.alert) else None
+                serial = [key for key in (("lesson", lesson), ("lane", row.lane)) if key[1] is not None]
                 if any(key in taken for key in serial):
                     continue
                 taken.update(serial)

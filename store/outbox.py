@@ -24,6 +24,17 @@ DELIVER = "deliver"
 REFRESH = "refresh-card"  # a sent card whose content changed: updated where it was posted
 
 
+def _lane(row: MessageRow) -> str | None:
+    """A lesson's cards to one destination go out one at a time, in the order queued (the
+    reminder before the warning in the meeting chat); to different destinations at once, so
+    SLT's alert never waits for the meeting chat. A card's refresh waits for its sending."""
+    return f"outbox:{row.lesson_id}:{row.destination}" if row.lesson_id is not None else None
+
+
+def delivery_job(row: MessageRow) -> JobSpec:
+    return JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, lane=_lane(row), payload={"message_id": row.id})
+
+
 class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -36,7 +47,7 @@ class Outbox:
         row = MessageRow(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
         session.add(row)
         await session.flush()
-        await add_job(session, JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+        await add_job(session, delivery_job(row), row.lesson_id)
         return row
 
     async def queue(
@@ -180,7 +191,8 @@ class Outbox:
     async def queue_refresh(self, message_id: int) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id)
-            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), payload={"message_id": message_id}), row.lesson_id)
+            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), lane=_lane(row),
+                                           payload={"message_id": message_id}), row.lesson_id)
 
     async def open_alerts(self, lesson_id: int) -> list[Message]:
         """The lesson's SLT alerts nobody has resolved and Chaperone has not cleared."""
@@ -211,7 +223,7 @@ class Outbox:
             if refusal is not None:
                 return refusal
             row.status = DeliveryStatus.pending.value
-            await add_job(session, JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, payload={"message_id": row.id}), row.lesson_id)
+            await add_job(session, delivery_job(row), row.lesson_id)
             audit(session, operator, "message.retry", f"message:{row.id}", {"kind": row.kind, "attempts": row.attempts})
             return OperatorOutcome.done
 

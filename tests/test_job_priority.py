@@ -6,10 +6,12 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from domain.events import EventKind, MeetingRef, MeetingStarted
+from domain.messages import Destination, MessageKind
 from store.db import create_engine, migrate
 from store.event_log import EventLog, InboundEvent, derive_job
 from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
+from store.outbox import Outbox
 
 from .helpers import T0
 
@@ -99,4 +101,42 @@ async def test_a_lessons_start_is_derived_ahead_of_the_joins_of_other_meetings(s
         assert rest.payload["meeting_id"] == "busy" and rest.priority == Priority.events
     finally:
         await log.close()
+        await engine.dispose()
+
+
+async def test_slts_alert_goes_out_beside_its_lessons_checks_and_its_meeting_chat_cards(any_database_url):
+    """20 lessons starting together measured 0.9 s from breach to SLT alert when a lesson's
+    reminder, its teacher warning and then the alert went out one after another."""
+    engine = create_engine(any_database_url)
+    await migrate(engine)
+    jobs = JobStore(engine)
+    outbox = Outbox(engine)
+    try:
+        [lesson] = await lessons(engine, 1)
+        await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), lesson)
+        [check] = await jobs.claim("one", 5, 60)
+        assert check.kind == "roster-changed"
+
+        async def queue(kind: MessageKind, destination: Destination) -> int:
+            return await outbox.queue(kind=kind, destination=destination, card={}, summary=kind.value, lesson_id=lesson,
+                                      service_url=None)
+
+        reminder = await queue(MessageKind.reminder, Destination.meeting)
+        warning = await queue(MessageKind.teacher_warning, Destination.meeting)
+        alert = await queue(MessageKind.slt_alert, Destination.slt_channel)
+        # With the roster check still running: the reminder and the alert at once, the
+        # warning after the reminder (one destination's cards in the order queued).
+        first = await jobs.claim("one", 5, 60)
+        assert sorted(j.payload["message_id"] for j in first) == sorted([reminder, alert])
+        assert await jobs.claim("one", 5, 60) == []
+        await jobs.finish(next(j.id for j in first if j.payload["message_id"] == reminder))
+        [then] = await jobs.claim("one", 5, 60)
+        assert then.payload["message_id"] == warning
+
+        # And a lesson job queued after a delivery does not wait for it.
+        await jobs.finish(check.id)
+        await jobs.enqueue(JobSpec(kind="lesson-ended", priority=Priority.lesson), lesson)
+        [ended] = await jobs.claim("one", 5, 60)
+        assert ended.kind == "lesson-ended"
+    finally:
         await engine.dispose()
