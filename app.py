@@ -159,7 +159,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     school_data = SchoolData(engine)
     outbox = Outbox(engine)
     signatures = SignatureRegister(engine)
-    event_log = EventLog(ingest_engine, max_waiting=settings.ingest_max_waiting)
+    event_log = EventLog(ingest_engine, max_waiting=settings.ingest_max_waiting, writers=settings.ingest_connections)
     worker = Worker(jobs, poll_seconds=settings.job_poll_seconds, retry_base_seconds=settings.retry_base_seconds,
                     concurrency=settings.worker_concurrency, pressure=event_log.busy)
     event_log.on_written(worker.wake)

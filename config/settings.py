@@ -115,8 +115,9 @@ class Settings(BaseSettings):
     run_worker: bool = Field(True, validation_alias="CHAPERONE_RUN_WORKER")
     # Jobs run at once by one instance (claimed continuously, most urgent first).
     worker_concurrency: int = Field(16, validation_alias="CHAPERONE_WORKER_CONCURRENCY", ge=1, le=256)
-    # Connections for appending meeting events (PostgreSQL; SQLite has one writer anyway), and
-    # how many events may wait to be written before Teams is told to retry (503).
+    # Connections for appending meeting events, each writing its group commits beside the
+    # others' (PostgreSQL; SQLite has one writer anyway), and how many events may wait to be
+    # written before Teams is told to retry (503).
     ingest_connections: int = Field(2, validation_alias="CHAPERONE_INGEST_CONNECTIONS", ge=1, le=32)
     ingest_max_waiting: int = Field(500, validation_alias="CHAPERONE_INGEST_MAX_WAITING", ge=10, le=100_000)
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")

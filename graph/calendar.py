@@ -12,8 +12,8 @@ from html import unescape
 from urllib.parse import unquote
 
 from kiota_abstractions.base_request_configuration import RequestConfiguration
-from msgraph.generated.models.event import Event
 from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import CalendarViewRequestBuilder
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.meeting import CalendarEvent
 
@@ -35,7 +35,50 @@ def _utc(value: str | None) -> datetime | None:
     return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed
 
 
-def _text(event: Event) -> str | None:
+class _Wire(BaseModel):
+    """Graph's JSON, only the fields asked for ($select); anything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _Time(_Wire):
+    date_time: str | None = Field(None, alias="dateTime")
+
+
+class _Address(_Wire):
+    address: str | None = None
+
+
+class _Attendee(_Wire):
+    email_address: _Address | None = Field(None, alias="emailAddress")
+
+
+class _JoinInfo(_Wire):
+    join_url: str | None = Field(None, alias="joinUrl")
+
+
+class _Body(_Wire):
+    content: str | None = None
+
+
+class _Event(_Wire):
+    id: str | None = None
+    subject: str | None = None
+    categories: list[str] | None = None
+    type: str | None = None
+    series_master_id: str | None = Field(None, alias="seriesMasterId")
+    start: _Time | None = None
+    end: _Time | None = None
+    online_meeting: _JoinInfo | None = Field(None, alias="onlineMeeting")
+    attendees: list[_Attendee] | None = None
+    body: _Body | None = None
+
+
+class _CalendarView(_Wire):
+    value: list[_Event] = Field(default_factory=list)
+
+
+def _text(event: _Event) -> str | None:
     """The invitation's words: Outlook sends HTML; the Teams join block is boilerplate, not expectations."""
     if event.body is None:
         return None
@@ -46,13 +89,12 @@ def _text(event: Event) -> str | None:
     return words
 
 
-def _event(event: Event) -> CalendarEvent:
+def _event(event: _Event) -> CalendarEvent:
     return CalendarEvent(
         event_id=event.id,
         subject=event.subject,
         categories=tuple(event.categories or ()),
-        is_recurring=getattr(event.type, "value", None) in ("occurrence", "exception", "seriesMaster")
-        or bool(event.series_master_id),
+        is_recurring=event.type in ("occurrence", "exception", "seriesMaster") or bool(event.series_master_id),
         start=_utc(event.start.date_time if event.start else None),
         end=_utc(event.end.date_time if event.end else None),
         attendees=None if event.attendees is None else tuple(
@@ -76,13 +118,17 @@ class CalendarReader:
             select=["id", "subject", "categories", "type", "seriesMasterId", "start", "end", "onlineMeeting", "attendees", "body"],
             top=100,
         )
-        found = await self._graph.call(
+        answer = await self._graph.get_json(
             "calendar",
-            lambda sdk: sdk.users.by_user_id(organizer_id).calendar_view.get(
+            lambda sdk: sdk.users.by_user_id(organizer_id).calendar_view.to_get_request_information(
                 request_configuration=RequestConfiguration(query_parameters=query)
             ),
         )
-        for event in (found.value if found and found.value else []):
+        try:
+            found = _CalendarView.model_validate(answer)
+        except ValidationError as exc:
+            raise GraphUnavailable(f"calendar: Graph's answer could not be read ({exc.error_count()} problems)") from exc
+        for event in found.value:
             if _same_join_url(event.online_meeting.join_url if event.online_meeting else None, join_url):
                 return _event(event)
         return None

@@ -89,8 +89,12 @@ class EventLog:
         max_waiting: int = 500,
         max_batch: int = 1000,
         max_wait_seconds: float = 0.5,
+        writers: int = 1,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # Group commits under way at once, each on a connection of its own: while one waits
+        # for PostgreSQL, the next burst is written beside it. SQLite has one writer anyway.
+        self._writers = 1 if engine.dialect.name == "sqlite" else max(1, writers)
         self._max_waiting = max_waiting
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
@@ -98,7 +102,7 @@ class EventLog:
         self._waiting: list[_Pending] = []
         self._writing = 0
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
         self._stopping = False
         # Appends in the current and the previous second: the ingest rate, for `busy`.
         self._second = 0
@@ -119,8 +123,8 @@ class EventLog:
         if self._waiting and time.monotonic() - self._waiting[0].since > self._max_wait:
             # The database is not keeping up: Teams is told to retry now rather than kept waiting.
             raise Overloaded(f"meeting events have waited over {self._max_wait:g} s to be written")
-        if self._task is None:
-            self._task = asyncio.create_task(self._writer(), name="chaperone-event-log")
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._writer(), name=f"chaperone-event-log-{n}") for n in range(self._writers)]
         now = int(time.monotonic())
         if now != self._second:
             self._last_second = self._this_second if now == self._second + 1 else 0
@@ -150,7 +154,7 @@ class EventLog:
                 await self._wake.wait()
                 continue
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
-            self._writing = len(batch)
+            self._writing += len(batch)
             try:
                 await self._write([p.event for p in batch])
             except Exception as exc:  # noqa: BLE001 - every waiting turn gets the failure, none hangs
@@ -165,7 +169,7 @@ class EventLog:
                         pending.done.set_result(None)
                 self._on_written()
             finally:
-                self._writing = 0
+                self._writing -= len(batch)
 
     async def _write(self, events: Sequence[InboundEvent]) -> None:
         """One transaction: the events (a redelivery already logged is skipped by its key), and
@@ -189,12 +193,11 @@ class EventLog:
     async def close(self) -> None:
         self._stopping = True
         self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 10)
-            except TimeoutError:
-                self._task.cancel()
-            self._task = None
+        if self._tasks:
+            done, pending = await asyncio.wait(self._tasks, timeout=10)
+            for task in pending:
+                task.cancel()
+            self._tasks = []
 
 
 class EventLogReader:
