@@ -185,7 +185,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
         people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), sign_ins=SignInLogs(graph), jobs=jobs, assessor=assessor,
         notices=notices, schools=schools, placement=placement,
-        report_delays=settings.attendance_report_delays, roster_settle_seconds=settings.roster_settle_seconds,
+        report_delays=settings.attendance_report_delays, event_log=EventLogReader(engine), roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )
     signing = AupSigning(register=signatures, graph=graph, notifier=notifier, conversations=conversations, schools=schools)

@@ -6,10 +6,13 @@ application access policy covering the organizer.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from msgraph.generated.models.lobby_bypass_scope import LobbyBypassScope
 from msgraph.generated.models.lobby_bypass_settings import LobbyBypassSettings
 from msgraph.generated.models.online_meeting import OnlineMeeting
 from msgraph.generated.users.item.online_meetings.online_meetings_request_builder import OnlineMeetingsRequestBuilder
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from domain.meeting import (
     ChatMode,
@@ -23,7 +26,66 @@ from domain.meeting import (
 from .client import GraphClient, GraphUnavailable, prefer_unknown_enums
 
 
-def _settings(meeting: OnlineMeeting) -> MeetingSettings:
+class _Wire(BaseModel):
+    """Graph's onlineMeeting JSON, the fields Chaperone reads; anything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class _Lobby(_Wire):
+    scope: str | None = None
+    is_dial_in_bypass_enabled: bool | None = Field(None, alias="isDialInBypassEnabled")
+
+
+class _User(_Wire):
+    id: str | None = None
+    display_name: str | None = Field(None, alias="displayName")
+
+
+class _Identity(_Wire):
+    user: _User | None = None
+
+
+class _Attendee(_Wire):
+    identity: _Identity | None = None
+    upn: str | None = None
+    role: str | None = None
+
+
+class _Participants(_Wire):
+    attendees: list[_Attendee] | None = None
+
+
+class _Meeting(_Wire):
+    id: str | None = None
+    subject: str | None = None
+    join_web_url: str | None = Field(None, alias="joinWebUrl")
+    lobby_bypass_settings: _Lobby | None = Field(None, alias="lobbyBypassSettings")
+    allowed_presenters: str | None = Field(None, alias="allowedPresenters")
+    allow_meeting_chat: str | None = Field(None, alias="allowMeetingChat")
+    allow_attendee_to_enable_mic: bool | None = Field(None, alias="allowAttendeeToEnableMic")
+    allow_attendee_to_enable_camera: bool | None = Field(None, alias="allowAttendeeToEnableCamera")
+    record_automatically: bool | None = Field(None, alias="recordAutomatically")
+    allow_recording: bool | None = Field(None, alias="allowRecording")
+    meeting_type: str | None = Field(None, alias="meetingType")
+    is_broadcast: bool | None = Field(None, alias="isBroadcast")
+    start_date_time: datetime | None = Field(None, alias="startDateTime")
+    end_date_time: datetime | None = Field(None, alias="endDateTime")
+    participants: _Participants | None = None
+
+
+class _Meetings(_Wire):
+    value: list[_Meeting] = Field(default_factory=list)
+
+
+def _read(model: type[_Wire], answer: dict, what: str):
+    try:
+        return model.model_validate(answer)
+    except ValidationError as exc:
+        raise GraphUnavailable(f"{what}: Graph's answer could not be read ({exc.error_count()} problems)") from exc
+
+
+def _settings(meeting: _Meeting) -> MeetingSettings:
     lobby = meeting.lobby_bypass_settings
     participants = meeting.participants
     invited = []
@@ -34,7 +96,7 @@ def _settings(meeting: OnlineMeeting) -> MeetingSettings:
                 aad_object_id=user.id if user else None,
                 display_name=user.display_name if user else None,
                 upn=attendee.upn,
-                role=getattr(attendee.role, "value", None),
+                role=attendee.role,
             )
         )
     return MeetingSettings(
@@ -49,7 +111,7 @@ def _settings(meeting: OnlineMeeting) -> MeetingSettings:
         attendee_camera_allowed=meeting.allow_attendee_to_enable_camera,
         record_automatically=meeting.record_automatically,
         allow_recording=meeting.allow_recording,
-        meeting_type=getattr(meeting.meeting_type, "value", None),
+        meeting_type=meeting.meeting_type,
         is_broadcast=meeting.is_broadcast,
         start=meeting.start_date_time,
         end=meeting.end_date_time,
@@ -65,13 +127,13 @@ class MeetingReader:
         """By the Graph meeting id from Bot Framework's meeting details first; by join URL otherwise."""
         if graph_meeting_id:
             try:
-                meeting = await self._graph.call(
+                answer = await self._graph.get_json(
                     "meeting settings",
                     lambda sdk: sdk.users.by_user_id(organizer_id)
                     .online_meetings.by_online_meeting_id(graph_meeting_id)
-                    .get(request_configuration=prefer_unknown_enums()),
+                    .to_get_request_information(request_configuration=prefer_unknown_enums()),
                 )
-                return _settings(meeting)
+                return _settings(_read(_Meeting, answer, "meeting settings"))
             except GraphUnavailable as exc:
                 if exc.status != 404 or not join_url:
                     raise
@@ -81,23 +143,24 @@ class MeetingReader:
         query = OnlineMeetingsRequestBuilder.OnlineMeetingsRequestBuilderGetQueryParameters(
             filter=f"JoinWebUrl eq '{join_url.replace(chr(39), chr(39) * 2)}'"
         )
-        found = await self._graph.call(
+        answer = await self._graph.get_json(
             "meeting settings by join URL",
-            lambda sdk: sdk.users.by_user_id(organizer_id).online_meetings.get(
+            lambda sdk: sdk.users.by_user_id(organizer_id).online_meetings.to_get_request_information(
                 request_configuration=prefer_unknown_enums(query)
             ),
         )
-        if not found or not found.value:
+        found = _read(_Meetings, answer, "meeting settings by join URL")
+        if not found.value:
             raise GraphUnavailable("meeting settings: Graph has no meeting with this join URL for the organizer", 404)
         return _settings(found.value[0])
 
     async def set_lobby_scope(self, organizer_id: str, graph_meeting_id: str, scope: LobbyScope) -> MeetingSettings:
         """Turn the waiting room on (applies to a meeting in progress)."""
         body = OnlineMeeting(lobby_bypass_settings=LobbyBypassSettings(scope=LobbyBypassScope(scope.value), is_dial_in_bypass_enabled=False))
-        meeting = await self._graph.call(
+        answer = await self._graph.get_json(
             "lobby remediation",
             lambda sdk: sdk.users.by_user_id(organizer_id)
             .online_meetings.by_online_meeting_id(graph_meeting_id)
-            .patch(body, request_configuration=prefer_unknown_enums()),
+            .to_patch_request_information(body, request_configuration=prefer_unknown_enums()),
         )
-        return _settings(meeting)
+        return _settings(_read(_Meeting, answer, "lobby remediation"))

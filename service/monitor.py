@@ -39,6 +39,7 @@ from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
 from rules import managed_device, waiting_room
 from rules.snapshot import Moment
+from store.event_log import EventLogReader
 from store.jobs import Job, JobSpec, JobStore, Priority
 from store.lessons import EventJobs, LessonStore
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,12 +87,14 @@ class LessonMonitor:
         schools: Schools,
         placement: LessonPlacement,
         report_delays: tuple[float, ...],
+        event_log: EventLogReader,
         roster_settle_seconds: float = 0,
         retry_base_seconds: float = 5.0,
     ) -> None:
         self._details_retry = tuple(retry_base_seconds * n for n in DETAILS_BACKOFF)
         self._roster_retry = tuple(retry_base_seconds * n for n in ROSTER_BACKOFF)
         self._store = store
+        self._event_log = event_log
         self._jobs = jobs
         self._assessor = assessor
         self._notices = notices
@@ -262,7 +265,16 @@ class LessonMonitor:
             await self._notices.breaches_cleared(await self._store.get(lesson_id, with_attendance=False), recorded.passing, why)
 
     async def grace_check(self, job: Job) -> None:
-        await self._assess(job.lesson_id, Moment.grace, datetime.fromisoformat(job.payload["at"]))
+        at = datetime.fromisoformat(job.payload["at"])
+        await self._wait_for_the_log(job, await self._store.get(job.lesson_id, with_attendance=False), at)
+        await self._assess(job.lesson_id, Moment.grace, at)
+
+    async def _wait_for_the_log(self, job: Job, lesson: Lesson, until: datetime) -> None:
+        """A timed check (a grace period's end, an idle close) judges the register as the log
+        has it up to that time: at a 09:00 peak the joins may be logged but not yet derived,
+        and a TA who joined in time must not read as absent. The derivation is hurried."""
+        if await self._event_log.behind(lesson.meeting_id, until):
+            raise RetryLater("the meeting's events up to this time are still being derived", min(30.0, 0.5 * 2 ** min(job.attempts, 6)))
 
     async def lesson_ended(self, job: Job) -> None:
         # A trust's lesson still unplaced at its end is 'school unknown': judged by the default policy.
@@ -355,6 +367,7 @@ class LessonMonitor:
 
     async def close_idle(self, job: Job) -> None:
         """Everyone left and nobody came back: the lesson ended when the last person left."""
+        await self._wait_for_the_log(job, await self._store.get(job.lesson_id, with_attendance=False), utcnow())  # anyone back?
         lesson = await self._store.get(job.lesson_id)
         last = datetime.fromisoformat(job.payload["last"])
         if lesson.actual_end is not None or any(a.left_at is None for a in lesson.attendance) or latest_event(lesson) != last:

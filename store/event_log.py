@@ -220,6 +220,19 @@ class EventLogReader:
                 for r in (await session.execute(stmt)).scalars()
             ]
 
+    async def behind(self, meeting_id: str, until: datetime) -> bool:
+        """Whether the meeting has events at or before `until` still to derive. If so, its
+        derivation is raised to the front of the queue: a grace check or an idle close waits
+        for it rather than judge a register that the log has already moved past."""
+        async with self._sessions() as session, session.begin():
+            stmt = select(InboundEventRow.id).where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None),
+                                                    InboundEventRow.event_at <= until).limit(1)
+            if (await session.execute(stmt)).first() is None:
+                return False
+            await session.execute(update(JobRow).where(JobRow.dedupe_key == derive_key(meeting_id), JobRow.priority > int(Priority.grace))
+                                  .values(priority=int(Priority.grace)))
+            return True
+
     async def set_aside(self, event_id: int, why: str) -> None:
         """An event that could not be applied: marked derived with why, its activity dropped."""
         async with self._sessions() as session, session.begin():

@@ -3,7 +3,8 @@ approved exceptions, the timetable, and lobby remediation."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -112,6 +113,34 @@ async def test_a_teacher_who_rejoins_within_the_grace_period_raises_nothing(data
         await app.services.worker.wait_idle(timeout=10, horizon_seconds=5)
         finding = await two_staff_finding(app, lesson.id)
         assert finding.status is Status.passed and finding.episode == 0
+
+
+async def test_a_grace_check_waits_for_joins_logged_but_not_yet_derived(any_database_url, connector, graph, tmp_path):
+    """At a 09:00 peak the log can be ahead of the register: the TA's return is logged before
+    the grace period ends, but not derived when the check falls due. The check must not
+    read the TA as still gone."""
+    script(graph, connector)
+    env = dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
+    async with run_app(env, connector.url) as first:
+        teams = first.teams
+        await first.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA, PUPIL_A], T0 + minutes(1)),
+                              teams.leave(MATHS, [TA], T0 + minutes(20))])
+        [lesson] = await first.services.lessons.list_lessons()
+        check_at = (T0 + minutes(20) + timedelta(minutes=0.05)).isoformat()
+        [grace_due] = [j["due_at"] for j in await rows(first.services.engine, "jobs") if j["dedupe_key"] == f"grace-check:{lesson.id}:{check_at}"]
+    # A front with no worker logs the TA's return; nothing derives it yet.
+    async with run_app({**env, "CHAPERONE_RUN_WORKER": "0"}, connector.url) as front:
+        status, _ = await front.teams.post(front.teams.join(MATHS, [TA], T0 + minutes(20.02)))
+        assert status == 200
+    while datetime.now(timezone.utc) <= grace_due + timedelta(seconds=0.5):
+        await asyncio.sleep(0.1)
+    # Both are due now; one job at a time, and the grace check (more urgent) is claimed first.
+    async with run_app({**env, "CHAPERONE_WORKER_CONCURRENCY": "1"}, connector.url) as worker:
+        await worker.services.worker.wait_idle(timeout=20, horizon_seconds=1)
+        finding = await two_staff_finding(worker, lesson.id)
+        back = [a for a in (await worker.services.lessons.get(lesson.id)).attendance if a.left_at is None and a.display_name == TA.name]
+    assert back  # the return was derived
+    assert finding.status is Status.passed and finding.episode == 0, finding.message
 
 
 async def test_the_same_open_breach_is_not_raised_twice(dev_app, connector, graph):
