@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Job], Awaitable[None]]
 # Under ingest pressure: meetings derived at once, and (separately) one roster check or report.
 PRESSURE_DERIVING = 2
+# While urgent work (alerts, grace checks, lesson starts and ends) is under way, bulk work has
+# at most 1/4 of the slots.
+BULK_SHARE_BESIDE_URGENT = 4
 
 
 class RetryLater(Exception):
@@ -53,6 +56,7 @@ class Worker:
         self._poll = poll_seconds
         self._lease = lease_seconds
         self._concurrency = concurrency
+        self._bulk_beside_urgent = max(1, concurrency // BULK_SHARE_BESIDE_URGENT)
         self._pressure = pressure
         self.max_attempts = max_attempts
         self._retry_base = retry_base_seconds
@@ -132,7 +136,15 @@ class Worker:
             if rest == 0 and len(claimed) < free:
                 claimed += await self._jobs.claim(self.instance, 1, self._lease, at_least=Priority.roster)
         else:
-            claimed = await self._jobs.claim(self.instance, free, self._lease)
+            # Urgent work first, into every free slot. While any is under way the bulk (deriving
+            # joins, roster checks, reports) keeps to a few slots: on one event loop, each job
+            # beside an alert's slows it, and the bulk catches up when the urgent work is done.
+            claimed = await self._jobs.claim(self.instance, free, self._lease, below=Priority.events)
+            urgent = bool(claimed) or any(job.priority < Priority.events for job in self._running.values())
+            bulk = sum(1 for job in self._running.values() if job.priority >= Priority.events)
+            room = min(free - len(claimed), (self._bulk_beside_urgent if urgent else self._concurrency) - bulk)
+            if room > 0:
+                claimed += await self._jobs.claim(self.instance, room, self._lease, at_least=Priority.events)
         for job in claimed:
             task = asyncio.create_task(self._run(job), name=f"chaperone-job-{job.id}")
             self._running[task] = job
