@@ -34,6 +34,7 @@ import getpass
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -96,6 +97,10 @@ def worker_command(args: argparse.Namespace) -> int:
     settings = read_settings()
     logs.configure(settings.log_format is LogFormat.json, settings.log_level)
     schools = read_schools(settings)
+    if settings.worker_nice:
+        # Where a worker shares CPUs with an HTTP front, answering Teams comes first: the
+        # follow-up waits (it is in the log), Teams does not retry after 15 s for nothing.
+        os.nice(settings.worker_nice)
 
     async def run() -> None:
         from app import build_services

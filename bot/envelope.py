@@ -51,11 +51,13 @@ def parse_json(raw: bytes) -> Any:
         raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels") from None
     except ValueError:  # an integer too long to convert (Python's int_max_str_digits)
         raise BadBody("the body holds a number too large to read") from None
-    _check_values(body)
+    # Decoded UTF-8 holds neither NUL nor a lone surrogate, and JSON refuses raw control
+    # characters in strings: only a \u escape can put either into the text.
+    _check_values(body, check_text=b"\\u" in raw)
     return body
 
 
-def _check_values(body: Any) -> None:
+def _check_values(body: Any, check_text: bool = True) -> None:
     """Walk the parsed JSON without recursion (so depth itself cannot crash the walk)."""
     pending: list[tuple[Any, int]] = [(body, 1)]
     while pending:
@@ -64,12 +66,14 @@ def _check_values(body: Any) -> None:
             raise BadBody(f"the body is nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, dict):
             for key, value in node.items():
-                _check_text(key)
+                if check_text:
+                    _check_text(key)
                 pending.append((value, depth + 1))
         elif isinstance(node, list):
             pending.extend((item, depth + 1) for item in node)
         elif isinstance(node, str):
-            _check_text(node)
+            if check_text:
+                _check_text(node)
         elif isinstance(node, int) and not isinstance(node, bool) and not -INT64 <= node < INT64:
             raise BadBody("the body holds an integer too large to store")
 
@@ -84,7 +88,8 @@ def _check_text(text: str) -> None:
 
 
 class _Loose(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Checked, then dropped: what Chaperone does not read is neither kept nor copied.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
 class _Account(_Loose):

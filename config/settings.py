@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     # Whether `serve` runs the job worker too. Off: the process only answers Teams, and
     # `python app.py worker` processes (on the same PostgreSQL) do the work, each on a CPU of its own.
     run_worker: bool = Field(True, validation_alias="CHAPERONE_RUN_WORKER")
+    # How much `python app.py worker` lowers its own CPU priority (Unix nice), so that an HTTP
+    # front on the same machine answers Teams first; 0 leaves it as it is.
+    worker_nice: int = Field(10, validation_alias="CHAPERONE_WORKER_NICE", ge=0, le=19)
     # Jobs run at once by one instance (claimed continuously, most urgent first).
     worker_concurrency: int = Field(16, validation_alias="CHAPERONE_WORKER_CONCURRENCY", ge=1, le=256)
     # Connections for appending meeting events, each writing its group commits beside the

@@ -17,7 +17,7 @@ from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from pydantic import BaseModel, Field
 
-from .client import REASONS, GraphClient, GraphUnavailable
+from .client import GRAPH_ERRORS, REASONS, GraphClient, GraphUnavailable
 
 MAX_REQUESTS = 20  # Graph's limit per batch
 
@@ -70,7 +70,7 @@ async def _post(sdk, chunk: Sequence[BatchRequest]) -> bytes:
     payload = {"requests": [_wire(r) for r in chunk]}
     info.set_stream_content(json.dumps(payload).encode("utf-8"), "application/json")
     info.headers.try_add("Accept", "application/json")
-    return await adapter.send_primitive_async(info, "bytes", {})
+    return await adapter.send_primitive_async(info, "bytes", GRAPH_ERRORS)
 
 
 def _wire(request: BatchRequest) -> dict:

@@ -25,6 +25,7 @@ from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from config.settings import Settings, is_loopback_host
 
@@ -45,6 +46,11 @@ REASONS = {
     503: "Graph is unavailable",
     504: "Graph timed out",
 }
+
+
+# Graph's error body, read as the SDK's own request builders read it: its message ("No
+# application access policy found for this app.") is part of the reason recorded.
+GRAPH_ERRORS = {"XXX": ODataError}
 
 
 class GraphUnavailable(RuntimeError):
@@ -126,7 +132,7 @@ class GraphClient:
         credential, retries, metering and time budget), its answer read as plain JSON: the
         SDK's model deserialisation costs milliseconds of CPU per object, which is what a
         trust's 09:00 peak spends its CPU on for the hot reads."""
-        raw = await self.call(what, lambda sdk: sdk.request_adapter.send_primitive_async(request(sdk), "bytes", {}))
+        raw = await self.call(what, lambda sdk: sdk.request_adapter.send_primitive_async(request(sdk), "bytes", GRAPH_ERRORS))
         try:
             found = json.loads(raw or b"{}")
         except ValueError as exc:

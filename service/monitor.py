@@ -66,6 +66,8 @@ REPORT_MATCH_WINDOW = timedelta(minutes=30)
 # left as 'could not verify'.
 DETAILS_BACKOFF = (1, 6, 24, 60, 180)
 ROSTER_BACKOFF = (6, 12, 24, 60, 120, 180)
+# Seconds a timed check waits, try by try, for the meeting's logged events to be derived.
+LOG_WAITS = (0.5, 1, 2, 4, 8, 16)
 
 
 class LessonMonitor:
@@ -269,12 +271,18 @@ class LessonMonitor:
         await self._wait_for_the_log(job, await self._store.get(job.lesson_id, with_attendance=False), at)
         await self._assess(job.lesson_id, Moment.grace, at)
 
-    async def _wait_for_the_log(self, job: Job, lesson: Lesson, until: datetime) -> None:
+    async def _wait_for_the_log(self, job: Job, lesson: Lesson, until: datetime | None) -> None:
         """A timed check (a grace period's end, an idle close) judges the register as the log
-        has it up to that time: at a 09:00 peak the joins may be logged but not yet derived,
-        and a TA who joined in time must not read as absent. The derivation is hurried."""
-        if await self._event_log.behind(lesson.meeting_id, until):
-            raise RetryLater("the meeting's events up to this time are still being derived", min(30.0, 0.5 * 2 ** min(job.attempts, 6)))
+        has it up to that time (Teams' clock; None: everything logged): at a 09:00 peak the
+        joins may be logged but not yet derived, and a TA who joined in time must not read as
+        absent. The derivation is hurried; the check waits for it about half a minute at most
+        (a derivation that keeps failing must not hold the verdict back for good)."""
+        if not await self._event_log.behind(lesson.meeting_id, until):
+            return
+        if job.attempts > len(LOG_WAITS):
+            log.warning("lesson %s: %s judged before the meeting's latest events were derived", lesson.id, job.kind)
+            return
+        raise RetryLater("the meeting's events up to this time are still being derived", LOG_WAITS[job.attempts - 1])
 
     async def lesson_ended(self, job: Job) -> None:
         # A trust's lesson still unplaced at its end is 'school unknown': judged by the default policy.
@@ -367,7 +375,7 @@ class LessonMonitor:
 
     async def close_idle(self, job: Job) -> None:
         """Everyone left and nobody came back: the lesson ended when the last person left."""
-        await self._wait_for_the_log(job, await self._store.get(job.lesson_id, with_attendance=False), utcnow())  # anyone back?
+        await self._wait_for_the_log(job, await self._store.get(job.lesson_id, with_attendance=False), None)  # anyone back?
         lesson = await self._store.get(job.lesson_id)
         last = datetime.fromisoformat(job.payload["last"])
         if lesson.actual_end is not None or any(a.left_at is None for a in lesson.attendance) or latest_event(lesson) != last:

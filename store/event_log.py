@@ -181,7 +181,8 @@ class EventLog:
                             received_at=now, activity=e.activity) for e in events), key=lambda r: r["activity_key"] or "")
         async with self._sessions() as session, session.begin():
             insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-            await session.execute(insert(InboundEventRow).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
+            # The table, not the mapped class: a plain executemany, without the ORM's bulk machinery.
+            await session.execute(insert(InboundEventRow.__table__).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
             urgent = {r["meeting_id"] for r in rows if r["kind"] in URGENT_KINDS}
             await add_jobs(session, [(derive_job(m, m in urgent), None) for m in sorted({r["meeting_id"] for r in rows})])
             if urgent:
@@ -220,17 +221,23 @@ class EventLogReader:
                 for r in (await session.execute(stmt)).scalars()
             ]
 
-    async def behind(self, meeting_id: str, until: datetime) -> bool:
-        """Whether the meeting has events at or before `until` still to derive. If so, its
-        derivation is raised to the front of the queue: a grace check or an idle close waits
-        for it rather than judge a register that the log has already moved past."""
+    async def behind(self, meeting_id: str, until: datetime | None = None) -> bool:
+        """Whether the meeting has events (at or before `until`, Teams' clock) still to derive.
+        If so, its derivation is hurried: its waiting job raised to the front of the queue,
+        or one queued if none waits or runs (a grace check or an idle close waits for it,
+        rather than judge a register the log has already moved past)."""
         async with self._sessions() as session, session.begin():
-            stmt = select(InboundEventRow.id).where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None),
-                                                    InboundEventRow.event_at <= until).limit(1)
-            if (await session.execute(stmt)).first() is None:
+            stmt = select(InboundEventRow.id).where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None))
+            if until is not None:
+                stmt = stmt.where(InboundEventRow.event_at <= until)
+            if (await session.execute(stmt.limit(1))).first() is None:
                 return False
-            await session.execute(update(JobRow).where(JobRow.dedupe_key == derive_key(meeting_id), JobRow.priority > int(Priority.grace))
-                                  .values(priority=int(Priority.grace)))
+            raised = await session.execute(update(JobRow).where(JobRow.dedupe_key == derive_key(meeting_id),
+                                                                JobRow.priority > int(Priority.grace)).values(priority=int(Priority.grace)))
+            if raised.rowcount == 0:
+                under_way = select(JobRow.id).where(JobRow.lane == meeting_id, JobRow.kind == DERIVE_EVENTS, JobRow.done_at.is_(None))
+                if (await session.execute(under_way.limit(1))).first() is None:
+                    await add_jobs(session, [(derive_job(meeting_id, urgent=True), None)])
             return True
 
     async def set_aside(self, event_id: int, why: str) -> None:

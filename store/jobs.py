@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import delete, exists, func, or_, select, text, update
+from sqlalchemy import and_, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -97,10 +97,11 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
     deduped = [_values(spec, lesson) for spec, lesson in jobs if spec.dedupe]
     plain = [_values(spec, lesson) for spec, lesson in jobs if not spec.dedupe]
     if deduped:
-        stmt = insert(JobRow).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("dedupe_key IS NOT NULL"))
+        table = JobRow.__table__  # a plain executemany, without the ORM's bulk machinery
+        stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"], index_where=text("dedupe_key IS NOT NULL"))
         await session.execute(stmt, deduped)
     if plain:
-        await session.execute(insert(JobRow), plain)
+        await session.execute(insert(JobRow.__table__), plain)
     if jobs:
         await notify_queued(session)  # a worker in another process starts on them now
 
@@ -134,14 +135,16 @@ class JobStore:
                 # One claim at a time across instances: a claim is one short query.
                 await session.execute(text("SELECT pg_advisory_xact_lock(7311101)"))
             running = aliased(JobRow)
-            # Deliveries (alert priority) are outside a lesson's order: each sends a card
-            # composed from stored facts, and their lanes keep one destination's cards in order.
+            # Deliveries (alert priority, in a lane) are outside a lesson's order: each sends a
+            # card composed from stored facts, and its lane keeps one destination's cards in
+            # order. (A delivery queued before lanes existed keeps the lesson's order.)
+            other_in_order = or_(running.priority != int(Priority.alert), running.lane.is_(None))
             busy_lesson = exists().where(
                 running.lesson_id == JobRow.lesson_id,
                 running.id != JobRow.id,
                 running.done_at.is_(None),
                 running.leased_until >= now,
-                running.priority != int(Priority.alert),
+                other_in_order,
             )
             # A lesson's due jobs run in the order they were queued, whatever their priority:
             # priority orders lessons, never one lesson's start, roster check and end.
@@ -150,13 +153,14 @@ class JobStore:
                 running.id < JobRow.id,
                 running.done_at.is_(None),
                 running.due_at <= now,
-                running.priority != int(Priority.alert),
+                other_in_order,
             )
-            busy_lane = exists().where(
+            # A lane's jobs run one at a time in the order queued, even when an earlier one
+            # waits to be tried again (a card the Bot Connector refused a moment ago).
+            earlier_in_lane = exists().where(
                 running.lane == JobRow.lane,
-                running.id != JobRow.id,
+                running.id < JobRow.id,
                 running.done_at.is_(None),
-                running.leased_until >= now,
             )
             stmt = (
                 select(JobRow)
@@ -164,8 +168,9 @@ class JobStore:
                     JobRow.done_at.is_(None),
                     JobRow.due_at <= now,
                     or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
-                    or_(JobRow.lesson_id.is_(None), JobRow.priority == int(Priority.alert), ~busy_lesson & ~earlier),
-                    or_(JobRow.lane.is_(None), ~busy_lane),
+                    or_(JobRow.lesson_id.is_(None), and_(JobRow.priority == int(Priority.alert), JobRow.lane.is_not(None)),
+                        ~busy_lesson & ~earlier),
+                    or_(JobRow.lane.is_(None), ~earlier_in_lane),
                     *([JobRow.priority < int(below)] if below is not None else []),
                     *([JobRow.priority >= int(at_least)] if at_least is not None else []),
                 )
@@ -175,7 +180,7 @@ class JobStore:
             )
             rows, taken = [], set()
             for row in (await session.execute(stmt)).scalars():
-                lesson = row.lesson_id if row.priority != int(Priority.alert) else None
+                lesson = None if row.priority == int(Priority.alert) and row.lane else row.lesson_id
                 serial = [key for key in (("lesson", lesson), ("lane", row.lane)) if key[1] is not None]
                 if any(key in taken for key in serial):
                     continue

@@ -19,6 +19,7 @@ def event(key: str, meeting: str) -> InboundEvent:
     return InboundEvent(activity_key=key, meeting_id=meeting, kind=EventKind.join, event_at=T0, activity="{}")
 
 
+@pytest.mark.e2e
 async def test_a_second_group_commit_is_written_while_the_first_waits_on_postgresql(postgres_database):
     url = postgres_database.replace("postgresql://", "postgresql+asyncpg://", 1)
     engine = create_engine(url)

@@ -86,6 +86,7 @@ async def test_403_and_404_are_could_not_verify_with_the_reason(dev_app, connect
     lesson = await only_lesson(dev_app)
     assert lesson.meeting_settings is None
     assert lesson.settings_lookup.outcome is LookupOutcome.could_not_verify and lesson.settings_lookup.reason.startswith(reason)
+    assert lesson.settings_lookup.reason.endswith("(stand-in fault)")  # Graph's own message, from its error body
 
 
 async def test_a_graph_outage_does_not_stop_attendance_logging(database_url, connector, graph):

@@ -120,13 +120,14 @@ async def test_a_grace_check_waits_for_joins_logged_but_not_yet_derived(any_data
     the grace period ends, but not derived when the check falls due. The check must not
     read the TA as still gone."""
     script(graph, connector)
-    env = dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.05"}))
+    # 9 s of grace: the first instance is gone well before the check falls due.
+    env = dev_env(any_database_url, graph.base_url, CHAPERONE_POLICY_FILE=policy_with(tmp_path, **{"grace_minutes = 5": "grace_minutes = 0.15"}))
     async with run_app(env, connector.url) as first:
         teams = first.teams
         await first.post_all([teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA, PUPIL_A], T0 + minutes(1)),
                               teams.leave(MATHS, [TA], T0 + minutes(20))])
         [lesson] = await first.services.lessons.list_lessons()
-        check_at = (T0 + minutes(20) + timedelta(minutes=0.05)).isoformat()
+        check_at = (T0 + minutes(20) + timedelta(minutes=0.15)).isoformat()
         [grace_due] = [j["due_at"] for j in await rows(first.services.engine, "jobs") if j["dedupe_key"] == f"grace-check:{lesson.id}:{check_at}"]
     # A front with no worker logs the TA's return; nothing derives it yet.
     async with run_app({**env, "CHAPERONE_RUN_WORKER": "0"}, connector.url) as front:

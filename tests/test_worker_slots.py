@@ -40,7 +40,8 @@ async def test_bulk_work_keeps_to_a_quarter_of_the_slots_while_urgent_work_runs(
         assert sorted(started) == ["lesson-started"] + ["roster-changed"] * 4
         # Nothing urgent any more: the bulk may take every free slot.
         release.set()
-        await asyncio.sleep(0.05)
+        while worker._running:
+            await asyncio.sleep(0.01)
         release.clear()
         started.clear()
         await worker.run_due()
@@ -48,5 +49,6 @@ async def test_bulk_work_keeps_to_a_quarter_of_the_slots_while_urgent_work_runs(
         assert started == ["roster-changed"] * 16
     finally:
         release.set()
-        await asyncio.sleep(0.05)
+        while worker._running:
+            await asyncio.sleep(0.01)
         await engine.dispose()
