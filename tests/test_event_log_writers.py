@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 
@@ -21,6 +22,11 @@ def event(key: str, meeting: str) -> InboundEvent:
 
 @pytest.mark.e2e
 async def test_a_second_group_commit_is_written_while_the_first_waits_on_postgresql(postgres_database):
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")  # the run's database, emptied
+    finally:
+        await conn.close()
     url = postgres_database.replace("postgresql://", "postgresql+asyncpg://", 1)
     engine = create_engine(url)
     await migrate(engine)
