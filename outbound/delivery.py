@@ -69,8 +69,10 @@ class Delivery:
                 card = message.card
                 sent = await self._notifier.reply(card["reference"], Activity().deserialize(card["activity"]))
             else:
-                card = await self._composer.card_for(message)
-                sent = await self._send(message, card_activity(card, message.summary))
+                # Read once, with its register: the card and its destination both need it.
+                lesson = await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message)) if message.lesson_id else None
+                card = await self._composer.card_for(message, lesson)
+                sent = await self._send(message, lesson, card_activity(card, message.summary))
         except NoDestination as exc:
             await self._outbox.attempt_failed(message.id, str(exc), final=True)
             metrics.CARDS.labels(message.kind.value, "failed").inc()
@@ -81,10 +83,9 @@ class Delivery:
             if final:
                 metrics.CARDS.labels(message.kind.value, "failed").inc()
             raise
-        if not message.card:
-            # Kept as sent: the record shows what people saw, and refreshes start from it.
-            await self._outbox.set_card(message.id, card)
-        await self._outbox.sent(message.id, sent.conversation_id, sent.activity_id)
+        # The card is kept as sent (when it was composed now): the record shows what people
+        # saw, and refreshes start from it.
+        await self._outbox.sent(message.id, sent.conversation_id, sent.activity_id, card=None if message.card else card)
         metrics.CARDS.labels(message.kind.value, "sent").inc()
         log.info("delivered %s %s to %s", message.kind.value, message.id, message.destination.value)
 
@@ -104,8 +105,7 @@ class Delivery:
         (and a record from before schools, in a trust) goes to the trust default policy's."""
         return self._schools.get(message.school_id)
 
-    async def _send(self, message: Message, activity: Activity) -> Sent:
-        lesson = await self._lessons.get(message.lesson_id) if message.lesson_id else None
+    async def _send(self, message: Message, lesson: Lesson | None, activity: Activity) -> Sent:
         if message.kind is MessageKind.teacher_warning and (sent := await self._on_meeting_stage(message, lesson)):
             return sent
         if message.destination is Destination.meeting:
@@ -165,3 +165,10 @@ class Delivery:
         if not sent:
             raise NoDestination("the trust names no leads and its default policy has no alert channel")
         return sent[0]
+
+
+def _needs_register(message: Message) -> bool:
+    """Whether sending `message` reads who attended: a card composed now shows who was present,
+    and the organizer's Teams ids (a warning, the record) come from their joins. A card composed
+    when queued (the reminder) goes to the meeting chat by the lesson's conversation alone."""
+    return not message.card or message.kind is MessageKind.teacher_warning or message.destination is Destination.organizer

@@ -32,13 +32,14 @@ class CardComposer:
         its words, its clauses, its time zone on the card."""
         return self._schools.get(lesson.school_id)
 
-    async def card_for(self, message: Message) -> dict:
+    async def card_for(self, message: Message, lesson: Lesson | None = None) -> dict:
         """The card as it was composed when first sent (stored), or composed now."""
-        return message.card or await self.compose(message)
+        return message.card or await self.compose(message, lesson)
 
-    async def compose(self, message: Message) -> dict:
-        """The card for `message` from the facts as they are now."""
-        lesson = await self._lessons.get(message.lesson_id)
+    async def compose(self, message: Message, lesson: Lesson | None = None) -> dict:
+        """The card for `message` from the facts as they are now (`lesson`: its lesson, with
+        its register, when the caller has just read it)."""
+        lesson = lesson or await self._lessons.get(message.lesson_id)
         if message.kind is MessageKind.teacher_warning:
             return teacher_warning.neutral_card(lesson.id, lesson.organizer_teams_ids, message.id)
         if message.kind is MessageKind.slt_alert:

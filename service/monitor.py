@@ -27,7 +27,7 @@ from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStart
 from domain.findings import Status
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.lookups import Lookup, LookupOutcome
-from domain.meeting import AttendanceReport
+from domain.meeting import AttendanceReport, CalendarEvent, OrganizerDevice
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
 from graph.client import GraphUnavailable
@@ -41,7 +41,7 @@ from rules import managed_device, waiting_room
 from rules.snapshot import Moment
 from store.event_log import EventLogReader
 from store.jobs import Job, JobSpec, JobStore, Priority
-from store.lessons import EventJobs, LessonStore
+from store.lessons import EventJobs, GraphView, LessonStore, SettingsRead
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.tables import utcnow
@@ -155,14 +155,14 @@ class LessonMonitor:
             lesson = await self._organizer_lookups(lesson)
         else:
             unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
-            await self._store.set_meeting_settings(lesson.id, None, unknown)
-            await self._store.set_calendar(lesson.id, None, unknown)
+            lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=SettingsRead(settings=None, lookup=unknown, observed_at=None),
+                                                                           calendar_event=None, calendar_lookup=unknown))
             # Without the organizer a trust's lesson stays unplaced (its verdicts wait) until
             # the meeting details or the organizer's join name them, or the lesson ends.
             lesson = await self._placement.place(lesson, final=False)
         await self._notices.lesson_started(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
-        await self._remediate_lobby(lesson.id)
+        await self._remediate_lobby(lesson)
         await self._book_overdue_close(lesson)
 
     async def meeting_details(self, job: Job) -> None:
@@ -186,59 +186,64 @@ class LessonMonitor:
         """The start's look-ups and checks, now that the organizer is known."""
         lesson = await self._organizer_lookups(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
-        await self._remediate_lobby(lesson.id)
+        await self._remediate_lobby(lesson)
 
     async def _organizer_lookups(self, lesson: Lesson) -> Lesson:
         """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in
-        name (and device, when checked), asked at once: each waits on Graph, not on the others."""
-        looks = [self._read_settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"),
-                 self._read_calendar(lesson), self._read_organizer_upn(lesson)]
-        if managed_device.RULE.options_for(self._policy_of(lesson)).enabled:
-            looks.append(self._read_device(lesson))
-        await asyncio.gather(*looks)
+        name (and device, when checked), asked at once (each waits on Graph, not on the others)
+        and stored together."""
+        checks_device = managed_device.RULE.options_for(self._policy_of(lesson)).enabled
+        settings, (event, calendar), upn, (device, device_lookup) = await asyncio.gather(
+            self._settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"), self._calendar_event(lesson),
+            self._organizer_upn(lesson), self._device(lesson) if checks_device else _not_asked())
+        lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=settings, calendar_event=event, calendar_lookup=calendar,
+                                                                       organizer_upn=upn, device=device, device_lookup=device_lookup))
         # Placed now the organizer and their sign-in name (which the timetable knows them by) are.
-        return await self._placement.place(await self._store.get(lesson.id, with_attendance=False), final=True)
+        return await self._placement.place(lesson, final=True)
 
-    async def _read_calendar(self, lesson: Lesson) -> None:
+    async def _calendar_event(self, lesson: Lesson) -> tuple[CalendarEvent | None, Lookup]:
         try:
             event = await self._calendar.event_for(lesson.organizer_aad_id, lesson.join_url, lesson.actual_start or lesson.scheduled_start)
-            await self._store.set_calendar(lesson.id, event, Lookup.ok() if event else Lookup.none("no calendar event"))
         except GraphUnavailable as exc:
-            await self._store.set_calendar(lesson.id, None, Lookup.could_not_verify(exc.reason))
+            return None, Lookup.could_not_verify(exc.reason)
+        return event, Lookup.ok() if event else Lookup.none("no calendar event")
 
-    async def _read_organizer_upn(self, lesson: Lesson) -> None:
+    async def _organizer_upn(self, lesson: Lesson) -> str | None:
         try:
             # The timetable names teachers by email; the meeting names the organizer by id.
-            entry = await self._people.classify(lesson.organizer_aad_id)
-            await self._store.set_organizer_upn(lesson.id, entry.upn)
+            return (await self._people.classify(lesson.organizer_aad_id)).upn
         except GraphUnavailable as exc:
             log.info("lesson %s: organizer's sign-in name unknown: %s", lesson.id, exc.reason)
+            return None
 
-    async def _read_device(self, lesson: Lesson) -> None:
+    async def _device(self, lesson: Lesson) -> tuple[OrganizerDevice | None, Lookup]:
         """The organizer's device from the sign-in logs (only when the school checks it)."""
         try:
             device = await self._sign_ins.teams_device(lesson.organizer_aad_id, lesson.actual_start or lesson.scheduled_start or utcnow())
         except GraphUnavailable as exc:
-            await self._store.set_organizer_device(lesson.id, None, Lookup.could_not_verify(exc.reason))
-            return
-        await self._store.set_organizer_device(lesson.id, device, Lookup.ok() if device else Lookup.none("no Teams sign-in found"))
+            return None, Lookup.could_not_verify(exc.reason)
+        return device, Lookup.ok() if device else Lookup.none("no Teams sign-in found")
 
-    async def _read_settings(self, lesson: Lesson, observed_at: datetime | None, source: str) -> None:
-        """Read the meeting's options from Graph; a change is kept with its lesson-clock time."""
+    async def _settings(self, lesson: Lesson, observed_at: datetime | None, source: str) -> SettingsRead:
+        """The meeting's options from Graph; a change is kept with its lesson-clock time."""
         observed_at = observed_at or utcnow()
         try:
             settings = await self._meetings.settings(lesson.organizer_aad_id, lesson.graph_meeting_id, lesson.join_url)
         except GraphUnavailable as exc:
-            await self._store.set_meeting_settings(lesson.id, None, Lookup.could_not_verify(exc.reason), observed_at=observed_at, source=source)
-            return
-        await self._store.set_meeting_settings(lesson.id, settings, Lookup.ok(), observed_at=observed_at, source=source)
+            return SettingsRead(settings=None, lookup=Lookup.could_not_verify(exc.reason), observed_at=observed_at, source=source)
+        return SettingsRead(settings=settings, lookup=Lookup.ok(), observed_at=observed_at, source=source)
 
-    async def _remediate_lobby(self, lesson_id: int) -> None:
-        """Turn the lobby on through Graph, when the policy asks Chaperone to."""
-        lesson = await self._store.get(lesson_id, with_attendance=False)
-        options = waiting_room.RULE.options_for(self._policy_of(lesson))
+    async def _read_settings(self, lesson: Lesson, observed_at: datetime | None, source: str) -> None:
+        read = await self._settings(lesson, observed_at, source)
+        await self._store.set_meeting_settings(lesson.id, read.settings, read.lookup, observed_at=read.observed_at, source=source)
+
+    async def _remediate_lobby(self, placed: Lesson) -> None:
+        """Turn the lobby on through Graph, when the policy (of the lesson's school, as just
+        placed) asks Chaperone to."""
+        options = waiting_room.RULE.options_for(self._policy_of(placed))
         if not options.remediate:
             return
+        lesson_id = placed.id
         findings = {f.rule_id: f for f in await self._assessor.findings(lesson_id)}
         failed = findings.get(waiting_room.RULE.id)
         if failed is None or failed.status is not Status.failed:
@@ -257,9 +262,12 @@ class LessonMonitor:
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
     async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> None:
+        # Read here (with its register) when the caller has not: the new breaches' cards name
+        # who was present, from the same read.
+        lesson = lesson or await self._store.get(lesson_id)
         recorded = await self._assessor.assess(lesson_id, moment, at, lesson)
         if recorded.new:
-            await self._notices.breaches_found(lesson or await self._store.get(lesson_id), recorded.new)
+            await self._notices.breaches_found(lesson, recorded.new)
         if moment is Moment.report:
             # Only what is known after the lesson (Graph's attendance report, its recordings)
             # clears an alert: one whose findings all pass now.
@@ -471,6 +479,10 @@ def with_classifications(lesson: Lesson, known: dict[str, DirectoryEntry], roste
         return a.model_copy(update={"classification": kind, "upn": entry.upn or a.upn})
 
     return lesson.model_copy(update={"attendance": [classified(a) for a in lesson.attendance], "roster_lookup": roster})
+
+
+async def _not_asked() -> tuple[None, None]:
+    return None, None
 
 
 def _answered(lookup: Lookup | None) -> bool:

@@ -116,9 +116,12 @@ class Outbox:
         async with self._sessions() as session, session.begin():
             (await session.get(MessageRow, message_id, with_for_update=True)).card = card
 
-    async def sent(self, message_id: int, conversation_id: str | None, activity_id: str | None) -> None:
+    async def sent(self, message_id: int, conversation_id: str | None, activity_id: str | None, *, card: dict | None = None) -> None:
+        """The message went out (with `card`: the card it went out as)."""
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id, with_for_update=True)
+            if card is not None:
+                row.card = card
             row.status, row.sent_at = DeliveryStatus.sent.value, utcnow()
             row.conversation_id, row.activity_id = conversation_id, activity_id
             row.attempts += 1
