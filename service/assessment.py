@@ -16,7 +16,7 @@ from domain.placement import Placement
 from rules import recording_kept, registry
 from rules.snapshot import Fact, LessonSnapshot, Moment
 from store.findings import FindingStore, Recorded
-from store.jobs import JobSpec, JobStore, Priority
+from store.jobs import JobSpec, Priority
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
 from store.school_data import SchoolData
@@ -47,7 +47,6 @@ class LessonAssessor:
         exceptions: ExceptionRegister,
         school_data: SchoolData,
         signatures: SignatureRegister,
-        jobs: JobStore,
         schools: Schools,
     ) -> None:
         self._signatures = signatures
@@ -57,7 +56,6 @@ class LessonAssessor:
         self._findings = findings
         self._exceptions = exceptions
         self._school_data = school_data
-        self._jobs = jobs
         self._schools = schools
 
     def policy_for(self, lesson: Lesson) -> Policy:
@@ -114,10 +112,10 @@ class LessonAssessor:
         at = at or latest_event(lesson) or utcnow()
         snapshot = await self.snapshot(lesson, moment, at)
         findings = registry.evaluate(snapshot, self.policy_for(lesson))
-        recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report))
+        next_looks = _next_looks(findings, at) if lesson.actual_end is None else []
+        recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report),
+                                               then=next_looks)
         metrics.verdicts_reached(findings)
-        if lesson.actual_end is None:
-            await self._book_next_looks(lesson, findings, at)
         for finding in recorded.new:
             # Ids only: finding messages name pupils and staff.
             log.warning("lesson %s: %s %s (finding %s)", lesson.id, finding.severity.value, finding.rule_id, finding.id)
@@ -138,13 +136,15 @@ class LessonAssessor:
     async def record_remediation(self, lesson_id: int, what: str) -> None:
         await self._exceptions.record_action("chaperone", "remediation", f"lesson:{lesson_id}", {"change": what})
 
-    async def _book_next_looks(self, lesson: Lesson, findings: list[Finding], at: datetime) -> None:
-        for finding in findings:
-            if finding.recheck_at is None:
-                continue
-            when = finding.recheck_at.isoformat()
-            # The lesson's clock is Teams' event time; the job waits the same span in real time.
-            delay = max(0.0, (finding.recheck_at - at).total_seconds())
-            # One look per instant, whichever rules asked for it: every rule is judged then.
-            spec = JobSpec(kind=GRACE_CHECK, priority=Priority.grace, delay_seconds=delay, key=when, payload={"at": when})
-            await self._jobs.enqueue(spec, lesson.id)
+
+def _next_looks(findings: list[Finding], at: datetime) -> list[JobSpec]:
+    """A grace check at each instant a rule asked to be looked at again (a grace period's end,
+    closing time), queued with the verdicts."""
+    looks = []
+    for when in sorted({f.recheck_at for f in findings if f.recheck_at is not None}):
+        # The lesson's clock is Teams' event time; the job waits the same span in real time.
+        delay = max(0.0, (when - at).total_seconds())
+        # One look per instant, whichever rules asked for it: every rule is judged then.
+        looks.append(JobSpec(kind=GRACE_CHECK, priority=Priority.grace, delay_seconds=delay, key=when.isoformat(),
+                             payload={"at": when.isoformat()}))
+    return looks

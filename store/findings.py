@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.findings import Finding, Status, StoredFinding
 
 from .db import in_transaction
+from .jobs import JobSpec, add_jobs
 from .tables import FindingRow
 
 
@@ -25,9 +27,11 @@ class FindingStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False) -> Recorded:
-        """Store the verdicts; returns the failures that are new (not already open), the ones
-        that now pass, and which of the lesson's findings fail now."""
+    async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False,
+                     then: Sequence[JobSpec] = ()) -> Recorded:
+        """Store the verdicts, and queue the lesson's jobs `then` (its next looks) with them;
+        returns the failures that are new (not already open), the ones that now pass, and which
+        of the lesson's findings fail now."""
 
         async def work(session: AsyncSession) -> Recorded:
             stmt = select(FindingRow).where(FindingRow.lesson_id == lesson_id).with_for_update()
@@ -62,6 +66,7 @@ class FindingStore:
                     await session.flush()
                     (new_failures if opens else cleared).append(row)
             await session.flush()
+            await add_jobs(session, [(spec, lesson_id) for spec in then])
             return Recorded(
                 new=[StoredFinding.model_validate(r) for r in new_failures],
                 cleared=[StoredFinding.model_validate(r) for r in cleared],
