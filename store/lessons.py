@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -214,6 +214,9 @@ class LessonStore:
         await add_jobs(session, batch.unique_jobs())
 
     async def _rebuild_pending(self, session: AsyncSession, batch: "_Batch") -> None:
+        if batch.new_events:
+            await session.execute(insert(ParticipantEventRow.__table__), batch.new_events)
+            batch.new_events = []
         for lesson, classes in batch.rebuild.values():
             await self._rebuild(session, lesson, classes)
         batch.rebuild.clear()
@@ -534,7 +537,7 @@ class LessonStore:
         classes = batch.rebuild.setdefault(lesson.id, (lesson, {}))[1]
         recorded = await self._recorded_events(session, lesson, batch)
         for person in event.participants:
-            if await self._record_event(session, lesson, person, event, recorded):
+            if self._record_event(lesson, person, event, recorded, batch):
                 classes[person.person_id] = person.class_from_event(batch.school_tenant)
             if (person.role or "").lower() == "organizer" and person.aad_object_id and not lesson.organizer_aad_id:
                 # Teams' meeting details were not available: the organizer's own join names them.
@@ -561,17 +564,16 @@ class LessonStore:
         return known
 
     @staticmethod
-    async def _record_event(
-        session: AsyncSession, lesson: LessonRow, person: Participant, event: ParticipantsChanged, recorded: set
-    ) -> bool:
-        """Keep the event in the live record; False when it is already there (a redelivery
-        that came without its activity id)."""
+    def _record_event(lesson: LessonRow, person: Participant, event: ParticipantsChanged, recorded: set, batch: "_Batch") -> bool:
+        """Keep the event in the live record (written with the batch's others before anything
+        reads them); False when it is already there (a redelivery that came without its
+        activity id)."""
         key = (person.person_id, event.at, event.joined)
         if key in recorded:
             return False
         recorded.add(key)
-        session.add(
-            ParticipantEventRow(
+        batch.new_events.append(
+            dict(
                 lesson_id=lesson.id,
                 person_id=person.person_id,
                 aad_object_id=person.aad_object_id,
@@ -589,56 +591,64 @@ class LessonStore:
     async def _rebuild(self, session: AsyncSession, lesson: LessonRow, classes: Mapping[str, PersonClass] | None = None) -> None:
         """Rebuild the live intervals of the people in `classes` (everyone when None) from their
         events. People whose intervals came from Graph's attendance report keep them: after the
-        lesson the report is the authority."""
-        stmt = select(ParticipantEventRow).where(ParticipantEventRow.lesson_id == lesson.id)
+        lesson the report is the authority. Plain statements, not ORM objects: at a 09:00 peak
+        this runs for every batch of joins."""
+        ev, att = ParticipantEventRow.__table__.c, AttendanceRow.__table__.c
+        stmt = select(ev.id, ev.person_id, ev.at, ev.joined, ev.role, ev.in_meeting, ev.aad_object_id, ev.teams_user_id,
+                      ev.display_name, ev.tenant_id).where(ev.lesson_id == lesson.id)
         if classes is not None:
-            stmt = stmt.where(ParticipantEventRow.person_id.in_(list(classes)))
-        events: dict[str, list[ParticipantEventRow]] = {}
-        for row in (await session.execute(stmt.order_by(ParticipantEventRow.id))).scalars():
-            events.setdefault(row.person_id, []).append(row)
+            stmt = stmt.where(ev.person_id.in_(list(classes)))
+        events: dict[str, list] = {}
+        for row in (await session.execute(stmt.order_by(ev.id))).mappings():
+            events.setdefault(row["person_id"], []).append(row)
         if not events:
             return
-        rows = select(AttendanceRow).where(AttendanceRow.lesson_id == lesson.id, AttendanceRow.person_id.in_(list(events)))
-        existing: dict[str, list[AttendanceRow]] = {}
-        for row in (await session.execute(rows)).scalars():
-            existing.setdefault(row.person_id, []).append(row)
+        rows = select(att.id, att.person_id, att.classification, att.upn, att.source).where(
+            att.lesson_id == lesson.id, att.person_id.in_(list(events)))
+        existing: dict[str, list] = {}
+        for row in (await session.execute(rows)).mappings():
+            existing.setdefault(row["person_id"], []).append(row)
         end = lesson.actual_end if lesson.status == LessonStatus.closed.value else None
+        stale: list[int] = []
+        fresh: list[dict] = []
         for person_id, person_events in events.items():
             before = existing.get(person_id, [])
-            if any(r.source == AttendanceSource.graph_report.value for r in before):
+            if any(r["source"] == AttendanceSource.graph_report.value for r in before):
                 continue
             known = before[0] if before else None
             latest = person_events[-1]
             kind = (classes or {}).get(person_id, PersonClass.unknown)
-            classification = known.classification if known and known.classification != PersonClass.unknown.value else kind.value
+            classification = known["classification"] if known and known["classification"] != PersonClass.unknown.value else kind.value
             if kind is PersonClass.external:
                 classification = kind.value
-            for row in before:
-                await session.delete(row)
-            intervals = intervals_from_events([ParticipantEvent.model_validate(e) for e in person_events], end=end)
+            stale += [r["id"] for r in before]
+            intervals = intervals_from_events([ParticipantEvent.model_validate(dict(e)) for e in person_events], end=end)
             if end is not None:
                 # A leave stamped just after the end: nobody was in a lesson after it ended.
                 intervals = [i.model_copy(update={"left_at": min(i.left_at, end) if i.left_at else i.left_at})
                              for i in intervals if i.joined_at is None or i.joined_at <= end]
-            for interval in intervals:
-                session.add(
-                    AttendanceRow(
-                        lesson_id=lesson.id,
-                        person_id=person_id,
-                        aad_object_id=latest.aad_object_id,
-                        teams_user_id=latest.teams_user_id,
-                        display_name=latest.display_name,
-                        upn=known.upn if known else None,
-                        tenant_id=latest.tenant_id,
-                        meeting_role=interval.role,
-                        classification=classification,
-                        joined_at=interval.joined_at,
-                        left_at=interval.left_at,
-                        source=AttendanceSource.live.value,
-                        note=interval.note,
-                    )
+            fresh += [
+                dict(
+                    lesson_id=lesson.id,
+                    person_id=person_id,
+                    aad_object_id=latest["aad_object_id"],
+                    teams_user_id=latest["teams_user_id"],
+                    display_name=latest["display_name"],
+                    upn=known["upn"] if known else None,
+                    tenant_id=latest["tenant_id"],
+                    meeting_role=interval.role,
+                    classification=classification,
+                    joined_at=interval.joined_at,
+                    left_at=interval.left_at,
+                    source=AttendanceSource.live.value,
+                    note=interval.note,
                 )
-        await session.flush()
+                for interval in intervals
+            ]
+        if stale:
+            await session.execute(delete(AttendanceRow.__table__).where(att.id.in_(stale)))
+        if fresh:
+            await session.execute(insert(AttendanceRow.__table__), fresh)
 
     async def _lesson_for(
         self, session: AsyncSession, ref: MeetingRef, at: datetime, *, joined: bool
@@ -720,6 +730,8 @@ class _Batch:
     open_lessons: dict[str, LessonRow] = field(default_factory=dict)
     # lesson id -> its events already recorded (who, when, join or leave)
     recorded: dict[int, set] = field(default_factory=dict)
+    # participant events to write (column values), in arrival order
+    new_events: list[dict] = field(default_factory=list)
 
     def unique_jobs(self) -> list[tuple[JobSpec, int]]:
         """Each deduplicated job once per lesson (the database would fold them anyway; this
