@@ -95,8 +95,14 @@ class Worker:
             self._wake.clear()
             try:
                 await self.run_due()
-                # Under pressure every group commit wakes the loop anyway.
-                wait = 0.05 if self._pressure() else await self._jobs.next_due_in(self._poll)
+                # Under pressure every group commit wakes the loop anyway. With every slot
+                # taken, the next job due does not matter: a job that finishes wakes the loop.
+                if self._pressure():
+                    wait = 0.05
+                elif len(self._running) >= self._concurrency:
+                    wait = self._poll
+                else:
+                    wait = await self._jobs.next_due_in(self._poll)
             except Exception:  # noqa: BLE001 - a database hiccup must not kill the loop
                 log.exception("worker: could not claim jobs")
                 wait = self._poll

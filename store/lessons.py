@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -433,16 +433,20 @@ class LessonStore:
         if not entries and roster is None:
             return
 
+        att = AttendanceRow.__table__.c
+        # One plain UPDATE for everyone (a class's thirty people at once at 09:00).
+        classify = (
+            update(AttendanceRow.__table__)
+            .where(att.lesson_id == lesson_id, att.person_id == bindparam("b_person"))
+            .values(upn=func.coalesce(bindparam("b_upn"), att.upn),
+                    classification=case((att.classification == PersonClass.external.value, att.classification),
+                                        else_=bindparam("b_class")))
+        )
+
         async def work(session: AsyncSession) -> None:
             if entries:
-                stmt = select(AttendanceRow).where(
-                    AttendanceRow.lesson_id == lesson_id, AttendanceRow.person_id.in_(list(entries))
-                )
-                for row in (await session.execute(stmt)).scalars():
-                    entry = entries[row.person_id]
-                    row.upn = entry.upn or row.upn
-                    if row.classification != PersonClass.external.value:
-                        row.classification = entry.classification.value
+                await session.execute(classify, [{"b_person": person, "b_upn": entry.upn or None, "b_class": entry.classification.value}
+                                                 for person, entry in entries.items()])
             if roster is not None:
                 lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
                 lesson.roster_lookup, lesson.updated_at = roster.model_dump(mode="json"), utcnow()
