@@ -177,7 +177,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     # The lesson service: follow each lesson, judge it, decide whom to tell.
     people = PeopleDirectory(graph, staff_groups=schools.staff_group_ids, pupil_groups=schools.pupil_group_ids,
                              ttl_seconds=settings.graph_cache_ttl_seconds, shared=DirectoryCache(engine))
-    assessor = LessonAssessor(lessons=lessons, findings=findings, exceptions=exceptions, school_data=school_data,
+    assessor = LessonAssessor(engine=engine, lessons=lessons, findings=findings, exceptions=exceptions, school_data=school_data,
                               signatures=signatures, schools=schools)
     notices = LessonNotices(outbox=outbox, worker=worker, schools=schools)
     placement = LessonPlacement(graph=graph, schools=schools, school_data=school_data, lessons=lessons)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
 from config.policy import Policy
 from config.trust import Schools
 from domain.aup import AupDocument
@@ -42,6 +44,7 @@ class LessonAssessor:
     def __init__(
         self,
         *,
+        engine: AsyncEngine,
         lessons: LessonStore,
         findings: FindingStore,
         exceptions: ExceptionRegister,
@@ -49,6 +52,7 @@ class LessonAssessor:
         signatures: SignatureRegister,
         schools: Schools,
     ) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._signatures = signatures
         # Each school's AUP as its staff sign it (read once: the policy names a file).
         self._aups: dict[str, AupDocument | None] = {p.school.id: p.aup_document() for p in schools.all_policies()}
@@ -69,22 +73,25 @@ class LessonAssessor:
         school = policy.school.id
         needs = frozenset().union(*(rule.needs for rule in registry.enabled(policy)))
         organizer_ids = lesson.organizer_aliases
-        timetable, loaded = await self._school_data.timetable_for(organizer_ids, school_id=school) if Fact.timetable in needs else ([], False)
-        consents, consent_kinds = None, frozenset()
-        if Fact.consents in needs:
-            aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
-            # Consent must be on file by the day of the lesson itself.
-            local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(policy.school.zone).date()
-            consents = await self._school_data.consents_for(aliases, local_day, school_id=school)
-            consent_kinds = await self._school_data.consent_kinds(school_id=school)
-        signed = None
+        consents, consent_kinds, signed = None, frozenset(), None
         aup = self._aups.get(school)
-        # A 'school unknown' lesson's staff signed their own schools' AUPs, not the default
-        # policy's: whether they signed cannot be told, so the rule says so.
-        if Fact.signatures in needs and aup and lesson.placement is not Placement.unknown:
-            # Staff present who signed the school's current version; None when it has no AUP set up.
-            present = {a.aad_object_id for a in lesson.attendance if a.aad_object_id} | {lesson.organizer_aad_id} - {None}
-            signed = frozenset(await self._signatures.signed_by(aup.version, present, school_id=school))
+        # Every register read on one connection, in one read transaction.
+        async with self._sessions() as session:
+            timetable, loaded = (await self._school_data.timetable_for(organizer_ids, school_id=school, session=session)
+                                 if Fact.timetable in needs else ([], False))
+            if Fact.consents in needs:
+                aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
+                # Consent must be on file by the day of the lesson itself.
+                local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(policy.school.zone).date()
+                consents = await self._school_data.consents_for(aliases, local_day, school_id=school, session=session)
+                consent_kinds = await self._school_data.consent_kinds(school_id=school, session=session)
+            # A 'school unknown' lesson's staff signed their own schools' AUPs, not the default
+            # policy's: whether they signed cannot be told, so the rule says so.
+            if Fact.signatures in needs and aup and lesson.placement is not Placement.unknown:
+                # Staff present who signed the school's current version; None when it has no AUP set up.
+                present = {a.aad_object_id for a in lesson.attendance if a.aad_object_id} | {lesson.organizer_aad_id} - {None}
+                signed = frozenset(await self._signatures.signed_by(aup.version, present, school_id=school, session=session))
+            exceptions = tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at, school_id=school, session=session))
         return LessonSnapshot(
             lesson=lesson,
             moment=moment,
@@ -92,7 +99,7 @@ class LessonAssessor:
             organizer_ids=frozenset(organizer_ids),
             timetable=tuple(timetable),
             timetable_loaded=loaded,
-            exceptions=tuple(await self._exceptions.active(lesson.id, lesson.meeting_id, at, school_id=school)),
+            exceptions=exceptions,
             consents=consents,
             consent_kinds=consent_kinds,
             aup_signed=signed,

@@ -12,7 +12,8 @@ import os
 import time
 from pathlib import Path
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from alembic import command
@@ -167,3 +168,14 @@ async def in_transaction(
                 raise
             log.info("write conflict, retrying (attempt %d)", attempt)
     raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def reading(sessions: async_sessionmaker, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """The caller's session when it reads several registers at once (one connection, one
+    transaction: an assessment's facts), else a session of its own."""
+    if session is not None:
+        yield session
+        return
+    async with sessions() as own:
+        yield own

@@ -12,6 +12,7 @@ from config.trust import Schools
 from domain.placement import SOLE_SCHOOL_ID
 from domain.school import ApprovedException
 
+from .db import reading
 from .tables import AuditRow, ExceptionRow, LessonRow, utcnow
 
 
@@ -111,9 +112,10 @@ class ExceptionRegister:
         async with self._sessions() as session:
             return bool((await session.execute(select(exists().where(*where)))).scalar())
 
-    async def active(self, lesson_id: int, meeting_id: str, at: datetime, school_id: str = SOLE_SCHOOL_ID) -> list[ApprovedException]:
+    async def active(self, lesson_id: int, meeting_id: str, at: datetime, school_id: str = SOLE_SCHOOL_ID, *,
+                     session: AsyncSession | None = None) -> list[ApprovedException]:
         """The school's approvals that may apply to this lesson (its own, its series', or any person's)."""
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             stmt = select(ExceptionRow).where(
                 ExceptionRow.school_id == school_id,
                 ExceptionRow.revoked_at.is_(None),

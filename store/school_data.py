@@ -11,11 +11,12 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.placement import SOLE_SCHOOL_ID
 from domain.school import Consent, TimetableEntry
 
+from .db import reading
 from .register import audit
 from .tables import ConsentRow, TimetableEntryRow
 
@@ -47,9 +48,10 @@ class SchoolData:
             audit(session, actor, "consent.import", source, {"consents": len(consents), "replaced": removed}, school_id=school_id)
         return len(consents)
 
-    async def timetable_for(self, organizer_ids: set[str], school_id: str = SOLE_SCHOOL_ID) -> tuple[list[TimetableEntry], bool]:
+    async def timetable_for(self, organizer_ids: set[str], school_id: str = SOLE_SCHOOL_ID, *,
+                            session: AsyncSession | None = None) -> tuple[list[TimetableEntry], bool]:
         """The organizer's entries in the school's timetable, and whether it has one at all."""
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             # Whether any row exists, not how many: a trust's timetable is tens of thousands of rows.
             mine = TimetableEntryRow.school_id == school_id
             loaded = (await session.execute(select(TimetableEntryRow.id).where(mine).limit(1))).first() is not None
@@ -58,18 +60,19 @@ class SchoolData:
             stmt = select(TimetableEntryRow).where(mine, TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
             return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
 
-    async def consent_kinds(self, school_id: str = SOLE_SCHOOL_ID) -> frozenset[str]:
+    async def consent_kinds(self, school_id: str = SOLE_SCHOOL_ID, *, session: AsyncSession | None = None) -> frozenset[str]:
         """The kinds of form the school has imported a register of."""
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             stmt = select(ConsentRow.kind).where(ConsentRow.school_id == school_id).distinct()
             return frozenset((await session.execute(stmt)).scalars())
 
-    async def consents_for(self, people: dict[str, set[str]], on: date, school_id: str = SOLE_SCHOOL_ID) -> dict[str, frozenset[str]] | None:
+    async def consents_for(self, people: dict[str, set[str]], on: date, school_id: str = SOLE_SCHOOL_ID, *,
+                           session: AsyncSession | None = None) -> dict[str, frozenset[str]] | None:
         """For each kind of consent, the person ids (as the lesson knows them) with one that
         counts on day `on`: given on or before it ("returned ... before they can take part")
         and not expired. `people` maps a lesson person id to the names it may appear under.
         None when no consent register has been imported."""
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             mine = ConsentRow.school_id == school_id
             if (await session.execute(select(ConsentRow.id).where(mine).limit(1))).first() is None:
                 return None

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.placement import SOLE_SCHOOL_ID
 
-from .db import in_transaction
+from .db import in_transaction, reading
 from .tables import AupReminderRow, SignatureRow, utcnow
 
 
@@ -56,11 +56,12 @@ class SignatureRegister:
             stmt = select(SignatureRow).where(SignatureRow.school_id == school_id, SignatureRow.version == version)
             return {r.aad_object_id: Signature.model_validate(r) for r in (await session.execute(stmt)).scalars()}
 
-    async def signed_by(self, version: str, people: set[str], school_id: str = SOLE_SCHOOL_ID) -> set[str]:
+    async def signed_by(self, version: str, people: set[str], school_id: str = SOLE_SCHOOL_ID, *,
+                        session: AsyncSession | None = None) -> set[str]:
         """Which of `people` signed `version` (one indexed look-up, not every signature)."""
         if not people:
             return set()
-        async with self._sessions() as session:
+        async with reading(self._sessions, session) as session:
             stmt = select(SignatureRow.aad_object_id).where(SignatureRow.school_id == school_id, SignatureRow.version == version,
                                                             SignatureRow.aad_object_id.in_(sorted(people)))
             return set((await session.execute(stmt)).scalars())
