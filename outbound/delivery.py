@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 class ComposesCards(Protocol):
     """What delivery needs from the card composer (service/compose.py)."""
 
-    async def card_for(self, message: Message) -> dict: ...
+    async def card_for(self, message: Message, lesson: Lesson | None = None) -> dict: ...
 
-    async def compose(self, message: Message) -> dict: ...
+    async def compose(self, message: Message, lesson: Lesson | None = None) -> dict: ...
 
 
 class Delivery:
@@ -69,7 +69,8 @@ class Delivery:
                 card = message.card
                 sent = await self._notifier.reply(card["reference"], Activity().deserialize(card["activity"]))
             else:
-                # Read once, with its register: the card and its destination both need it.
+                # Read once for the card and its destination; with the register unless neither
+                # needs it (a card composed when queued, to the meeting chat).
                 lesson = await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message)) if message.lesson_id else None
                 card = await self._composer.card_for(message, lesson)
                 sent = await self._send(message, lesson, card_activity(card, message.summary))

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, case, delete, func, insert, select, update
+from sqlalchemy import String, bindparam, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -437,10 +437,10 @@ class LessonStore:
         # One plain UPDATE for everyone (a class's thirty people at once at 09:00).
         classify = (
             update(AttendanceRow.__table__)
-            .where(att.lesson_id == lesson_id, att.person_id == bindparam("b_person"))
-            .values(upn=func.coalesce(bindparam("b_upn"), att.upn),
+            .where(att.lesson_id == lesson_id, att.person_id == bindparam("b_person", type_=String))
+            .values(upn=func.coalesce(bindparam("b_upn", type_=String), att.upn),
                     classification=case((att.classification == PersonClass.external.value, att.classification),
-                                        else_=bindparam("b_class")))
+                                        else_=bindparam("b_class", type_=String)))
         )
 
         async def work(session: AsyncSession) -> None:
@@ -765,7 +765,8 @@ class SettingsRead(BaseModel):
 
 
 class GraphView(BaseModel):
-    """Graph's answers at a lesson's start. `organizer_upn` None: not learnt (left as it was);
+    """Graph's answers at a lesson's start. `organizer_upn` None: not learnt (left as it was,
+    also when the directory names no sign-in name: a retried start keeps what it learnt);
     `device_lookup` None: the device was not asked about."""
 
     settings: SettingsRead
