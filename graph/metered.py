@@ -7,7 +7,7 @@ after it (nearest the network) sees each throttled try.
 from __future__ import annotations
 
 import httpx
-from kiota_http.kiota_client_factory import KiotaClientFactory
+from kiota_http.kiota_client_factory import DEFAULT_CONNECTION_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, KiotaClientFactory
 from kiota_http.middleware import BaseMiddleware
 from msgraph_core import GraphClientFactory
 
@@ -26,5 +26,9 @@ def metered_client(options: dict) -> httpx.AsyncClient:
     middleware = KiotaClientFactory.get_default_middleware(options)
     middleware.append(GraphClientFactory._get_telemetry_handler(options))  # the SDK's own version header
     middleware.append(CountAnswers())
-    client = KiotaClientFactory.get_default_client()
+    # The SDK's default client (its timeouts, HTTP/2), keeping alive every connection it may
+    # open: httpx keeps 20, so over HTTP/1.1 (a proxy, the stand-ins) a burst of look-ups
+    # opened and closed a connection for most of them.
+    timeout = httpx.Timeout(DEFAULT_REQUEST_TIMEOUT, connect=DEFAULT_CONNECTION_TIMEOUT)
+    client = httpx.AsyncClient(timeout=timeout, http2=True, limits=httpx.Limits(max_connections=100, max_keepalive_connections=100))
     return GraphClientFactory._load_middleware_to_client(client, middleware)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from store.jobs import Job, JobStore, Priority
+from store.tables import utcnow
 from telemetry import metrics
 
 log = logging.getLogger(__name__)
@@ -163,11 +164,16 @@ class Worker:
 
     async def _run(self, job: Job) -> None:
         keep = asyncio.create_task(self._keep_lease(job))
+        started = time.perf_counter()
+        # How long it waited past due: at DEBUG, the queue's timeline for diagnosing a backlog.
+        late = (utcnow() - job.due_at).total_seconds()
         try:
             with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
                 await self._run_job(job)
         finally:
             keep.cancel()
+            log.debug("job %s %s priority %s: %.3f s after due, ran %.3f s", job.id, job.kind, job.priority,
+                      late, time.perf_counter() - started)
 
     async def _keep_lease(self, job: Job) -> None:
         """Renew the lease of a long job (an enrolment sweep of a large trust) while it runs."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from config.policy import Policy
 from config.trust import Schools
@@ -17,6 +17,7 @@ from domain.lesson import Lesson
 from domain.placement import Placement
 from rules import recording_kept, registry
 from rules.snapshot import Fact, LessonSnapshot, Moment
+from store.db import read_sessions
 from store.findings import FindingStore, Recorded
 from store.jobs import JobSpec, Priority
 from store.lessons import LessonStore
@@ -52,7 +53,7 @@ class LessonAssessor:
         signatures: SignatureRegister,
         schools: Schools,
     ) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
         self._signatures = signatures
         # Each school's AUP as its staff sign it (read once: the policy names a file).
         self._aups: dict[str, AupDocument | None] = {p.school.id: p.aup_document() for p in schools.all_policies()}
@@ -75,8 +76,8 @@ class LessonAssessor:
         organizer_ids = lesson.organizer_aliases
         consents, consent_kinds, signed = None, frozenset(), None
         aup = self._aups.get(school)
-        # Every register read on one connection, in one read transaction.
-        async with self._sessions() as session:
+        # Every register read on one connection.
+        async with self._reads() as session:
             timetable, loaded = (await self._school_data.timetable_for(organizer_ids, school_id=school, session=session)
                                  if Fact.timetable in needs else ([], False))
             if Fact.consents in needs:

@@ -8,12 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from domain.conversations import AlertDestination, AlertPurpose, Conversation
 from domain.placement import SOLE_SCHOOL_ID
 
+from .db import read_sessions
 from .tables import AlertDestinationRow, ConversationRow, utcnow
 
 
 class ConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def remember(
         self,
@@ -60,13 +62,13 @@ class ConversationStore:
                 row.updated_at = row.removed_at
 
     async def get(self, conversation_id: str) -> Conversation | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(ConversationRow, conversation_id)
             return Conversation.model_validate(row) if row else None
 
     async def latest_service_url(self) -> str | None:
         """The Bot Connector address Teams used most recently (for chats Chaperone starts)."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(ConversationRow.service_url).order_by(ConversationRow.updated_at.desc()).limit(1)
             return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -85,7 +87,7 @@ class ConversationStore:
             row.set_at = utcnow()
 
     async def alert_destination(self, purpose: AlertPurpose, school_id: str = SOLE_SCHOOL_ID) -> AlertDestination | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(AlertDestinationRow, (school_id, purpose.value))
             if row is None:
                 return None
@@ -93,7 +95,7 @@ class ConversationStore:
 
     async def destinations_in(self, conversation_id: str) -> list[AlertDestination]:
         """Every school's destination (of either purpose) that is this conversation."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = (select(AlertDestinationRow).where(AlertDestinationRow.conversation_id == conversation_id)
                     .order_by(AlertDestinationRow.school_id, AlertDestinationRow.purpose))
             return [await self._destination(session, row) for row in (await session.execute(stmt)).scalars()]

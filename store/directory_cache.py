@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from domain.lesson import DirectoryEntry, PersonClass
 
+from .db import read_sessions
 from .tables import DirectoryEntryRow, utcnow
 
 CHUNK = 500  # people per IN (...) list
@@ -24,12 +25,13 @@ CHUNK = 500  # people per IN (...) list
 class DirectoryCache:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def get_many(self, people: Sequence[str]) -> dict[str, tuple[DirectoryEntry, float]]:
         """Each answer still kept, with the seconds it has left."""
         now = utcnow()
         found: dict[str, tuple[DirectoryEntry, float]] = {}
-        async with self._sessions() as session:
+        async with self._reads() as session:
             for start in range(0, len(people), CHUNK):
                 stmt = select(DirectoryEntryRow).where(
                     DirectoryEntryRow.aad_object_id.in_(list(people[start : start + CHUNK])), DirectoryEntryRow.expires_at > now

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events import EventKind
 
+from .db import read_sessions
 from .jobs import JobSpec, Priority, add_jobs, dedupe_key
 from .tables import JobRow
 from .tables import InboundEventRow, utcnow
@@ -77,7 +78,7 @@ def derive_key(meeting_id: str) -> str:
 
 def derive_job(meeting_id: str, urgent: bool = False) -> JobSpec:
     # One waiting job per meeting (dedupe); its lane keeps a meeting's derivations in order.
-    return JobSpec(kind=DERIVE_EVENTS, priority=Priority.lesson if urgent else Priority.events, key=meeting_id, lane=meeting_id,
+    return JobSpec(kind=DERIVE_EVENTS, priority=Priority.lesson_events if urgent else Priority.events, key=meeting_id, lane=meeting_id,
                    payload={"meeting_id": meeting_id})
 
 
@@ -188,8 +189,8 @@ class EventLog:
             if urgent:
                 # A meeting whose joins are already waiting keeps that job: it becomes urgent.
                 keys = [derive_key(m) for m in sorted(urgent)]
-                await session.execute(update(JobRow).where(JobRow.dedupe_key.in_(keys), JobRow.priority > int(Priority.lesson))
-                                      .values(priority=int(Priority.lesson)))
+                await session.execute(update(JobRow).where(JobRow.dedupe_key.in_(keys), JobRow.priority > int(Priority.lesson_events))
+                                      .values(priority=int(Priority.lesson_events)))
 
     async def close(self) -> None:
         self._stopping = True
@@ -206,6 +207,7 @@ class EventLogReader:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def waiting(self, meeting_id: str) -> list[LoggedEvent]:
         """The meeting's events not yet derived, in event-time order (arrival breaks ties)."""
@@ -214,7 +216,7 @@ class EventLogReader:
             .where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None))
             .order_by(InboundEventRow.event_at, InboundEventRow.id)
         )
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return [
                 LoggedEvent(id=r.id, activity_key=r.activity_key, meeting_id=r.meeting_id, kind=EventKind(r.kind),
                             event_at=r.event_at, activity=r.activity or "{}")
@@ -248,7 +250,7 @@ class EventLogReader:
             await session.execute(stmt)
 
     async def unprocessed(self) -> int:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(func.count()).select_from(InboundEventRow).where(InboundEventRow.processed_at.is_(None))
             return (await session.execute(stmt)).scalar_one()
 

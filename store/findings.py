@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.findings import Finding, Status, StoredFinding
 
-from .db import in_transaction
+from .db import in_transaction, read_sessions
 from .jobs import JobSpec, add_jobs
 from .tables import FindingRow
 
@@ -26,6 +26,7 @@ class Recorded(BaseModel):
 class FindingStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False,
                      then: Sequence[JobSpec] = ()) -> Recorded:
@@ -78,6 +79,6 @@ class FindingStore:
         return await in_transaction(self._sessions, work)
 
     async def for_lesson(self, lesson_id: int) -> list[StoredFinding]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(FindingRow).where(FindingRow.lesson_id == lesson_id).order_by(FindingRow.id)
             return [StoredFinding.model_validate(r) for r in (await session.execute(stmt)).scalars()]

@@ -42,7 +42,7 @@ from domain.lookups import Lookup
 from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, OrganizerDevice, Recording, ReportedInterval
 from domain.placement import SOLE_SCHOOL_ID, Placement, SchoolPlacement
 
-from .db import in_transaction
+from .db import in_transaction, read_sessions
 from .jobs import JobSpec, add_jobs
 from .tables import AttendanceRow, ConcernRow, LessonRow, MessageRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
@@ -59,6 +59,7 @@ _REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings
 class LessonStore:
     def __init__(self, engine: AsyncEngine, *, retries: int = 4, sole_school: str | None = SOLE_SCHOOL_ID) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
         self._retries = retries
         # A single school's lessons are its own from the start; a trust's wait for placement.
         self._sole_school = sole_school
@@ -311,7 +312,7 @@ class LessonStore:
         return _without_register(row) if row else None
 
     async def last_event_at(self, lesson_id: int) -> datetime | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return await self._last_event_at(session, await session.get(LessonRow, lesson_id))
 
     @staticmethod
@@ -678,7 +679,7 @@ class LessonStore:
     # ---- reads --------------------------------------------------------------------
 
     async def get(self, lesson_id: int, *, with_attendance: bool = True) -> Lesson:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(LessonRow).where(LessonRow.id == lesson_id)
             if with_attendance:
                 return Lesson.model_validate((await session.execute(stmt.options(*_REGISTER))).scalar_one())
@@ -686,12 +687,12 @@ class LessonStore:
 
     async def find(self, lesson_id: int) -> Lesson | None:
         """The lesson without its attendance, or None when there is no such lesson."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(LessonRow, lesson_id)
             return _without_register(row) if row else None
 
     async def list_lessons(self, meeting_id: str | None = None) -> list[Lesson]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(LessonRow).options(*_REGISTER).order_by(LessonRow.id)
             if meeting_id is not None:
                 stmt = stmt.where(LessonRow.meeting_id == meeting_id)

@@ -17,6 +17,7 @@ from domain.messages import (
 )
 
 from .jobs import JobSpec, Priority, add_job
+from .db import read_sessions
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
@@ -38,6 +39,7 @@ def delivery_job(row: MessageRow) -> JobSpec:
 class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def _queue(self, session: AsyncSession, **values) -> MessageRow | None:
         if values.get("dedupe_key"):
@@ -108,7 +110,7 @@ class Outbox:
             return concern.id
 
     async def get(self, message_id: int) -> Message | None:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(MessageRow, message_id)
             return Message.model_validate(row) if row else None
 
@@ -136,7 +138,7 @@ class Outbox:
                 row.status = DeliveryStatus.failed.value
 
     async def alert_state(self, alert_id: int) -> AlertState:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             row = await session.get(AlertStateRow, alert_id)
             return AlertState.model_validate(row) if row else AlertState(alert_id=alert_id)
 

@@ -12,7 +12,7 @@ from config.trust import Schools
 from domain.placement import SOLE_SCHOOL_ID
 from domain.school import ApprovedException
 
-from .db import reading
+from .db import read_sessions, reading
 from .tables import AuditRow, ExceptionRow, LessonRow, utcnow
 
 
@@ -35,6 +35,7 @@ class ApprovalRefused(PermissionError):
 class ExceptionRegister:
     def __init__(self, engine: AsyncEngine, schools: Schools | None = None) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
         # With the schools' policies, the register itself refuses an approval the school's policy
         # does not allow, whichever door (card action, CLI, tab) it came through.
         self._schools = schools
@@ -104,18 +105,18 @@ class ExceptionRegister:
     async def lesson_recorded(self, lesson_id: int, school_id: str | None = None) -> bool:
         """Whether the lesson is in the register (with `school_id`: in that school's)."""
         where = [LessonRow.id == lesson_id] + ([LessonRow.school_id == school_id] if school_id is not None else [])
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return bool((await session.execute(select(exists().where(*where)))).scalar())
 
     async def meeting_recorded(self, meeting_id: str, school_id: str | None = None) -> bool:
         where = [LessonRow.meeting_id == meeting_id] + ([LessonRow.school_id == school_id] if school_id is not None else [])
-        async with self._sessions() as session:
+        async with self._reads() as session:
             return bool((await session.execute(select(exists().where(*where)))).scalar())
 
     async def active(self, lesson_id: int, meeting_id: str, at: datetime, school_id: str = SOLE_SCHOOL_ID, *,
                      session: AsyncSession | None = None) -> list[ApprovedException]:
         """The school's approvals that may apply to this lesson (its own, its series', or any person's)."""
-        async with reading(self._sessions, session) as session:
+        async with reading(self._reads, session) as session:
             stmt = select(ExceptionRow).where(
                 ExceptionRow.school_id == school_id,
                 ExceptionRow.revoked_at.is_(None),
@@ -133,7 +134,7 @@ class ExceptionRegister:
             audit(session, actor, action, target, details, school_id=school_id)
 
     async def list(self, school_id: str = SOLE_SCHOOL_ID) -> list[ApprovedException]:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             stmt = select(ExceptionRow).where(ExceptionRow.school_id == school_id).order_by(ExceptionRow.id)
             rows = (await session.execute(stmt)).scalars()
             return [ApprovedException.model_validate(r) for r in rows]

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from domain.placement import SOLE_SCHOOL_ID
 from domain.school import Consent, TimetableEntry
 
-from .db import reading
+from .db import read_sessions, reading
 from .register import audit
 from .tables import ConsentRow, TimetableEntryRow
 
@@ -24,6 +24,7 @@ from .tables import ConsentRow, TimetableEntryRow
 class SchoolData:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def replace_timetable(self, entries: list[tuple[TimetableEntry, str]], actor: str, source: str,
                                 school_id: str = SOLE_SCHOOL_ID) -> int:
@@ -51,7 +52,7 @@ class SchoolData:
     async def timetable_for(self, organizer_ids: set[str], school_id: str = SOLE_SCHOOL_ID, *,
                             session: AsyncSession | None = None) -> tuple[list[TimetableEntry], bool]:
         """The organizer's entries in the school's timetable, and whether it has one at all."""
-        async with reading(self._sessions, session) as session:
+        async with reading(self._reads, session) as session:
             # Whether any row exists, not how many: a trust's timetable is tens of thousands of rows.
             mine = TimetableEntryRow.school_id == school_id
             loaded = (await session.execute(select(TimetableEntryRow.id).where(mine).limit(1))).first() is not None
@@ -62,7 +63,7 @@ class SchoolData:
 
     async def consent_kinds(self, school_id: str = SOLE_SCHOOL_ID, *, session: AsyncSession | None = None) -> frozenset[str]:
         """The kinds of form the school has imported a register of."""
-        async with reading(self._sessions, session) as session:
+        async with reading(self._reads, session) as session:
             stmt = select(ConsentRow.kind).where(ConsentRow.school_id == school_id).distinct()
             return frozenset((await session.execute(stmt)).scalars())
 
@@ -72,7 +73,7 @@ class SchoolData:
         counts on day `on`: given on or before it ("returned ... before they can take part")
         and not expired. `people` maps a lesson person id to the names it may appear under.
         None when no consent register has been imported."""
-        async with reading(self._sessions, session) as session:
+        async with reading(self._reads, session) as session:
             mine = ConsentRow.school_id == school_id
             if (await session.execute(select(ConsentRow.id).where(mine).limit(1))).first() is None:
                 return None

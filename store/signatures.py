@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.placement import SOLE_SCHOOL_ID
 
-from .db import in_transaction, reading
+from .db import in_transaction, read_sessions, reading
 from .tables import AupReminderRow, SignatureRow, utcnow
 
 
@@ -31,6 +31,7 @@ class Signature(BaseModel):
 class SignatureRegister:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._reads = read_sessions(engine)
 
     async def sign(self, *, aad_object_id: str, tenant_id: str | None, name: str, position: str, version: str, sha256: str,
                    school_id: str = SOLE_SCHOOL_ID) -> tuple[Signature, bool]:
@@ -61,7 +62,7 @@ class SignatureRegister:
         """Which of `people` signed `version` (one indexed look-up, not every signature)."""
         if not people:
             return set()
-        async with reading(self._sessions, session) as session:
+        async with reading(self._reads, session) as session:
             stmt = select(SignatureRow.aad_object_id).where(SignatureRow.school_id == school_id, SignatureRow.version == version,
                                                             SignatureRow.aad_object_id.in_(sorted(people)))
             return set((await session.execute(stmt)).scalars())

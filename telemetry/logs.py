@@ -14,7 +14,10 @@ from . import context
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Their INFO lines are SQL with its parameters (names, concerns): never in the service's log.
-QUIET = {"aiosqlite": logging.WARNING, "sqlalchemy.engine": logging.WARNING, "sqlalchemy.pool": logging.WARNING}
+# httpx writes a line per Graph request (its address names a person: an id is personal data),
+# azure-identity one per token served from its cache: thousands a minute at a trust's 09:00.
+QUIET = {"aiosqlite": logging.WARNING, "sqlalchemy.engine": logging.WARNING, "sqlalchemy.pool": logging.WARNING,
+         "httpx": logging.WARNING, "azure.identity": logging.WARNING}
 
 
 class JsonLines(logging.Formatter):

@@ -104,6 +104,27 @@ async def test_a_lessons_start_is_derived_ahead_of_the_joins_of_other_meetings(s
         await engine.dispose()
 
 
+async def test_a_derived_start_is_followed_through_before_the_next_start_is_derived(sqlite_url):
+    """At a 09:00 peak an SLT alert waited twice, about as long each time: for its meeting's
+    start to be derived behind every start logged before it, then for the lesson's start job
+    behind every derivation due before that. A lesson start is claimed ahead of the starts
+    still to derive, so each lesson goes from logged to judged in one wait."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    log, jobs = EventLog(engine), JobStore(engine)
+    try:
+        [lesson] = await lessons(engine, 1)
+        for n in range(3):
+            await log.append(InboundEvent(activity_key=f"s-{n}", meeting_id=f"later-{n}", kind=EventKind.start, event_at=T0, activity="{}"))
+        await jobs.enqueue(JobSpec(kind="lesson-started", priority=Priority.lesson), lesson)  # derived after those were logged
+        claimed = await jobs.claim("one", 2, 60, below=Priority.events)
+        assert [j.kind for j in claimed] == ["lesson-started", "derive-events"]
+        assert claimed[1].priority == Priority.lesson_events
+    finally:
+        await log.close()
+        await engine.dispose()
+
+
 async def test_slts_alert_goes_out_beside_its_lessons_checks_and_its_meeting_chat_cards(any_database_url):
     """20 lessons starting together measured 0.9 s from breach to SLT alert when a lesson's
     reminder, its teacher warning and then the alert went out one after another."""
