@@ -306,6 +306,9 @@ class JobRow(Base):
         # A claim asks whether a job's lesson or lane has another job waiting or running.
         Index("ix_jobs_waiting_lesson", "lesson_id", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
         Index("ix_jobs_waiting_lane", "lane", sqlite_where=text("done_at IS NULL"), postgresql_where=text("done_at IS NULL")),
+        # The waiting jobs in the order a claim takes them: it looks at the front of the queue only.
+        Index("ix_jobs_claim_order", "priority", "due_at", "id", sqlite_where=text("done_at IS NULL"),
+              postgresql_where=text("done_at IS NULL")),
         Index(
             "uq_jobs_waiting_dedupe_key",
             "dedupe_key",

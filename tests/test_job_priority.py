@@ -169,3 +169,25 @@ async def test_slts_alert_goes_out_beside_its_lessons_checks_and_its_meeting_cha
         assert await jobs.claim("one", 5, 60) == []
     finally:
         await engine.dispose()
+
+
+async def test_a_claim_looks_past_the_front_of_the_queue_when_the_front_is_held_up(any_database_url):
+    """A claim reads the first few hundred waiting jobs in order and checks those; when every
+    one of them waits on its lesson, the job behind them is still found."""
+    engine = create_engine(any_database_url)
+    await migrate(engine)
+    jobs = JobStore(engine, claim_window=2)
+    try:
+        busy, free = await lessons(engine, 2)
+        await jobs.enqueue(JobSpec(kind="lesson-started", priority=Priority.lesson), busy)
+        [running] = await jobs.claim("one", 1, 60)
+        # Two more of the busy lesson's jobs at the front of the queue, then another lesson's.
+        await jobs.enqueue(JobSpec(kind="grace-check", priority=Priority.grace, key="a"), busy)
+        await jobs.enqueue(JobSpec(kind="grace-check", priority=Priority.grace, key="b"), busy)
+        await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), free)
+        claimed = await jobs.claim("one", 4, 60)
+        assert [(j.kind, j.lesson_id) for j in claimed] == [("roster-changed", free)]
+        await jobs.finish(running.id)
+        assert [j.kind for j in await jobs.claim("one", 4, 60)] == ["grace-check"]
+    finally:
+        await engine.dispose()
