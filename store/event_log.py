@@ -66,6 +66,9 @@ class _Pending:
     since: float = field(default_factory=time.monotonic)
 
 
+# How long a group commit waits for more turns before writing (well inside Teams' patience).
+LINGER_SECONDS = 0.003
+
 # A lesson's start or end is derived ahead of the joins and leaves of a 09:00 burst: its
 # reminder, its start verdicts and SLT's alerts wait on it.
 URGENT_KINDS = frozenset({EventKind.start.value, EventKind.end.value})
@@ -91,6 +94,7 @@ class EventLog:
         max_batch: int = 1000,
         max_wait_seconds: float = 0.5,
         writers: int = 1,
+        linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         # Group commits under way at once, each on a connection of its own: while one waits
@@ -99,6 +103,7 @@ class EventLog:
         self._max_waiting = max_waiting
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
+        self._linger = linger_seconds
         self._on_written: Callable[[], None] = lambda: None
         self._waiting: list[_Pending] = []
         self._writing = 0
@@ -154,6 +159,13 @@ class EventLog:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            if self._linger and len(self._waiting) < self._max_batch:
+                # A moment for the turns arriving just behind: at a steady few hundred events a
+                # second a commit then carries several, not one or two, and each commit is a
+                # transaction's CPU and round trips here and in the database.
+                await asyncio.sleep(self._linger)
+                if not self._waiting:
+                    continue  # the other writer took them meanwhile
             batch, self._waiting = self._waiting[: self._max_batch], self._waiting[self._max_batch :]
             self._writing += len(batch)
             try:
