@@ -68,6 +68,7 @@ class _Pending:
 
 # How long a group commit waits for more turns before writing (well inside Teams' patience).
 LINGER_SECONDS = 0.003
+LINGER_BELOW = 16  # events waiting: fewer, and the writer waits that moment for more
 
 # A lesson's start or end is derived ahead of the joins and leaves of a 09:00 burst: its
 # reminder, its start verdicts and SLT's alerts wait on it.
@@ -159,10 +160,11 @@ class EventLog:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            if self._linger and len(self._waiting) < self._max_batch:
+            if self._linger and len(self._waiting) < LINGER_BELOW:
                 # A moment for the turns arriving just behind: at a steady few hundred events a
                 # second a commit then carries several, not one or two, and each commit is a
-                # transaction's CPU and round trips here and in the database.
+                # transaction's CPU and round trips here and in the database. Not when many
+                # wait already: then the wait is only time every one of them waits longer.
                 await asyncio.sleep(self._linger)
                 if not self._waiting:
                     continue  # the other writer took them meanwhile
