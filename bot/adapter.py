@@ -51,6 +51,17 @@ def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+# Teams retries a 503; a second is long enough for a burst's backlog to drain.
+RETRY_AFTER_SECONDS = 1
+
+
+def busy_response(message: str) -> web.Response:
+    """Not acknowledged: Teams delivers the activity again after Retry-After."""
+    response = error_response(503, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 class _ReusedConnectorFactory(ConnectorFactory):
     def __init__(self, inner: ConnectorFactory, cache: "OrderedDict[tuple[str, str | None], ConnectorClient]", limit: int):
         self._inner = inner
@@ -135,6 +146,7 @@ class ChaperoneAdapter(CloudAdapter):
         self._replies = replies
         self._ingest: ReceivesMeetingEvents | None = None
         self._tokens = ValidatedTokens()
+        self._in_flight = 0
 
     def ingest_meeting_events(self, ingest: ReceivesMeetingEvents) -> None:
         """Meeting events take the ingest path: authenticated, appended to the log, answered."""
@@ -181,6 +193,17 @@ class ChaperoneAdapter(CloudAdapter):
         return responses
 
     async def process(self, request: web.Request, bot: Bot, ws_response=None) -> web.Response:
+        if self._in_flight >= self._settings.max_in_flight:
+            # Refused before anything costly (the token, the JSON): the cheapest answer there
+            # is, so answering keeps pace with an arrival rate the CPU cannot otherwise serve.
+            return busy_response(f"Chaperone is answering {self._in_flight} activities; retry this one shortly")
+        self._in_flight += 1
+        try:
+            return await self._process(request, bot)
+        finally:
+            self._in_flight -= 1
+
+    async def _process(self, request: web.Request, bot: Bot) -> web.Response:
         if request.method != "POST":
             return error_response(405, "POST an activity to this endpoint")
         if request.content_type != "application/json":

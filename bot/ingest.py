@@ -24,14 +24,12 @@ from store.event_log import DERIVE_EVENTS, EventLog, EventLogReader, InboundEven
 from store.jobs import Job
 
 from . import events, tenancy
-from .adapter import error_response
+from .adapter import busy_response
 from .envelope import MalformedActivity
 from .conversations import remember
 
 log = logging.getLogger(__name__)
 
-# Teams retries a 503; a second is long enough for a burst's group commit to drain.
-RETRY_AFTER_SECONDS = 1
 # A meeting's derivation that failed this often is retried event by event (see `derive`).
 POISON_AFTER_ATTEMPTS = 3
 
@@ -69,10 +67,10 @@ class MeetingEventIngest:
             await self._writer.append(entry)
         except Overloaded as exc:
             log.warning("meeting event refused for now: %s", exc)
-            return _retry_later("Chaperone is busy; retry this activity shortly")
+            return busy_response("Chaperone is busy; retry this activity shortly")
         except Exception as exc:  # noqa: BLE001 - the database is unreachable: not acknowledged, so Teams retries
             log.error("could not store a meeting event: %s: %s", type(exc).__name__, str(exc)[:200])
-            return _retry_later("the event could not be stored; retry this activity shortly")
+            return busy_response("the event could not be stored; retry this activity shortly")
         return web.Response(status=200)
 
     # ---- the derive-events job ------------------------------------------------------
@@ -123,7 +121,3 @@ class MeetingEventIngest:
         await self._monitor.apply_events([event for _, event in parsed], then=derived)
 
 
-def _retry_later(message: str) -> web.Response:
-    response = error_response(503, message)
-    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response

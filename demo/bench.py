@@ -90,6 +90,8 @@ class Load:
     latency: list[float] = field(default_factory=list)
     due: list[float] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    answers: list[float] = field(default_factory=list)  # open loop: each answer's own time, refusals included
+    refused: int = 0  # open loop: 503s with Retry-After, each redelivered (as Teams does)
     starts: dict[int, float] = field(default_factory=dict)  # lesson -> monotonic instant its meetingStart was due
     start: float = 0.0
     elapsed: float = 0.0
@@ -348,6 +350,8 @@ async def drive(server: Server, cloud: Cloud, school: School, items: list[Item],
         load.latency += part["latency"]
         load.due += part["due"]
         load.kinds += part["kinds"]
+        load.answers += part.get("answers", [])
+        load.refused += part.get("refused", 0)
         load.starts.update({int(k): v for k, v in part["starts"].items()})
         load.start = part["start"]
         load.elapsed = max(load.elapsed, part["elapsed"])
@@ -395,12 +399,17 @@ class Lessons:
 
 
 def fmt_latency(load: Load) -> str:
-    return f"p50 {load.ms(0.5):.1f} ms, p99 {load.ms(0.99):.1f} ms, max {max(load.latency, default=0) * 1000:.1f} ms"
+    line = f"p50 {load.ms(0.5):.1f} ms, p99 {load.ms(0.99):.1f} ms, max {max(load.latency, default=0) * 1000:.1f} ms"
+    if load.refused:
+        # A redelivered request's latency runs to its last answer; each answer's own time here.
+        line += f" (to the last answer); slowest single answer {max(load.answers, default=0) * 1000:.1f} ms"
+    return line
 
 
 def fmt_outcome(load: Load) -> str:
     return (f"{len(load.status)} sent, {load.ok} ok, {load.errors} errors ({load.error_kinds()}), "
-            f"{load.timeouts} timeouts (> {TEAMS_TIMEOUT:.0f} s)")
+            f"{load.timeouts} timeouts (> {TEAMS_TIMEOUT:.0f} s)"
+            + (f", {load.refused} answers of 503 'retry later', each delivered again after its Retry-After as Teams does" if load.refused else ""))
 
 
 def client_line(load: Load) -> str:

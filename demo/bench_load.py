@@ -9,7 +9,9 @@ stdout, with its own CPU use so a reader can judge whether the client was the bo
 - open loop: each request is due at a scheduled instant and is sent then, whatever has been
   answered; its latency is measured from the SCHEDULED instant, so time spent waiting for a
   free connection in the client counts. A request not answered within `timeout` seconds of its
-  scheduled instant (Teams gives up after 15 s) is a timeout, sent or not.
+  scheduled instant (Teams gives up after 15 s) is a timeout, sent or not. A 503 with
+  Retry-After is delivered again after that delay, as Teams redelivers it, while the 15 s
+  last; the request's latency runs to its last answer, and each answer's own time is kept too.
 - closed loop: `concurrency` connections each send the next request as soon as the last is
   answered, until the requests run out or `duration` passes; latency from the actual send.
 """
@@ -35,6 +37,8 @@ class Outcome:
     status: list[int] = field(default_factory=list)
     latency: list[float] = field(default_factory=list)
     due: list[float] = field(default_factory=list)  # monotonic instant each request was due (or sent, closed loop)
+    answers: list[float] = field(default_factory=list)  # open loop: every answer's time, a refusal's included
+    refused: int = 0  # open loop: answers of 503 with Retry-After, each delivered again
 
 
 class Connection:
@@ -46,13 +50,16 @@ class Connection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def exchange(self, request: bytes) -> int:
+        return (await self.exchange_with_retry_after(request))[0]
+
+    async def exchange_with_retry_after(self, request: bytes) -> tuple[int, float | None]:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         status = int(lines[0].split(b" ", 2)[1])
-        length, chunked, close = 0, False, False
+        length, chunked, close, retry_after = 0, False, False, None
         for line in lines[1:]:
             name, _, value = line.partition(b":")
             name = name.strip().lower()
@@ -62,6 +69,8 @@ class Connection:
                 chunked = True
             elif name == b"connection" and value.strip().lower() == b"close":
                 close = True
+            elif name == b"retry-after":
+                retry_after = float(value)
         if chunked:
             while True:
                 size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
@@ -72,7 +81,7 @@ class Connection:
             await self.reader.readexactly(length)
         if close:
             self.close()
-        return status
+        return status, retry_after
 
     def close(self) -> None:
         if self.writer is not None:
@@ -96,7 +105,8 @@ def prepare(plan: dict) -> list[bytes]:
 async def open_loop(plan: dict, requests: list[bytes], offsets: list[float], start: float) -> Outcome:
     timeout = plan["timeout"]
     out = Outcome(status=[0] * len(requests), latency=[0.0] * len(requests), due=[start + o for o in offsets])
-    queue: asyncio.Queue[int] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[int, float]] = asyncio.Queue()  # (request, instant this delivery is due)
+    loop = asyncio.get_running_loop()
     done = asyncio.Event()
     remaining = [len(requests)]
 
@@ -110,19 +120,27 @@ async def open_loop(plan: dict, requests: list[bytes], offsets: list[float], sta
     async def worker() -> None:
         connection = Connection(plan["host"], plan["port"])
         while True:
-            n = await queue.get()
+            n, due = await queue.get()
             left = out.due[n] + timeout - time.monotonic()
             if left <= 0:
                 finish(n, TIMEOUT)  # waited its whole 15 s in the client
                 continue
+            retry_after = None
             try:
-                status = await asyncio.wait_for(connection.exchange(requests[n]), left)
+                status, retry_after = await asyncio.wait_for(connection.exchange_with_retry_after(requests[n]), left)
             except asyncio.TimeoutError:
                 connection.close()  # the answer may still come: this connection cannot be reused
                 status = TIMEOUT
             except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
                 connection.close()
                 status = FAILED
+            answered = time.monotonic()
+            if status != TIMEOUT:
+                out.answers.append(answered - due)
+            if status == 503 and retry_after is not None and answered + retry_after < out.due[n] + timeout:
+                out.refused += 1
+                loop.call_later(retry_after, queue.put_nowait, (n, answered + retry_after))
+                continue
             finish(n, status)
 
     workers = [asyncio.create_task(worker()) for _ in range(plan["connections"])]
@@ -130,7 +148,7 @@ async def open_loop(plan: dict, requests: list[bytes], offsets: list[float], sta
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        queue.put_nowait(n)
+        queue.put_nowait((n, due))
     if requests:
         await done.wait()
     for w in workers:
@@ -185,7 +203,7 @@ async def run(plan: dict) -> dict:
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     starts = {str(items[n][1]): out.due[n] for n in range(len(out.status)) if items[n][0] == Kind.start.value and 200 <= out.status[n] < 300}
     return {
-        "status": out.status, "latency": out.latency, "due": out.due, "start": start,
+        "status": out.status, "latency": out.latency, "due": out.due, "start": start, "answers": out.answers, "refused": out.refused,
         "elapsed": ended - max(start, began), "client_cpu": cpu, "starts": starts,
         "client_cpu_total": cpu_after.ru_utime + cpu_after.ru_stime,  # building the requests too
         "kinds": [items[n][0] for n in range(len(out.status))],

@@ -296,6 +296,11 @@ class TeamsSimulator:
 
     async def post(self, activity: dict | str, *, authorization: str | None = None) -> tuple[int, object]:
         """POST an activity as the channel does; returns (status, JSON body or text)."""
+        status, body, _ = await self.post_with_headers(activity, authorization=authorization)
+        return status, body
+
+    async def post_with_headers(self, activity: dict | str, *, authorization: str | None = None) -> tuple[int, object, dict[str, str]]:
+        """`post`, with the answer's headers too (Retry-After)."""
         headers = {"Content-Type": "application/json"}
         if authorization is not None:
             headers["Authorization"] = authorization
@@ -312,7 +317,7 @@ class TeamsSimulator:
                     body = await response.json(content_type=None) if text else None
                 except ValueError:
                     body = text
-                return response.status, body
+                return response.status, body, dict(response.headers)
         finally:
             if self._session is None:
                 await session.close()

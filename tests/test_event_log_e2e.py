@@ -150,6 +150,31 @@ async def test_a_full_log_answers_503_at_once_and_loses_nothing_acknowledged(dat
         assert {a.person_id for a in lesson.attendance} == {p.aad_object_id for p in people}
 
 
+async def test_beyond_the_activities_in_flight_teams_is_told_to_retry_at_once_and_nothing_refused_is_logged(database_url, connector, graph):
+    script_stream(graph, connector)
+    env = dev_env(database_url, graph.base_url, CHAPERONE_MAX_IN_FLIGHT="4")
+    async with run_app(env, connector.url) as app:
+        meeting = MEETINGS[0]
+        people = [Person(f"Crowd {n}", f"aad-crowd-{n:03d}") for n in range(60)]
+        joins = [app.teams.join(meeting, [person], T0 + minutes(1)) for person in people]
+        answers = await asyncio.gather(*(app.teams.post_with_headers(join) for join in joins))
+        statuses = Counter(status for status, _, _ in answers)
+        assert set(statuses) <= {200, 503} and statuses[503] > 0 and statuses[200] >= 4, statuses
+        refused = [(join, headers) for join, (status, _, headers) in zip(joins, answers) if status == 503]
+        assert all(headers.get("Retry-After") == "1" for _, headers in refused)
+        await app.idle()
+        accepted = {join["id"] for join, (status, _, _) in zip(joins, answers) if status == 200}
+        logged = {r["activity_key"].rsplit("|", 1)[-1] for r in await rows(app.services.engine, "inbound_events")}
+        assert logged == accepted
+        # One at a time, nothing is refused: the limit is on activities at once, not in all.
+        for join, _ in refused:
+            status, _ = await app.teams.post(join)
+            assert status == 200
+        await app.idle()
+        [lesson] = await app.services.lessons.list_lessons()
+        assert {a.person_id for a in lesson.attendance} == {p.aad_object_id for p in people}
+
+
 async def test_an_event_without_a_timestamp_keeps_the_time_it_arrived_and_one_that_cannot_be_read_is_set_aside(database_url, connector, graph):
     script_stream(graph, connector)
     async with run_app(dev_env(database_url, graph.base_url), connector.url) as app:
