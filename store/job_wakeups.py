@@ -3,7 +3,8 @@
 A trust runs its HTTP front (answering Teams) and its workers (deriving, judging, alerting) as
 separate processes, so each has a CPU of its own at 09:00. A worker elsewhere must not wait for
 its next poll to see a lesson's start: every transaction that queues jobs also sends a NOTIFY
-(delivered when it commits), and each worker process listens on one connection of its own.
+(delivered when it commits; sent by a trigger on the jobs table, migration 0015, so queuing
+costs no round trip more), and each worker process listens on one connection of its own.
 SQLite has no notifications: its workers poll (CHAPERONE_JOB_POLL_SECONDS).
 """
 
@@ -12,18 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
-CHANNEL = "chaperone_jobs"
-
-
-async def notify_queued(session: AsyncSession) -> None:
-    """In the caller's transaction: tell listening workers that jobs were queued."""
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANNEL})
+CHANNEL = "chaperone_jobs"  # the trigger's (migration 0015)
 
 
 class JobWakeups:
@@ -39,9 +33,12 @@ class JobWakeups:
         if self._engine.dialect.name != "postgresql":
             return False
         try:
-            self._connection = await self._engine.raw_connection()
-            await self._connection.driver_connection.add_listener(CHANNEL, self._notified)
-            self._connection.driver_connection.add_termination_listener(self._lost)
+            # Held through an AsyncConnection, so that giving it back to the pool at shutdown runs
+            # where SQLAlchemy can await (a bare pooled connection closed then raised MissingGreenlet).
+            self._connection = await self._engine.connect()
+            driver = (await self._connection.get_raw_connection()).driver_connection
+            await driver.add_listener(CHANNEL, self._notified)
+            driver.add_termination_listener(self._lost)
         except Exception as exc:  # noqa: BLE001 - polling still finds the work, only later
             log.warning("job notifications unavailable (%s): workers poll instead", type(exc).__name__)
             await self.close()
@@ -57,9 +54,13 @@ class JobWakeups:
 
     async def close(self) -> None:
         if self._connection is not None:
+            connection, self._connection = self._connection, None
             try:
-                await self._connection.driver_connection.remove_listener(CHANNEL, self._notified)
+                driver = (await connection.get_raw_connection()).driver_connection
+                await driver.remove_listener(CHANNEL, self._notified)
             except Exception:  # noqa: BLE001 - closing anyway
                 pass
-            self._connection.close()
-            self._connection = None
+            try:
+                await connection.close()
+            except Exception as exc:  # noqa: BLE001 - shutting down: the connection goes either way
+                log.info("job notifications: listening connection not closed cleanly (%s)", type(exc).__name__)

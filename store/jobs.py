@@ -20,7 +20,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from .db import read_sessions
-from .job_wakeups import notify_queued
 from .tables import JobRow, utcnow
 
 
@@ -107,8 +106,8 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
         await session.execute(stmt, deduped)
     if plain:
         await session.execute(insert(JobRow.__table__), plain)
-    if jobs:
-        await notify_queued(session)  # a worker in another process starts on them now
+    # On PostgreSQL a trigger on the insert wakes the workers of other processes at commit
+    # (store/job_wakeups.py); SQLite's workers poll.
 
 
 # A claim looks at this many waiting jobs at the front of the queue (in claim order) before
