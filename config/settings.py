@@ -123,10 +123,11 @@ class Settings(BaseSettings):
     # written before Teams is told to retry (503).
     ingest_connections: int = Field(2, validation_alias="CHAPERONE_INGEST_CONNECTIONS", ge=1, le=32)
     ingest_max_waiting: int = Field(500, validation_alias="CHAPERONE_INGEST_MAX_WAITING", ge=10, le=100_000)
-    # Activities one process answers at once. Beyond it an activity is answered 503 with
-    # Retry-After at once, before its token or body is read: when the CPU, not the database, is
-    # what cannot keep up, Teams is told to retry in a second rather than kept waiting for many.
-    max_in_flight: int = Field(128, validation_alias="CHAPERONE_MAX_IN_FLIGHT", ge=1, le=100_000)
+    # Activities one process answers at once: a bound on what it holds (memory, and how long
+    # the last of them waits). Beyond it an activity is answered 503 with Retry-After at once,
+    # before its token or body is read. A bound, not load shedding: at 128 on a machine already
+    # at capacity, the refusals Teams delivers again only added to the load (docs/deploy.md).
+    max_in_flight: int = Field(512, validation_alias="CHAPERONE_MAX_IN_FLIGHT", ge=1, le=100_000)
     dev_mode: bool = Field(False, validation_alias="CHAPERONE_DEV_MODE")
     allowed_service_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: list(TEAMS_CONNECTOR_HOSTS),
