@@ -178,11 +178,26 @@ async def in_transaction(
 def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that only read. On PostgreSQL each statement commits by itself, so a read costs
     no BEGIN and ROLLBACK round trips: at PostgreSQL's READ COMMITTED each statement of a read
-    transaction sees its own snapshot anyway. (A session from here must never write: each flush
-    would commit by itself.) SQLite keeps its read transaction: in-process, and a snapshot there."""
+    transaction sees its own snapshot anyway. (A session from here must never write, but
+    through `one_statement`: each statement commits by itself.) SQLite keeps its read
+    transaction: in-process, and a snapshot there."""
     if engine.dialect.name == "postgresql":
         engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def one_statement(sessions: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+    """A session (from a read_sessions maker) for a write that is ONE statement, atomic by
+    itself: on PostgreSQL it commits as it runs, without the BEGIN and COMMIT round trips (a
+    finished job, a sent card: several in every lesson start at 09:00); on SQLite in a
+    transaction of its own."""
+    async with sessions() as session:
+        if session.bind.dialect.name == "postgresql":
+            yield session
+        else:
+            async with session.begin():
+                yield session
 
 
 @asynccontextmanager

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import read_sessions
+from .db import one_statement, read_sessions
 from .tables import JobRow, utcnow
 
 
@@ -131,7 +131,7 @@ class JobStore:
             return {(kind, "running" if is_running else "queued"): count for kind, is_running, count in await session.execute(stmt)}
 
     async def enqueue(self, spec: JobSpec, lesson_id: int | None = None) -> None:
-        async with self._sessions() as session, session.begin():
+        async with one_statement(self._reads) as session:  # one job: one INSERT
             await add_job(session, spec, lesson_id)
 
     async def claim(self, instance: str, limit: int, lease_seconds: float, *, below: Priority | None = None,
@@ -221,13 +221,13 @@ class JobStore:
         await self._set_where(job_id, instance, leased_until=utcnow() + timedelta(seconds=lease_seconds))
 
     async def _set_where(self, job_id: int, instance: str, **values) -> None:
-        async with self._sessions() as session, session.begin():
+        async with one_statement(self._reads) as session:
             await session.execute(update(JobRow).where(JobRow.id == job_id, JobRow.leased_by == instance).values(**values))
 
     async def finish(self, job_id: int) -> None:
         # Done is gone: a finished job has nothing left to tell, and the queue's index stays
         # the size of the work waiting. Failed jobs stay, with their error, until retention.
-        async with self._sessions() as session, session.begin():
+        async with one_statement(self._reads) as session:
             await session.execute(delete(JobRow).where(JobRow.id == job_id))
 
     async def fail(self, job_id: int, error: str) -> None:
@@ -237,7 +237,7 @@ class JobStore:
         await self._set(job_id, due_at=utcnow() + timedelta(seconds=delay_seconds), leased_until=None, last_error=error[:2000])
 
     async def _set(self, job_id: int, **values) -> None:
-        async with self._sessions() as session, session.begin():
+        async with one_statement(self._reads) as session:
             await session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
 
     async def next_due_in(self, at_most: float) -> float:

@@ -17,7 +17,7 @@ from domain.messages import (
 )
 
 from .jobs import JobSpec, Priority, add_job
-from .db import read_sessions
+from .db import one_statement, read_sessions
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
@@ -124,8 +124,8 @@ class Outbox:
                       attempts=MessageRow.attempts + 1, last_error=None)
         if card is not None:
             values["card"] = card
-        # One statement (no read first): three of them in every lesson start at 09:00.
-        async with self._sessions() as session, session.begin():
+        # One statement, no read first: three of them in every lesson start at 09:00.
+        async with one_statement(self._reads) as session:
             await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**values))
 
     async def attempt_failed(self, message_id: int, error: str, *, final: bool) -> None:
