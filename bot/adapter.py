@@ -194,8 +194,8 @@ class ChaperoneAdapter(CloudAdapter):
 
     async def process(self, request: web.Request, bot: Bot, ws_response=None) -> web.Response:
         if self._in_flight >= self._settings.max_in_flight:
-            # Refused before anything costly (the token, the JSON): the cheapest answer there
-            # is, so answering keeps pace with an arrival rate the CPU cannot otherwise serve.
+            # A bound on what one process holds, refused before anything costly (the token, the
+            # JSON). Not load shedding: each refusal comes back after Retry-After (docs/deploy.md).
             return busy_response(f"Chaperone is answering {self._in_flight} activities; retry this one shortly")
         self._in_flight += 1
         try:
