@@ -20,8 +20,9 @@ from domain.events import EventKind, MeetingEvent, MeetingStarted
 from jobs.worker import Worker
 from service.monitor import LessonMonitor
 from store.conversations import ConversationStore
-from store.event_log import DERIVE_EVENTS, EventLog, EventLogReader, InboundEvent, LoggedEvent, Overloaded, mark_derived
-from store.jobs import Job
+from store.event_log import (DERIVE_EVENTS, EventLog, EventLogReader, InboundEvent, LoggedEvent, Overloaded, derive_job,
+                             mark_derived, through_last_start_or_end)
+from store.jobs import Job, JobSpec, Priority, add_jobs
 
 from . import events, tenancy
 from .adapter import busy_response
@@ -76,17 +77,25 @@ class MeetingEventIngest:
     # ---- the derive-events job ------------------------------------------------------
 
     async def derive(self, job: Job) -> None:
-        waiting = await self._reader.waiting(job.payload["meeting_id"])
+        meeting_id = job.payload["meeting_id"]
+        waiting = await self._reader.waiting(meeting_id)
+        rest: list[LoggedEvent] = []
+        if job.priority == Priority.lesson_events:
+            # Derived because the meeting started (or ended): that far only, at once. The joins
+            # logged after it (at a 09:00 peak, a class's thirty) follow as bulk work, so the
+            # start's look-ups and alerts do not wait for the register (its checks wait for it).
+            waiting, rest = through_last_start_or_end(waiting)
         parsed = [(logged, event) for logged in waiting if (event := await self._read(logged)) is not None]
         unreadable = [logged.id for logged in waiting if logged.id not in {l.id for l, _ in parsed}]
+        follow = [(derive_job(meeting_id), None)] if rest else []
         try:
-            await self._apply(parsed, unreadable)
+            await self._apply(parsed, unreadable, follow)
         except Exception:  # noqa: BLE001 - decided below: retried, or the event at fault set aside
             if job.attempts < POISON_AFTER_ATTEMPTS:
                 raise
             # Failed again and again: apply the events one at a time, so one that cannot be
             # applied is set aside (recorded, said once) and the lesson's others still count.
-            await self._apply([], unreadable)
+            await self._apply([], unreadable, follow)
             for logged, event in parsed:
                 try:
                     await self._apply([(logged, event)], [])
@@ -112,11 +121,13 @@ class MeetingEventIngest:
                 log.warning("meeting chat of logged event %s not remembered: %s", logged.id, type(exc).__name__)
         return event
 
-    async def _apply(self, parsed: list[tuple[LoggedEvent, MeetingEvent]], unreadable: list[int]) -> None:
+    async def _apply(self, parsed: list[tuple[LoggedEvent, MeetingEvent]], unreadable: list[int],
+                     follow: list[tuple[JobSpec, None]] | None = None) -> None:
         ids = [logged.id for logged, _ in parsed] + unreadable
 
         async def derived(session) -> None:
             await mark_derived(session, ids)
+            await add_jobs(session, follow or [])
 
         await self._monitor.apply_events([event for _, event in parsed], then=derived)
 

@@ -191,16 +191,19 @@ class LessonMonitor:
 
     async def _organizer_lookups(self, lesson: Lesson) -> Lesson:
         """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in
-        name (and device, when checked), asked at once (each waits on Graph, not on the others)
-        and stored together."""
+        name (and device, when checked) and, in a trust, the schools' staff groups they are in,
+        asked at once (each waits on Graph, not on the others) and stored together with the
+        lesson's school."""
         checks_device = managed_device.RULE.options_for(self._policy_of(lesson)).enabled
-        settings, (event, calendar), upn, (device, device_lookup) = await asyncio.gather(
+        settings, (event, calendar), upn, (device, device_lookup), staff = await asyncio.gather(
             self._settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"), self._calendar_event(lesson),
-            self._organizer_upn(lesson), self._device(lesson) if checks_device else _not_asked())
-        lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=settings, calendar_event=event, calendar_lookup=calendar,
-                                                                       organizer_upn=upn, device=device, device_lookup=device_lookup))
+            self._organizer_upn(lesson), self._device(lesson) if checks_device else _not_asked(),
+            self._placement.staff_groups(lesson.organizer_aad_id) if self._placement.needs_staff_groups(lesson) else _none())
         # Placed now the organizer and their sign-in name (which the timetable knows them by) are.
-        return await self._placement.place(lesson, final=True)
+        placed = await self._placement.decision(lesson.model_copy(update={"organizer_upn": upn or lesson.organizer_upn}), final=True, staff=staff)
+        return await self._store.set_graph_view(lesson.id, GraphView(settings=settings, calendar_event=event, calendar_lookup=calendar,
+                                                                     organizer_upn=upn, device=device, device_lookup=device_lookup,
+                                                                     placement=placed))
 
     async def _calendar_event(self, lesson: Lesson) -> tuple[CalendarEvent | None, Lookup]:
         try:
@@ -492,6 +495,10 @@ def with_classifications(lesson: Lesson, known: dict[str, DirectoryEntry], roste
 
 async def _not_asked() -> tuple[None, None]:
     return None, None
+
+
+async def _none() -> None:
+    return None
 
 
 def _answered(lookup: Lookup | None) -> bool:

@@ -14,6 +14,7 @@ from the moment they open (store/lessons.py), and never come here.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from config.trust import Schools
@@ -32,6 +33,16 @@ log = logging.getLogger(__name__)
 SETTLED = frozenset({Placement.only_school, Placement.staff_group, Placement.class_team, Placement.timetable, Placement.unknown})
 
 
+@dataclass(frozen=True)
+class StaffGroups:
+    """What the schools' staff groups say of the organizer: the schools whose group has them,
+    or why Graph could not say. Asked beside a lesson's other start look-ups (each waits on
+    Graph, not on the others), then handed to the decision."""
+
+    schools: frozenset[str] = frozenset()
+    unavailable: str | None = None
+
+
 class LessonPlacement:
     def __init__(self, *, graph: GraphClient, schools: Schools, school_data: SchoolData, lessons: LessonStore) -> None:
         self._graph = graph
@@ -43,17 +54,33 @@ class LessonPlacement:
     async def place(self, lesson: Lesson, *, final: bool) -> Lesson:
         """The lesson with its school decided (and stored), if it was not already. Not `final`
         (the organizer may yet be named): a lesson nothing places stays pending, unjudged."""
+        placed = await self.decision(lesson, final=final)
+        return lesson if placed is None else await self._lessons.set_placement(lesson.id, placed)
+
+    async def decision(self, lesson: Lesson, *, final: bool, staff: StaffGroups | None = None) -> SchoolPlacement | None:
+        """The school to store for the lesson; None when it stays as it is (already settled,
+        or nothing places it yet and the organizer may still be named)."""
         if lesson.placement in SETTLED:
-            return lesson
+            return None
         placed = await self.decide(lesson.organizer_aad_id, lesson.organizer_aliases, lesson.class_team_id,
-                                   lesson.actual_start or lesson.scheduled_start)
+                                   lesson.actual_start or lesson.scheduled_start, staff)
         if placed.placement is Placement.unknown and not final:
-            return lesson
+            return None
         if placed.placement is Placement.unknown:
             log.info("lesson %s: school unknown: %s", lesson.id, placed.reason)
-        return await self._lessons.set_placement(lesson.id, placed)
+        return placed
 
-    async def decide(self, organizer: str | None, aliases: set[str], class_team: str | None, start: datetime | None) -> SchoolPlacement:
+    def needs_staff_groups(self, lesson: Lesson) -> bool:
+        return lesson.placement not in SETTLED and self._schools.sole is None and bool(lesson.organizer_aad_id and self._staff_groups)
+
+    async def staff_groups(self, organizer: str) -> StaffGroups:
+        try:
+            return StaffGroups(schools=frozenset(await staff_schools(self._graph, organizer, self._staff_groups)))
+        except GraphUnavailable as exc:
+            return StaffGroups(unavailable=exc.reason)
+
+    async def decide(self, organizer: str | None, aliases: set[str], class_team: str | None, start: datetime | None,
+                     staff: StaffGroups | None = None) -> SchoolPlacement:
         sole = self._schools.sole
         if sole is not None:
             return SchoolPlacement(school_id=sole.school.id, placement=Placement.only_school, reason="the deployment serves one school")
@@ -61,11 +88,12 @@ class LessonPlacement:
         notes: list[str] = []
 
         if organizer and self._staff_groups:
-            try:
-                staff_of = await staff_schools(self._graph, organizer, self._staff_groups)
-            except GraphUnavailable as exc:
-                notes.append(f"staff groups could not be read ({exc.reason})")
+            if staff is None:
+                staff = await self.staff_groups(organizer)
+            if staff.unavailable is not None:
+                notes.append(f"staff groups could not be read ({staff.unavailable})")
             else:
+                staff_of = set(staff.schools)
                 if len(staff_of) == 1:
                     (school,) = staff_of
                     return SchoolPlacement(school_id=school, placement=Placement.staff_group,

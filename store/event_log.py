@@ -269,6 +269,12 @@ class EventLogReader:
             return (await session.execute(stmt)).scalar_one()
 
 
+def through_last_start_or_end(waiting: list[LoggedEvent]) -> tuple[list[LoggedEvent], list[LoggedEvent]]:
+    """A meeting's waiting events (in event-time order) split after its last start or end."""
+    last = max((i for i, e in enumerate(waiting) if e.kind.value in URGENT_KINDS), default=len(waiting) - 1)
+    return waiting[: last + 1], waiting[last + 1 :]
+
+
 async def mark_derived(session: AsyncSession, event_ids: Sequence[int]) -> None:
     """In the transaction that applied them: derived, and the activity (a person's name and
     ids, now in the register) no longer kept in the log."""

@@ -395,6 +395,8 @@ class LessonStore:
             if view.device_lookup is not None:
                 lesson.organizer_device = view.device.model_dump(mode="json") if view.device else None
                 lesson.organizer_device_lookup = view.device_lookup.model_dump(mode="json")
+            if view.placement is not None:
+                await _place(session, lesson, view.placement)
             lesson.updated_at = utcnow()
             return lesson
 
@@ -419,11 +421,8 @@ class LessonStore:
 
         async def work(session: AsyncSession) -> LessonRow:
             lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
-            lesson.school_id, lesson.placement, lesson.placement_reason = placed.school_id, placed.placement.value, placed.reason
+            await _place(session, lesson, placed)
             lesson.updated_at = utcnow()
-            for table in (MessageRow, ConcernRow):
-                await session.execute(update(table).where(table.lesson_id == lesson_id, table.school_id.is_(None))
-                                      .values(school_id=placed.school_id))
             return lesson
 
         return _without_register(await self._transaction(work))
@@ -776,6 +775,15 @@ class GraphView(BaseModel):
     organizer_upn: str | None = None
     device: OrganizerDevice | None = None
     device_lookup: Lookup | None = None
+    placement: SchoolPlacement | None = None  # None: the lesson's school stays as it is
+
+
+async def _place(session: AsyncSession, lesson: LessonRow, placed: SchoolPlacement) -> None:
+    """The lesson's school, and with it the school of what was recorded for it before it was
+    placed (its reminder, a concern a pupil raised in its first minutes)."""
+    lesson.school_id, lesson.placement, lesson.placement_reason = placed.school_id, placed.placement.value, placed.reason
+    for table in (MessageRow, ConcernRow):
+        await session.execute(update(table).where(table.lesson_id == lesson.id, table.school_id.is_(None)).values(school_id=placed.school_id))
 
 
 async def _observe_settings(session: AsyncSession, lesson: LessonRow, read: SettingsRead) -> None:

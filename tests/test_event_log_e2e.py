@@ -99,6 +99,43 @@ async def test_two_instances_take_one_stream_with_no_duplicate_lessons_alerts_or
         assert sorted(m.lesson_id for m in reminders) == sorted(lesson.id for lesson in lessons)
 
 
+async def test_a_meetings_start_is_derived_at_once_and_the_joins_logged_behind_it_follow(database_url, connector, graph):
+    """At a 09:00 peak a class's joins are logged before its start is derived: the start goes
+    first, alone (its look-ups and alerts wait for nothing else), and the joins follow as bulk."""
+    script_stream(graph, connector)
+    meeting = MEETINGS[0]
+    # No worker yet: everything waits in the log until the test lets the worker claim.
+    async with run_app(dev_env(database_url, graph.base_url, CHAPERONE_RUN_WORKER="0"), connector.url) as app:
+        teams = app.teams
+        for activity in [teams.meeting_start(meeting, T0), teams.join(meeting, [TEACHER, TA], T0),
+                         *(teams.join(meeting, [pupil], T0 + minutes(1)) for pupil in PUPILS[:3])]:
+            status, body = await teams.post(activity)
+            assert status == 200, body
+        worker = app.services.worker
+        assert await worker.run_due() == 1  # the meeting's one derivation, urgent: it has a start
+
+        async def derived() -> list[dict]:
+            return [r for r in await rows(app.services.engine, "inbound_events") if r["processed_at"] is not None]
+
+        for _ in range(200):
+            if await derived():
+                break
+            await asyncio.sleep(0.02)
+        assert [r["kind"] for r in await derived()] == ["meetingStart"]
+        [lesson] = await app.services.lessons.list_lessons()
+        assert lesson.actual_start == T0 and lesson.attendance == []
+        waiting = {(r["kind"], r["priority"]) for r in await rows(app.services.engine, "jobs") if r["done_at"] is None}
+        assert ("derive-events", 4) in waiting and ("lesson-started", 2) in waiting
+
+        worker.start()
+        await app.idle()
+        [lesson] = await app.services.lessons.list_lessons()
+        assert {a.display_name for a in lesson.attendance} == {TEACHER.name, TA.name, *(p.name for p in PUPILS[:3])}
+        assert all(r["processed_at"] is not None for r in await rows(app.services.engine, "inbound_events"))
+        assert len(alert_posts(connector)) == 0  # no alert channel set; the lesson was judged, see findings
+        assert {f["rule_id"] for f in await rows(app.services.engine, "findings")} >= {"waiting-room", "two-staff"}
+
+
 async def test_a_burst_of_joins_is_one_roster_check(database_url, connector, graph):
     script_stream(graph, connector)
     # Settling on: the burst arrives inside the roster check's wait, so it is judged once.
