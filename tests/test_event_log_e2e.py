@@ -15,12 +15,12 @@ from collections import Counter
 import pytest
 from sqlalchemy import text
 
-from domain.messages import MessageKind
+from domain.messages import DeliveryStatus, MessageKind
 from standins.teams import Meeting, Person
 from telemetry.metrics import REGISTRY
 
 from .helpers import (
-    END, SLT, SLT_CHANNEL, SLT_TEAM, T0, TA, TEACHER, alert_posts, dev_env, minutes, rows, run_app, sign_aup,
+    END, SLT, SLT_CHANNEL, SLT_TEAM, T0, TA, TEACHER, alert_posts, all_text, cards_in, dev_env, minutes, rows, run_app, sign_aup,
 )
 
 pytestmark = pytest.mark.e2e
@@ -134,6 +134,42 @@ async def test_a_meetings_start_is_derived_at_once_and_the_joins_logged_behind_i
         assert all(r["processed_at"] is not None for r in await rows(app.services.engine, "inbound_events"))
         assert len(alert_posts(connector)) == 0  # no alert channel set; the lesson was judged, see findings
         assert {f["rule_id"] for f in await rows(app.services.engine, "findings")} >= {"waiting-room", "two-staff"}
+
+
+async def test_a_card_for_a_lesson_whose_start_comes_after_its_joins_waits_for_the_meeting_chat(database_url, connector, graph):
+    """Teams does not promise order: a join can open the lesson before the meetingStart that
+    names its chat arrives. The reminder waits for the chat (retried), and is not lost."""
+    script_stream(graph, connector)
+    meeting = MEETINGS[0]
+    async with run_app(dev_env(database_url, graph.base_url), connector.url) as app:
+        teams = app.teams
+
+        async def reminder_once(done) -> object:
+            for _ in range(200):
+                reminders = [m for m in await app.services.outbox.all() if m.kind is MessageKind.reminder]
+                if reminders and done(reminders[0]):
+                    return reminders[0]
+                await asyncio.sleep(0.05)
+            return reminders[0] if reminders else None
+
+        # Not post_all: until the chat is known, the reminder (and the meeting chat's cards
+        # queued behind it, in order) keep the queue from going idle.
+        status, body = await teams.post(teams.join(meeting, [TEACHER, TA], T0 + minutes(1)))
+        assert status == 200, body
+        reminder = await reminder_once(lambda m: m.attempts >= 1)
+        assert reminder.status is DeliveryStatus.pending  # tried, no chat known yet: waiting, not given up
+        assert connector.sent_activities(meeting.thread_id) == []
+
+        status, body = await teams.post(teams.meeting_start(meeting, T0))
+        assert status == 200, body
+        reminder = await reminder_once(lambda m: m.status is DeliveryStatus.sent)
+        assert reminder.status is DeliveryStatus.sent
+        await app.idle()
+        [lesson] = await app.services.lessons.list_lessons()
+        assert lesson.actual_start == T0 and not lesson.start_event_missing
+        # The reminder, once, first in the chat; the organizer's notes (the lobby is open) after it.
+        cards = cards_in(connector.sent_activities(meeting.thread_id))
+        assert "Report a concern" in all_text(cards[0]) and not any("Report a concern" in all_text(c) for c in cards[1:])
 
 
 async def test_a_burst_of_joins_is_one_roster_check(database_url, connector, graph):
