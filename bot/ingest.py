@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 
 from aiohttp import web
 from botbuilder.schema import Activity
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # A meeting's derivation that failed this often is retried event by event (see `derive`).
 POISON_AFTER_ATTEMPTS = 3
+# Meetings whose chat a process remembers having stored: more than a trust's 09:00.
+CHATS_KNOWN = 10_000
 
 
 class MeetingEventIngest:
@@ -51,6 +54,8 @@ class MeetingEventIngest:
         self._monitor = monitor
         self._conversations = conversations
         self._school_tenant = school_tenant
+        # Meetings whose chat this process has remembered lately (ids only, the oldest forgotten).
+        self._chats_known: OrderedDict[str, None] = OrderedDict()
         worker.handle(DERIVE_EVENTS, self.derive)
 
     # ---- the HTTP turn ------------------------------------------------------------
@@ -113,12 +118,18 @@ class MeetingEventIngest:
             # Checked before it was logged; a payload that no longer reads is set aside, said once.
             log.error("logged event %s cannot be read any more and is set aside: %s", logged.id, type(exc).__name__)
             return None
-        if isinstance(event, MeetingStarted):
+        # The meeting chat is where the reminder and the organizer's note will go. A start names
+        # it; so does a join that Teams delivered before the start (the lesson opens with the
+        # join, and its cards must not fail for want of a chat), once per meeting per process.
+        if isinstance(event, MeetingStarted) or event.meeting.meeting_id not in self._chats_known:
             try:
-                # The meeting chat is where the reminder and the organizer's note will go.
                 await remember(self._conversations, Activity().deserialize(body), installing=False)
             except Exception as exc:  # noqa: BLE001 - the lesson is followed whether or not its chat is known
                 log.warning("meeting chat of logged event %s not remembered: %s", logged.id, type(exc).__name__)
+            else:
+                self._chats_known[event.meeting.meeting_id] = None
+                while len(self._chats_known) > CHATS_KNOWN:
+                    self._chats_known.popitem(last=False)
         return event
 
     async def _apply(self, parsed: list[tuple[LoggedEvent, MeetingEvent]], unreadable: list[int],

@@ -14,7 +14,7 @@ from config.trust import Schools
 from domain.conversations import AlertPurpose
 from domain.lesson import Lesson
 from domain.messages import DeliveryStatus, Destination, Message, MessageKind
-from jobs.worker import GiveUp, RetryLater, Worker
+from jobs.worker import GiveUp, Worker
 from store.jobs import Job
 from store.lessons import LessonStore
 from store.outbox import DELIVER, REFRESH, Outbox
@@ -26,11 +26,6 @@ from .notes import note_url
 from .notifier import NoDestination, Notifier, Sent
 
 log = logging.getLogger(__name__)
-
-
-# Tries of a meeting-chat card whose lesson's meetingStart (which names the chat) is not in yet:
-# waits of 1, 2, 4 and 8 times the retry base (75 s at the default 5 s) before giving up.
-MEETING_CHAT_TRIES = 5
 
 
 class ComposesCards(Protocol):
@@ -69,7 +64,6 @@ class Delivery:
         message = await self._outbox.get(job.payload["message_id"])
         if message is None or message.status in (DeliveryStatus.sent, DeliveryStatus.dismissed):
             return  # sent already, or deleted by retention
-        lesson = None
         try:
             if message.kind is MessageKind.reply:
                 card = message.card
@@ -81,13 +75,6 @@ class Delivery:
                 card = await self._composer.card_for(message, lesson)
                 sent = await self._send(message, lesson, card_activity(card, message.summary))
         except NoDestination as exc:
-            if _awaits_meeting_chat(message, lesson) and job.attempts < MEETING_CHAT_TRIES:
-                # Opened by a join that Teams delivered before its meetingStart, which is what
-                # names the meeting chat: the card waits for it (with back-off), not lost. A
-                # start that never comes (a lost event) gives up as before, after a minute or so.
-                await self._outbox.attempt_failed(message.id, str(exc), final=False)
-                raise RetryLater(f"{exc}: the meeting's start is not in yet",
-                                 min(900.0, self._settings.retry_base_seconds * 2 ** (job.attempts - 1))) from exc
             await self._outbox.attempt_failed(message.id, str(exc), final=True)
             metrics.CARDS.labels(message.kind.value, "failed").inc()
             raise GiveUp(str(exc)) from exc
@@ -186,7 +173,3 @@ def _needs_register(message: Message) -> bool:
     and the organizer's Teams ids (a warning, the record) come from their joins. A card composed
     when queued (the reminder) goes to the meeting chat by the lesson's conversation alone."""
     return not message.card or message.kind is MessageKind.teacher_warning or message.destination is Destination.organizer
-
-
-def _awaits_meeting_chat(message: Message, lesson: Lesson | None) -> bool:
-    return message.destination is Destination.meeting and lesson is not None and lesson.start_event_missing

@@ -253,7 +253,9 @@ class EventLogReader:
             if raised.rowcount == 0:
                 under_way = select(JobRow.id).where(JobRow.lane == meeting_id, JobRow.kind == DERIVE_EVENTS, JobRow.done_at.is_(None))
                 if (await session.execute(under_way.limit(1))).first() is None:
-                    await add_jobs(session, [(derive_job(meeting_id, urgent=True), None)])
+                    # At grace priority: a hurried derivation derives everything (not only up to a start).
+                    hurried = derive_job(meeting_id).model_copy(update={"priority": Priority.grace})
+                    await add_jobs(session, [(hurried, None)])
             return True
 
     async def set_aside(self, event_id: int, why: str) -> None:
@@ -270,9 +272,13 @@ class EventLogReader:
 
 
 def through_last_start_or_end(waiting: list[LoggedEvent]) -> tuple[list[LoggedEvent], list[LoggedEvent]]:
-    """A meeting's waiting events (in event-time order) split after its last start or end."""
-    last = max((i for i, e in enumerate(waiting) if e.kind.value in URGENT_KINDS), default=len(waiting) - 1)
-    return waiting[: last + 1], waiting[last + 1 :]
+    """A meeting's waiting events (in event-time order) split after its last start or end, and
+    after everything stamped at that same instant (the staff who joined as it started)."""
+    starts = [e.event_at for e in waiting if e.kind.value in URGENT_KINDS]
+    if not starts:
+        return waiting, []
+    cut = sum(1 for e in waiting if e.event_at <= max(starts))
+    return waiting[:cut], waiting[cut:]
 
 
 async def mark_derived(session: AsyncSession, event_ids: Sequence[int]) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from domain.events import EventKind, MeetingRef, MeetingStarted
 from domain.messages import Destination, MessageKind
 from store.db import create_engine, migrate
-from store.event_log import EventLog, InboundEvent, derive_job
+from store.event_log import EventLog, EventLogReader, InboundEvent, derive_job
 from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
 from store.outbox import Outbox
@@ -99,6 +99,24 @@ async def test_a_lessons_start_is_derived_ahead_of_the_joins_of_other_meetings(s
         assert await jobs.claim("one", 5, 60, below=Priority.events) == []  # the joins-only meeting waits
         [rest] = await jobs.claim("one", 5, 60)
         assert rest.payload["meeting_id"] == "busy" and rest.priority == Priority.events
+    finally:
+        await log.close()
+        await engine.dispose()
+
+
+async def test_a_derivation_hurried_for_a_timed_check_derives_everything(sqlite_url):
+    """A grace check whose meeting has logged events and no derivation waiting queues one at
+    grace priority: it derives everything logged, not only up to the meeting's start."""
+    engine = create_engine(sqlite_url)
+    await migrate(engine)
+    log, jobs, reader = EventLog(engine), JobStore(engine), EventLogReader(engine)
+    try:
+        await log.append(InboundEvent(activity_key="s-1", meeting_id="m", kind=EventKind.start, event_at=T0, activity="{}"))
+        [lost] = await jobs.claim("one", 5, 60)
+        await jobs.fail(lost.id, "failed for good")  # its events stay logged, not derived
+        assert await reader.behind("m") is True
+        [hurried] = await jobs.claim("one", 5, 60)
+        assert hurried.kind == "derive-events" and hurried.priority == Priority.grace
     finally:
         await log.close()
         await engine.dispose()
