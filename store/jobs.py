@@ -9,12 +9,13 @@ queues the follow-up as a row here. Instances claim due rows with a lease
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, delete, exists, func, or_, select, text, update
+from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -115,6 +116,64 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
 CLAIM_WINDOW = 256
 
 
+@functools.lru_cache(maxsize=16)
+def _claim_statements(below: Priority | None, at_least: Priority | None, window: int) -> tuple[Select, Select]:
+    """The claim's two queries (the front of the queue, then all of it), built once for each
+    priority band and run with the time and the number wanted bound: building them is most of a
+    claim's CPU, and a 09:00 backlog claims several times a second.
+
+    A lesson's jobs run one at a time, in the order queued, and none while one of its jobs runs
+    elsewhere: its end is never judged while its start's look-ups are still loading.
+    Deliveries (alert priority, in a lane) are outside a lesson's order: each sends a card
+    composed from stored facts, and its lane keeps one destination's cards in order. (A
+    delivery queued before lanes existed keeps the lesson's order.)"""
+    now = bindparam("now", type_=JobRow.__table__.c.due_at.type)
+    running = aliased(JobRow)
+    other_in_order = or_(running.priority != int(Priority.alert), running.lane.is_(None))
+    busy_lesson = exists().where(
+        running.lesson_id == JobRow.lesson_id,
+        running.id != JobRow.id,
+        running.done_at.is_(None),
+        running.leased_until >= now,
+        other_in_order,
+    )
+    # Priority orders lessons, never one lesson's start, roster check and end.
+    earlier = exists().where(
+        running.lesson_id == JobRow.lesson_id,
+        running.id < JobRow.id,
+        running.done_at.is_(None),
+        running.due_at <= now,
+        other_in_order,
+    )
+    # A lane's jobs run one at a time in the order queued, even when an earlier one waits to
+    # be tried again (a card the Bot Connector refused a moment ago).
+    earlier_in_lane = exists().where(
+        running.lane == JobRow.lane,
+        running.id < JobRow.id,
+        running.done_at.is_(None),
+    )
+    claimable = [
+        JobRow.done_at.is_(None),
+        JobRow.due_at <= now,
+        or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
+        *([JobRow.priority < int(below)] if below is not None else []),
+        *([JobRow.priority >= int(at_least)] if at_least is not None else []),
+    ]
+    free = [
+        or_(JobRow.lesson_id.is_(None), and_(JobRow.priority == int(Priority.alert), JobRow.lane.is_not(None)),
+            ~busy_lesson & ~earlier),
+        or_(JobRow.lane.is_(None), ~earlier_in_lane),
+    ]
+    order = (JobRow.priority, JobRow.due_at, JobRow.id)
+    take = bindparam("take", type_=Integer())
+
+    def claimable_rows(*where) -> Select:
+        return select(JobRow).where(*where).order_by(*order).limit(take).with_for_update(skip_locked=True)
+
+    front = select(JobRow.id).where(*claimable).order_by(*order).limit(window).scalar_subquery()
+    return claimable_rows(JobRow.id.in_(front), *claimable, *free), claimable_rows(*claimable, *free)
+
+
 class JobStore:
     def __init__(self, engine: AsyncEngine, *, claim_window: int = CLAIM_WINDOW) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -141,58 +200,18 @@ class JobStore:
         never judged while its start's look-ups are still loading. Deliveries are the
         exception: they run beside their lesson's checks, one per lane (store/outbox.py)."""
         now = utcnow()
+        front, whole = _claim_statements(below, at_least, self._claim_window)
+        values = {"now": now, "take": limit * 4}
         async with self._sessions() as session, session.begin():
             if session.bind.dialect.name == "postgresql":
                 # One claim at a time across instances: a claim is one short query.
                 await session.execute(text("SELECT pg_advisory_xact_lock(7311101)"))
-            running = aliased(JobRow)
-            # Deliveries (alert priority, in a lane) are outside a lesson's order: each sends a
-            # card composed from stored facts, and its lane keeps one destination's cards in
-            # order. (A delivery queued before lanes existed keeps the lesson's order.)
-            other_in_order = or_(running.priority != int(Priority.alert), running.lane.is_(None))
-            busy_lesson = exists().where(
-                running.lesson_id == JobRow.lesson_id,
-                running.id != JobRow.id,
-                running.done_at.is_(None),
-                running.leased_until >= now,
-                other_in_order,
-            )
-            # A lesson's due jobs run in the order they were queued, whatever their priority:
-            # priority orders lessons, never one lesson's start, roster check and end.
-            earlier = exists().where(
-                running.lesson_id == JobRow.lesson_id,
-                running.id < JobRow.id,
-                running.done_at.is_(None),
-                running.due_at <= now,
-                other_in_order,
-            )
-            # A lane's jobs run one at a time in the order queued, even when an earlier one
-            # waits to be tried again (a card the Bot Connector refused a moment ago).
-            earlier_in_lane = exists().where(
-                running.lane == JobRow.lane,
-                running.id < JobRow.id,
-                running.done_at.is_(None),
-            )
-            claimable = [
-                JobRow.done_at.is_(None),
-                JobRow.due_at <= now,
-                or_(JobRow.leased_until.is_(None), JobRow.leased_until < now),
-                *([JobRow.priority < int(below)] if below is not None else []),
-                *([JobRow.priority >= int(at_least)] if at_least is not None else []),
-            ]
-            free = [
-                or_(JobRow.lesson_id.is_(None), and_(JobRow.priority == int(Priority.alert), JobRow.lane.is_not(None)),
-                    ~busy_lesson & ~earlier),
-                or_(JobRow.lane.is_(None), ~earlier_in_lane),
-            ]
-            order = (JobRow.priority, JobRow.due_at, JobRow.id)
             # The front of the queue first (read in order from ix_jobs_claim_order): at a 09:00
             # backlog, checking every due job's lesson and lane is most of a claim's cost.
-            front = select(JobRow.id).where(*claimable).order_by(*order).limit(self._claim_window).scalar_subquery()
-            found = await self._claimable(session, [JobRow.id.in_(front), *claimable, *free], order, limit)
+            found = list((await session.execute(front, values)).scalars())
             if len(found) < limit:
                 # The front held fewer free jobs than wanted: look at the whole queue.
-                found = await self._claimable(session, [*claimable, *free], order, limit)
+                found = list((await session.execute(whole, values)).scalars())
             rows, taken = [], set()
             for row in found:
                 lesson = None if row.priority == int(Priority.alert) and row.lane else row.lesson_id
@@ -210,11 +229,6 @@ class JobStore:
                 # Claimed work is under way: a new request for the same work needs a new job.
                 row.dedupe_key = None
             return [Job.model_validate(r) for r in rows]
-
-    @staticmethod
-    async def _claimable(session: AsyncSession, where: list, order: tuple, limit: int) -> list[JobRow]:
-        stmt = select(JobRow).where(*where).order_by(*order).limit(limit * 4).with_for_update(skip_locked=True)
-        return list((await session.execute(stmt)).scalars())
 
     async def extend(self, job_id: int, instance: str, lease_seconds: float) -> None:
         """A job still running keeps its lease, so no other instance starts it again."""
