@@ -18,7 +18,7 @@ from domain.placement import Placement
 from rules import recording_kept, registry
 from rules.snapshot import Fact, LessonSnapshot, Moment
 from store.db import read_sessions
-from store.findings import FindingStore, Recorded
+from store.findings import FindingStore, RaiseNew, Recorded
 from store.jobs import JobSpec, Priority
 from store.lessons import LessonStore
 from store.register import ExceptionRegister
@@ -108,9 +108,11 @@ class LessonAssessor:
                                  if lesson.placement is Placement.unknown else None),
         )
 
-    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> Recorded:
+    async def assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None,
+                     raise_new: RaiseNew | None = None) -> Recorded:
         """Evaluate the rules for `moment` (on `lesson` when the caller has just read it, with its
-        register); returns what changed (new breaches, cleared ones)."""
+        register); returns what changed (new breaches, cleared ones). `raise_new` queues the
+        cards for new failures with the verdicts (store/findings.py)."""
         lesson = lesson or await self._lessons.get(lesson_id)
         if lesson.placement is Placement.pending:
             # A trust's lesson not yet placed: judged once its school is known (and at the
@@ -122,7 +124,7 @@ class LessonAssessor:
         findings = registry.evaluate(snapshot, self.policy_for(lesson))
         next_looks = _next_looks(findings, at) if lesson.actual_end is None else []
         recorded = await self._findings.record(lesson.id, findings, moment.value, at, final=moment in (Moment.end, Moment.report),
-                                               then=next_looks)
+                                               then=next_looks, raise_new=raise_new)
         metrics.verdicts_reached(findings)
         for finding in recorded.new:
             # Ids only: finding messages name pupils and staff. An info finding (nobody is told)

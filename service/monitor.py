@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from config.policy import Policy
 from config.trust import Schools
 from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStarted
-from domain.findings import Status
+from domain.findings import Status, StoredFinding
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.lookups import Lookup, LookupOutcome
 from domain.meeting import AttendanceReport, CalendarEvent, OrganizerDevice
@@ -269,9 +269,13 @@ class LessonMonitor:
         # Read here (with its register) when the caller has not: the new breaches' cards name
         # who was present, from the same read.
         lesson = lesson or await self._store.get(lesson_id)
-        recorded = await self._assessor.assess(lesson_id, moment, at, lesson)
+
+        async def raise_new(session: AsyncSession, new: list[StoredFinding]) -> None:
+            await self._notices.breaches_found(session, lesson, new)
+
+        recorded = await self._assessor.assess(lesson_id, moment, at, lesson, raise_new=raise_new)
         if recorded.new:
-            await self._notices.breaches_found(lesson, recorded.new)
+            self._worker.wake()
         if moment is Moment.report:
             # Only what is known after the lesson (Graph's attendance report, its recordings)
             # clears an alert: one whose findings all pass now.

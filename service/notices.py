@@ -7,6 +7,8 @@ Each notice is queued in the outbox together with the job that delivers it
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from cards import reminder
 from config.trust import Schools
 from domain.findings import Severity, Status, StoredFinding
@@ -36,26 +38,29 @@ class LessonNotices:
         )
         self._worker.wake()
 
-    async def breaches_found(self, lesson: Lesson, new: list[StoredFinding]) -> None:
+    async def breaches_found(self, session: AsyncSession, lesson: Lesson, new: list[StoredFinding]) -> None:
         """Newly open failures: the organizer is warned; breaches also go to SLT. Each card
-        keeps the finding as raised and who was present then (`lesson` with its register)."""
+        keeps the finding as raised and who was present then (`lesson` with its register).
+        Queued in `session`, the transaction that records the failures; the caller wakes the
+        worker once it commits."""
         worth_telling = [f for f in new if f.status is Status.failed and f.severity is not Severity.info]
         if not worth_telling:
             return
         raised = {f.id: RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in worth_telling}
-        await self._outbox.queue(
+        await self._outbox.queue_in(
+            session,
             kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
             raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}",
         )
         breaches = [f for f in worth_telling if f.severity is Severity.breach]
         if breaches:
-            await self._outbox.queue(
+            await self._outbox.queue_in(
+                session,
                 kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
                 card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
                 raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}",
             )
-        self._worker.wake()
 
     async def unmonitored_session(self, lesson: Lesson, findings: list[StoredFinding]) -> None:
         """One SLT alert for a session Chaperone saw only in a call record, with its breaches;

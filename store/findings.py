@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -14,6 +14,10 @@ from domain.findings import Finding, Status, StoredFinding
 from .db import in_transaction, read_sessions
 from .jobs import JobSpec, add_jobs
 from .tables import FindingRow
+
+
+# Queues the cards for newly open failures, in the transaction that records them.
+RaiseNew = Callable[[AsyncSession, list[StoredFinding]], Awaitable[None]]
 
 
 class Recorded(BaseModel):
@@ -29,10 +33,13 @@ class FindingStore:
         self._reads = read_sessions(engine)
 
     async def record(self, lesson_id: int, findings: list[Finding], moment: str, at: datetime, *, final: bool = False,
-                     then: Sequence[JobSpec] = ()) -> Recorded:
+                     then: Sequence[JobSpec] = (), raise_new: RaiseNew | None = None) -> Recorded:
         """Store the verdicts, and queue the lesson's jobs `then` (its next looks) with them;
         returns the failures that are new (not already open), the ones that now pass, and which
-        of the lesson's findings fail now."""
+        of the lesson's findings fail now. `raise_new` queues the cards that tell people about
+        the new failures in the same transaction: a breach recorded as open is a breach raised
+        (were they apart, a crash between them would leave it open and never raised, and the
+        next check would not raise it either: it is not new any more)."""
 
         async def work(session: AsyncSession) -> Recorded:
             stmt = select(FindingRow).where(FindingRow.lesson_id == lesson_id).with_for_update()
@@ -68,8 +75,11 @@ class FindingStore:
                     (new_failures if opens else cleared).append(row)
             await session.flush()
             await add_jobs(session, [(spec, lesson_id) for spec in then])
+            new = [StoredFinding.model_validate(r) for r in new_failures]
+            if new and raise_new is not None:
+                await raise_new(session, new)
             return Recorded(
-                new=[StoredFinding.model_validate(r) for r in new_failures],
+                new=new,
                 cleared=[StoredFinding.model_validate(r) for r in cleared],
                 failing={r.id for r in existing.values() if r.status == Status.failed.value}
                 | {r.id for r in new_failures},

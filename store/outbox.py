@@ -70,16 +70,37 @@ class Outbox:
         `school_id`: the school whose record it is, whose channel or DSL it goes to."""
         try:
             async with self._sessions() as session, session.begin():
-                row = await self._queue(
-                    session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
-                    service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
-                    raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
-                )
-                return row.id if row else None
+                return await self.queue_in(session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
+                                           service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids, raised=raised,
+                                           school_id=school_id)
         except IntegrityError:
             if dedupe_key is None:
                 raise
             return None  # another instance queued the same card at the same moment
+
+    async def queue_in(
+        self,
+        session: AsyncSession,
+        *,
+        kind: MessageKind,
+        destination: Destination,
+        card: dict,
+        summary: str,
+        lesson_id: int | None,
+        service_url: str | None,
+        dedupe_key: str | None = None,
+        finding_ids: list[int] | None = None,
+        raised: list[RaisedFinding] | None = None,
+        school_id: str | None = None,
+    ) -> int | None:
+        """`queue` in the caller's transaction (the verdicts that raise the card): both are
+        stored, or neither. A concurrent twin's dedupe key fails the whole transaction."""
+        row = await self._queue(
+            session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
+            service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
+            raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
+        )
+        return row.id if row else None
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
         """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
