@@ -15,8 +15,9 @@ from domain.school import TimetableEntry
 
 from .helpers import (
     DSL_ID, END, MATHS, POLICY, PUPIL_A, PUPIL_B, SLT, SLT_CHANNEL, SLT_TEAM, T0, TEACHER,
-    alert_posts, all_text, cards_in, dev_env, lobby_off_lesson, minutes, rows, run_app,
+    TA, alert_posts, all_text, cards_in, dev_env, eventually, lobby_off_lesson, minutes, rows, run_app, script, sign_aup,
 )
+from sqlalchemy import text
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,43 @@ async def test_lobby_off_gives_one_reminder_one_warning_and_one_slt_alert(dev_ap
     await dev_app.post_all([dev_app.teams.meeting_end(MATHS, END)])
     assert len(alert_posts(connector)) == 1
     assert [m.kind for m in await dev_app.services.outbox.all(lesson.id)] == ["reminder", "teacher-warning", "slt-alert", "summary"]
+
+
+
+async def test_a_breach_whose_alert_could_not_be_stored_is_raised_when_the_check_runs_again(dev_app, connector, graph):
+    """The verdict and its alert are stored together: when the database refuses the alert, the
+    breach is not left recorded as open (a later check would not raise it: not new any more);
+    the start's check fails, is run again, and raises it."""
+    script(graph, connector, lobby="everyone")
+    await sign_aup(dev_app, TEACHER, TA)
+    teams = dev_app.teams
+    await dev_app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    async with dev_app.services.engine.begin() as conn:
+        # The database refuses SLT alerts while the flag is set (SQLite: a trigger's RAISE).
+        await conn.execute(text("CREATE TABLE refuse_alerts (flag INTEGER)"))
+        await conn.execute(text("INSERT INTO refuse_alerts VALUES (1)"))
+        await conn.execute(text("CREATE TRIGGER no_alerts BEFORE INSERT ON messages "
+                                "WHEN NEW.kind = 'slt-alert' AND EXISTS (SELECT 1 FROM refuse_alerts) "
+                                "BEGIN SELECT RAISE(ABORT, 'alerts refused for this test'); END"))
+    for activity in (teams.meeting_start(MATHS, T0), teams.join(MATHS, [TEACHER, TA], T0)):
+        assert (await teams.post(activity))[0] == 200
+
+    async def refused():
+        return [j for j in await rows(dev_app.services.engine, "jobs") if "alerts refused" in (j["last_error"] or "")]
+
+    await eventually(refused)
+    assert alert_posts(connector) == []
+    async with dev_app.services.engine.begin() as conn:
+        await conn.execute(text("DELETE FROM refuse_alerts"))
+    await eventually(lambda: _async(alert_posts(connector)))
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    assert [m.kind for m in await dev_app.services.outbox.all(lesson.id) if m.kind.value == "slt-alert"]
+    [alert] = alert_posts(connector)
+    assert "Waiting room (lobby) on" in all_text(alert["activity"]["attachments"][0]["content"])
+
+
+async def _async(value):
+    return value
 
 
 async def test_the_slt_alert_names_the_class_from_the_timetable(dev_app, connector, graph):
