@@ -111,6 +111,9 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
     # (store/job_wakeups.py); SQLite's workers poll.
 
 
+# Every job ends with this statement: built once.
+_FINISH = delete(JobRow).where(JobRow.id == bindparam("job_id"))
+
 # A claim looks at this many waiting jobs at the front of the queue (in claim order) before
 # checking lessons and lanes; all of them when those are all held up.
 CLAIM_WINDOW = 256
@@ -242,7 +245,7 @@ class JobStore:
         # Done is gone: a finished job has nothing left to tell, and the queue's index stays
         # the size of the work waiting. Failed jobs stay, with their error, until retention.
         async with one_statement(self._reads) as session:
-            await session.execute(delete(JobRow).where(JobRow.id == job_id))
+            await session.execute(_FINISH, {"job_id": job_id})
 
     async def fail(self, job_id: int, error: str) -> None:
         await self._set(job_id, done_at=utcnow(), outcome="failed", leased_until=None, last_error=error[:2000])

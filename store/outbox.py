@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -23,6 +23,12 @@ from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
 DELIVER = "deliver"
 REFRESH = "refresh-card"  # a sent card whose content changed: updated where it was posted
+
+# A sent card (with `card`: the card it went out as, when it was composed as it was sent).
+_SENT = (update(MessageRow).where(MessageRow.id == bindparam("message_id"))
+         .values(status=DeliveryStatus.sent.value, sent_at=bindparam("sent_at"), conversation_id=bindparam("conversation_id"),
+                 activity_id=bindparam("activity_id"), attempts=MessageRow.attempts + 1, last_error=None))
+_SENT_AS = _SENT.values(card=bindparam("card"))
 
 
 def _lane(row: MessageRow) -> str | None:
@@ -141,13 +147,13 @@ class Outbox:
 
     async def sent(self, message_id: int, conversation_id: str | None, activity_id: str | None, *, card: dict | None = None) -> None:
         """The message went out (with `card`: the card it went out as)."""
-        values = dict(status=DeliveryStatus.sent.value, sent_at=utcnow(), conversation_id=conversation_id, activity_id=activity_id,
-                      attempts=MessageRow.attempts + 1, last_error=None)
-        if card is not None:
-            values["card"] = card
-        # One statement, no read first: three of them in every lesson start at 09:00.
+        values = dict(message_id=message_id, sent_at=utcnow(), conversation_id=conversation_id, activity_id=activity_id)
+        # One statement, built once, no read first: three of them in every lesson start at 09:00.
         async with one_statement(self._reads) as session:
-            await session.execute(update(MessageRow).where(MessageRow.id == message_id).values(**values))
+            if card is None:
+                await session.execute(_SENT, values)
+            else:
+                await session.execute(_SENT_AS, values | {"card": card})
 
     async def attempt_failed(self, message_id: int, error: str, *, final: bool) -> None:
         async with self._sessions() as session, session.begin():
