@@ -84,8 +84,10 @@ class LessonAssessor:
                 aliases = {a.person_id: {i.lower() for i in (a.person_id, a.aad_object_id, a.upn) if i} for a in lesson.attendance}
                 # Consent must be on file by the day of the lesson itself.
                 local_day = (lesson.actual_start or lesson.scheduled_start or at).astimezone(policy.school.zone).date()
-                consents = await self._school_data.consents_for(aliases, local_day, school_id=school, session=session)
+                # The kinds imported say whether a register has been at all: one query, not two.
                 consent_kinds = await self._school_data.consent_kinds(school_id=school, session=session)
+                consents = await self._school_data.consents_for(aliases, local_day, school_id=school, session=session,
+                                                                imported=bool(consent_kinds))
             # A 'school unknown' lesson's staff signed their own schools' AUPs, not the default
             # policy's: whether they signed cannot be told, so the rule says so.
             if Fact.signatures in needs and aup and lesson.placement is not Placement.unknown:

@@ -68,14 +68,17 @@ class SchoolData:
             return frozenset((await session.execute(stmt)).scalars())
 
     async def consents_for(self, people: dict[str, set[str]], on: date, school_id: str = SOLE_SCHOOL_ID, *,
-                           session: AsyncSession | None = None) -> dict[str, frozenset[str]] | None:
+                           session: AsyncSession | None = None, imported: bool | None = None) -> dict[str, frozenset[str]] | None:
         """For each kind of consent, the person ids (as the lesson knows them) with one that
         counts on day `on`: given on or before it ("returned ... before they can take part")
         and not expired. `people` maps a lesson person id to the names it may appear under.
-        None when no consent register has been imported."""
+        None when no consent register has been imported (`imported`: the caller knows whether
+        one has, from `consent_kinds`, and it is not asked again)."""
         async with reading(self._reads, session) as session:
             mine = ConsentRow.school_id == school_id
-            if (await session.execute(select(ConsentRow.id).where(mine).limit(1))).first() is None:
+            if imported is None:
+                imported = (await session.execute(select(ConsentRow.id).where(mine).limit(1))).first() is not None
+            if not imported:
                 return None
             names = {name for aliases in people.values() for name in aliases}
             stmt = select(ConsentRow).where(mine, ConsentRow.person.in_(sorted(names)))
