@@ -41,7 +41,7 @@ from rules import managed_device, waiting_room
 from rules.snapshot import Moment
 from store.event_log import EventLogReader
 from store.jobs import Job, JobSpec, JobStore, Priority
-from store.lessons import EventJobs, GraphView, LessonStore, SettingsRead
+from store.lessons import DetailsRead, EventJobs, GraphView, LessonStore, SettingsRead
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.tables import utcnow
@@ -146,14 +146,21 @@ class LessonMonitor:
 
     async def lesson_started(self, job: Job) -> None:
         lesson = await self._store.get(job.lesson_id, with_attendance=False)
+        asked = None
         if lesson.service_url and not _answered(lesson.details_lookup):
-            lesson = await self._fetch_details(lesson, lesson.service_url)
-            if not _answered(lesson.details_lookup):
+            asked = await self._ask_details(lesson, lesson.service_url)
+            if not _answered(asked.lookup):
                 await self._queue(JobSpec(kind=MEETING_DETAILS, priority=Priority.lesson, delay_seconds=self._details_retry[0]), lesson.id)
+            if asked.applied_to(lesson).organizer_aad_id:
+                # Stored with Graph's answers about that organizer, in one transaction.
+                lesson = asked.applied_to(lesson)
+            else:
+                lesson = await self._store.set_details(lesson.id, asked.details, asked.lookup)
+                asked = None
         # The organizer's look-ups, and with them (in a trust) the lesson's school, before the
         # reminder: the school's policy says what the reminder says and how the lesson is judged.
         if lesson.organizer_aad_id:
-            lesson = await self._organizer_lookups(lesson)
+            lesson = await self._organizer_lookups(lesson, asked)
         else:
             unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
             lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=SettingsRead(settings=None, lookup=unknown, observed_at=None),
@@ -189,11 +196,11 @@ class LessonMonitor:
         await self._assess(lesson.id, Moment.start, lesson.actual_start)
         await self._remediate_lobby(lesson)
 
-    async def _organizer_lookups(self, lesson: Lesson) -> Lesson:
+    async def _organizer_lookups(self, lesson: Lesson, asked: DetailsRead | None = None) -> Lesson:
         """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in
         name (and device, when checked) and, in a trust, the schools' staff groups they are in,
         asked at once (each waits on Graph, not on the others) and stored together with the
-        lesson's school."""
+        lesson's school (and the meeting details `asked` just now, which named the organizer)."""
         checks_device = managed_device.RULE.options_for(self._policy_of(lesson)).enabled
         settings, (event, calendar), upn, (device, device_lookup), staff = await asyncio.gather(
             self._settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"), self._calendar_event(lesson),
@@ -203,7 +210,7 @@ class LessonMonitor:
         placed = await self._placement.decision(lesson.model_copy(update={"organizer_upn": upn or lesson.organizer_upn}), final=True, staff=staff)
         return await self._store.set_graph_view(lesson.id, GraphView(settings=settings, calendar_event=event, calendar_lookup=calendar,
                                                                      organizer_upn=upn, device=device, device_lookup=device_lookup,
-                                                                     placement=placed))
+                                                                     placement=placed, details=asked))
 
     async def _calendar_event(self, lesson: Lesson) -> tuple[CalendarEvent | None, Lookup]:
         try:
@@ -339,12 +346,15 @@ class LessonMonitor:
         await self._assess(lesson.id, Moment.report, lesson.actual_end)
 
     async def _fetch_details(self, lesson: Lesson, service_url: str) -> Lesson:
+        asked = await self._ask_details(lesson, service_url)
+        return await self._store.set_details(lesson.id, asked.details, asked.lookup)
+
+    async def _ask_details(self, lesson: Lesson, service_url: str) -> DetailsRead:
         try:
-            details = await self._connector.meeting_details(service_url, lesson.meeting_id)
+            return DetailsRead(details=await self._connector.meeting_details(service_url, lesson.meeting_id), lookup=Lookup.ok())
         except ConnectorError as exc:
             log.warning("lesson %s: meeting details unavailable: %s", lesson.id, exc)
-            return await self._store.set_details(lesson.id, None, Lookup.could_not_verify(str(exc)))
-        return await self._store.set_details(lesson.id, details, Lookup.ok())
+            return DetailsRead(details=None, lookup=Lookup.could_not_verify(str(exc)))
 
     async def roster_changed(self, job: Job) -> None:
         lesson, problem = await self._classify(await self._store.get(job.lesson_id))

@@ -327,28 +327,7 @@ class LessonStore:
 
         async def work(session: AsyncSession) -> LessonRow:
             lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
-            if details is not None:
-                for field in (
-                    "title",
-                    "join_url",
-                    "meeting_type",
-                    "graph_meeting_id",
-                    "organizer_aad_id",
-                    "organizer_teams_id",
-                    "organizer_name",
-                    "scheduled_start",
-                    "scheduled_end",
-                ):
-                    value = getattr(details, field)
-                    if value is not None:
-                        setattr(lesson, field, value)
-                if lesson.organizer_aad_id and not lesson.organizer_name:
-                    # Meeting details name the organizer's id only; their join event has the name.
-                    stmt = select(AttendanceRow.display_name).where(
-                        AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
-                    )
-                    lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
-            lesson.details_lookup = lookup.model_dump(mode="json")
+            await _apply_details(session, lesson, details, lookup)
             lesson.updated_at = utcnow()
             return lesson
 
@@ -383,10 +362,13 @@ class LessonStore:
 
     async def set_graph_view(self, lesson_id: int, view: "GraphView") -> Lesson:
         """What Graph said about a lesson at its start (settings, calendar event, the organizer's
-        sign-in name and device), in one transaction: at a 09:00 peak each transaction is CPU."""
+        sign-in name and device), and the meeting details it was asked with, in one
+        transaction: at a 09:00 peak each transaction is CPU."""
 
         async def work(session: AsyncSession) -> LessonRow:
             lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            if view.details is not None:
+                await _apply_details(session, lesson, view.details.details, view.details.lookup)
             await _observe_settings(session, lesson, view.settings)
             lesson.calendar_event = view.calendar_event.model_dump(mode="json") if view.calendar_event else None
             lesson.calendar_lookup = view.calendar_lookup.model_dump(mode="json")
@@ -764,6 +746,19 @@ class SettingsRead(BaseModel):
     source: str = "start"
 
 
+class DetailsRead(BaseModel):
+    """Bot Framework's meeting details as just asked for (None: they could not be, `lookup` says why)."""
+
+    details: MeetingDetails | None
+    lookup: Lookup
+
+    def applied_to(self, lesson: Lesson) -> Lesson:
+        """The lesson as `set_details` (or `set_graph_view`) will record it, but for the
+        organizer's name, which their join may give."""
+        named = self.details.model_dump(exclude_none=True) if self.details else {}
+        return lesson.model_copy(update=named | {"details_lookup": self.lookup})
+
+
 class GraphView(BaseModel):
     """Graph's answers at a lesson's start. `organizer_upn` None: not learnt (left as it was,
     also when the directory names no sign-in name: a retried start keeps what it learnt);
@@ -776,6 +771,23 @@ class GraphView(BaseModel):
     device: OrganizerDevice | None = None
     device_lookup: Lookup | None = None
     placement: SchoolPlacement | None = None  # None: the lesson's school stays as it is
+    # Bot Framework's meeting details that named the organizer Graph was asked about, when they
+    # were read in this start (None: stored before, or not asked).
+    details: DetailsRead | None = None
+
+
+async def _apply_details(session: AsyncSession, lesson: LessonRow, details: MeetingDetails | None, lookup: Lookup) -> None:
+    """What Bot Framework says about the meeting (each thing it names), or why it could not be asked."""
+    if details is not None:
+        for field, value in details.model_dump(exclude_none=True).items():
+            setattr(lesson, field, value)
+        if lesson.organizer_aad_id and not lesson.organizer_name:
+            # Meeting details name the organizer's id only; their join event has the name.
+            stmt = select(AttendanceRow.display_name).where(
+                AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
+            )
+            lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+    lesson.details_lookup = lookup.model_dump(mode="json")
 
 
 async def _place(session: AsyncSession, lesson: LessonRow, placed: SchoolPlacement) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.messages import (
@@ -31,15 +31,16 @@ _SENT = (update(MessageRow).where(MessageRow.id == bindparam("message_id"))
 _SENT_AS = _SENT.values(card=bindparam("card"))
 
 
-def _lane(row: MessageRow) -> str | None:
+def _lane(lesson_id: int | None, destination: str) -> str | None:
     """A lesson's cards to one destination go out one at a time, in the order queued (the
     reminder before the warning in the meeting chat); to different destinations at once, so
     SLT's alert never waits for the meeting chat. A card's refresh waits for its sending."""
-    return f"outbox:{row.lesson_id}:{row.destination}" if row.lesson_id is not None else None
+    return f"outbox:{lesson_id}:{destination}" if lesson_id is not None else None
 
 
-def delivery_job(row: MessageRow) -> JobSpec:
-    return JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, lane=_lane(row), payload={"message_id": row.id})
+def delivery_job(message_id: int, lesson_id: int | None, destination: str) -> JobSpec:
+    return JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, lane=_lane(lesson_id, destination),
+                   payload={"message_id": message_id})
 
 
 class Outbox:
@@ -47,16 +48,17 @@ class Outbox:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reads = read_sessions(engine)
 
-    async def _queue(self, session: AsyncSession, **values) -> MessageRow | None:
+    async def _queue(self, session: AsyncSession, **values) -> int | None:
+        """The new message's id; None when one with its dedupe key exists (or is being queued
+        by a transaction that commits first): one INSERT, no read before it."""
+        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(MessageRow.__table__).values(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
         if values.get("dedupe_key"):
-            found = (await session.execute(select(MessageRow).where(MessageRow.dedupe_key == values["dedupe_key"]))).scalar_one_or_none()
-            if found is not None:
-                return None
-        row = MessageRow(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
-        session.add(row)
-        await session.flush()
-        await add_job(session, delivery_job(row), row.lesson_id)
-        return row
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+        message_id = (await session.execute(stmt.returning(MessageRow.__table__.c.id))).scalar_one_or_none()
+        if message_id is not None:
+            await add_job(session, delivery_job(message_id, values["lesson_id"], values["destination"]), values["lesson_id"])
+        return message_id
 
     async def queue(
         self,
@@ -74,15 +76,10 @@ class Outbox:
     ) -> int | None:
         """Queue a card for delivery; None when one with the same dedupe key exists already.
         `school_id`: the school whose record it is, whose channel or DSL it goes to."""
-        try:
-            async with self._sessions() as session, session.begin():
-                return await self.queue_in(session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
-                                           service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids, raised=raised,
-                                           school_id=school_id)
-        except IntegrityError:
-            if dedupe_key is None:
-                raise
-            return None  # another instance queued the same card at the same moment
+        async with self._sessions() as session, session.begin():
+            return await self.queue_in(session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
+                                       service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids, raised=raised,
+                                       school_id=school_id)
 
     async def queue_in(
         self,
@@ -100,24 +97,23 @@ class Outbox:
         school_id: str | None = None,
     ) -> int | None:
         """`queue` in the caller's transaction (the verdicts that raise the card): both are
-        stored, or neither. A concurrent twin's dedupe key fails the whole transaction."""
-        row = await self._queue(
+        stored, or neither. A twin with the same dedupe key (queued before, or by another
+        instance's transaction at the same moment) is not queued again."""
+        return await self._queue(
             session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
             service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
             raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
         )
-        return row.id if row else None
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
         """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
         column holds the conversation reference and the activity itself (text or card)."""
         async with self._sessions() as session, session.begin():
-            row = await self._queue(
+            return await self._queue(
                 session, kind=MessageKind.reply.value, destination=Destination.conversation.value,
                 card={"reference": reference, "activity": activity}, summary="a reply Chaperone could not send at once",
                 lesson_id=None, service_url=service_url, dedupe_key=None, finding_ids=[],
             )
-            return row.id
 
     async def report_concern(
         self, *, lesson_id: int | None, reporter_aad_id: str | None, reporter_name: str | None, text: str, card: dict, service_url: str | None,
@@ -125,13 +121,13 @@ class Outbox:
     ) -> int:
         """Store a concern and queue it to its school's DSL, together."""
         async with self._sessions() as session, session.begin():
-            message = await self._queue(
+            message_id = await self._queue(
                 session, kind=MessageKind.concern.value, destination=Destination.dsl.value, card=card,
                 summary=f"Concern reported by {reporter_name or 'a participant'}",
                 lesson_id=lesson_id, service_url=service_url, dedupe_key=None, finding_ids=[], school_id=school_id,
             )
             concern = ConcernRow(lesson_id=lesson_id, reporter_aad_id=reporter_aad_id, reporter_name=reporter_name, text=text,
-                                 created_at=utcnow(), message_id=message.id, school_id=school_id)
+                                 created_at=utcnow(), message_id=message_id, school_id=school_id)
             session.add(concern)
             await session.flush()
             return concern.id
@@ -222,7 +218,7 @@ class Outbox:
     async def queue_refresh(self, message_id: int) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id)
-            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), lane=_lane(row),
+            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), lane=_lane(row.lesson_id, row.destination),
                                            payload={"message_id": message_id}), row.lesson_id)
 
     async def open_alerts(self, lesson_id: int) -> list[Message]:
@@ -254,7 +250,7 @@ class Outbox:
             if refusal is not None:
                 return refusal
             row.status = DeliveryStatus.pending.value
-            await add_job(session, delivery_job(row), row.lesson_id)
+            await add_job(session, delivery_job(row.id, row.lesson_id, row.destination), row.lesson_id)
             audit(session, operator, "message.retry", f"message:{row.id}", {"kind": row.kind, "attempts": row.attempts})
             return OperatorOutcome.done
 
