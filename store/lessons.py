@@ -367,6 +367,11 @@ class LessonStore:
 
         async def work(session: AsyncSession) -> LessonRow:
             lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
+            # The reads below do not depend on the lesson's new values: one UPDATE at commit, not three.
+            with session.no_autoflush:
+                return await record(session, lesson)
+
+        async def record(session: AsyncSession, lesson: LessonRow) -> LessonRow:
             if view.details is not None:
                 await _apply_details(session, lesson, view.details.details, view.details.lookup)
             await _observe_settings(session, lesson, view.settings)
