@@ -6,7 +6,7 @@ from __future__ import annotations
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity
 
-from domain.conversations import Conversation
+from domain.conversations import Conversation, SeenConversation
 from store.conversations import ConversationStore
 
 from . import events
@@ -46,8 +46,13 @@ def _team_and_channel(activity: Activity) -> tuple[str | None, str | None]:
 
 
 async def remember(conversations: ConversationStore, activity: Activity, *, installing: bool) -> Conversation:
+    return await conversations.remember(seen_in(activity, installing=installing))
+
+
+def seen_in(activity: Activity, *, installing: bool) -> SeenConversation:
+    """The conversation `activity` came from, as Chaperone keeps it."""
     team, channel = _team_and_channel(activity)
-    return await conversations.remember(
+    return SeenConversation(
         conversation_id=thread_root(activity.conversation.id),
         scope=scope_of(activity),
         service_url=activity.service_url,

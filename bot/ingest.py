@@ -17,6 +17,7 @@ from collections import OrderedDict
 from aiohttp import web
 from botbuilder.schema import Activity
 
+from domain.conversations import SeenConversation
 from domain.events import EventKind, MeetingEvent, MeetingStarted
 from jobs.worker import Worker
 from service.monitor import LessonMonitor
@@ -28,7 +29,7 @@ from store.jobs import Job, JobSpec, Priority, add_jobs
 from . import events, tenancy
 from .adapter import busy_response
 from .envelope import MalformedActivity
-from .conversations import remember
+from .conversations import seen_in
 
 log = logging.getLogger(__name__)
 
@@ -90,17 +91,21 @@ class MeetingEventIngest:
             # logged after it (at a 09:00 peak, a class's thirty) follow as bulk work, so the
             # start's look-ups and alerts do not wait for the register (its checks wait for it).
             waiting, rest = through_last_start_or_end(waiting)
-        parsed = [(logged, event) for logged in waiting if (event := await self._read(logged)) is not None]
+        parsed, chats = [], []
+        for logged in waiting:
+            if (read := self._read(logged)) is not None:
+                parsed.append((logged, read[0]))
+                chats += [(read[0].meeting.meeting_id, read[1])] if read[1] else []
         unreadable = [logged.id for logged in waiting if logged.id not in {l.id for l, _ in parsed}]
         follow = [(derive_job(meeting_id), None)] if rest else []
         try:
-            await self._apply(parsed, unreadable, follow)
+            await self._apply(parsed, unreadable, follow, chats)
         except Exception:  # noqa: BLE001 - decided below: retried, or the event at fault set aside
             if job.attempts < POISON_AFTER_ATTEMPTS:
                 raise
             # Failed again and again: apply the events one at a time, so one that cannot be
             # applied is set aside (recorded, said once) and the lesson's others still count.
-            await self._apply([], unreadable, follow)
+            await self._apply([], unreadable, follow, chats)
             for logged, event in parsed:
                 try:
                     await self._apply([(logged, event)], [])
@@ -109,7 +114,8 @@ class MeetingEventIngest:
                               job.attempts, type(exc).__name__)
                     await self._reader.set_aside(logged.id, f"{type(exc).__name__}: could not be applied")
 
-    async def _read(self, logged: LoggedEvent) -> MeetingEvent | None:
+    def _read(self, logged: LoggedEvent) -> tuple[MeetingEvent, SeenConversation | None] | None:
+        """The logged event, and its meeting chat when that is to be remembered with it."""
         try:
             body = json.loads(logged.activity)
             # The time it was logged with (its own timestamp, or when it arrived when it had none).
@@ -123,23 +129,28 @@ class MeetingEventIngest:
         # join, and its cards must not fail for want of a chat), once per meeting per process.
         if isinstance(event, MeetingStarted) or event.meeting.meeting_id not in self._chats_known:
             try:
-                await remember(self._conversations, Activity().deserialize(body), installing=False)
+                return event, seen_in(Activity().deserialize(body), installing=False)
             except Exception as exc:  # noqa: BLE001 - the lesson is followed whether or not its chat is known
                 log.warning("meeting chat of logged event %s not remembered: %s", logged.id, type(exc).__name__)
-            else:
-                self._chats_known[event.meeting.meeting_id] = None
-                while len(self._chats_known) > CHATS_KNOWN:
-                    self._chats_known.popitem(last=False)
-        return event
+        return event, None
 
     async def _apply(self, parsed: list[tuple[LoggedEvent, MeetingEvent]], unreadable: list[int],
-                     follow: list[tuple[JobSpec, None]] | None = None) -> None:
+                     follow: list[tuple[JobSpec, None]] | None = None, chats: list[tuple[str, SeenConversation]] = ()) -> None:
+        """Apply the meeting's events in one transaction, with the log marked, the jobs that
+        follow queued, and the meeting chats (meeting id, chat) they named remembered."""
         ids = [logged.id for logged, _ in parsed] + unreadable
 
         async def derived(session) -> None:
             await mark_derived(session, ids)
             await add_jobs(session, follow or [])
+            # Stored with the lesson: its reminder's delivery finds the meeting chat.
+            for chat in {chat.conversation_id: chat for _, chat in chats}.values():
+                await self._conversations.remember(chat, session)
 
         await self._monitor.apply_events([event for _, event in parsed], then=derived)
+        for meeting_id, _ in chats:
+            self._chats_known[meeting_id] = None
+        while len(self._chats_known) > CHATS_KNOWN:
+            self._chats_known.popitem(last=False)
 
 

@@ -13,6 +13,20 @@ class AlertPurpose(StrEnum):
     dsl = "dsl"  # safeguarding concerns for the designated safeguarding lead
 
 
+class SeenConversation(BaseModel):
+    """A conversation as an activity shows it: its reference, to write there later."""
+
+    conversation_id: str
+    scope: str
+    service_url: str
+    reference: dict
+    tenant_id: str | None
+    team_id: str | None = None
+    channel_id: str | None = None
+    installed_by: str | None = None
+    installing: bool = False  # the activity is Chaperone's install there
+
+
 class Conversation(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

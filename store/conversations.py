@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from domain.conversations import AlertDestination, AlertPurpose, Conversation
+from domain.conversations import AlertDestination, AlertPurpose, Conversation, SeenConversation
 from domain.placement import SOLE_SCHOOL_ID
 
 from .db import read_sessions
@@ -17,41 +17,32 @@ class ConversationStore:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reads = read_sessions(engine)
 
-    async def remember(
-        self,
-        *,
-        conversation_id: str,
-        scope: str,
-        service_url: str,
-        reference: dict,
-        tenant_id: str | None,
-        team_id: str | None = None,
-        channel_id: str | None = None,
-        installed_by: str | None = None,
-        installing: bool = False,
-    ) -> Conversation:
-        """Record (or refresh) a conversation and its reference; `installing` marks an install."""
-        async with self._sessions() as session, session.begin():
-            row = await session.get(ConversationRow, conversation_id, with_for_update=True)
-            now = utcnow()
-            if row is None:
-                row = ConversationRow(conversation_id=conversation_id, installed=installing)
-                session.add(row)
-            row.scope = scope
-            row.service_url = service_url
-            row.reference = reference
-            row.tenant_id = tenant_id or row.tenant_id
-            row.team_id = team_id or row.team_id
-            row.channel_id = channel_id or row.channel_id
-            row.updated_at = now
-            newly = installing and not (row.installed and row.installed_at is not None)
-            if installing:
-                row.installed = True
-                row.installed_at = now
-                row.installed_by_aad_id = installed_by
-                row.removed_at = None
-            await session.flush()
-            return Conversation.model_validate(row).model_copy(update={"newly_installed": newly})
+    async def remember(self, seen: SeenConversation, session: AsyncSession | None = None) -> Conversation:
+        """Record (or refresh) a conversation and its reference (in `session`, the caller's
+        transaction, when given); `seen.installing` marks an install."""
+        if session is None:
+            async with self._sessions() as own, own.begin():
+                return await self.remember(seen, own)
+        row = await session.get(ConversationRow, seen.conversation_id, with_for_update=True)
+        now = utcnow()
+        if row is None:
+            row = ConversationRow(conversation_id=seen.conversation_id, installed=seen.installing)
+            session.add(row)
+        row.scope = seen.scope
+        row.service_url = seen.service_url
+        row.reference = seen.reference
+        row.tenant_id = seen.tenant_id or row.tenant_id
+        row.team_id = seen.team_id or row.team_id
+        row.channel_id = seen.channel_id or row.channel_id
+        row.updated_at = now
+        newly = seen.installing and not (row.installed and row.installed_at is not None)
+        if seen.installing:
+            row.installed = True
+            row.installed_at = now
+            row.installed_by_aad_id = seen.installed_by
+            row.removed_at = None
+        await session.flush()
+        return Conversation.model_validate(row).model_copy(update={"newly_installed": newly})
 
     async def uninstalled(self, conversation_id: str) -> None:
         async with self._sessions() as session, session.begin():
