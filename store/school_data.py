@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.placement import SOLE_SCHOOL_ID
@@ -53,13 +53,13 @@ class SchoolData:
                             session: AsyncSession | None = None) -> tuple[list[TimetableEntry], bool]:
         """The organizer's entries in the school's timetable, and whether it has one at all."""
         async with reading(self._reads, session) as session:
-            # Whether any row exists, not how many: a trust's timetable is tens of thousands of rows.
+            # The organizer's rows and any one row of the school's, in one query: whether a
+            # timetable exists, not how big it is (a trust's is tens of thousands of rows).
             mine = TimetableEntryRow.school_id == school_id
-            loaded = (await session.execute(select(TimetableEntryRow.id).where(mine).limit(1))).first() is not None
-            if not organizer_ids:
-                return [], loaded
-            stmt = select(TimetableEntryRow).where(mine, TimetableEntryRow.organizer.in_(sorted(organizer_ids)))
-            return [TimetableEntry.model_validate(r) for r in (await session.execute(stmt)).scalars()], loaded
+            any_row = TimetableEntryRow.id == select(TimetableEntryRow.id).where(mine).limit(1).scalar_subquery()
+            theirs = TimetableEntryRow.organizer.in_(sorted(organizer_ids)) if organizer_ids else false()
+            rows = list((await session.execute(select(TimetableEntryRow).where(mine, or_(theirs, any_row)))).scalars())
+            return [TimetableEntry.model_validate(r) for r in rows if r.organizer in organizer_ids], bool(rows)
 
     async def consent_kinds(self, school_id: str = SOLE_SCHOOL_ID, *, session: AsyncSession | None = None) -> frozenset[str]:
         """The kinds of form the school has imported a register of."""
