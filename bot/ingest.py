@@ -93,7 +93,8 @@ class MeetingEventIngest:
             waiting, rest = through_last_start_or_end(waiting)
         parsed, chats = [], []
         for logged in waiting:
-            if (read := self._read(logged)) is not None:
+            # One meeting's events: its chat is read from a start, else from its first event.
+            if (read := self._read(logged, chat_wanted=not chats)) is not None:
                 parsed.append((logged, read[0]))
                 chats += [(read[0].meeting.meeting_id, read[1])] if read[1] else []
         unreadable = [logged.id for logged in waiting if logged.id not in {l.id for l, _ in parsed}]
@@ -104,8 +105,10 @@ class MeetingEventIngest:
             if job.attempts < POISON_AFTER_ATTEMPTS:
                 raise
             # Failed again and again: apply the events one at a time, so one that cannot be
-            # applied is set aside (recorded, said once) and the lesson's others still count.
-            await self._apply([], unreadable, follow, chats)
+            # applied is set aside (recorded, said once) and the lesson's others still count;
+            # the meeting chat on its own, so a chat that cannot be stored holds nothing back.
+            await self._apply([], unreadable, follow)
+            await self._remember_alone(chats)
             for logged, event in parsed:
                 try:
                     await self._apply([(logged, event)], [])
@@ -114,8 +117,18 @@ class MeetingEventIngest:
                               job.attempts, type(exc).__name__)
                     await self._reader.set_aside(logged.id, f"{type(exc).__name__}: could not be applied")
 
-    def _read(self, logged: LoggedEvent) -> tuple[MeetingEvent, SeenConversation | None] | None:
-        """The logged event, and its meeting chat when that is to be remembered with it."""
+    async def _remember_alone(self, chats: list[tuple[str, SeenConversation]]) -> None:
+        for meeting_id, chat in chats:
+            try:
+                await self._conversations.remember(chat)
+            except Exception as exc:  # noqa: BLE001 - the lesson is followed whether or not its chat is known
+                log.warning("meeting chat of meeting event(s) not remembered: %s", type(exc).__name__)
+            else:
+                self._chats_known[meeting_id] = None
+
+    def _read(self, logged: LoggedEvent, *, chat_wanted: bool = True) -> tuple[MeetingEvent, SeenConversation | None] | None:
+        """The logged event, and its meeting chat when that is to be remembered with it (a
+        start's always; another event's when `chat_wanted` and the process has not stored it)."""
         try:
             body = json.loads(logged.activity)
             # The time it was logged with (its own timestamp, or when it arrived when it had none).
@@ -127,7 +140,7 @@ class MeetingEventIngest:
         # The meeting chat is where the reminder and the organizer's note will go. A start names
         # it; so does a join that Teams delivered before the start (the lesson opens with the
         # join, and its cards must not fail for want of a chat), once per meeting per process.
-        if isinstance(event, MeetingStarted) or event.meeting.meeting_id not in self._chats_known:
+        if isinstance(event, MeetingStarted) or (chat_wanted and event.meeting.meeting_id not in self._chats_known):
             try:
                 return event, seen_in(Activity().deserialize(body), installing=False)
             except Exception as exc:  # noqa: BLE001 - the lesson is followed whether or not its chat is known

@@ -151,16 +151,22 @@ class LessonMonitor:
             asked = await self._ask_details(lesson, lesson.service_url)
             if not _answered(asked.lookup):
                 await self._queue(JobSpec(kind=MEETING_DETAILS, priority=Priority.lesson, delay_seconds=self._details_retry[0]), lesson.id)
-            if asked.applied_to(lesson).organizer_aad_id:
+            if (named := asked.applied_to(lesson)).organizer_aad_id:
                 # Stored with Graph's answers about that organizer, in one transaction.
-                lesson = asked.applied_to(lesson)
+                lesson = named
             else:
                 lesson = await self._store.set_details(lesson.id, asked.details, asked.lookup)
                 asked = None
         # The organizer's look-ups, and with them (in a trust) the lesson's school, before the
         # reminder: the school's policy says what the reminder says and how the lesson is judged.
         if lesson.organizer_aad_id:
-            lesson = await self._organizer_lookups(lesson, asked)
+            try:
+                lesson = await self._organizer_lookups(lesson, asked)
+            except Exception:
+                if asked is not None:
+                    # Kept though Graph's side failed: the retried start does not need them again.
+                    await self._store.set_details(lesson.id, asked.details, asked.lookup)
+                raise
         else:
             unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
             lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=SettingsRead(settings=None, lookup=unknown, observed_at=None),

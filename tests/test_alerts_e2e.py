@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
 from domain.school import TimetableEntry
 
@@ -17,7 +18,6 @@ from .helpers import (
     DSL_ID, END, MATHS, POLICY, PUPIL_A, PUPIL_B, SLT, SLT_CHANNEL, SLT_TEAM, T0, TEACHER,
     TA, alert_posts, all_text, cards_in, dev_env, eventually, lobby_off_lesson, minutes, rows, run_app, script, sign_aup,
 )
-from sqlalchemy import text
 
 pytestmark = pytest.mark.e2e
 
@@ -42,7 +42,6 @@ async def test_lobby_off_gives_one_reminder_one_warning_and_one_slt_alert(dev_ap
     await dev_app.post_all([dev_app.teams.meeting_end(MATHS, END)])
     assert len(alert_posts(connector)) == 1
     assert [m.kind for m in await dev_app.services.outbox.all(lesson.id)] == ["reminder", "teacher-warning", "slt-alert", "summary"]
-
 
 
 async def test_a_breach_whose_alert_could_not_be_stored_is_raised_when_the_check_runs_again(dev_app, connector, graph):
@@ -70,16 +69,15 @@ async def test_a_breach_whose_alert_could_not_be_stored_is_raised_when_the_check
     assert alert_posts(connector) == []
     async with dev_app.services.engine.begin() as conn:
         await conn.execute(text("DELETE FROM refuse_alerts"))
-    await eventually(lambda: _async(alert_posts(connector)))
+
+    async def alerted():
+        return alert_posts(connector)
+
+    await eventually(alerted)
     [lesson] = await dev_app.services.lessons.list_lessons()
     assert [m.kind for m in await dev_app.services.outbox.all(lesson.id) if m.kind.value == "slt-alert"]
     [alert] = alert_posts(connector)
     assert "Waiting room (lobby) on" in all_text(alert["activity"]["attachments"][0]["content"])
-
-
-async def _async(value):
-    return value
-
 
 async def test_the_slt_alert_names_the_class_from_the_timetable(dev_app, connector, graph):
     weekly = TimetableEntry(organizer=TEACHER.aad_object_id, class_name="7B", subject="Maths", weekday=0,
