@@ -47,16 +47,16 @@ class LessonNotices:
         if not worth_telling:
             return
         raised = {f.id: RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in worth_telling}
-        await self._outbox.queue_in(
-            session,
+        await self._outbox.queue(
+            session=session,
             kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
             raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}",
         )
         breaches = [f for f in worth_telling if f.severity is Severity.breach]
         if breaches:
-            await self._outbox.queue_in(
-                session,
+            await self._outbox.queue(
+                session=session,
                 kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
                 card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
                 raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}",

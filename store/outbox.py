@@ -73,37 +73,20 @@ class Outbox:
         finding_ids: list[int] | None = None,
         raised: list[RaisedFinding] | None = None,
         school_id: str | None = None,
+        session: AsyncSession | None = None,
     ) -> int | None:
-        """Queue a card for delivery; None when one with the same dedupe key exists already.
-        `school_id`: the school whose record it is, whose channel or DSL it goes to."""
-        async with self._sessions() as session, session.begin():
-            return await self.queue_in(session, kind=kind, destination=destination, card=card, summary=summary, lesson_id=lesson_id,
-                                       service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids, raised=raised,
-                                       school_id=school_id)
-
-    async def queue_in(
-        self,
-        session: AsyncSession,
-        *,
-        kind: MessageKind,
-        destination: Destination,
-        card: dict,
-        summary: str,
-        lesson_id: int | None,
-        service_url: str | None,
-        dedupe_key: str | None = None,
-        finding_ids: list[int] | None = None,
-        raised: list[RaisedFinding] | None = None,
-        school_id: str | None = None,
-    ) -> int | None:
-        """`queue` in the caller's transaction (the verdicts that raise the card): both are
-        stored, or neither. A twin with the same dedupe key (queued before, or by another
-        instance's transaction at the same moment) is not queued again."""
-        return await self._queue(
-            session, kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
-            service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
-            raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id,
-        )
+        """Queue a card for delivery; None when one with the same dedupe key exists already
+        (queued before, or by another instance's transaction at the same moment).
+        `school_id`: the school whose record it is, whose channel or DSL it goes to.
+        `session`: the caller's transaction (the verdicts that raise the card): both are
+        stored, or neither."""
+        values = dict(kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
+                      service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
+                      raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id)
+        if session is not None:
+            return await self._queue(session, **values)
+        async with self._sessions() as own, own.begin():
+            return await self._queue(own, **values)
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
         """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
