@@ -103,7 +103,7 @@ class GraphClient:
             return
         host = urlsplit(settings.graph_base_url).hostname or ""
         # The SDK's default client, with every answer (retries included) counted for /metrics.
-        http = metered_client({RetryHandlerOption.get_key(): RetryHandlerOption(delay=1, max_retries=3)})
+        http = metered_client({RetryHandlerOption.get_key(): RetryHandlerOption(delay=1, max_retries=3)}, settings.graph_connections)
         auth = AzureIdentityAuthenticationProvider(self._credential, scopes=[GRAPH_SCOPE], allowed_hosts=[host])
         adapter = GraphRequestAdapter(auth, client=http)
         adapter.base_url = settings.graph_base_url.rstrip("/")

@@ -71,7 +71,8 @@ class Delivery:
             else:
                 # Read once for the card and its destination; with the register unless neither
                 # needs it (a card composed when queued, to the meeting chat).
-                lesson = await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message)) if message.lesson_id else None
+                lesson = (await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message), with_settings=False)
+                          if message.lesson_id else None)
                 card = await self._composer.card_for(message, lesson)
                 sent = await self._send(message, lesson, card_activity(card, message.summary))
         except NoDestination as exc:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.events import EventKind
@@ -40,7 +40,8 @@ BUSY_RATE = 150
 
 
 class Overloaded(RuntimeError):
-    """More events wait to be written than the log will hold: answer 'retry later'."""
+    """More events wait to be written than the log will hold, or a backlog of them has waited
+    too long: answer 'retry later'."""
 
 
 class InboundEvent(BaseModel):
@@ -70,9 +71,41 @@ class _Pending:
 LINGER_SECONDS = 0.003
 LINGER_BELOW = 16  # events waiting: fewer, and the writer waits that moment for more
 
+# Fewer events waiting than this is not a backlog, however long the oldest has waited: a lock
+# the other instance holds for a moment (SQLite), or a slow machine's loop still answering the
+# burst's own turns, is waited out rather than a class's joins being turned away. A database
+# that is really not keeping up has hundreds waiting within the half second.
+SHED_FROM = 64
+
 # A lesson's start or end is derived ahead of the joins and leaves of a 09:00 burst: its
 # reminder, its start verdicts and SLT's alerts wait on it.
 URGENT_KINDS = frozenset({EventKind.start.value, EventKind.end.value})
+
+
+# On PostgreSQL a group commit is ONE statement, atomic by itself (no BEGIN and COMMIT round
+# trips): the events from arrays (one message, not one a row), and a derive job per meeting,
+# in key order. A meeting that started or ended makes its waiting derive job urgent in the
+# same pass (ON CONFLICT DO UPDATE reads and locks the newest version of each waiting job, in
+# key order, so two group commits never wait on each other in opposite orders and a job
+# another writer queued a moment ago is raised too). At a 09:00 burst the front's writes to
+# PostgreSQL as a transaction were a fifth of its CPU.
+_GROUP_COMMIT_PG = text("""
+WITH logged AS (
+    INSERT INTO inbound_events (activity_key, meeting_id, kind, event_at, received_at, activity)
+    SELECT e.activity_key, e.meeting_id, e.kind, e.event_at, CAST(:now AS TIMESTAMPTZ), e.activity
+    FROM unnest(CAST(:keys AS VARCHAR[]), CAST(:meetings AS VARCHAR[]), CAST(:kinds AS VARCHAR[]),
+                CAST(:event_ats AS TIMESTAMPTZ[]), CAST(:activities AS TEXT[]))
+         AS e(activity_key, meeting_id, kind, event_at, activity)
+    ON CONFLICT (activity_key) DO NOTHING
+)
+INSERT INTO jobs (kind, priority, lane, lesson_id, dedupe_key, payload, due_at, attempts, created_at)
+SELECT CAST(:job_kind AS VARCHAR), j.priority, j.meeting_id, NULL, j.dedupe_key,
+       json_build_object('meeting_id', j.meeting_id), CAST(:now AS TIMESTAMPTZ), 0, CAST(:now AS TIMESTAMPTZ)
+FROM unnest(CAST(:job_meetings AS VARCHAR[]), CAST(:job_keys AS VARCHAR[]), CAST(:job_priorities AS INTEGER[]))
+     AS j(meeting_id, dedupe_key, priority)
+ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL
+DO UPDATE SET priority = EXCLUDED.priority WHERE jobs.priority > EXCLUDED.priority
+""")
 
 
 def derive_key(meeting_id: str) -> str:
@@ -98,6 +131,7 @@ class EventLog:
         linger_seconds: float = LINGER_SECONDS,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._one_statement = engine.execution_options(isolation_level="AUTOCOMMIT") if engine.dialect.name == "postgresql" else None
         # Group commits under way at once, each on a connection of its own: while one waits
         # for PostgreSQL, the next burst is written beside it. SQLite has one writer anyway.
         self._writers = 1 if engine.dialect.name == "sqlite" else max(1, writers)
@@ -124,10 +158,11 @@ class EventLog:
 
     async def append(self, event: InboundEvent) -> None:
         """Write the event durably (a redelivery already in the log changes nothing). Raises
-        Overloaded without waiting when the log is full."""
+        Overloaded without waiting when the log is full, or when a backlog (SHED_FROM or more)
+        is waiting and its oldest has waited over max_wait_seconds."""
         if len(self._waiting) + self._writing >= self._max_waiting:
             raise Overloaded(f"{len(self._waiting) + self._writing} meeting events are waiting to be written")
-        if self._waiting and time.monotonic() - self._waiting[0].since > self._max_wait:
+        if self.waiting >= SHED_FROM and self._waiting and time.monotonic() - self._waiting[0].since > self._max_wait:
             # The database is not keeping up: Teams is told to retry now rather than kept waiting.
             raise Overloaded(f"meeting events have waited over {self._max_wait:g} s to be written")
         if not self._tasks:
@@ -194,17 +229,35 @@ class EventLog:
         # in opposite orders (a deadlock on PostgreSQL).
         rows = sorted((dict(activity_key=e.activity_key, meeting_id=e.meeting_id, kind=e.kind.value, event_at=e.event_at,
                             received_at=now, activity=e.activity) for e in events), key=lambda r: r["activity_key"] or "")
+        urgent = {r["meeting_id"] for r in rows if r["kind"] in URGENT_KINDS}
+        jobs = [derive_job(m, m in urgent) for m in sorted({r["meeting_id"] for r in rows})]
+        if self._one_statement is not None:
+            await self._write_one_statement(rows, jobs, now)
+            return
         async with self._sessions() as session, session.begin():
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
             # The table, not the mapped class: a plain executemany, without the ORM's bulk machinery.
-            await session.execute(insert(InboundEventRow.__table__).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
-            urgent = {r["meeting_id"] for r in rows if r["kind"] in URGENT_KINDS}
-            await add_jobs(session, [(derive_job(m, m in urgent), None) for m in sorted({r["meeting_id"] for r in rows})])
-            if urgent:
-                # A meeting whose joins are already waiting keeps that job: it becomes urgent.
-                keys = [derive_key(m) for m in sorted(urgent)]
-                await session.execute(update(JobRow).where(JobRow.dedupe_key.in_(keys), JobRow.priority > int(Priority.lesson_events))
+            await session.execute(sqlite.insert(InboundEventRow.__table__).on_conflict_do_nothing(index_elements=["activity_key"]), rows)
+            await add_jobs(session, [(job, None) for job in jobs])
+            # A meeting whose joins are already waiting keeps that job: it becomes urgent.
+            if raised := [derive_key(m) for m in sorted(urgent)]:
+                await session.execute(update(JobRow).where(JobRow.dedupe_key.in_(raised), JobRow.priority > int(Priority.lesson_events))
                                       .values(priority=int(Priority.lesson_events)))
+
+    async def _write_one_statement(self, rows: list[dict], jobs: list[JobSpec], now: datetime) -> None:
+        # One job a key, the most urgent (a key is cut to 200 characters: two long meeting ids can
+        # share one, and ON CONFLICT DO UPDATE may touch a row only once), in key order.
+        by_key: dict[str, JobSpec] = {}
+        for job in sorted(jobs, key=lambda j: j.priority):
+            by_key.setdefault(dedupe_key(job, None), job)
+        keyed = sorted(by_key.items())
+        params = dict(
+            now=now, keys=[r["activity_key"] for r in rows], meetings=[r["meeting_id"] for r in rows],
+            kinds=[r["kind"] for r in rows], event_ats=[r["event_at"] for r in rows], activities=[r["activity"] for r in rows],
+            job_kind=DERIVE_EVENTS, job_meetings=[j.payload["meeting_id"] for _, j in keyed], job_keys=[k for k, _ in keyed],
+            job_priorities=[int(j.priority) for _, j in keyed],
+        )
+        async with self._one_statement.connect() as connection:
+            await connection.execute(_GROUP_COMMIT_PG, params)
 
     async def close(self) -> None:
         self._stopping = True

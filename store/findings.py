@@ -71,8 +71,8 @@ class FindingStore:
                 row.final = final
                 row.evaluated_at = at
                 if opens or clears:
-                    await session.flush()
                     (new_failures if opens else cleared).append(row)
+            # One flush: every new finding in one INSERT (their ids are read back by it).
             await session.flush()
             await add_jobs(session, [(spec, lesson_id) for spec in then])
             new = [StoredFinding.model_validate(r) for r in new_failures]

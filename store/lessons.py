@@ -53,7 +53,8 @@ LATE_WINDOW = timedelta(minutes=5)
 # A leave with nothing open this soon after the end is that lesson's too, not a new one.
 LEAVE_WINDOW = timedelta(hours=1)
 # What a lesson is read with when its register is wanted.
-_REGISTER = (selectinload(LessonRow.attendance), selectinload(LessonRow.settings_history))
+_ATTENDANCE = selectinload(LessonRow.attendance)
+_REGISTER = (_ATTENDANCE, selectinload(LessonRow.settings_history))
 
 
 class LessonStore:
@@ -664,11 +665,15 @@ class LessonStore:
 
     # ---- reads --------------------------------------------------------------------
 
-    async def get(self, lesson_id: int, *, with_attendance: bool = True) -> Lesson:
+    async def get(self, lesson_id: int, *, with_attendance: bool = True, with_settings: bool = True) -> Lesson:
+        """The lesson, with its register (attendance and the meeting options as observed) unless
+        told not to; `with_settings=False`: the attendance alone (a card shows who was present,
+        never the options' history), one query fewer."""
         async with self._reads() as session:
             stmt = select(LessonRow).where(LessonRow.id == lesson_id)
             if with_attendance:
-                return Lesson.model_validate((await session.execute(stmt.options(*_REGISTER))).scalar_one())
+                row = (await session.execute(stmt.options(*(_REGISTER if with_settings else (_ATTENDANCE,))))).scalar_one()
+                return Lesson.model_validate(row if with_settings else _columns(row) | {"attendance": row.attendance})
             return _without_register((await session.execute(stmt)).scalar_one())
 
     async def find(self, lesson_id: int) -> Lesson | None:
@@ -685,9 +690,14 @@ class LessonStore:
             return [Lesson.model_validate(r) for r in (await session.execute(stmt)).scalars()]
 
 
+def _columns(row: LessonRow) -> dict:
+    """The lesson row's own columns (no relationship is loaded by reading them)."""
+    return {c.key: getattr(row, c.key) for c in LessonRow.__table__.columns}
+
+
 def _without_register(row: LessonRow) -> Lesson:
     """The lesson without its attendance: what the event path needs, at no extra query."""
-    return Lesson.model_validate({c.key: getattr(row, c.key) for c in LessonRow.__table__.columns} | {"attendance": []})
+    return Lesson.model_validate(_columns(row) | {"attendance": []})
 
 
 def _same(rows: list[AttendanceRow], intervals: Sequence[ReportedInterval], role: str | None) -> bool:
