@@ -169,8 +169,8 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
 
     # Outbound: cards composed from stored facts, delivered from the outbox.
     composer = CardComposer(lessons=lessons, findings=findings, outbox=outbox, school_data=school_data, schools=schools)
-    Delivery(outbox=outbox, lessons=lessons, composer=composer, notifier=notifier, connector=connector, worker=worker,
-             schools=schools, settings=settings)
+    delivery = Delivery(outbox=outbox, lessons=lessons, composer=composer, notifier=notifier, connector=connector, worker=worker,
+                        schools=schools, settings=settings)
     escalation = AlertEscalation(outbox=outbox, lessons=lessons, conversations=conversations, schools=schools)
     escalation.schedule(worker, jobs)
 
@@ -184,7 +184,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
     monitor = LessonMonitor(
         store=lessons, worker=worker, connector=connector, meetings=MeetingReader(graph), calendar=CalendarReader(graph),
         people=people, reports=AttendanceReports(graph), recordings=Recordings(graph), sign_ins=SignInLogs(graph), jobs=jobs, assessor=assessor,
-        notices=notices, schools=schools, placement=placement,
+        notices=notices, delivery=delivery, schools=schools, placement=placement,
         report_delays=settings.attendance_report_delays, event_log=EventLogReader(engine), roster_settle_seconds=settings.roster_settle_seconds,
         retry_base_seconds=settings.retry_base_seconds,
     )

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-from store.jobs import Job, JobStore, Priority
+from store.jobs import Job, JobStore, Lease, Priority
 from store.tables import utcnow
 from telemetry import metrics
 
@@ -73,6 +73,22 @@ class Worker:
 
     def handle(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
+
+    @property
+    def lease(self) -> Lease:
+        """For a job queued already claimed by this worker (store.jobs.add_held_job)."""
+        return Lease(instance=self.instance, seconds=self._lease)
+
+    async def run_held(self, job: Job, handler: Handler) -> bool:
+        """Run a job this worker queued already leased to itself, at once, as if claimed:
+        finished, retried or given up the same way; `handler` has in hand what it needs.
+        Whether it finished."""
+        with metrics.job(job.kind, job.lesson_id):
+            return await self._run_job(job, handler)
+
+    async def release(self, job: Job, why: str) -> None:
+        """A held job this worker will not run now: due at once, for any worker's next claim."""
+        await self._jobs.retry(job.id, why, 0)
 
     def wake(self) -> None:
         self._wake.set()
@@ -196,21 +212,21 @@ class Worker:
             except Exception:  # noqa: BLE001 - the next renewal tries again; the lease is long
                 log.warning("job %s: lease not renewed this time", job.id)
 
-    async def _run_job(self, job: Job) -> None:
-        handler = self._handlers.get(job.kind)
+    async def _run_job(self, job: Job, handler: Handler | None = None) -> bool:
+        handler = handler or self._handlers.get(job.kind)
         if handler is None:
             await self._jobs.fail(job.id, f"no handler for job kind {job.kind!r}")
-            return
+            return False
         try:
             await handler(job)
         except RetryLater as later:
             log.info("job %s %s: %s; again in %.0f s", job.id, job.kind, later, later.delay_seconds)
             await self._jobs.retry(job.id, str(later), later.delay_seconds)
-            return
+            return False
         except GiveUp as exc:
             log.warning("job %s %s gave up: %s", job.id, job.kind, exc)
             await self._jobs.fail(job.id, str(exc))
-            return
+            return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried, then recorded
             error = f"{type(exc).__name__}: {exc}"
             if job.attempts >= self.max_attempts:
@@ -220,8 +236,9 @@ class Worker:
                 delay = min(900.0, self._retry_base * 2 ** (job.attempts - 1))
                 log.warning("job %s %s failed (attempt %d), retrying in %.0f s: %s", job.id, job.kind, job.attempts, delay, error)
                 await self._jobs.retry(job.id, error, delay)
-            return
+            return False
         await self._jobs.finish(job.id)
+        return True
 
     async def wait_idle(self, timeout: float = 15.0, horizon_seconds: float = 0) -> None:
         """Until no job is running or due within the horizon (for the demo and tests)."""

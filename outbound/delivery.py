@@ -3,7 +3,10 @@ the worker's retries and back-off, and keeps the ones that cannot be sent."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from botbuilder.schema import Activity
@@ -17,7 +20,7 @@ from domain.messages import DeliveryStatus, Destination, Message, MessageKind
 from jobs.worker import GiveUp, Worker
 from store.jobs import Job
 from store.lessons import LessonStore
-from store.outbox import DELIVER, REFRESH, Outbox
+from store.outbox import DELIVER, REFRESH, Held, Outbox
 from telemetry import metrics
 
 from .activities import card_activity
@@ -57,6 +60,7 @@ class Delivery:
         self._schools = schools
         self._settings = settings
         self._max_attempts = worker.max_attempts
+        self._worker = worker
         worker.handle(DELIVER, self.deliver)
         worker.handle(REFRESH, self.refresh)
 
@@ -64,15 +68,37 @@ class Delivery:
         message = await self._outbox.get(job.payload["message_id"])
         if message is None or message.status in (DeliveryStatus.sent, DeliveryStatus.dismissed):
             return  # sent already, or deleted by retention
+        # Read once for the card and its destination; with the register unless neither needs
+        # it (a card composed when queued, to the meeting chat).
+        lesson = None
+        if message.lesson_id and message.kind is not MessageKind.reply:
+            lesson = await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message), with_settings=False)
+        await self._deliver(job, message, lesson)
+
+    async def deliver_held(self, held: Sequence[Held], lesson: Lesson) -> None:
+        """Cards a lesson's check has just decided (`lesson`: as just read, with its register),
+        sent at once from what is in hand, not after the next claim and three reads each. Cards
+        to one destination go in the order queued, different destinations at once. A card that
+        fails is retried like any delivery, and the cards queued behind it to the same place
+        are left to the worker, which keeps their order."""
+        lanes: dict[Destination, list[Held]] = {}
+        for card in held:
+            lanes.setdefault(card.message.destination, []).append(card)
+        await asyncio.gather(*(self._deliver_lane(lane, lesson) for lane in lanes.values()))
+
+    async def _deliver_lane(self, lane: list[Held], lesson: Lesson) -> None:
+        for n, card in enumerate(lane):
+            if not await self._worker.run_held(card.job, functools.partial(self._deliver, message=card.message, lesson=lesson)):
+                for behind in lane[n + 1:]:
+                    await self._worker.release(behind.job, f"an earlier card to the {card.message.destination.value} was not sent yet")
+                return
+
+    async def _deliver(self, job: Job, message: Message, lesson: Lesson | None) -> None:
         try:
             if message.kind is MessageKind.reply:
                 card = message.card
                 sent = await self._notifier.reply(card["reference"], Activity().deserialize(card["activity"]))
             else:
-                # Read once for the card and its destination; with the register unless neither
-                # needs it (a card composed when queued, to the meeting chat).
-                lesson = (await self._lessons.get(message.lesson_id, with_attendance=_needs_register(message), with_settings=False)
-                          if message.lesson_id else None)
                 card = await self._composer.card_for(message, lesson)
                 sent = await self._send(message, lesson, card_activity(card, message.summary))
         except NoDestination as exc:

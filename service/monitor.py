@@ -37,11 +37,13 @@ from graph.recordings import Recordings
 from graph.signins import SignInLogs
 from jobs.worker import GiveUp, RetryLater, Worker
 from outbound.connector import BotConnector, ConnectorError
+from outbound.delivery import Delivery
 from rules import managed_device, waiting_room
 from rules.snapshot import Moment
 from store.event_log import EventLogReader
 from store.jobs import Job, JobSpec, JobStore, Priority
 from store.lessons import DetailsRead, EventJobs, GraphView, LessonStore, SettingsRead
+from store.outbox import Held
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.tables import utcnow
@@ -86,6 +88,7 @@ class LessonMonitor:
         jobs: JobStore,
         assessor: LessonAssessor,
         notices: LessonNotices,
+        delivery: Delivery,
         schools: Schools,
         placement: LessonPlacement,
         report_delays: tuple[float, ...],
@@ -100,6 +103,7 @@ class LessonMonitor:
         self._jobs = jobs
         self._assessor = assessor
         self._notices = notices
+        self._delivery = delivery
         self._worker = worker
         self._connector = connector
         self._meetings = meetings
@@ -174,8 +178,8 @@ class LessonMonitor:
             # Without the organizer a trust's lesson stays unplaced (its verdicts wait) until
             # the meeting details or the organizer's join name them, or the lesson ends.
             lesson = await self._placement.place(lesson, final=False)
-        await self._notices.lesson_started(lesson)
-        await self._assess(lesson.id, Moment.start, lesson.actual_start)
+        reminder = await self._notices.lesson_started(lesson)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start, held=reminder)
         await self._remediate_lobby(lesson)
         await self._book_overdue_close(lesson)
 
@@ -278,17 +282,20 @@ class LessonMonitor:
         await self._assessor.record_remediation(lesson_id, f"lobby bypass set to '{options.remediate_to.value}'")
         await self._assess(lesson_id, Moment.start, lesson.actual_start)
 
-    async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None) -> None:
+    async def _assess(self, lesson_id: int, moment: Moment, at: datetime | None = None, lesson: Lesson | None = None,
+                      held: Sequence[Held] = ()) -> None:
+        """Judge the lesson now, and send the cards its new breaches raise (after `held`, cards
+        queued before: the start's reminder) at once, from the facts in hand."""
         # Read here (with its register) when the caller has not: the new breaches' cards name
         # who was present, from the same read.
         lesson = lesson or await self._store.get(lesson_id)
 
-        async def raise_new(session: AsyncSession, new: list[StoredFinding]) -> None:
-            await self._notices.breaches_found(session, lesson, new)
+        async def raise_new(session: AsyncSession, new: list[StoredFinding]) -> list[Held]:
+            return await self._notices.breaches_found(session, lesson, new)
 
         recorded = await self._assessor.assess(lesson_id, moment, at, lesson, raise_new=raise_new)
-        if recorded.new:
-            self._worker.wake()
+        if held or recorded.raised:
+            await self._delivery.deliver_held([*held, *recorded.raised], lesson)
         if moment is Moment.report:
             # Only what is known after the lesson (Graph's attendance report, its recordings)
             # clears an alert: one whose findings all pass now.

@@ -15,7 +15,7 @@ from domain.findings import Severity, Status, StoredFinding
 from domain.lesson import Lesson
 from domain.messages import AlertAction, Destination, MessageKind, RaisedFinding
 from jobs.worker import Worker
-from store.outbox import Outbox
+from store.outbox import Held, Outbox
 from store.tables import utcnow
 
 
@@ -29,38 +29,40 @@ class LessonNotices:
         self._worker = worker
         self._schools = schools
 
-    async def lesson_started(self, lesson: Lesson) -> None:
-        """The behaviour expectations reminder, once per lesson, in the meeting chat."""
-        await self._outbox.queue(
+    async def lesson_started(self, lesson: Lesson) -> list[Held]:
+        """The behaviour expectations reminder, once per lesson, in the meeting chat: held for
+        the caller to deliver (`Delivery.deliver_held`)."""
+        held = await self._outbox.queue(
             kind=MessageKind.reminder, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card=reminder.reminder_card(self._schools.get(lesson.school_id), lesson.title, lesson.id),
-            summary="Online lesson expectations and how to report a concern", dedupe_key=f"reminder:{lesson.id}",
+            summary="Online lesson expectations and how to report a concern", dedupe_key=f"reminder:{lesson.id}", lease=self._worker.lease,
         )
-        self._worker.wake()
+        return [held] if held else []
 
-    async def breaches_found(self, session: AsyncSession, lesson: Lesson, new: list[StoredFinding]) -> None:
+    async def breaches_found(self, session: AsyncSession, lesson: Lesson, new: list[StoredFinding]) -> list[Held]:
         """Newly open failures: the organizer is warned; breaches also go to SLT. Each card
         keeps the finding as raised and who was present then (`lesson` with its register).
-        Queued in `session`, the transaction that records the failures; the caller wakes the
-        worker once it commits."""
+        Queued in `session`, the transaction that records the failures, and held for the
+        caller to deliver once it commits (`Delivery.deliver_held`)."""
         worth_telling = [f for f in new if f.status is Status.failed and f.severity is not Severity.info]
         if not worth_telling:
-            return
+            return []
         raised = {f.id: RaisedFinding(finding=f, present=lesson.present_at(f.first_failed_at or f.evaluated_at)) for f in worth_telling}
-        await self._outbox.queue(
+        held = [await self._outbox.queue(
             session=session,
             kind=MessageKind.teacher_warning, destination=Destination.meeting, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
             card={}, summary="Chaperone has a note for the organizer", finding_ids=[f.id for f in worth_telling],
-            raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}",
-        )
+            raised=list(raised.values()), dedupe_key=f"warning:{_episodes(worth_telling)}", lease=self._worker.lease,
+        )]
         breaches = [f for f in worth_telling if f.severity is Severity.breach]
         if breaches:
-            await self._outbox.queue(
+            held.append(await self._outbox.queue(
                 session=session,
                 kind=MessageKind.slt_alert, destination=Destination.slt_channel, lesson_id=lesson.id, school_id=lesson.school_id, service_url=lesson.service_url,
                 card={}, summary=f"Breach in {lesson.title or 'a live lesson'}", finding_ids=[f.id for f in breaches],
-                raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}",
-            )
+                raised=[raised[f.id] for f in breaches], dedupe_key=f"alert:{_episodes(breaches)}", lease=self._worker.lease,
+            ))
+        return [h for h in held if h]
 
     async def unmonitored_session(self, lesson: Lesson, findings: list[StoredFinding]) -> None:
         """One SLT alert for a session Chaperone saw only in a call record, with its breaches;

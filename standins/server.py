@@ -20,6 +20,7 @@ class Call:
     query: dict[str, str]
     headers: CIMultiDict  # case-insensitive, as HTTP headers are
     body: object
+    fault: int | None = None  # the scripted failure status it was answered with (fail_next)
 
 
 @dataclass
@@ -84,8 +85,9 @@ class StandIn:
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with self._lock:
-            self.calls.append(Call(request.method, request.path, request.raw_path, dict(request.query), CIMultiDict(request.headers), body))
             fault = self.faults.take(request.method, request.path)
+            self.calls.append(Call(request.method, request.path, request.raw_path, dict(request.query), CIMultiDict(request.headers), body,
+                                   fault[0] if fault else None))
         if fault:
             status, headers = fault
             return web.json_response({"error": {"code": str(status), "message": "stand-in fault"}}, status=status, headers=headers)

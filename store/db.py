@@ -19,6 +19,7 @@ from typing import TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -176,6 +177,11 @@ async def in_transaction(
                 raise
             log.info("write conflict, retrying (attempt %d)", attempt)
     raise AssertionError("unreachable")
+
+
+def insert_for(session: AsyncSession):
+    """The session's database's INSERT, the one with ON CONFLICT."""
+    return postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
 
 
 def read_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from domain.lesson import DirectoryEntry, PersonClass
 
-from .db import read_sessions
+from .db import insert_for, read_sessions
 from .tables import DirectoryEntryRow, utcnow
 
 CHUNK = 500  # people per IN (...) list
@@ -45,7 +44,7 @@ class DirectoryCache:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
         rows = [dict(aad_object_id=p, classification=a.classification.value, upn=a.upn, expires_at=expires) for p, a in answers.items()]
         async with self._sessions() as session, session.begin():
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            insert = insert_for(session)
             stmt = insert(DirectoryEntryRow)
             stmt = stmt.on_conflict_do_update(
                 index_elements=["aad_object_id"],

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from urllib.parse import unquote
 
 from sqlalchemy import or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from domain.enrolment import CallRecord, Enrolment, EnrolmentStatus, LessonOrigin
@@ -20,6 +19,7 @@ from domain.lesson import AttendanceSource, DirectoryEntry, LessonStatus, Person
 from domain.lookups import Lookup
 from domain.placement import SchoolPlacement
 
+from .db import insert_for
 from .tables import AttendanceRow, CallRecordRow, EnrolmentRow, LessonRow, utcnow
 
 # A live lesson by the same organizer that overlaps a group call's record is that call.
@@ -46,7 +46,7 @@ class EnrolmentStore:
         """Keep what was done about this meeting (the latest sweep's word on it)."""
         values = enrolment.model_dump(mode="python") | {"status": enrolment.status.value, "updated_at": utcnow()}
         async with self._sessions() as session, session.begin():
-            insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+            insert = insert_for(session)
             stmt = insert(EnrolmentRow).values(**values)
             stmt = stmt.on_conflict_do_update(index_elements=["organizer_id", "event_id"],
                                               set_={k: v for k, v in values.items() if k not in ("organizer_id", "event_id")})

@@ -13,11 +13,14 @@ from domain.findings import Finding, Status, StoredFinding
 
 from .db import in_transaction, read_sessions
 from .jobs import JobSpec, add_jobs
+from .outbox import Held
 from .tables import FindingRow
 
 
 # Queues the cards for newly open failures, in the transaction that records them.
-RaiseNew = Callable[[AsyncSession, list[StoredFinding]], Awaitable[None]]
+# Queues the cards for new failures in the verdicts' transaction; returns them, held for the
+# caller's worker to deliver once it commits (store.outbox.Held).
+RaiseNew = Callable[[AsyncSession, list[StoredFinding]], Awaitable[list[Held]]]
 
 
 class Recorded(BaseModel):
@@ -25,6 +28,7 @@ class Recorded(BaseModel):
     cleared: list[StoredFinding]  # failures that now pass
     failing: set[int]  # every finding of the lesson failing now
     passing: set[int] = set()  # every finding of the lesson passing now
+    raised: list[Held] = []  # the cards `raise_new` queued, to deliver now the verdicts are committed
 
 
 class FindingStore:
@@ -76,10 +80,10 @@ class FindingStore:
             await session.flush()
             await add_jobs(session, [(spec, lesson_id) for spec in then])
             new = [StoredFinding.model_validate(r) for r in new_failures]
-            if new and raise_new is not None:
-                await raise_new(session, new)
+            raised = await raise_new(session, new) if new and raise_new is not None else []
             return Recorded(
                 new=new,
+                raised=raised,
                 cleared=[StoredFinding.model_validate(r) for r in cleared],
                 failing={r.id for r in existing.values() if r.status == Status.failed.value}
                 | {r.id for r in new_failures},

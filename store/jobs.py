@@ -17,10 +17,9 @@ from enum import IntEnum
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Integer, Select, and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.orm import aliased
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import one_statement, read_sessions
+from .db import insert_for, one_statement, read_sessions
 from .tables import JobRow, utcnow
 
 
@@ -71,6 +70,16 @@ class Job(BaseModel):
     priority: int = Priority.roster
 
 
+class Lease(BaseModel):
+    """A job queued already claimed, by the worker that will run it at once: `instance` holds
+    it for `seconds`, as a claim would."""
+
+    model_config = ConfigDict(frozen=True)
+
+    instance: str
+    seconds: float
+
+
 def dedupe_key(spec: JobSpec, lesson_id: int | None) -> str | None:
     """What makes a waiting job the same as another (None: every one is queued)."""
     return f"{spec.kind}:{lesson_id}:{spec.key}"[:200] if spec.dedupe else None
@@ -96,9 +105,19 @@ async def add_job(session: AsyncSession, spec: JobSpec, lesson_id: int | None) -
     await add_jobs(session, [(spec, lesson_id)])
 
 
+async def add_held_job(session: AsyncSession, spec: JobSpec, lesson_id: int | None, lease: Lease) -> Job:
+    """Queue `spec` inside the caller's transaction, leased to `lease.instance`, which runs it
+    the moment the transaction commits (a card sent as soon as it is decided, not after the
+    next claim). Should that instance stop first, the lease runs out and any instance claims it."""
+    values = _values(spec, lesson_id)
+    values.update(dedupe_key=None, attempts=1, leased_by=lease.instance, leased_until=values["created_at"] + timedelta(seconds=lease.seconds))
+    job_id = (await session.execute(insert_for(session)(JobRow.__table__).values(**values).returning(JobRow.__table__.c.id))).scalar_one()
+    return Job.model_validate(values | {"id": job_id})
+
+
 async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | None]]) -> None:
     """Queue several jobs in one statement per kind of conflict handling."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     deduped = [_values(spec, lesson) for spec, lesson in jobs if spec.dedupe]
     plain = [_values(spec, lesson) for spec, lesson in jobs if not spec.dedupe]
     if deduped:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.messages import (
     AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, OperatorOutcome, RaisedFinding,
 )
 
-from .jobs import JobSpec, Priority, add_job
-from .db import one_statement, read_sessions
+from .jobs import Job, JobSpec, Lease, Priority, add_held_job, add_job
+from .db import insert_for, one_statement, read_sessions
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
 
@@ -38,6 +38,14 @@ def _lane(lesson_id: int | None, destination: str) -> str | None:
     return f"outbox:{lesson_id}:{destination}" if lesson_id is not None else None
 
 
+class Held(BaseModel):
+    """A card queued with its delivery job already leased to the worker that queued it, which
+    sends it as soon as the transaction that decided it commits."""
+
+    message: Message
+    job: Job
+
+
 def delivery_job(message_id: int, lesson_id: int | None, destination: str) -> JobSpec:
     return JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, lane=_lane(lesson_id, destination),
                    payload={"message_id": message_id})
@@ -48,17 +56,24 @@ class Outbox:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reads = read_sessions(engine)
 
-    async def _queue(self, session: AsyncSession, **values) -> int | None:
-        """The new message's id; None when one with its dedupe key exists (or is being queued
-        by a transaction that commits first): one INSERT, no read before it."""
-        insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(MessageRow.__table__).values(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow(), **values)
+    async def _queue(self, session: AsyncSession, lease: Lease | None = None, **values) -> Held | int | None:
+        """The new message's id (with `lease`: the message and its delivery job, held by the
+        worker that delivers it at once); None when one with its dedupe key exists (or is being
+        queued by a transaction that commits first): one INSERT, no read before it."""
+        values.update(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow())
+        stmt = insert_for(session)(MessageRow.__table__).values(**values)
         if values.get("dedupe_key"):
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
         message_id = (await session.execute(stmt.returning(MessageRow.__table__.c.id))).scalar_one_or_none()
-        if message_id is not None:
-            await add_job(session, delivery_job(message_id, values["lesson_id"], values["destination"]), values["lesson_id"])
-        return message_id
+        if message_id is None:
+            return None
+        job = delivery_job(message_id, values["lesson_id"], values["destination"])
+        if lease is None:
+            await add_job(session, job, values["lesson_id"])
+            return message_id
+        held = await add_held_job(session, job, values["lesson_id"], lease)
+        unsent = dict(id=message_id, last_error=None, conversation_id=None, activity_id=None, sent_at=None)
+        return Held(message=Message.model_validate(values | unsent), job=held)
 
     async def queue(
         self,
@@ -74,19 +89,21 @@ class Outbox:
         raised: list[RaisedFinding] | None = None,
         school_id: str | None = None,
         session: AsyncSession | None = None,
-    ) -> int | None:
-        """Queue a card for delivery; None when one with the same dedupe key exists already
-        (queued before, or by another instance's transaction at the same moment).
+        lease: Lease | None = None,
+    ) -> Held | int | None:
+        """Queue a card for delivery: its id; None when one with the same dedupe key exists
+        already (queued before, or by another instance's transaction at the same moment).
         `school_id`: the school whose record it is, whose channel or DSL it goes to.
         `session`: the caller's transaction (the verdicts that raise the card): both are
-        stored, or neither."""
+        stored, or neither. `lease`: the caller's worker delivers it the moment that
+        transaction commits (`Delivery.deliver_held`): the message and its job, held."""
         values = dict(kind=kind.value, destination=destination.value, card=card, summary=summary, lesson_id=lesson_id,
                       service_url=service_url, dedupe_key=dedupe_key, finding_ids=finding_ids or [],
                       raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id)
         if session is not None:
-            return await self._queue(session, **values)
+            return await self._queue(session, lease, **values)
         async with self._sessions() as own, own.begin():
-            return await self._queue(own, **values)
+            return await self._queue(own, lease, **values)
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:
         """Keep a reply that could not be sent in its turn, to be sent by the worker. The card
