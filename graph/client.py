@@ -1,9 +1,10 @@
 """The one Microsoft Graph client: msgraph-sdk over an azure-identity credential.
 
-Every call goes through `GraphClient.call`, which bounds the total wait (the SDK's retry
+Every request goes through `GraphClient.send`, which bounds the total wait (the SDK's retry
 handler honours Retry-After on 429/503/504 up to 3 times, but each wait may be up to 180 s)
-and turns every failure into `GraphUnavailable` with a reason a person can act on. Callers
-record that reason as 'could not verify'; they never treat a failure as a pass.
+and turns every failure into `GraphUnavailable` (graph/errors.py) with a reason a person can
+act on. Reads go in $batches shared with whatever else is being asked (graph/batch.py).
+Callers record a failure's reason as 'could not verify'; they never treat it as a pass.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -23,12 +24,14 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
+from kiota_abstractions.method import Method
 from kiota_http.middleware.options import RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
-from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
 from config.settings import Settings, is_loopback_host
 
+from .batch import BatchAnswer, Batcher, BatchRequest
+from .errors import GRAPH_ERRORS, REASONS, GraphUnavailable
 from .metered import metered_client
 
 log = logging.getLogger(__name__)
@@ -36,30 +39,7 @@ T = TypeVar("T")
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
-# Why a status means Chaperone could not look: worded for the IT lead who has to fix it.
-REASONS = {
-    401: "Graph refused Chaperone's token (check the app registration's secret or certificate)",
-    403: "Graph denied access (admin consent for the application permission, or the Teams "
-    "application access policy for this organizer, is missing)",
-    404: "Graph has no such object",
-    429: "Graph is throttling Chaperone",
-    503: "Graph is unavailable",
-    504: "Graph timed out",
-}
-
-
-# Graph's error body, read as the SDK's own request builders read it: its message ("No
-# application access policy found for this app.") is part of the reason recorded.
-GRAPH_ERRORS = {"XXX": ODataError}
-
-
-class GraphUnavailable(RuntimeError):
-    """A Graph question that could not be answered, with why."""
-
-    def __init__(self, reason: str, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.status = status
+__all__ = ["GRAPH_ERRORS", "GRAPH_SCOPE", "REASONS", "GraphClient", "GraphUnavailable", "prefer_unknown_enums"]
 
 
 class LocalToken(AsyncTokenCredential):
@@ -109,30 +89,55 @@ class GraphClient:
         adapter.base_url = settings.graph_base_url.rstrip("/")
         self._http = http
         self.sdk = GraphServiceClient(request_adapter=adapter)
+        self._batcher = Batcher(self._post_batch, self.timeout)
 
-    async def call(self, what: str, request: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
-        """Run one Graph request (with the SDK's retries) within the time budget."""
+    async def send(self, request: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
+        """Run one Graph request (with the SDK's retries) within the time budget; a failure
+        is GraphUnavailable saying why (`call` also says of which question)."""
         if self.sdk is None:
-            raise GraphUnavailable(f"{what}: Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)")
+            raise GraphUnavailable("Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)")
         try:
             async with asyncio.timeout(self.timeout):
                 return await request(self.sdk)
         except TimeoutError as exc:
-            raise GraphUnavailable(f"{what}: Graph did not answer within {self.timeout:g} s") from exc
+            raise GraphUnavailable(f"Graph did not answer within {self.timeout:g} s") from exc
         except APIError as exc:
             status = exc.response_status_code
             detail = getattr(getattr(exc, "error", None), "message", None) or str(exc.message or "")
             reason = REASONS.get(status, f"Graph answered HTTP {status}")
-            raise GraphUnavailable(f"{what}: {reason}" + (f" ({detail[:120]})" if detail else ""), status) from exc
+            raise GraphUnavailable(reason + (f" ({detail[:120]})" if detail else ""), status) from exc
         except Exception as exc:  # noqa: BLE001 - network errors from httpx and friends
-            raise GraphUnavailable(f"{what}: {type(exc).__name__}: {str(exc)[:160]}") from exc
+            raise GraphUnavailable(f"{type(exc).__name__}: {str(exc)[:160]}") from exc
+
+    async def call(self, what: str, request: Callable[[GraphServiceClient], Awaitable[T]]) -> T:
+        """Run one Graph request (with the SDK's retries) within the time budget."""
+        try:
+            return await self.send(request)
+        except GraphUnavailable as exc:
+            raise exc.about(what) from exc
+
+    async def batch(self, requests: Sequence[BatchRequest], what: str) -> dict[str, BatchAnswer]:
+        """Each request's answer, by id, sent in a $batch with whatever else is being asked
+        (graph/batch.py); GraphUnavailable when Graph did not answer at all."""
+        if self.sdk is None:
+            raise GraphUnavailable("Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)").about(what)
+        return await self._batcher.ask(requests, what)
 
     async def get_json(self, what: str, request: Callable[[GraphServiceClient], RequestInformation]) -> dict:
-        """One request built by the SDK's request builders and sent through its adapter (same
-        credential, retries, metering and time budget), its answer read as plain JSON: the
+        """One request built by the SDK's request builders, its answer read as plain JSON: the
         SDK's model deserialisation costs milliseconds of CPU per object, which is what a
-        trust's 09:00 peak spends its CPU on for the hot reads."""
-        raw = await self.call(what, lambda sdk: sdk.request_adapter.send_primitive_async(request(sdk), "bytes", GRAPH_ERRORS))
+        trust's 09:00 peak spends its CPU on for the hot reads. A read goes in a $batch with
+        whatever else is being asked at that moment (graph/batch.py); a change goes alone.
+        Either way: the same credential, retries, metering and time budget."""
+        if self.sdk is None:
+            raise GraphUnavailable("Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)").about(what)
+        info = request(self.sdk)
+        if info.http_method is Method.GET:
+            answer = (await self._batcher.ask([BatchRequest.built("get", info)], what))["get"]
+            if not answer.ok:
+                raise answer.unavailable(what)
+            return answer.body
+        raw = await self.call(what, lambda sdk: sdk.request_adapter.send_primitive_async(info, "bytes", GRAPH_ERRORS))
         try:
             found = json.loads(raw or b"{}")
         except ValueError as exc:
@@ -140,6 +145,18 @@ class GraphClient:
         if not isinstance(found, dict):
             raise GraphUnavailable(f"{what}: Graph's answer could not be read (not a JSON object)")
         return found
+
+    async def _post_batch(self, items: list[dict]) -> bytes:
+        """One $batch of `items` (Graph's wire format) through the SDK's adapter."""
+        def post(sdk: GraphServiceClient) -> Awaitable[bytes]:
+            adapter = sdk.request_adapter
+            info = RequestInformation(Method.POST, "{+baseurl}/$batch")
+            info.path_parameters["baseurl"] = adapter.base_url
+            info.set_stream_content(json.dumps({"requests": items}).encode("utf-8"), "application/json")
+            info.headers.try_add("Accept", "application/json")
+            return adapter.send_primitive_async(info, "bytes", GRAPH_ERRORS)
+
+        return await self.send(post)
 
     async def close(self) -> None:
         if self.sdk is not None:

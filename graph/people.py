@@ -27,13 +27,11 @@ from pydantic import BaseModel
 
 from domain.lesson import DirectoryEntry, PersonClass
 
-from .batch import BatchAnswer, BatchRequest, batch
+from .batch import BatchAnswer, BatchRequest
 from .client import GraphClient, GraphUnavailable
 
 log = logging.getLogger(__name__)
 
-# Statuses worth asking again after Retry-After, inside the time budget.
-TRANSIENT = {429, 503, 504}
 MEMORY_LIMIT = 100_000  # people kept in memory (a large trust's staff and pupils)
 
 
@@ -205,40 +203,13 @@ class PeopleDirectory:
         return answers
 
     async def _ask(self, requests: list[BatchRequest], what: str) -> dict[str, BatchAnswer | GraphUnavailable]:
-        """Each request's answer, a throttled one asked again after its Retry-After (as the
-        SDK's retry handler does for single requests), within the Graph time budget."""
-        replies: dict[str, BatchAnswer | GraphUnavailable] = {}
-        deadline = time.monotonic() + self._graph.timeout
-        pending = requests
-        for attempt in range(4):
-            try:
-                got = await batch(self._graph, pending, what)
-            except GraphUnavailable as exc:
-                replies.update({r.id: exc for r in pending})
-                return replies
-            retry, wait = [], 0.0
-            for request in pending:
-                answer = got[request.id]
-                if answer.ok:
-                    replies[request.id] = answer
-                    continue
-                replies[request.id] = answer.unavailable(what)
-                if answer.status in TRANSIENT:
-                    retry.append(request)
-                    wait = max(wait, _retry_after(answer))
-            if not retry or attempt == 3 or time.monotonic() + wait > deadline:
-                return replies
-            await asyncio.sleep(wait)
-            pending = retry
-        return replies
-
-
-def _retry_after(answer: BatchAnswer) -> float:
-    value = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), "1")
-    try:
-        return min(max(float(value), 0.0), 30.0)
-    except ValueError:
-        return 1.0
+        """Each request's answer, or why Graph could not give it (graph/batch.py asks a
+        throttled one again after its Retry-After)."""
+        try:
+            got = await self._graph.batch(requests, what)
+        except GraphUnavailable as exc:
+            return {r.id: exc for r in requests}
+        return {r.id: got[r.id] if got[r.id].ok else got[r.id].unavailable(what) for r in requests}
 
 
 class StaffMember(BaseModel):

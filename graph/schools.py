@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-from .batch import MAX_REQUESTS, BatchRequest, batch
+from .batch import BatchRequest
 from .client import GraphClient, GraphUnavailable
 
 GROUPS_PER_CHECK = 20  # checkMemberGroups takes at most 20 group ids
@@ -27,12 +27,10 @@ async def staff_schools(graph: GraphClient, person: str, groups: Mapping[str, st
     requests = [BatchRequest(id=f"groups:{n}", method="POST", url=f"/users/{quote(person, safe='')}/checkMemberGroups",
                              body={"groupIds": chunk}) for n, chunk in enumerate(chunks)]
     member_of: set[str] = set()
-    for start in range(0, len(requests), MAX_REQUESTS):
-        answers = await batch(graph, requests[start : start + MAX_REQUESTS], "the organizer's school staff groups")
-        for answer in answers.values():
-            if not answer.ok:
-                raise answer.unavailable("the organizer's school staff groups")
-            member_of.update(str(g) for g in answer.body.get("value") or [])
+    for answer in (await graph.batch(requests, "the organizer's school staff groups")).values():
+        if not answer.ok:
+            raise answer.unavailable("the organizer's school staff groups")
+        member_of.update(str(g) for g in answer.body.get("value") or [])
     return {groups[g] for g in member_of if g in groups}
 
 
@@ -40,7 +38,7 @@ async def class_education_schools(graph: GraphClient, class_id: str) -> set[str]
     """The educationSchool ids a class (team) belongs to; empty when it is not an education
     class (a 404). Raises GraphUnavailable when Graph could not say."""
     request = BatchRequest(id="schools", url=f"/education/classes/{quote(class_id, safe='')}/schools?$select=id")
-    answer = (await batch(graph, [request], "the class team's school"))["schools"]
+    answer = (await graph.batch([request], "the class team's school"))["schools"]
     if answer.status == 404:
         return set()
     if not answer.ok:

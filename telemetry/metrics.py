@@ -25,7 +25,7 @@ JOBS = Gauge("chaperone_jobs", "Follow-up jobs waiting (queued) or running, by k
              ["kind", "state"], registry=REGISTRY)
 JOB_SECONDS = Histogram("chaperone_job_duration_seconds", "Time a job took on this instance, by kind", ["kind"],
                         buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180), registry=REGISTRY)
-GRAPH_REQUESTS = Counter("chaperone_graph_requests", "HTTP requests to Microsoft Graph, by status", ["status"], registry=REGISTRY)
+GRAPH_REQUESTS = Counter("chaperone_graph_requests", "Requests to Microsoft Graph (each $batch, and each request inside one), by status", ["status"], registry=REGISTRY)
 GRAPH_THROTTLED = Counter("chaperone_graph_throttled", "Graph answers of 429 (throttled)", registry=REGISTRY)
 CARDS = Counter("chaperone_cards", "Cards delivered or given up on, by kind", ["kind", "outcome"], registry=REGISTRY)
 VERDICTS = Counter("chaperone_verdicts", "Rule verdicts reached, by rule and status", ["rule", "status"], registry=REGISTRY)
@@ -64,8 +64,13 @@ def job(kind: str, lesson_id: int | None) -> Iterator[None]:
 
 async def graph_response(response) -> None:
     """httpx response hook on the Graph client: every request, including the SDK's retries."""
-    GRAPH_REQUESTS.labels(str(response.status_code)).inc()
-    if response.status_code == 429:
+    graph_answer(response.status_code)
+
+
+def graph_answer(status: int) -> None:
+    """One answer from Graph: to a request of its own, or to one inside a $batch."""
+    GRAPH_REQUESTS.labels(str(status)).inc()
+    if status == 429:
         GRAPH_THROTTLED.inc()
 
 

@@ -13,6 +13,7 @@ from store.db import create_engine, migrate
 from store.lessons import LessonStore
 from store.outbox import Outbox
 from store.retention import purge
+from store.tables import utcnow
 
 from .helpers import T0, minutes, rows
 
@@ -48,7 +49,8 @@ async def test_purge_deletes_only_what_is_past_its_retention(any_database_url):
             orphans = (await conn.execute(text("SELECT COUNT(*) FROM attendance WHERE lesson_id = :id"), {"id": old})).scalar_one()
         assert orphans == 0  # the attendance register went with its lesson
 
-        counts = await purge(engine, Retention(concerns_days=1), T0 + timedelta(days=5))
+        # The concern was stored at the real time of this run: five days after that it is past a day's retention.
+        counts = await purge(engine, Retention(concerns_days=1), utcnow() + timedelta(days=5))
         assert counts["concerns"] == 1 and await rows(engine, "concerns") == []
     finally:
         await engine.dispose()
