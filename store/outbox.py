@@ -16,7 +16,7 @@ from domain.messages import (
     AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, OperatorOutcome, RaisedFinding,
 )
 
-from .jobs import Job, JobSpec, Lease, Priority, add_held_job, add_job
+from .jobs import Job, JobSpec, Lease, Priority, add_held_job, add_job, add_job_for_row
 from .db import insert_for, one_statement, read_sessions
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow
@@ -46,9 +46,10 @@ class Held(BaseModel):
     job: Job
 
 
-def delivery_job(message_id: int, lesson_id: int | None, destination: str) -> JobSpec:
+def delivery_job(message_id: int | None, lesson_id: int | None, destination: str) -> JobSpec:
+    """A card's delivery (`message_id` None: named by the statement that stores the card)."""
     return JobSpec(kind=DELIVER, priority=Priority.alert, dedupe=False, lane=_lane(lesson_id, destination),
-                   payload={"message_id": message_id})
+                   payload={"message_id": message_id} if message_id is not None else {})
 
 
 class Outbox:
@@ -59,19 +60,28 @@ class Outbox:
     async def _queue(self, session: AsyncSession, lease: Lease | None = None, **values) -> Held | int | None:
         """The new message's id (with `lease`: the message and its delivery job, held by the
         worker that delivers it at once); None when one with its dedupe key exists (or is being
-        queued by a transaction that commits first): one INSERT, no read before it."""
+        queued by a transaction that commits first). No read before it; on PostgreSQL the
+        message and its delivery job are one statement."""
         values.update(status=DeliveryStatus.pending.value, attempts=0, created_at=utcnow())
-        stmt = insert_for(session)(MessageRow.__table__).values(**values)
+        table = MessageRow.__table__
+        stmt = insert_for(session)(table).values(**values)
         if values.get("dedupe_key"):
             stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        message_id = (await session.execute(stmt.returning(MessageRow.__table__.c.id))).scalar_one_or_none()
-        if message_id is None:
-            return None
-        job = delivery_job(message_id, values["lesson_id"], values["destination"])
+        stmt = stmt.returning(table.c.id)
+        lesson_id, destination = values["lesson_id"], values["destination"]
+        if session.bind.dialect.name == "postgresql":
+            queued = await add_job_for_row(session, stmt, delivery_job(None, lesson_id, destination), lesson_id, lease, "message_id")
+            if queued is None:
+                return None
+            message_id, held = queued
+        else:
+            message_id = (await session.execute(stmt)).scalar_one_or_none()
+            if message_id is None:
+                return None
+            job = delivery_job(message_id, lesson_id, destination)
+            held = await add_held_job(session, job, lesson_id, lease) if lease else await add_job(session, job, lesson_id)
         if lease is None:
-            await add_job(session, job, values["lesson_id"])
             return message_id
-        held = await add_held_job(session, job, values["lesson_id"], lease)
         unsent = dict(id=message_id, last_error=None, conversation_id=None, activity_id=None, sent_at=None)
         return Held(message=Message.model_validate(values | unsent), job=held)
 
@@ -102,7 +112,7 @@ class Outbox:
                       raised=[r.model_dump(mode="json") for r in raised] if raised is not None else None, school_id=school_id)
         if session is not None:
             return await self._queue(session, lease, **values)
-        async with self._sessions() as own, own.begin():
+        async with one_statement(self._reads) as own:  # on PostgreSQL one statement: no BEGIN, no COMMIT
             return await self._queue(own, lease, **values)
 
     async def queue_reply(self, *, reference: dict, activity: dict, service_url: str | None) -> int:

@@ -3,7 +3,9 @@ jobs in the order they were queued, a meeting's derivations one at a time, finis
 
 from __future__ import annotations
 
-from sqlalchemy import text
+import asyncio
+
+from sqlalchemy import event, text
 
 from domain.events import EventKind, MeetingRef, MeetingStarted
 from domain.messages import Destination, MessageKind
@@ -213,4 +215,38 @@ async def test_a_claim_looks_past_the_front_of_the_queue_when_the_front_is_held_
         await jobs.finish(running.id)
         assert [j.kind for j in await jobs.claim("one", 4, 60)] == ["grace-check"]
     finally:
+        await engine.dispose()
+
+
+async def test_jobs_finished_within_a_few_milliseconds_are_deleted_by_one_statement(any_database_url):
+    # A repository: on each database.
+    engine = create_engine(any_database_url)
+    await migrate(engine)
+    jobs = JobStore(engine)
+    deletes: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("DELETE FROM JOBS"):
+            deletes.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for lesson in await lessons(engine, 12):
+            await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), lesson)
+        claimed = await jobs.claim("one", 12, 60)
+        assert len(claimed) == 12
+        await asyncio.gather(*(jobs.finish(job.id) for job in claimed))
+        assert len(deletes) == 1
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT COUNT(*) FROM jobs"))).scalar_one() == 0
+        # One finished alone is deleted by itself, and `finish` returns once it is gone.
+        [lesson] = await lessons(engine, 1)
+        await jobs.enqueue(JobSpec(kind="lesson-ended", priority=Priority.lesson), lesson)
+        [last] = await jobs.claim("one", 1, 60)
+        await jobs.finish(last.id)
+        assert len(deletes) == 2
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT COUNT(*) FROM jobs"))).scalar_one() == 0
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
         await engine.dispose()
