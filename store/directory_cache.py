@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.lesson import DirectoryEntry, PersonClass
 
-from .db import insert_for, read_sessions
+from .db import insert_for, one_statement, read_sessions
 from .tables import DirectoryEntryRow, utcnow
 
 CHUNK = 500  # people per IN (...) list
@@ -23,7 +23,6 @@ CHUNK = 500  # people per IN (...) list
 
 class DirectoryCache:
     def __init__(self, engine: AsyncEngine) -> None:
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reads = read_sessions(engine)
 
     async def get_many(self, people: Sequence[str]) -> dict[str, tuple[DirectoryEntry, float]]:
@@ -43,7 +42,7 @@ class DirectoryCache:
     async def put_many(self, answers: Mapping[str, DirectoryEntry], ttl_seconds: float) -> None:
         expires = utcnow() + timedelta(seconds=ttl_seconds)
         rows = [dict(aad_object_id=p, classification=a.classification.value, upn=a.upn, expires_at=expires) for p, a in answers.items()]
-        async with self._sessions() as session, session.begin():
+        async with one_statement(self._reads) as session:  # one statement: on PostgreSQL no BEGIN and COMMIT
             insert = insert_for(session)
             stmt = insert(DirectoryEntryRow)
             stmt = stmt.on_conflict_do_update(

@@ -9,9 +9,8 @@ queues the follow-up as a row here. Instances claim due rows with a lease
 
 from __future__ import annotations
 
-import asyncio
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -21,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from .db import insert_for, one_statement, read_sessions
+from .db import Together, insert_for, one_statement, read_sessions
 from .tables import JobRow, utcnow
 
 
@@ -335,50 +334,3 @@ class JobStore:
             stmt = select(func.count()).select_from(JobRow).where(JobRow.done_at.is_(None), JobRow.due_at <= until)
             return (await session.execute(stmt)).scalar_one()
 
-
-class Together:
-    """Writes that may wait a few milliseconds, done together: each `add` returns once `write`
-    has done its item with the others that came within `window` seconds (at most `most` at
-    once), or raises what `write` raised."""
-
-    def __init__(self, write: Callable[[list], Awaitable[None]], window: float, most: int) -> None:
-        self._write = write
-        self._window = window
-        self._most = most
-        self._waiting: list[tuple[object, asyncio.Future]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._writing: set[asyncio.Task] = set()
-
-    async def add(self, item: object) -> None:
-        loop = asyncio.get_running_loop()
-        done = loop.create_future()
-        self._waiting.append((item, done))
-        if len(self._waiting) >= self._most:
-            self._flush()
-        elif self._timer is None:
-            self._timer = loop.call_later(self._window, self._flush)
-        await done
-
-    def _flush(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        batch, self._waiting = self._waiting, []
-        if batch:
-            task = asyncio.get_running_loop().create_task(self._run(batch))
-            self._writing.add(task)  # held until done: the loop keeps only a weak reference
-            task.add_done_callback(self._writing.discard)
-
-    async def _run(self, batch: list[tuple[object, asyncio.Future]]) -> None:
-        try:
-            await self._write([item for item, _ in batch])
-        except BaseException as exc:  # noqa: BLE001 - each waiter gets it
-            for _, done in batch:
-                if not done.done():
-                    done.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
-        for _, done in batch:
-            if not done.done():
-                done.set_result(None)

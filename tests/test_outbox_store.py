@@ -1,0 +1,84 @@
+"""The outbox's writes, on each database: a card and its delivery job stored together (one
+statement on PostgreSQL), and cards sent at about the same moment marked sent together."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import event, text
+
+from domain.events import MeetingRef, MeetingStarted
+from domain.messages import DeliveryStatus, Destination, MessageKind
+from store.db import create_engine, migrate
+from store.jobs import JobStore, Lease
+from store.lessons import LessonStore
+from store.outbox import DELIVER, Outbox
+
+from .helpers import T0
+
+
+class Statements:
+    """The SQL statements an engine sends, as the driver gets them."""
+
+    def __init__(self, engine) -> None:
+        self.seen: list[str] = []
+        self._engine = engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._note)
+
+    def _note(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.seen.append(" ".join(statement.split()).upper())
+
+    def starting(self, prefix: str) -> list[str]:
+        return [s for s in self.seen if s.startswith(prefix)]
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._note)
+
+
+async def test_a_card_and_its_delivery_job_are_stored_together_and_a_duplicate_stores_neither(any_database_url):
+    engine = create_engine(any_database_url)
+    await migrate(engine)
+    outbox, jobs = Outbox(engine), JobStore(engine)
+    try:
+        lesson, _ = await LessonStore(engine).record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-outbox"), at=T0), None)
+        statements = Statements(engine)
+        held = await outbox.queue(kind=MessageKind.slt_alert, destination=Destination.slt_channel, card={}, summary="alert",
+                                  lesson_id=lesson.id, service_url=None, dedupe_key="alert:1", lease=Lease(instance="me", seconds=60))
+        postgres = engine.dialect.name == "postgresql"
+        # On PostgreSQL one statement stores both (no BEGIN, no COMMIT); SQLite's two go in one transaction.
+        assert len(statements.starting("WITH") if postgres else statements.starting("INSERT")) == (1 if postgres else 2)
+        assert held.job.kind == DELIVER and held.job.payload == {"message_id": held.message.id} and held.job.attempts == 1
+        assert held.message.status is DeliveryStatus.pending and held.message.lesson_id == lesson.id
+        again = await outbox.queue(kind=MessageKind.slt_alert, destination=Destination.slt_channel, card={}, summary="alert",
+                                   lesson_id=lesson.id, service_url=None, dedupe_key="alert:1", lease=Lease(instance="me", seconds=60))
+        assert again is None
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT COUNT(*) FROM messages"))).scalar_one() == 1
+            assert (await conn.execute(text("SELECT COUNT(*) FROM jobs WHERE kind = 'deliver'"))).scalar_one() == 1
+        # Queued without a lease: any worker's next claim takes it.
+        plain = await outbox.queue(kind=MessageKind.reminder, destination=Destination.meeting, card={"k": 1}, summary="reminder",
+                                   lesson_id=lesson.id, service_url=None)
+        [claimed] = await jobs.claim("other", 5, 60)
+        assert claimed.payload == {"message_id": plain}
+        statements.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_cards_sent_at_about_the_same_moment_are_marked_sent_by_one_statement(any_database_url):
+    engine = create_engine(any_database_url)
+    await migrate(engine)
+    outbox = Outbox(engine)
+    try:
+        lesson, _ = await LessonStore(engine).record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-sent"), at=T0), None)
+        ids = [await outbox.queue(kind=MessageKind.reminder, destination=Destination.meeting, card={"n": n}, summary="r",
+                                  lesson_id=lesson.id, service_url=None) for n in range(6)]
+        statements = Statements(engine)
+        await asyncio.gather(*(outbox.sent(m, "19:chat", f"activity-{m}") for m in ids))
+        assert len(statements.starting("UPDATE MESSAGES")) == 1
+        statements.close()
+        for m in ids:
+            message = await outbox.get(m)
+            assert message.status is DeliveryStatus.sent and message.activity_id == f"activity-{m}" and message.attempts == 1
+    finally:
+        await engine.dispose()
