@@ -442,7 +442,7 @@ def school_picker(viewer: Viewer, current: Page | None) -> str:
     if len(viewer.schools) == 1:
         return f'<p class="school-shown no-print" data-school="{e(viewer.school_id)}">{e(shown.name if shown else viewer.school_id)}</p>'
     options = "".join(f'<option value="{e(c.id)}"{" selected" if c.id == viewer.school_id else ""}>{e(c.name)}</option>' for c in viewer.schools)
-    return (f'<form class="filters school-picker no-print" data-get action="/tab/{e(current.value)}" data-school="{e(viewer.school_id)}">'
+    return (f'<form class="filters school-picker no-print" data-get data-keep action="/tab/{e(current.value)}" data-school="{e(viewer.school_id)}">'
             f'<label>School <select name="school">{options}</select></label><button type="submit">Show</button></form>')
 
 

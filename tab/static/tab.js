@@ -114,7 +114,9 @@
     var form = event.target;
     if (form.hasAttribute("data-get")) {
       event.preventDefault();
-      var params = new URLSearchParams(new FormData(form));
+      // The school picker keeps the page's other choices (its period): only its own field changes.
+      var params = new URLSearchParams(form.hasAttribute("data-keep") ? window.location.search : "");
+      new FormData(form).forEach(function (value, name) { params.set(name, value); });
       navigate(form.getAttribute("action") + "?" + params.toString());
     } else if (form.hasAttribute("data-post")) {
       event.preventDefault();
