@@ -163,9 +163,10 @@ class LessonMonitor:
                 asked = None
         # The organizer's look-ups, and with them (in a trust) the lesson's school, before the
         # reminder: the school's policy says what the reminder says and how the lesson is judged.
+        judged = None  # the lesson as stored with its register, when in hand
         if lesson.organizer_aad_id:
             try:
-                lesson = await self._organizer_lookups(lesson, asked)
+                lesson = judged = await self._organizer_lookups(lesson, asked)
             except Exception:
                 if asked is not None:
                     # Kept though Graph's side failed: the retried start does not need them again.
@@ -179,7 +180,7 @@ class LessonMonitor:
             # the meeting details or the organizer's join name them, or the lesson ends.
             lesson = await self._placement.place(lesson, final=False)
         reminder = await self._notices.lesson_started(lesson)
-        await self._assess(lesson.id, Moment.start, lesson.actual_start, held=reminder)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start, judged, held=reminder)
         await self._remediate_lobby(lesson)
         await self._book_overdue_close(lesson)
 
@@ -203,14 +204,15 @@ class LessonMonitor:
     async def _organizer_now_known(self, lesson: Lesson) -> None:
         """The start's look-ups and checks, now that the organizer is known."""
         lesson = await self._organizer_lookups(lesson)
-        await self._assess(lesson.id, Moment.start, lesson.actual_start)
+        await self._assess(lesson.id, Moment.start, lesson.actual_start, lesson)
         await self._remediate_lobby(lesson)
 
     async def _organizer_lookups(self, lesson: Lesson, asked: DetailsRead | None = None) -> Lesson:
         """Graph's view of the meeting: its settings, the calendar event, the organizer's sign-in
         name (and device, when checked) and, in a trust, the schools' staff groups they are in,
         asked at once (each waits on Graph, not on the others) and stored together with the
-        lesson's school (and the meeting details `asked` just now, which named the organizer)."""
+        lesson's school (and the meeting details `asked` just now, which named the organizer).
+        The lesson as stored, with its register."""
         checks_device = managed_device.RULE.options_for(self._policy_of(lesson)).enabled
         settings, (event, calendar), upn, (device, device_lookup), staff = await asyncio.gather(
             self._settings(lesson, lesson.actual_start or lesson.scheduled_start, "start"), self._calendar_event(lesson),

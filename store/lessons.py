@@ -364,18 +364,20 @@ class LessonStore:
     async def set_graph_view(self, lesson_id: int, view: "GraphView") -> Lesson:
         """What Graph said about a lesson at its start (settings, calendar event, the organizer's
         sign-in name and device), and the meeting details it was asked with, in one
-        transaction: at a 09:00 peak each transaction is CPU."""
+        transaction: at a 09:00 peak each transaction is CPU. Returns the lesson as stored,
+        with its register (read in that transaction), ready to be judged without reading it again."""
 
         async def work(session: AsyncSession) -> LessonRow:
-            lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
-            # The reads below do not depend on the lesson's new values: one UPDATE at commit, not three.
+            stmt = select(LessonRow).where(LessonRow.id == lesson_id).with_for_update().options(*_REGISTER)
+            lesson = (await session.execute(stmt)).scalar_one()
+            # Nothing below reads what it changes: one UPDATE at commit, not three.
             with session.no_autoflush:
                 return await record(session, lesson)
 
         async def record(session: AsyncSession, lesson: LessonRow) -> LessonRow:
             if view.details is not None:
-                await _apply_details(session, lesson, view.details.details, view.details.lookup)
-            await _observe_settings(session, lesson, view.settings)
+                await _apply_details(session, lesson, view.details.details, view.details.lookup, attendance=lesson.attendance)
+            await _observe_settings(session, lesson, view.settings, history=lesson.settings_history)
             lesson.calendar_event = view.calendar_event.model_dump(mode="json") if view.calendar_event else None
             lesson.calendar_lookup = view.calendar_lookup.model_dump(mode="json")
             if view.organizer_upn is not None:
@@ -388,7 +390,7 @@ class LessonStore:
             lesson.updated_at = utcnow()
             return lesson
 
-        return _without_register(await self._transaction(work))
+        return _with_register(await self._transaction(work))
 
     async def set_report_lookup(self, lesson_id: int, lookup: Lookup) -> Lesson:
         return await self._update(lesson_id, report_lookup=lookup.model_dump(mode="json"))
@@ -700,6 +702,12 @@ def _without_register(row: LessonRow) -> Lesson:
     return Lesson.model_validate(_columns(row) | {"attendance": []})
 
 
+def _with_register(row: LessonRow) -> Lesson:
+    """The lesson with the register loaded with it (a settings read just added goes in its place)."""
+    history = sorted(row.settings_history, key=lambda o: (o.observed_at, o.id))
+    return Lesson.model_validate(_columns(row) | {"attendance": row.attendance, "settings_history": history})
+
+
 def _same(rows: list[AttendanceRow], intervals: Sequence[ReportedInterval], role: str | None) -> bool:
     """The register already says what the report says (to the second, role included)."""
     ours = sorted((r.joined_at, r.left_at) for r in rows if r.joined_at and r.left_at)
@@ -791,17 +799,22 @@ class GraphView(BaseModel):
     details: DetailsRead | None = None
 
 
-async def _apply_details(session: AsyncSession, lesson: LessonRow, details: MeetingDetails | None, lookup: Lookup) -> None:
-    """What Bot Framework says about the meeting (each thing it names), or why it could not be asked."""
+async def _apply_details(session: AsyncSession, lesson: LessonRow, details: MeetingDetails | None, lookup: Lookup,
+                         attendance: list[AttendanceRow] | None = None) -> None:
+    """What Bot Framework says about the meeting (each thing it names), or why it could not be
+    asked. `attendance`: the register, when the caller has read it."""
     if details is not None:
         for field, value in details.model_dump(exclude_none=True).items():
             setattr(lesson, field, value)
         if lesson.organizer_aad_id and not lesson.organizer_name:
             # Meeting details name the organizer's id only; their join event has the name.
-            stmt = select(AttendanceRow.display_name).where(
-                AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
-            )
-            lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+            if attendance is not None:
+                lesson.organizer_name = next((a.display_name for a in attendance if a.aad_object_id == lesson.organizer_aad_id), None)
+            else:
+                stmt = select(AttendanceRow.display_name).where(
+                    AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
+                )
+                lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
     lesson.details_lookup = lookup.model_dump(mode="json")
 
 
@@ -813,8 +826,10 @@ async def _place(session: AsyncSession, lesson: LessonRow, placed: SchoolPlaceme
         await session.execute(update(table).where(table.lesson_id == lesson.id, table.school_id.is_(None)).values(school_id=placed.school_id))
 
 
-async def _observe_settings(session: AsyncSession, lesson: LessonRow, read: SettingsRead) -> None:
-    """Keep a read of the settings on the lesson; a change is added to its settings history."""
+async def _observe_settings(session: AsyncSession, lesson: LessonRow, read: SettingsRead,
+                            history: list[SettingsObservationRow] | None = None) -> None:
+    """Keep a read of the settings on the lesson; a change is added to its settings history
+    (`history`: that history, when the caller has read it)."""
     if read.observed_at is not None:
         lesson.settings_read_at = read.observed_at
     if read.settings is not None or lesson.meeting_settings is None:
@@ -823,13 +838,19 @@ async def _observe_settings(session: AsyncSession, lesson: LessonRow, read: Sett
     lesson.settings_lookup = read.lookup.model_dump(mode="json")
     if read.settings is None or read.observed_at is None:
         return
-    stmt = (
-        select(SettingsObservationRow)
-        .where(SettingsObservationRow.lesson_id == lesson.id)
-        .order_by(SettingsObservationRow.observed_at.desc(), SettingsObservationRow.id.desc())
-        .limit(1)
-    )
-    last = (await session.execute(stmt)).scalar_one_or_none()
+    if history is not None:
+        last = max(history, key=lambda o: (o.observed_at, o.id), default=None)
+    else:
+        stmt = (
+            select(SettingsObservationRow)
+            .where(SettingsObservationRow.lesson_id == lesson.id)
+            .order_by(SettingsObservationRow.observed_at.desc(), SettingsObservationRow.id.desc())
+            .limit(1)
+        )
+        last = (await session.execute(stmt)).scalar_one_or_none()
     seen = read.settings.model_dump(mode="json")
     if last is None or last.settings != seen:
-        session.add(SettingsObservationRow(lesson_id=lesson.id, observed_at=read.observed_at, settings=seen, source=read.source))
+        observed = SettingsObservationRow(lesson_id=lesson.id, observed_at=read.observed_at, settings=seen, source=read.source)
+        session.add(observed)
+        if history is not None:
+            history.append(observed)
