@@ -247,6 +247,20 @@ async def eventually(probe, timeout: float = 15.0, interval: float = 0.05):
         await asyncio.sleep(interval)
 
 
+@asynccontextmanager
+async def migrated(database_url: str):
+    """An engine on `database_url` with the schema migrated, disposed of afterwards: for the
+    repositories' own tests."""
+    from store.db import create_engine, migrate
+
+    engine = create_engine(database_url)
+    await migrate(engine)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
 async def rows(engine, table: str) -> list[dict]:
     """Every row of `table`, oldest first, read with SQL through the table definitions (JSON
     and times decoded): for registers with no reading path of their own yet (the audit log,

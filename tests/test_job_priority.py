@@ -15,7 +15,7 @@ from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
 from store.outbox import Outbox
 
-from .helpers import T0
+from .helpers import T0, migrated
 
 
 async def lessons(engine, count: int) -> list[int]:
@@ -220,8 +220,11 @@ async def test_a_claim_looks_past_the_front_of_the_queue_when_the_front_is_held_
 
 async def test_jobs_finished_within_a_few_milliseconds_are_deleted_by_one_statement(any_database_url):
     # A repository: on each database.
-    engine = create_engine(any_database_url)
-    await migrate(engine)
+    async with migrated(any_database_url) as engine:
+        await finished_together(engine)
+
+
+async def finished_together(engine) -> None:
     jobs = JobStore(engine)
     deletes: list[str] = []
 
@@ -249,4 +252,3 @@ async def test_jobs_finished_within_a_few_milliseconds_are_deleted_by_one_statem
             assert (await conn.execute(text("SELECT COUNT(*) FROM jobs"))).scalar_one() == 0
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
-        await engine.dispose()

@@ -9,12 +9,11 @@ from sqlalchemy import event, text
 
 from domain.events import MeetingRef, MeetingStarted
 from domain.messages import DeliveryStatus, Destination, MessageKind
-from store.db import create_engine, migrate
 from store.jobs import JobStore, Lease
 from store.lessons import LessonStore
 from store.outbox import DELIVER, Outbox
 
-from .helpers import T0
+from .helpers import T0, migrated
 
 
 class Statements:
@@ -36,10 +35,8 @@ class Statements:
 
 
 async def test_a_card_and_its_delivery_job_are_stored_together_and_a_duplicate_stores_neither(any_database_url):
-    engine = create_engine(any_database_url)
-    await migrate(engine)
-    outbox, jobs = Outbox(engine), JobStore(engine)
-    try:
+    async with migrated(any_database_url) as engine:
+        outbox, jobs = Outbox(engine), JobStore(engine)
         lesson, _ = await LessonStore(engine).record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-outbox"), at=T0), None)
         statements = Statements(engine)
         held = await outbox.queue(kind=MessageKind.slt_alert, destination=Destination.slt_channel, card={}, summary="alert",
@@ -61,15 +58,11 @@ async def test_a_card_and_its_delivery_job_are_stored_together_and_a_duplicate_s
         [claimed] = await jobs.claim("other", 5, 60)
         assert claimed.payload == {"message_id": plain}
         statements.close()
-    finally:
-        await engine.dispose()
 
 
 async def test_cards_sent_at_about_the_same_moment_are_marked_sent_by_one_statement(any_database_url):
-    engine = create_engine(any_database_url)
-    await migrate(engine)
-    outbox = Outbox(engine)
-    try:
+    async with migrated(any_database_url) as engine:
+        outbox = Outbox(engine)
         lesson, _ = await LessonStore(engine).record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-sent"), at=T0), None)
         ids = [await outbox.queue(kind=MessageKind.reminder, destination=Destination.meeting, card={"n": n}, summary="r",
                                   lesson_id=lesson.id, service_url=None) for n in range(6)]
@@ -80,5 +73,3 @@ async def test_cards_sent_at_about_the_same_moment_are_marked_sent_by_one_statem
         for m in ids:
             message = await outbox.get(m)
             assert message.status is DeliveryStatus.sent and message.activity_id == f"activity-{m}" and message.attempts == 1
-    finally:
-        await engine.dispose()
