@@ -182,7 +182,9 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overload", action="store_true", help="also offer 2,000/s for 20 s, then a 50/s tail: worst latency, loss, recovery")
     parser.add_argument("--trust", action="store_true",
                         help="the 09:00 scenario only: 2,500 lessons of 30 people over two minutes, in a trust of 50 schools")
-    parser.add_argument("--schools", type=int, help="with --trust: how many schools (default 50; 1: one school, no trust file)")
+    parser.add_argument("--schools", type=int, help="with --trust or --starts: how many schools (default 50; 1: one school, no trust file)")
+    parser.add_argument("--starts", type=int, default=0, metavar="N",
+                        help="only this: what N breaching lessons' starts cost the worker (needs --workers 1 and PostgreSQL)")
     parser.add_argument("--settle-timeout", type=float, default=180.0, help="longest wait for follow-up work after a phase (default 180 s)")
     parser.add_argument("--quick", action="store_true", help="tiny numbers, to check that it runs (the smoke test)")
     parser.add_argument("--database", help="database URL (default: a fresh SQLite file); e.g. postgresql+asyncpg://...")
@@ -195,9 +197,9 @@ def _bench_arguments(parser: argparse.ArgumentParser) -> None:
 def bench_command(args: argparse.Namespace) -> int:
     from demo.bench import Options, run_bench
 
-    schools = args.schools if args.schools is not None else (50 if args.trust else 1)
+    schools = args.schools if args.schools is not None else (50 if args.trust or args.starts else 1)
     common = dict(overload=args.overload, trust=args.trust, schools=max(1, schools), database=args.database,
-                  clients=args.clients, graph_latency=args.graph_latency, workers=max(0, args.workers))
+                  clients=args.clients, graph_latency=args.graph_latency, workers=max(0, args.workers), starts=max(0, args.starts))
     if args.quick:
         opts = Options.quick_run(**common)
     else:

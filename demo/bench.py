@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -71,12 +72,14 @@ class Options:
     quick: bool = False
     # Worker processes beside Chaperone's HTTP front (CHAPERONE_RUN_WORKER=0); 0: one process does both.
     workers: int = 0
+    # `--starts N`: what N breaching lessons' starts cost the worker, and nothing else.
+    starts: int = 0
 
     @classmethod
     def quick_run(cls, **kw) -> "Options":
         return cls(rate=40, duration=3, throughput_seconds=2, throughput_events=400, concurrency=8, connections=32,
                    alert_lessons=2, graph_lessons=2, breach_every=2, overload_rate=80, overload_seconds=2, tail_rate=10,
-                   tail_seconds=3, trust_lessons=6, trust_span=10, settle_timeout=45, quick=True, **kw)
+                   tail_seconds=3, trust_lessons=6, trust_span=10, settle_timeout=45, quick=True, **{**kw, "starts": min(kw.get("starts", 0), 4)})
 
 
 # ---- results -----------------------------------------------------------------------------
@@ -474,7 +477,9 @@ async def run_bench(opts: Options) -> int:
 
     # Every phase's activities, planned before the cloud starts (it registers their people).
     plan: dict[str, list[Item]] = {}
-    if opts.trust:
+    if opts.starts:
+        plan["starts"] = [Item(Kind.start, n, 0, 0.0) for n in lessons.breaching(opts.starts, school)]
+    elif opts.trust:
         plan["trust"] = morning(lessons.take(opts.trust_lessons), opts.trust_lessons, span=opts.trust_span)
     else:
         graph_first = lessons.take(opts.graph_lessons)
@@ -504,7 +509,7 @@ async def run_bench(opts: Options) -> int:
         chaperone_port = free_port()
         chaperone = Server("chaperone", [sys.executable, str(ROOT / "app.py"), "serve"], workdir / "chaperone.log",
                            env=chaperone_env(cloud, database_url, policy, chaperone_port), port=chaperone_port, workers=opts.workers)
-        if not opts.trust:
+        if not opts.trust and not opts.starts:
             bare = Server("bare aiohttp", [sys.executable, "-m", "demo.bench_bare"], workdir / "bare.log")
             await bare.healthy()
         await chaperone.healthy()
@@ -517,6 +522,8 @@ async def run_bench(opts: Options) -> int:
               f"Chaperone's log: {chaperone.log}"
               + (f"; {opts.workers} worker process(es) beside the HTTP front (CHAPERONE_RUN_WORKER=0)" if opts.workers else ""),
               flush=True)
+        if opts.starts:
+            return await lesson_starts(opts, cloud, chaperone, db, school, plan["starts"])
         if opts.trust:
             return await trust(opts, school, cloud, chaperone, db, plan)
         return await standard(opts, school, cloud, bare, chaperone, db, plan, alert_lessons)
@@ -666,6 +673,51 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     if school.is_trust:
         out(f"  {placement_line(await db.placements(), school)}")
     out(f"  {interference(p)}")
+    return 0
+
+
+async def lesson_starts(opts: Options, cloud: Cloud, chaperone: Server, db: Database, school: School, items: list[Item]) -> int:
+    """What a lesson's start costs the worker, alone: breaching lessons' meetingStarts are logged
+    while the worker processes are stopped (SIGSTOP), then they are let go; their CPU from then
+    until every lesson's SLT alert has arrived, divided by the starts (the derivation, Graph's and
+    the Bot Connector's look-ups, placement, the verdicts, the reminder, warning and alert)."""
+    out = functools.partial(print, flush=True)
+    if not chaperone.workers:
+        out("--starts measures the worker processes: give --workers 1 (and a PostgreSQL --database)")
+        return 2
+    lessons = [i.lesson for i in items]
+    out(f"lesson starts: {len(lessons)} breaching lessons' meetingStarts logged with the worker stopped, then the worker let go"
+        + (f"; {school.schools} schools in one trust" if school.is_trust else ""))
+    for worker in chaperone.workers:
+        os.kill(worker.pid, signal.SIGSTOP)
+    try:
+        await cloud.post("/reset")
+        load = await drive(chaperone, cloud, school, items, mode="closed", opts=opts, tag="st")
+        await asyncio.sleep(1.0)  # the front's last commits reach pg_stat_database
+        transactions = await db.transactions()
+        cpu, began = sum(cpu_seconds(w.pid) for w in chaperone.workers), time.monotonic()
+    finally:
+        for worker in chaperone.workers:
+            os.kill(worker.pid, signal.SIGCONT)
+    arrived: dict[int, float] = {}
+    while len(arrived) < len(lessons) and time.monotonic() - began < opts.settle_timeout:
+        await asyncio.sleep(0.1)
+        for at, lesson, _ in await cloud.get("/alerts"):
+            if lesson in lessons:
+                arrived.setdefault(lesson, at)
+    cpu = sum(cpu_seconds(w.pid) for w in chaperone.workers) - cpu
+    await asyncio.sleep(1.0)
+    transactions = (await db.transactions() - transactions) if transactions is not None else None
+    stats = await cloud.get("/stats")
+    started = max(load.ok, 1)
+    waits = sorted(at - began for at in arrived.values())
+    out(f"  acknowledged {load.ok} of {len(items)} meetingStarts; SLT alerts for {len(arrived)} of {len(lessons)} lessons"
+        + (f", the last {waits[-1]:.1f} s after the worker was let go (p50 {percentile(waits, 0.5):.1f} s)" if waits else ""))
+    out(f"  worker CPU per lesson start: {1000 * cpu / started:.1f} ms ({cpu:.1f} s for {load.ok} starts"
+        + (", not all alerted yet: a lower bound)" if len(arrived) < len(lessons) else ")"))
+    if transactions is not None:
+        out(f"  PostgreSQL transactions per lesson start: {transactions / started:.1f} (a statement run on its own is one)")
+    out(f"  Graph requests per lesson start: {stats['graph'] / started:.2f} ({shapes(stats)})")
     return 0
 
 

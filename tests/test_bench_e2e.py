@@ -92,3 +92,24 @@ async def test_the_quick_0900_scenario_runs_with_separate_worker_processes(postg
         "(front ",
     ):
         assert line in out, f"missing {line!r} in:\n{out}"
+
+
+async def test_the_quick_lesson_starts_phase_prints_the_workers_cpu_per_start(postgres_database):
+    """`--starts N`: the lessons' starts logged with the worker stopped, then the worker let go:
+    its CPU per start until every breaching lesson's SLT alert arrived."""
+    conn = await asyncpg.connect(postgres_database)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")  # a fresh schema, as a deployment's
+    finally:
+        await conn.close()
+    database = postgres_database.replace("postgresql://", "postgresql+asyncpg://", 1)
+    out = await asyncio.to_thread(bench, "--starts", "3", "--workers", "1", "--database", database)
+    for line in (
+        "lesson starts: 3 breaching lessons' meetingStarts logged with the worker stopped, then the worker let go; 50 schools",
+        "  acknowledged 3 of 3 meetingStarts; SLT alerts for 3 of 3 lessons, the last ",
+        "  worker CPU per lesson start: ",
+        "  PostgreSQL transactions per lesson start: ",
+        "  Graph requests per lesson start: ",
+    ):
+        assert line in out, f"missing {line!r} in:\n{out}"
+    assert "a lower bound" not in out
