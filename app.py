@@ -125,6 +125,8 @@ class Services:
     async def close(self) -> None:
         await self.event_log.close()
         await self.worker.stop()
+        await self.outbox.drain()  # sent cards and finished jobs not yet recorded (a few ms' worth)
+        await self.jobs.drain()
         await self.wakeups.close()
         await self.http.close()
         await self.tokens.close()

@@ -1,8 +1,10 @@
 """Graph JSON batching (`POST /$batch`, up to 20 requests in one), read as plain JSON.
 
-Every read Chaperone makes of Graph goes through one `Batcher` per process: questions asked at
+A lesson's reads (`GraphClient.get_json` and `GraphClient.batch`: its meeting's options, the
+calendar, who is who, the schools) go through one `Batcher` per process: questions asked at
 about the same moment, by any lesson, wait a few milliseconds (or until 20 wait) and go as one
-batch. A lesson start's look-ups (the meeting's options, the calendar event, the organizer's
+batch, within one time budget for all their tries. (Paged reads through the SDK's models, such
+as call records and group members, go alone.) A lesson start's look-ups (the meeting's options, the calendar event, the organizer's
 role and school) are one request to Graph instead of four, a class joining is one or two, and
 at a 09:00 peak several lessons share a request: the HTTP cost of a request (the SDK's
 middleware, the connection pool, the socket) is paid once per batch, not once per question.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from kiota_abstractions.request_information import RequestInformation
@@ -97,20 +98,23 @@ class Batcher:
         """Every request answered, by its id. A throttled or briefly unavailable one is asked
         again after its Retry-After, up to three times within the time budget, and its last
         answer stands. Raises GraphUnavailable (said of `what`) when Graph did not answer at all."""
-        deadline = time.monotonic() + self._timeout
+        deadline = asyncio.get_running_loop().time() + self._timeout
         answers: dict[str, BatchAnswer] = {}
         pending = list(requests)
         for attempt in range(TRIES):
             try:
-                got = await self._once(pending)
-            except GraphUnavailable as exc:
-                if not answers:
-                    raise exc.about(what) from exc
-                return answers  # a retry that failed: the throttled answers before it stand
+                async with asyncio.timeout_at(deadline):  # the budget holds for every try together
+                    got = await self._once(pending)
+            except (GraphUnavailable, TimeoutError) as exc:
+                if answers:
+                    return answers  # a retry that failed: the throttled answers before it stand
+                if isinstance(exc, TimeoutError):
+                    raise GraphUnavailable(f"{what}: Graph did not answer within {self._timeout:g} s") from exc
+                raise exc.about(what) from exc
             answers.update(got)
             retry = [r for r in pending if got[r.id].status in TRANSIENT]
             wait = max((got[r.id].retry_after for r in retry), default=0.0)
-            if not retry or attempt == TRIES - 1 or time.monotonic() + wait > deadline:
+            if not retry or attempt == TRIES - 1 or asyncio.get_running_loop().time() + wait > deadline:
                 break
             await asyncio.sleep(wait)
             pending = retry
@@ -167,22 +171,32 @@ def _settle(chunk: list[_Waiting], answers: list[BatchAnswer], failed: GraphUnav
         if future.done():  # its caller stopped waiting (cancelled)
             continue
         if failed is not None:
-            future.set_exception(failed)
+            future.set_exception(GraphUnavailable(failed.reason, failed.status))  # each caller its own
         else:
             future.set_result(answers[n].model_copy(update={"id": request.id}))
 
 
 def _read(raw: bytes | None, ids: list[str]) -> list[BatchAnswer]:
-    """The answers in the order of `ids`; GraphUnavailable when they cannot be read or one is missing."""
+    """The answers in the order of `ids`. One answer that cannot be read, or is left out, is that
+    request's failure (status 502), not its neighbours'; GraphUnavailable when the batch's own
+    answer cannot be read."""
     try:
-        listed = json.loads(raw or b"{}").get("responses") or []
-        found = {answer.id: answer for answer in (BatchAnswer.model_validate(item) for item in listed)}
-    except (ValueError, TypeError, AttributeError, ValidationError) as exc:
+        listed = json.loads(raw or b"{}").get("responses")
+    except (ValueError, TypeError, AttributeError) as exc:
         raise GraphUnavailable(f"Graph's batch answer could not be read ({type(exc).__name__})") from exc
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise GraphUnavailable(f"Graph's batch answer left out {len(missing)} of its requests")
-    return [found[i] for i in ids]
+    found: dict[str, BatchAnswer] = {}
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, dict) or str(item.get("id")) not in ids:
+            continue
+        try:
+            found[str(item["id"])] = BatchAnswer.model_validate(item | {"id": str(item["id"])})
+        except ValidationError:
+            found[str(item["id"])] = _unreadable(str(item["id"]), "could not be read")
+    return [found.get(i) or _unreadable(i, "was left out of Graph's batch answer") for i in ids]
+
+
+def _unreadable(id: str, why: str) -> BatchAnswer:
+    return BatchAnswer(id=id, status=502, body={"error": {"message": f"its answer {why}"}})
 
 
 def _wire(id: str, request: BatchRequest) -> dict:

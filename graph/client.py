@@ -3,7 +3,9 @@
 Every request goes through `GraphClient.send`, which bounds the total wait (the SDK's retry
 handler honours Retry-After on 429/503/504 up to 3 times, but each wait may be up to 180 s)
 and turns every failure into `GraphUnavailable` (graph/errors.py) with a reason a person can
-act on. Reads go in $batches shared with whatever else is being asked (graph/batch.py).
+act on. The reads of a lesson (`get_json`, `batch`: its meeting's options, the calendar, who is
+who, the schools) go in $batches shared with whatever else is being asked (graph/batch.py),
+within the same time budget for all their tries; paged reads through the SDK's models go alone.
 Callers record a failure's reason as 'could not verify'; they never treat it as a pass.
 """
 
@@ -131,9 +133,13 @@ class GraphClient:
         Either way: the same credential, retries, metering and time budget."""
         if self.sdk is None:
             raise GraphUnavailable("Microsoft Graph is not configured (CHAPERONE_GRAPH_* settings)").about(what)
-        info = request(self.sdk)
-        if info.http_method is Method.GET:
-            answer = (await self._batcher.ask([BatchRequest.built("get", info)], what))["get"]
+        try:
+            info = request(self.sdk)
+            batched = BatchRequest.built("get", info) if info.http_method is Method.GET else None
+        except Exception as exc:  # noqa: BLE001 - a request the SDK cannot build (an id it refuses) is not answered either
+            raise GraphUnavailable(f"{what}: the request could not be built ({type(exc).__name__}: {str(exc)[:120]})") from exc
+        if batched is not None:
+            answer = (await self._batcher.ask([batched], what))["get"]
             if not answer.ok:
                 raise answer.unavailable(what)
             return answer.body

@@ -237,7 +237,12 @@ class Worker:
                 log.warning("job %s %s failed (attempt %d), retrying in %.0f s: %s", job.id, job.kind, job.attempts, delay, error)
                 await self._jobs.retry(job.id, error, delay)
             return False
-        await self._jobs.finish(job.id)
+        try:
+            await self._jobs.finish(job.id)
+        except Exception as exc:  # noqa: BLE001 - done, but still leased: it runs again when the lease ends
+            log.warning("job %s %s done but not recorded as finished (%s); it runs again after its lease", job.id, job.kind,
+                        type(exc).__name__)
+            return False
         return True
 
     async def wait_idle(self, timeout: float = 15.0, horizon_seconds: float = 0) -> None:

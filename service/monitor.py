@@ -174,11 +174,12 @@ class LessonMonitor:
                 raise
         else:
             unknown = Lookup.could_not_verify(f"the organizer is not known yet ({lesson.details_lookup or 'no meeting details'})")
-            lesson = await self._store.set_graph_view(lesson.id, GraphView(settings=SettingsRead(settings=None, lookup=unknown, observed_at=None),
+            judged = await self._store.set_graph_view(lesson.id, GraphView(settings=SettingsRead(settings=None, lookup=unknown, observed_at=None),
                                                                            calendar_event=None, calendar_lookup=unknown))
             # Without the organizer a trust's lesson stays unplaced (its verdicts wait) until
             # the meeting details or the organizer's join name them, or the lesson ends.
-            lesson = await self._placement.place(lesson, final=False)
+            lesson = await self._placement.place(judged, final=False)
+            judged = judged if lesson is judged else None  # placed now: read again, with its school
         reminder = await self._notices.lesson_started(lesson)
         await self._assess(lesson.id, Moment.start, lesson.actual_start, judged, held=reminder)
         await self._remediate_lobby(lesson)

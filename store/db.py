@@ -224,8 +224,9 @@ async def reading(sessions: async_sessionmaker, session: AsyncSession | None) ->
 class Together:
     """Writes that may wait a few milliseconds, done together: each `add` returns once `write`
     has done its item with the others that came within `window` seconds (at most `most` at
-    once), or raises what `write` raised. At a 09:00 peak each round trip to the database is
-    CPU on both sides; a finished job's DELETE or a sent card's UPDATE need not go alone."""
+    once), or raises what `write` raised (it is tried twice: `write` must be safe to repeat). At
+    a 09:00 peak each round trip to the database is CPU on both sides; a finished job's DELETE
+    or a sent card's UPDATE need not go alone."""
 
     def __init__(self, write: Callable[[list], Awaitable[None]], window: float, most: int) -> None:
         self._write = write
@@ -255,9 +256,19 @@ class Together:
             self._writing.add(task)  # held until done: the loop keeps only a weak reference
             task.add_done_callback(self._writing.discard)
 
+    async def drain(self) -> None:
+        """Write what waits now, and wait for every write under way (at shutdown)."""
+        self._flush()
+        await asyncio.gather(*self._writing, return_exceptions=True)
+
     async def _run(self, batch: list[tuple[object, asyncio.Future]]) -> None:
+        items = [item for item, _ in batch]
         try:
-            await self._write([item for item, _ in batch])
+            try:
+                await self._write(items)
+            except Exception as exc:  # noqa: BLE001 - a connection the database had closed, say: once more, on another
+                log.info("a write of %d held together failed (%s); trying once more", len(items), type(exc).__name__)
+                await self._write(items)
         except BaseException as exc:  # noqa: BLE001 - each waiter gets it
             for _, done in batch:
                 if not done.done():

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import IntEnum
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Insert, Integer, Select, and_, bindparam, delete, exists, func, literal, or_, select, text, update
+from sqlalchemy import Insert, Integer, Select, and_, any_, bindparam, delete, exists, func, literal, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -159,9 +159,11 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
     # (store/job_wakeups.py); SQLite's workers poll.
 
 
-# Every job ends with this statement: built once. A finished job waits this long for others to
-# be deleted with it, and no more than this many go in one statement.
+# Every job ends with this statement: built once (on PostgreSQL one text, whatever the number of
+# jobs: an IN list of each length would be prepared anew). A finished job waits this long for
+# others to be deleted with it, and no more than this many go in one statement.
 _FINISH = delete(JobRow).where(JobRow.id.in_(bindparam("job_ids", expanding=True)))
+_FINISH_PG = delete(JobRow).where(JobRow.id == any_(bindparam("job_ids", type_=postgresql.ARRAY(Integer))))
 FINISH_WINDOW_SECONDS = 0.003
 FINISH_AT_MOST = 100
 
@@ -304,7 +306,11 @@ class JobStore:
 
     async def _delete_finished(self, job_ids: list[int]) -> None:
         async with one_statement(self._reads) as session:
-            await session.execute(_FINISH, {"job_ids": job_ids})
+            await session.execute(_FINISH_PG if session.bind.dialect.name == "postgresql" else _FINISH, {"job_ids": job_ids})
+
+    async def drain(self) -> None:
+        """The finished jobs not yet deleted, deleted now (at shutdown)."""
+        await self._finishes.drain()
 
     async def fail(self, job_id: int, error: str) -> None:
         await self._set(job_id, done_at=utcnow(), outcome="failed", leased_until=None, last_error=error[:2000])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import JSON, and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.messages import (
@@ -26,10 +26,11 @@ REFRESH = "refresh-card"  # a sent card whose content changed: updated where it 
 
 # A sent card (with `card`: the card it went out as, when it was composed as it was sent).
 _MESSAGES = MessageRow.__table__
+# A sent card: `card` is the card it went out as, when it was composed now (NULL keeps the stored one).
 _SENT = (update(_MESSAGES).where(_MESSAGES.c.id == bindparam("message_id"))
          .values(status=DeliveryStatus.sent.value, sent_at=bindparam("sent_at"), conversation_id=bindparam("conversation_id"),
-                 activity_id=bindparam("activity_id"), attempts=_MESSAGES.c.attempts + 1, last_error=None))
-_SENT_AS = _SENT.values(card=bindparam("card"))
+                 activity_id=bindparam("activity_id"), attempts=_MESSAGES.c.attempts + 1, last_error=None,
+                 card=func.coalesce(bindparam("card", type_=JSON(none_as_null=True)), _MESSAGES.c.card)))
 # A sent card waits this long for others to be marked sent with it, in one statement.
 SENT_WINDOW_SECONDS = 0.003
 SENT_AT_MOST = 100
@@ -163,13 +164,12 @@ class Outbox:
                                   card=card))
 
     async def _mark_sent(self, sent: list[dict]) -> None:
-        as_stored = [{k: v for k, v in one.items() if k != "card"} for one in sent if one["card"] is None]
-        as_composed = [one for one in sent if one["card"] is not None]
         async with one_statement(self._reads) as session:
-            if as_stored:
-                await session.execute(_SENT, as_stored)
-            if as_composed:
-                await session.execute(_SENT_AS, as_composed)
+            await session.execute(_SENT, sent)
+
+    async def drain(self) -> None:
+        """The cards sent but not yet marked so, marked now (at shutdown)."""
+        await self._sent.drain()
 
     async def attempt_failed(self, message_id: int, error: str, *, final: bool) -> None:
         async with self._sessions() as session, session.begin():

@@ -4,6 +4,7 @@ to the Graph stand-in: msgraph-sdk's adapter, the stand-in's JSON batching."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -102,3 +103,16 @@ async def test_two_callers_may_use_the_same_request_id(graph):
         await client.close()
     assert one["me"].body["primaryRole"] == "student" and two["me"].body["primaryRole"] == "teacher"
     assert len(graph.requests("POST", "/v1.0/$batch")) == 1
+
+
+def test_an_answer_that_cannot_be_read_is_its_own_requests_failure_not_its_neighbours():
+    from graph.batch import _read
+
+    raw = json.dumps({"responses": [
+        {"id": "0", "status": 200, "body": {"primaryRole": "student"}},
+        {"id": "1", "status": 200, "body": "not an object"},
+    ]}).encode()
+    ok, unreadable, missing = _read(raw, ["0", "1", "2"])
+    assert ok.ok and ok.body == {"primaryRole": "student"}
+    assert unreadable.status == 502 and "could not be read" in unreadable.unavailable("education role").reason
+    assert missing.status == 502 and "left out" in missing.unavailable("education role").reason
