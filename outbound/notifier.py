@@ -42,13 +42,13 @@ class Notifier:
 
     async def send_alert(self, purpose: AlertPurpose, activity: Activity, school_id: str = SOLE_SCHOOL_ID) -> Sent:
         """Post to the conversation `school_id` registered for `purpose`."""
-        destination = await self._conversations.alert_destination(purpose, school_id)
+        destination = await self._conversations.destination_for_sending(purpose, school_id)
         if destination is None:
             raise NoDestination(f"no {purpose.value} alert channel has been set for {school_id}")
         return await self.send(destination.conversation, activity)
 
     async def send_to(self, conversation_id: str, activity: Activity) -> Sent:
-        conversation = await self._conversations.get(conversation_id)
+        conversation = await self._conversations.for_sending(conversation_id)
         if conversation is None:
             raise NoDestination(f"Chaperone has no reference for conversation {conversation_id}")
         return await self.send(conversation, activity)
@@ -119,7 +119,7 @@ class Notifier:
                            school_id: str = SOLE_SCHOOL_ID) -> None:
         """Replace a card Chaperone posted in `school_id`'s `purpose` channel (its thread's
         conversation id and the activity id the post returned)."""
-        destination = await self._conversations.alert_destination(purpose, school_id)
+        destination = await self._conversations.destination_for_sending(purpose, school_id)
         if destination is None:
             raise NoDestination(f"no {purpose.value} alert channel has been set for {school_id}")
         ref = ConversationReference().deserialize(destination.conversation.reference)

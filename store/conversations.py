@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -11,11 +12,20 @@ from domain.placement import SOLE_SCHOOL_ID
 from .db import read_sessions
 from .tables import AlertDestinationRow, ConversationRow, utcnow
 
+# How long a conversation or alert destination read for sending is reused (this instance's own
+# changes replace it at once; another instance's are seen this much later). A lesson start's
+# cards read them three or four times within a second: at 09:00, 21 starts a second.
+SENDING_CACHE_SECONDS = 30.0
+SENDING_CACHE_SIZE = 4096
+
 
 class ConversationStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sending_cache_seconds: float = SENDING_CACHE_SECONDS) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._reads = read_sessions(engine)
+        # What the notifier sends to. Only found rows are kept: a destination set or a
+        # conversation registered on another instance is seen at the next send.
+        self._sending: TTLCache[tuple, Conversation | AlertDestination] = TTLCache(SENDING_CACHE_SIZE, sending_cache_seconds)
 
     async def remember(self, seen: SeenConversation, session: AsyncSession | None = None) -> Conversation:
         """Record (or refresh) a conversation and its reference (in `session`, the caller's
@@ -42,7 +52,9 @@ class ConversationStore:
             row.installed_by_aad_id = seen.installed_by
             row.removed_at = None
         await session.flush()
-        return Conversation.model_validate(row).model_copy(update={"newly_installed": newly})
+        conversation = Conversation.model_validate(row)
+        self._forget(seen.conversation_id)
+        return conversation.model_copy(update={"newly_installed": newly})
 
     async def uninstalled(self, conversation_id: str) -> None:
         async with self._sessions() as session, session.begin():
@@ -51,11 +63,43 @@ class ConversationStore:
                 row.installed = False
                 row.removed_at = utcnow()
                 row.updated_at = row.removed_at
+        self._forget(conversation_id)
 
     async def get(self, conversation_id: str) -> Conversation | None:
         async with self._reads() as session:
             row = await session.get(ConversationRow, conversation_id)
             return Conversation.model_validate(row) if row else None
+
+    async def for_sending(self, conversation_id: str) -> Conversation | None:
+        """The conversation to send to, as read at most `SENDING_CACHE_SECONDS` ago."""
+        key = ("conversation", conversation_id)
+        if (kept := self._sending.get(key)) is not None:
+            return kept
+        found = await self.get(conversation_id)
+        if found is not None:
+            self._sending[key] = found
+        return found
+
+    async def destination_for_sending(self, purpose: AlertPurpose, school_id: str = SOLE_SCHOOL_ID) -> AlertDestination | None:
+        """Where `school_id`'s `purpose` alerts go, as read at most `SENDING_CACHE_SECONDS` ago."""
+        key = ("destination", purpose, school_id)
+        if (kept := self._sending.get(key)) is not None:
+            return kept
+        found = await self.alert_destination(purpose, school_id)
+        if found is not None:
+            self._sending[key] = found
+        return found
+
+    def _forget(self, conversation_id: str | None = None, destination: tuple[AlertPurpose, str] | None = None) -> None:
+        """This instance changed a conversation or a destination: the next send reads it again.
+        A conversation's change reaches every destination that is that conversation."""
+        if destination is not None:
+            self._sending.pop(("destination", *destination), None)
+        if conversation_id is not None:
+            self._sending.pop(("conversation", conversation_id), None)
+            for key, kept in list(self._sending.items()):
+                if isinstance(kept, AlertDestination) and kept.conversation.conversation_id == conversation_id:
+                    self._sending.pop(key, None)
 
     async def latest_service_url(self) -> str | None:
         """The Bot Connector address Teams used most recently (for chats Chaperone starts)."""
@@ -76,6 +120,7 @@ class ConversationStore:
             row.set_by_aad_id = set_by_aad_id
             row.set_by_name = set_by_name
             row.set_at = utcnow()
+        self._forget(destination=(purpose, school_id))
 
     async def alert_destination(self, purpose: AlertPurpose, school_id: str = SOLE_SCHOOL_ID) -> AlertDestination | None:
         async with self._reads() as session:

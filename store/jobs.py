@@ -164,6 +164,11 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
 # others to be deleted with it, and no more than this many go in one statement.
 _FINISH = delete(JobRow).where(JobRow.id.in_(bindparam("job_ids", expanding=True)))
 _FINISH_PG = delete(JobRow).where(JobRow.id == any_(bindparam("job_ids", type_=postgresql.ARRAY(Integer))))
+# A claim's jobs leased by one statement (ORM objects flushed one UPDATE each were a fifth of a claim).
+_LEASED = dict(leased_until=bindparam("leased_until"), leased_by=bindparam("leased_by"), dedupe_key=bindparam("dedupe_key"),
+               attempts=JobRow.attempts + 1)
+_LEASE = update(JobRow.__table__).where(JobRow.id.in_(bindparam("job_ids", expanding=True))).values(**_LEASED)
+_LEASE_PG = update(JobRow.__table__).where(JobRow.id == any_(bindparam("job_ids", type_=postgresql.ARRAY(Integer)))).values(**_LEASED)
 FINISH_WINDOW_SECONDS = 0.003
 FINISH_AT_MOST = 100
 
@@ -224,7 +229,8 @@ def _claim_statements(below: Priority | None, at_least: Priority | None, window:
     take = bindparam("take", type_=Integer())
 
     def claimable_rows(*where) -> Select:
-        return select(JobRow).where(*where).order_by(*order).limit(take).with_for_update(skip_locked=True)
+        # Plain rows, not ORM objects: a claim is leased by one UPDATE of their ids.
+        return select(JobRow.__table__).where(*where).order_by(*order).limit(take).with_for_update(skip_locked=True)
 
     front = select(JobRow.id).where(*claimable).order_by(*order).limit(window).scalar_subquery()
     return claimable_rows(JobRow.id.in_(front), *claimable, *free), claimable_rows(*claimable, *free)
@@ -265,27 +271,26 @@ class JobStore:
                 await session.execute(text("SELECT pg_advisory_xact_lock(7311101)"))
             # The front of the queue first (read in order from ix_jobs_claim_order): at a 09:00
             # backlog, checking every due job's lesson and lane is most of a claim's cost.
-            found = list((await session.execute(front, values)).scalars())
+            found = list((await session.execute(front, values)).mappings())
             if len(found) < limit:
                 # The front held fewer free jobs than wanted: look at the whole queue.
-                found = list((await session.execute(whole, values)).scalars())
+                found = list((await session.execute(whole, values)).mappings())
             rows, taken = [], set()
             for row in found:
-                lesson = None if row.priority == int(Priority.alert) and row.lane else row.lesson_id
-                serial = [key for key in (("lesson", lesson), ("lane", row.lane)) if key[1] is not None]
+                lesson = None if row["priority"] == int(Priority.alert) and row["lane"] else row["lesson_id"]
+                serial = [key for key in (("lesson", lesson), ("lane", row["lane"])) if key[1] is not None]
                 if any(key in taken for key in serial):
                     continue
                 taken.update(serial)
                 rows.append(row)
                 if len(rows) == limit:
                     break
-            for row in rows:
-                row.leased_until = now + timedelta(seconds=lease_seconds)
-                row.leased_by = instance
-                row.attempts += 1
+            if rows:
                 # Claimed work is under way: a new request for the same work needs a new job.
-                row.dedupe_key = None
-            return [Job.model_validate(r) for r in rows]
+                lease = dict(leased_until=now + timedelta(seconds=lease_seconds), leased_by=instance, dedupe_key=None)
+                await session.execute(_LEASE_PG if session.bind.dialect.name == "postgresql" else _LEASE,
+                                      {"job_ids": [row["id"] for row in rows], **lease})
+            return [Job.model_validate({**row, "attempts": row["attempts"] + 1}) for row in rows]
 
     async def extend(self, job_id: int, instance: str, lease_seconds: float) -> None:
         """A job still running keeps its lease, so no other instance starts it again."""

@@ -438,8 +438,10 @@ class LessonStore:
                 await session.execute(classify, [{"b_person": person, "b_upn": entry.upn or None, "b_class": entry.classification.value}
                                                  for person, entry in entries.items()])
             if roster is not None:
-                lesson = await session.get(LessonRow, lesson_id, with_for_update=True)
-                lesson.roster_lookup, lesson.updated_at = roster.model_dump(mode="json"), utcnow()
+                # A plain UPDATE (it locks the row as reading it for update would): the
+                # lesson's other columns are not needed here, and every roster check does this.
+                await session.execute(update(LessonRow).where(LessonRow.id == lesson_id)
+                                      .values(roster_lookup=roster.model_dump(mode="json"), updated_at=utcnow()))
 
         await self._transaction(work)
 

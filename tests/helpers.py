@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 
 from app import Services
 from config.startup import read_schools, read_settings
@@ -551,3 +551,20 @@ async def seed_two_schools(app, connector, graph, *, unknown: bool = False) -> d
         assert status == 200
     return {l.school_id: l.id for l in lessons.values()}
 
+
+class Statements:
+    """The SQL statements an engine sends, as the driver gets them."""
+
+    def __init__(self, engine) -> None:
+        self.seen: list[str] = []
+        self._engine = engine.sync_engine
+        event.listen(self._engine, "before_cursor_execute", self._note)
+
+    def _note(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.seen.append(" ".join(statement.split()).upper())
+
+    def starting(self, prefix: str) -> list[str]:
+        return [s for s in self.seen if s.startswith(prefix)]
+
+    def close(self) -> None:
+        event.remove(self._engine, "before_cursor_execute", self._note)

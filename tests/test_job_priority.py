@@ -252,3 +252,31 @@ async def finished_together(engine) -> None:
             assert (await conn.execute(text("SELECT COUNT(*) FROM jobs"))).scalar_one() == 0
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+
+async def test_a_claim_leases_its_jobs_with_one_update_and_a_claimed_job_is_not_claimed_again(any_database_url):
+    async with migrated(any_database_url) as engine:
+        jobs, other = JobStore(engine), JobStore(engine)
+        for lesson in await lessons(engine, 5):
+            await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), lesson)
+        updates: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip().upper().startswith("UPDATE JOBS"):
+                updates.append(statement)
+
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        try:
+            claimed = await jobs.claim("one", 4, 60)
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", count)
+        assert len(claimed) == 4 and len(updates) == 1
+        assert all(job.attempts == 1 for job in claimed)
+        # Leased to "one": another instance gets only the fifth, and nothing after it.
+        [fifth] = await other.claim("two", 4, 60)
+        assert fifth.id not in {job.id for job in claimed}
+        assert await other.claim("two", 4, 60) == []
+        async with engine.connect() as conn:
+            leased = dict((await conn.execute(text("SELECT leased_by, COUNT(*) FROM jobs WHERE dedupe_key IS NULL AND attempts = 1 "
+                                                   "GROUP BY leased_by"))).all())
+        assert leased == {"one": 4, "two": 1}

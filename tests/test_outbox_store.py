@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from domain.events import MeetingRef, MeetingStarted
 from domain.messages import DeliveryStatus, Destination, MessageKind
@@ -13,25 +13,7 @@ from store.jobs import JobStore, Lease
 from store.lessons import LessonStore
 from store.outbox import DELIVER, Outbox
 
-from .helpers import T0, migrated
-
-
-class Statements:
-    """The SQL statements an engine sends, as the driver gets them."""
-
-    def __init__(self, engine) -> None:
-        self.seen: list[str] = []
-        self._engine = engine.sync_engine
-        event.listen(self._engine, "before_cursor_execute", self._note)
-
-    def _note(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.seen.append(" ".join(statement.split()).upper())
-
-    def starting(self, prefix: str) -> list[str]:
-        return [s for s in self.seen if s.startswith(prefix)]
-
-    def close(self) -> None:
-        event.remove(self._engine, "before_cursor_execute", self._note)
+from .helpers import T0, Statements, migrated
 
 
 async def test_a_card_and_its_delivery_job_are_stored_together_and_a_duplicate_stores_neither(any_database_url):
