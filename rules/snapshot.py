@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from domain.lesson import Attendance, Lesson, PersonClass, SettingsObservation
 from domain.lookups import LookupOutcome
@@ -46,6 +46,10 @@ class LessonSnapshot(BaseModel):
     aup_signed: frozenset[str] | None = None
     # Why the signatures could not be checked, when not because the policy names no AUP.
     aup_unknown_because: str | None = None
+    # Who of each class was present at each moment asked about: several rules ask about every
+    # change point of a class of thirty (two staff, one-to-one spells), each once. Keyed by the
+    # lesson too: a copy of the snapshot shares this dict, perhaps with another lesson.
+    _present_at: dict[tuple[int, datetime], dict[PersonClass, frozenset[str]]] = PrivateAttr(default_factory=dict)
 
     # ---- the roster ---------------------------------------------------------------
 
@@ -85,7 +89,14 @@ class LessonSnapshot(BaseModel):
         return attendance.left_at is None or attendance.left_at > moment
 
     def people_present(self, kind: PersonClass, moment: datetime) -> set[str]:
-        return {a.person_id for a in self.intervals(kind) if self.present(a, moment)}
+        key = (id(self.lesson), moment)
+        if (present := self._present_at.get(key)) is None:
+            by_class: dict[PersonClass, set[str]] = {}
+            for a in self.lesson.attendance:
+                if self.present(a, moment):
+                    by_class.setdefault(a.classification, set()).add(a.person_id)
+            present = self._present_at[key] = {k: frozenset(ids) for k, ids in by_class.items()}
+        return set(present.get(kind, ()))
 
     def people(self, kind: PersonClass) -> set[str]:
         return {a.person_id for a in self.intervals(kind)}

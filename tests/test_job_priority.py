@@ -15,7 +15,7 @@ from store.jobs import JobSpec, JobStore, Priority
 from store.lessons import LessonStore
 from store.outbox import Outbox
 
-from .helpers import T0, migrated
+from .helpers import T0, Statements, migrated
 
 
 async def lessons(engine, count: int) -> list[int]:
@@ -259,17 +259,12 @@ async def test_a_claim_leases_its_jobs_with_one_update_and_a_claimed_job_is_not_
         jobs, other = JobStore(engine), JobStore(engine)
         for lesson in await lessons(engine, 5):
             await jobs.enqueue(JobSpec(kind="roster-changed", priority=Priority.roster), lesson)
-        updates: list[str] = []
-
-        def count(conn, cursor, statement, parameters, context, executemany):
-            if statement.lstrip().upper().startswith("UPDATE JOBS"):
-                updates.append(statement)
-
-        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        statements = Statements(engine)
         try:
             claimed = await jobs.claim("one", 4, 60)
         finally:
-            event.remove(engine.sync_engine, "before_cursor_execute", count)
+            statements.close()
+        updates = statements.starting("UPDATE JOBS")
         assert len(claimed) == 4 and len(updates) == 1
         assert all(job.attempts == 1 for job in claimed)
         # Leased to "one": another instance gets only the fifth, and nothing after it.
