@@ -25,7 +25,8 @@ class ConversationStore:
         self._reads = read_sessions(engine)
         # What the notifier sends to. Only found rows are kept: a destination set or a
         # conversation registered on another instance is seen at the next send.
-        self._sending: TTLCache[tuple, Conversation | AlertDestination] = TTLCache(SENDING_CACHE_SIZE, sending_cache_seconds)
+        self._conversations: TTLCache[str, Conversation] = TTLCache(SENDING_CACHE_SIZE, sending_cache_seconds)
+        self._destinations: TTLCache[tuple[AlertPurpose, str], AlertDestination] = TTLCache(SENDING_CACHE_SIZE, sending_cache_seconds)
 
     async def remember(self, seen: SeenConversation, session: AsyncSession | None = None) -> Conversation:
         """Record (or refresh) a conversation and its reference (in `session`, the caller's
@@ -72,34 +73,33 @@ class ConversationStore:
 
     async def for_sending(self, conversation_id: str) -> Conversation | None:
         """The conversation to send to, as read at most `SENDING_CACHE_SECONDS` ago."""
-        key = ("conversation", conversation_id)
-        if (kept := self._sending.get(key)) is not None:
+        if (kept := self._conversations.get(conversation_id)) is not None:
             return kept
         found = await self.get(conversation_id)
         if found is not None:
-            self._sending[key] = found
+            self._conversations[conversation_id] = found
         return found
 
     async def destination_for_sending(self, purpose: AlertPurpose, school_id: str = SOLE_SCHOOL_ID) -> AlertDestination | None:
         """Where `school_id`'s `purpose` alerts go, as read at most `SENDING_CACHE_SECONDS` ago."""
-        key = ("destination", purpose, school_id)
-        if (kept := self._sending.get(key)) is not None:
+        if (kept := self._destinations.get((purpose, school_id))) is not None:
             return kept
         found = await self.alert_destination(purpose, school_id)
         if found is not None:
-            self._sending[key] = found
+            self._destinations[(purpose, school_id)] = found
         return found
 
     def _forget(self, conversation_id: str | None = None, destination: tuple[AlertPurpose, str] | None = None) -> None:
         """This instance changed a conversation or a destination: the next send reads it again.
-        A conversation's change reaches every destination that is that conversation."""
+        A conversation's change reaches every destination that is that conversation (a few per
+        school: looked through; the meeting chats are many and are not)."""
         if destination is not None:
-            self._sending.pop(("destination", *destination), None)
+            self._destinations.pop(destination, None)
         if conversation_id is not None:
-            self._sending.pop(("conversation", conversation_id), None)
-            for key, kept in list(self._sending.items()):
-                if isinstance(kept, AlertDestination) and kept.conversation.conversation_id == conversation_id:
-                    self._sending.pop(key, None)
+            self._conversations.pop(conversation_id, None)
+            for key, kept in list(self._destinations.items()):
+                if kept.conversation.conversation_id == conversation_id:
+                    self._destinations.pop(key, None)
 
     async def latest_service_url(self) -> str | None:
         """The Bot Connector address Teams used most recently (for chats Chaperone starts)."""
