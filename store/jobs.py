@@ -164,7 +164,7 @@ async def add_jobs(session: AsyncSession, jobs: Sequence[tuple[JobSpec, int | No
 # others to be deleted with it, and no more than this many go in one statement.
 _FINISH = delete(JobRow).where(JobRow.id.in_(bindparam("job_ids", expanding=True)))
 _FINISH_PG = delete(JobRow).where(JobRow.id == any_(bindparam("job_ids", type_=postgresql.ARRAY(Integer))))
-# A claim's jobs leased by one statement (ORM objects flushed one UPDATE each were a fifth of a claim).
+# A claim's jobs leased by one UPDATE of their ids, from plain rows: no ORM objects to load and flush.
 _LEASED = dict(leased_until=bindparam("leased_until"), leased_by=bindparam("leased_by"), dedupe_key=bindparam("dedupe_key"),
                attempts=JobRow.attempts + 1)
 _LEASE = update(JobRow.__table__).where(JobRow.id.in_(bindparam("job_ids", expanding=True))).values(**_LEASED)
