@@ -98,9 +98,8 @@ class Settings(BaseSettings):
     graph_certificate_path: Path | None = Field(None, validation_alias="CHAPERONE_GRAPH_CERTIFICATE_PATH")
     graph_timeout_seconds: float = Field(20.0, validation_alias="CHAPERONE_GRAPH_TIMEOUT_SECONDS", gt=0, le=300)
     graph_cache_ttl_seconds: float = Field(3600.0, validation_alias="CHAPERONE_GRAPH_CACHE_TTL_SECONDS", ge=0)
-    # Connections to Graph one process keeps (and opens at most). Over HTTP/2, as Graph speaks
-    # it, one carries every request; over HTTP/1.1 (a proxy, the stand-ins) each request in
-    # flight needs its own, and the HTTP client scans all of them on every request.
+    # Connections to Graph one process keeps (and opens at most): HTTP/1.1 (aiohttp's pool,
+    # graph/metered.py), so each request in flight needs its own and the rest wait for one.
     graph_connections: int = Field(32, validation_alias="CHAPERONE_GRAPH_CONNECTIONS", ge=1, le=512)
     # Graph publishes a meeting's attendance report some minutes after it ends: first look
     # after the first delay, then after each of the others, then give up and say so.
