@@ -27,6 +27,7 @@ from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStart
 from domain.findings import Status, StoredFinding
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.lookups import Lookup, LookupOutcome
+from domain.messages import MessageKind
 from domain.meeting import AttendanceReport, CalendarEvent, OrganizerDevice
 from graph.attendance import AttendanceReports
 from graph.calendar import CalendarReader
@@ -294,7 +295,14 @@ class LessonMonitor:
         lesson = lesson or await self._store.get(lesson_id)
 
         async def raise_new(session: AsyncSession, new: list[StoredFinding]) -> list[Held]:
-            return await self._notices.breaches_found(session, lesson, new)
+            held = await self._notices.breaches_found(session, lesson, new)
+            if (lesson.organizer_aad_id and not lesson.organizer_name and any(h.message.kind is MessageKind.slt_alert for h in held)
+                    and await self._store.organizer_name_now(session, lesson.id)):
+                # Their join named them while this verdict was made (its derivation runs beside
+                # it): the alert goes out as composed, then is updated with their name. A join
+                # committed after this reads the alert and queues its update itself.
+                await self._notices.organizer_named(session, lesson.id)
+            return held
 
         recorded = await self._assessor.assess(lesson_id, moment, at, lesson, raise_new=raise_new)
         if held or recorded.raised:

@@ -64,6 +64,11 @@ class LessonNotices:
             ))
         return [h for h in held if h]
 
+    async def organizer_named(self, session: AsyncSession, lesson_id: int) -> None:
+        """The organizer's name became known after the lesson's SLT alerts were composed: each
+        is updated where it was posted, after its sending (queued in `session`)."""
+        await self._outbox.refresh_alerts(session, lesson_id)
+
     async def unmonitored_session(self, lesson: Lesson, findings: list[StoredFinding]) -> None:
         """One SLT alert for a session Chaperone saw only in a call record, with its breaches;
         with none, it still tells SLT that a session with pupils went unmonitored."""

@@ -44,6 +44,7 @@ from domain.placement import SOLE_SCHOOL_ID, Placement, SchoolPlacement
 
 from .db import in_transaction, read_sessions
 from .jobs import JobSpec, add_jobs
+from .outbox import alert_refreshes
 from .tables import AttendanceRow, ConcernRow, LessonRow, MessageRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
 log = logging.getLogger(__name__)
@@ -213,6 +214,9 @@ class LessonStore:
     async def _finish_batch(self, session: AsyncSession, batch: "_Batch") -> None:
         await self._rebuild_pending(session, batch)
         await session.flush()
+        for lesson_id in batch.named:
+            # An alert sent before the organizer's join named them showed only their id.
+            batch.queued += await alert_refreshes(session, lesson_id)
         await add_jobs(session, batch.unique_jobs())
 
     async def _rebuild_pending(self, session: AsyncSession, batch: "_Batch") -> None:
@@ -541,6 +545,8 @@ class LessonStore:
                 lesson.organizer_teams_id = person.teams_user_id
             if person.aad_object_id and person.aad_object_id == lesson.organizer_aad_id and not lesson.organizer_name:
                 lesson.organizer_name = person.name  # meeting details give the organizer's id, not name
+                if person.name:
+                    batch.named.add(lesson.id)
         lesson.updated_at = utcnow()
         # A lesson first seen through a join is started; one seen only through a leave is not
         # (nothing is live in it to remind or check at its start).
@@ -669,6 +675,14 @@ class LessonStore:
 
     # ---- reads --------------------------------------------------------------------
 
+    @staticmethod
+    async def organizer_name_now(session: AsyncSession, lesson_id: int) -> str | None:
+        """The organizer's name as stored now, the lesson share-locked until `session`'s
+        transaction ends: a join naming them meanwhile commits first (and is seen here) or
+        waits for this transaction (and sees what it queued)."""
+        stmt = select(LessonRow.organizer_name).where(LessonRow.id == lesson_id).with_for_update(read=True)
+        return (await session.execute(stmt)).scalar_one_or_none()
+
     async def get(self, lesson_id: int, *, with_attendance: bool = True, with_settings: bool = True) -> Lesson:
         """The lesson, with its register (attendance and the meeting options as observed) unless
         told not to; `with_settings=False`: the attendance alone (a card shows who was present,
@@ -743,6 +757,8 @@ class _Batch:
     recorded: dict[int, set] = field(default_factory=dict)
     # participant events to write (column values), in arrival order
     new_events: list[dict] = field(default_factory=list)
+    # lessons whose organizer this batch named (by their join)
+    named: set[int] = field(default_factory=set)
 
     def unique_jobs(self) -> list[tuple[JobSpec, int]]:
         """Each deduplicated job once per lesson (the database would fold them anyway; this

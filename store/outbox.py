@@ -57,6 +57,20 @@ def delivery_job(message_id: int | None, lesson_id: int | None, destination: str
                    payload={"message_id": message_id} if message_id is not None else {})
 
 
+def refresh_job(message_id: int, lesson_id: int | None, destination: str) -> JobSpec:
+    """A sent card updated where it was posted, after its sending (in its lane)."""
+    return JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), lane=_lane(lesson_id, destination),
+                   payload={"message_id": message_id})
+
+
+async def alert_refreshes(session: AsyncSession, lesson_id: int) -> list[tuple[JobSpec, int]]:
+    """A refresh of each of the lesson's SLT alerts, for the caller to queue in `session`: what
+    an alert shows of its lesson (the organizer's name) became known after it was composed."""
+    stmt = select(_MESSAGES.c.id, _MESSAGES.c.destination).where(
+        _MESSAGES.c.lesson_id == lesson_id, _MESSAGES.c.kind == MessageKind.slt_alert.value)
+    return [(refresh_job(message_id, lesson_id, destination), lesson_id) for message_id, destination in await session.execute(stmt)]
+
+
 class Outbox:
     def __init__(self, engine: AsyncEngine) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -238,8 +252,13 @@ class Outbox:
     async def queue_refresh(self, message_id: int) -> None:
         async with self._sessions() as session, session.begin():
             row = await session.get(MessageRow, message_id)
-            await add_job(session, JobSpec(kind=REFRESH, priority=Priority.alert, key=str(message_id), lane=_lane(row.lesson_id, row.destination),
-                                           payload={"message_id": message_id}), row.lesson_id)
+            await add_job(session, refresh_job(message_id, row.lesson_id, row.destination), row.lesson_id)
+
+    @staticmethod
+    async def refresh_alerts(session: AsyncSession, lesson_id: int) -> None:
+        """Each of the lesson's SLT alerts (the one queued in `session` too) updated after its
+        sending, queued in `session`."""
+        await add_jobs(session, await alert_refreshes(session, lesson_id))
 
     async def open_alerts(self, lesson_id: int) -> list[Message]:
         """The lesson's SLT alerts nobody has resolved and Chaperone has not cleared."""

@@ -232,3 +232,37 @@ async def test_when_the_notification_fails_the_warning_goes_to_the_chat(database
     async with run_app(env, connector.url) as app:
         await lobby_off_lesson(app, connector, graph)
         assert len([c for c in cards_in(connector.sent_activities(MATHS.thread_id)) if "refresh" in c]) == 1
+
+
+def _alert_as_shown(connector, activity_id: str) -> str:
+    """An SLT alert's text as the channel shows it now: its last update, else as posted."""
+    updates = [c.body for c in connector.requests("PUT", "/v3/conversations/") if c.path.endswith(f"/activities/{activity_id}")]
+    if updates:
+        return all_text(updates[-1])
+    [posted] = alert_posts(connector)
+    return all_text(posted["activity"]["attachments"][0]["content"])
+
+
+async def test_an_alert_sent_before_the_organizer_joined_is_updated_with_their_name(any_dev_app, connector, graph):
+    # Graph cannot name the organizer, and Teams' meeting details give only their id: the alert
+    # at the start names them by id. Their join names them, and the alert says so where it was posted.
+    script(graph, connector, lobby="everyone")
+    graph.people.pop(TEACHER.aad_object_id)
+    await sign_aup(any_dev_app, TEACHER, TA)
+    teams = any_dev_app.teams
+    await any_dev_app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    connector.clear()
+    await any_dev_app.post_all([teams.meeting_start(MATHS, T0)])
+    [lesson] = await any_dev_app.services.lessons.list_lessons()
+    [message] = [m for m in await any_dev_app.services.outbox.all(lesson.id) if m.kind == "slt-alert"]
+    assert "Organizer\n" + TEACHER.aad_object_id in _alert_as_shown(connector, message.activity_id)
+
+    await any_dev_app.post_all([teams.join(MATHS, [TEACHER, TA], T0 + minutes(1))])
+    shown = _alert_as_shown(connector, message.activity_id)
+    assert "Organizer\n" + TEACHER.name in shown and "Waiting room (lobby) on" in shown
+    assert len(alert_posts(connector)) == 1  # updated in place, not posted again
+
+    # A later join names nobody new: no further update.
+    updates = len(connector.requests("PUT", "/v3/conversations/"))
+    await any_dev_app.post_all([teams.join(MATHS, [PUPIL_A], T0 + minutes(2))])
+    assert len(connector.requests("PUT", "/v3/conversations/")) == updates
