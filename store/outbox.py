@@ -16,7 +16,7 @@ from domain.messages import (
     AlertAction, AlertState, DeliveryStatus, Destination, Message, MessageKind, OperatorOutcome, RaisedFinding,
 )
 
-from .jobs import Job, JobSpec, Lease, Priority, add_held_job, add_job, add_job_for_row
+from .jobs import Job, JobSpec, Lease, Priority, add_held_job, add_job, add_job_for_row, add_jobs
 from .db import Together, insert_for, one_statement, read_sessions
 from .register import audit
 from .tables import AlertStateRow, ConcernRow, MessageRow, utcnow

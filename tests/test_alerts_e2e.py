@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from domain.school import TimetableEntry
+from rules.snapshot import Moment
 
 from .helpers import (
     DSL_ID, END, MATHS, POLICY, PUPIL_A, PUPIL_B, SLT, SLT_CHANNEL, SLT_TEAM, T0, TEACHER,
@@ -266,3 +267,31 @@ async def test_an_alert_sent_before_the_organizer_joined_is_updated_with_their_n
     updates = len(connector.requests("PUT", "/v3/conversations/"))
     await any_dev_app.post_all([teams.join(MATHS, [PUPIL_A], T0 + minutes(2))])
     assert len(connector.requests("PUT", "/v3/conversations/")) == updates
+
+
+async def test_an_alert_decided_while_the_organizers_join_was_being_derived_is_updated_with_their_name(any_dev_app, connector, graph):
+    # The race the locked read closes: a verdict made on the lesson as read before the
+    # organizer's join was derived, the join committed before the verdict's alert. It cannot
+    # be forced through /api/messages, so the lesson service is handed that earlier read.
+    script(graph, connector, lobby="everyone")
+    graph.people.pop(TEACHER.aad_object_id)
+    await sign_aup(any_dev_app, TEACHER, TA)
+    teams = any_dev_app.teams
+    await any_dev_app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL),
+                                teams.meeting_start(MATHS, T0)])
+    [lesson] = await any_dev_app.services.lessons.list_lessons()
+    before_the_join = await any_dev_app.services.lessons.get(lesson.id)
+    assert before_the_join.organizer_name is None
+    await any_dev_app.post_all([teams.join(MATHS, [TEACHER, TA], T0 + minutes(1))])
+    # The lobby breach ends (Teams' settings say so), then the verdict on the earlier read finds it again.
+    async with any_dev_app.services.engine.begin() as conn:
+        await conn.execute(text("UPDATE findings SET status = 'passed', first_failed_at = NULL WHERE lesson_id = :id AND rule_id = 'waiting-room'"),
+                           {"id": lesson.id})
+    connector.clear()
+    monitor = any_dev_app.services.worker._handlers["lesson-started"].__self__
+    await monitor._assess(lesson.id, Moment.start, T0 + minutes(2), before_the_join)
+    await any_dev_app.idle()
+    [posted] = alert_posts(connector)  # the new episode's alert, composed from the earlier read
+    assert "Organizer\n" + TEACHER.aad_object_id in all_text(posted["activity"]["attachments"][0]["content"])
+    newest = max((m for m in await any_dev_app.services.outbox.all(lesson.id) if m.kind == "slt-alert"), key=lambda m: m.id)
+    assert "Organizer\n" + TEACHER.name in _alert_as_shown(connector, newest.activity_id), "updated once the name was read"
