@@ -17,7 +17,7 @@ from collections import OrderedDict
 from aiohttp import web
 from botbuilder.schema import Activity
 
-from domain.conversations import SeenConversation
+from domain.conversations import Conversation, SeenConversation
 from domain.events import EventKind, MeetingEvent, MeetingStarted
 from jobs.worker import Worker
 from service.monitor import LessonMonitor
@@ -157,10 +157,13 @@ class MeetingEventIngest:
             await mark_derived(session, ids)
             await add_jobs(session, follow or [])
             # Stored with the lesson: its reminder's delivery finds the meeting chat.
-            for chat in {chat.conversation_id: chat for _, chat in chats}.values():
-                await self._conversations.remember(chat, session)
+            remembered[:] = [await self._conversations.remember(chat, session)
+                             for chat in {chat.conversation_id: chat for _, chat in chats}.values()]
 
+        remembered: list[Conversation] = []
         await self._monitor.apply_events([event for _, event in parsed], then=derived)
+        for conversation in remembered:  # committed: the start's cards go to it without reading it back
+            self._conversations.keep_for_sending(conversation)
         for meeting_id, _ in chats:
             self._chats_known[meeting_id] = None
         while len(self._chats_known) > CHATS_KNOWN:

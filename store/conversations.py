@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from cachetools import TTLCache
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from domain.conversations import AlertDestination, AlertPurpose, Conversation, SeenConversation
 from domain.placement import SOLE_SCHOOL_ID
 
-from .db import read_sessions
+from .db import insert_for, read_sessions
 from .tables import AlertDestinationRow, ConversationRow, utcnow
 
 # How long a conversation or alert destination read for sending is reused (this instance's own
@@ -34,6 +34,8 @@ class ConversationStore:
         if session is None:
             async with self._sessions() as own, own.begin():
                 return await self.remember(seen, own)
+        if not seen.installing:
+            return await self._seen_again(seen, session)
         row = await session.get(ConversationRow, seen.conversation_id, with_for_update=True)
         now = utcnow()
         if row is None:
@@ -56,6 +58,29 @@ class ConversationStore:
         conversation = Conversation.model_validate(row)
         self._forget(seen.conversation_id)
         return conversation.model_copy(update={"newly_installed": newly})
+
+    async def _seen_again(self, seen: SeenConversation, session: AsyncSession) -> Conversation:
+        """A conversation an activity came from (not an install): written in one statement, an
+        upsert that returns the row (a meeting chat, at every lesson start)."""
+        table = ConversationRow.__table__
+        stmt = insert_for(session)(table).values(
+            conversation_id=seen.conversation_id, scope=seen.scope, service_url=seen.service_url, reference=seen.reference,
+            tenant_id=seen.tenant_id, team_id=seen.team_id, channel_id=seen.channel_id, installed=False, updated_at=utcnow(),
+        )
+        new = stmt.excluded
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.conversation_id], set_=dict(
+            scope=new.scope, service_url=new.service_url, reference=new.reference, updated_at=new.updated_at,
+            tenant_id=func.coalesce(new.tenant_id, table.c.tenant_id), team_id=func.coalesce(new.team_id, table.c.team_id),
+            channel_id=func.coalesce(new.channel_id, table.c.channel_id),
+        )).returning(*table.c)
+        conversation = Conversation.model_validate(dict((await session.execute(stmt)).mappings().one()))
+        self._forget(seen.conversation_id)
+        return conversation
+
+    def keep_for_sending(self, conversation: Conversation) -> None:
+        """A conversation this instance has just written (its transaction committed): the next
+        card to it is sent without reading it back."""
+        self._conversations[conversation.conversation_id] = conversation.model_copy(update={"newly_installed": False})
 
     async def uninstalled(self, conversation_id: str) -> None:
         async with self._sessions() as session, session.begin():

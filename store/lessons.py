@@ -101,13 +101,13 @@ class LessonStore:
     # ---- lookups ------------------------------------------------------------------
 
     @staticmethod
-    async def _open_lesson(session: AsyncSession, meeting_id: str) -> LessonRow | None:
-        stmt = (
-            select(LessonRow)
-            .where(LessonRow.meeting_id == meeting_id, LessonRow.status == LessonStatus.open.value)
-            .with_for_update()
-        )
-        return (await session.execute(stmt)).scalar_one_or_none()
+    async def _open_or_latest(session: AsyncSession, meeting_id: str) -> tuple[LessonRow | None, LessonRow | None]:
+        """The meeting's open lesson, or else its latest, in one query (a new meeting's start
+        asked twice): (open, None), (None, latest) or (None, None); locked for the transaction."""
+        open_first = (LessonRow.status == LessonStatus.open.value).desc()
+        stmt = select(LessonRow).where(LessonRow.meeting_id == meeting_id).order_by(open_first, LessonRow.id.desc()).limit(1).with_for_update()
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        return (row, None) if row is not None and row.status == LessonStatus.open.value else (None, row)
 
     @staticmethod
     async def _latest_lesson(session: AsyncSession, meeting_id: str) -> LessonRow | None:
@@ -231,8 +231,7 @@ class LessonStore:
         """A start; a previous occurrence still open is closed (at its last event) and given
         the end's jobs, so its end is judged and its record sent."""
         ref = event.meeting
-        lesson = await self._open_lesson(session, ref.meeting_id)
-        latest = await self._latest_lesson(session, ref.meeting_id) if lesson is None else None
+        lesson, latest = await self._open_or_latest(session, ref.meeting_id)
         outcome = EventOutcome.applied
         if lesson is not None and lesson.start_event_missing:
             # Participant events got here first: this start belongs to that lesson.
@@ -271,10 +270,9 @@ class LessonStore:
 
     async def _end(self, session: AsyncSession, event: MeetingEnded, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
         ref = event.meeting
-        lesson = await self._open_lesson(session, ref.meeting_id)
+        lesson, latest = await self._open_or_latest(session, ref.meeting_id)
         outcome = EventOutcome.applied
         if lesson is None:
-            latest = await self._latest_lesson(session, ref.meeting_id)
             if latest is not None and latest.actual_end == event.at:
                 lesson, outcome = latest, EventOutcome.duplicate
             elif latest is not None and latest.end_event_missing and latest.actual_start and event.at >= latest.actual_start:
@@ -659,10 +657,9 @@ class LessonStore:
 
         Teams stamps the leaves of "End meeting for all" a moment after the end itself, and a
         leave is never the start of anything: both belong to the lesson that just ended."""
-        lesson = await self._open_lesson(session, ref.meeting_id)
+        lesson, latest = await self._open_or_latest(session, ref.meeting_id)
         if lesson is not None:
             return lesson, EventOutcome.applied, False
-        latest = await self._latest_lesson(session, ref.meeting_id)
         if latest is not None and latest.actual_end is not None:
             after_end = at - latest.actual_end
             if after_end <= LATE_WINDOW or (not joined and after_end <= LEAVE_WINDOW):

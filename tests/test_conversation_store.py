@@ -70,3 +70,42 @@ async def test_an_uninstalled_conversation_is_read_again(any_database_url):
         assert (await store.for_sending("19:meeting")).installed
         await store.uninstalled("19:meeting")
         assert not (await store.for_sending("19:meeting")).installed
+
+
+async def test_a_conversation_seen_again_is_written_in_one_statement_keeping_what_it_did_not_say(any_database_url):
+    # A meeting chat is remembered at every lesson start: one upsert, not a locked read and a write.
+    async with migrated(any_database_url) as engine:
+        store = ConversationStore(engine)
+        first = await store.remember(seen("19:meeting"))
+        assert (first.installed, first.tenant_id, first.channel_id) == (False, "tenant-1", "19:meeting")
+        statements = Statements(engine)
+        # Seen again from an activity that names neither tenant nor channel, at another serviceUrl.
+        again = await store.remember(SeenConversation(conversation_id="19:meeting", scope="team", service_url="https://smba.trafficmanager.net/emea/", tenant_id=None,
+                                                      reference={"conversation": {"id": "19:meeting"}}))
+        writes = [s for s in statements.seen if not s.startswith(("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"))]
+        statements.close()
+        assert len(writes) == 1 and writes[0].startswith("INSERT"), writes
+        assert (again.service_url, again.tenant_id, again.channel_id, again.installed) == (
+            "https://smba.trafficmanager.net/emea/", "tenant-1", "19:meeting", False)
+        stored = await store.get("19:meeting")
+        assert stored.service_url == "https://smba.trafficmanager.net/emea/" and stored.tenant_id == "tenant-1"
+        assert stored.reference == {"conversation": {"id": "19:meeting"}}
+
+        # An install of a conversation first seen through an activity marks it installed (and new).
+        installing = seen("19:meeting").model_copy(update={"installing": True, "installed_by": "aad-admin"})
+        installed = await store.remember(installing)
+        assert installed.installed and installed.newly_installed
+
+
+async def test_a_conversation_this_instance_has_just_written_is_sent_to_without_reading_it_back(any_database_url):
+    async with migrated(any_database_url) as engine:
+        store = ConversationStore(engine)
+        written = await store.remember(seen("19:meeting"))
+        statements = Statements(engine)
+        store.keep_for_sending(written)
+        kept = await store.for_sending("19:meeting")
+        statements.close()
+        assert kept.service_url == written.service_url and not statements.seen
+        # Changed since (here): read again, as before.
+        await store.remember(seen("19:meeting", "https://smba.trafficmanager.net/amer/"))
+        assert (await store.for_sending("19:meeting")).service_url == "https://smba.trafficmanager.net/amer/"
