@@ -34,7 +34,7 @@ from config.settings import Settings, is_loopback_host
 
 from .batch import BatchAnswer, Batcher, BatchRequest
 from .errors import GRAPH_ERRORS, REASONS, GraphUnavailable
-from .metered import metered_client
+from .metered import close_metered, metered_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -166,7 +166,7 @@ class GraphClient:
 
     async def close(self) -> None:
         if self.sdk is not None:
-            await self._http.aclose()
+            await close_metered(self._http)
         if self._credential is not None:
             await self._credential.close()
 

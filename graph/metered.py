@@ -37,3 +37,12 @@ def metered_client(options: dict, connections: int = 32) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     client = HttpxAiohttpClient(timeout=timeout, limits=limits)
     return GraphClientFactory._load_middleware_to_client(client, middleware)
+
+
+async def close_metered(client: httpx.AsyncClient) -> None:
+    """Close the client and the aiohttp transports under the SDK's middleware transport, which
+    does not close what it wraps (left open, each leaves its connections and a warning)."""
+    await client.aclose()
+    for outer in [client._transport, *client._mounts.values()]:
+        if (inner := getattr(outer, "transport", None)) is not None:
+            await inner.aclose()
