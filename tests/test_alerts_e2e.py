@@ -107,6 +107,9 @@ async def test_slt_acknowledge_refreshes_the_card_and_a_teacher_is_refused(dev_a
     [alert] = alert_posts(connector)
     card = alert["activity"]["attachments"][0]["content"]
     ack = next(a for a in card["actions"] if a.get("verb") == "acknowledge")
+    # An alert sent before the organizer's join was derived is updated once it is (their name):
+    # only what the acknowledgement changes is looked at below.
+    updated_before = len(connector.requests("PUT", "/v3/conversations/"))
     [message] = [m for m in await dev_app.services.outbox.all() if m.kind == "slt-alert"]
     teams = dev_app.teams
     thread = message.conversation_id
@@ -126,7 +129,7 @@ async def test_slt_acknowledge_refreshes_the_card_and_a_teacher_is_refused(dev_a
     [entry] = await rows(dev_app.services.engine, "audit_log")
     assert (entry["action"], entry["actor"]) == ("alert.acknowledge", SLT.aad_object_id)
     # Everyone else in the channel sees the update too.
-    [put] = connector.requests("PUT", "/v3/conversations/")
+    [put] = connector.requests("PUT", "/v3/conversations/")[updated_before:]
     assert put.path.endswith(f"/activities/{message.activity_id}") and "Acknowledged by" in all_text(put.body)
 
 
