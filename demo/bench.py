@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -34,7 +35,7 @@ from config.startup import EXAMPLE_POLICY
 from standins.server import free_port
 from standins.teams import TeamsSimulator
 
-from .bench_measure import Database, Settled, cpu_seconds, machine_busy_seconds, percentile, rss_mb, settle
+from .bench_measure import Database, Settled, StartStages, cpu_seconds, machine_busy_seconds, percentile, rss_mb, settle
 from .bench_workload import (
     APP_ID, SEATS, SLT, SLT_CHANNEL, SLT_TEAM, TITLE_PATTERN, Item, Kind, School, at_rate, items_to_json, lesson_block, morning,
     stream,
@@ -457,6 +458,33 @@ def alert_lines(load: Load, alerts: list[list], lessons: list[int], label: str) 
             + (f"; {missing} started but got NO alert" if missing else "")]
 
 
+def stage_lines(stages: list[StartStages], wave_gap: float = 4.0) -> list[str]:
+    """Where a start's way to SLT spent its time, and how long each wave of starts took to be
+    derived: an alert's wait is mostly its place in its wave."""
+    def spread(values: list[float]) -> str:
+        return f"p50 {percentile(values, 0.5):.2f} s, p99 {percentile(values, 0.99):.2f} s" if values else "none"
+
+    derived = [s for s in stages if s.derived]
+    alerted = [s for s in derived if s.alert_queued and s.alert_sent]
+    lines = [f"where the time went (database clock): meetingStart logged -> lesson derived {spread([(s.derived - s.logged).total_seconds() for s in derived])} "
+             f"over {len(derived)} starts" + (f" ({len(stages) - len(derived)} NOT derived)" if len(derived) < len(stages) else "")
+             + f"; derived -> SLT alert queued {spread([(s.alert_queued - s.derived).total_seconds() for s in alerted])}, "
+             f"queued -> sent {spread([(s.alert_sent - s.alert_queued).total_seconds() for s in alerted])}"]
+    waves: list[list[StartStages]] = []
+    for stage in sorted(stages, key=lambda s: s.logged):
+        if waves and (stage.logged - waves[-1][-1].logged).total_seconds() <= wave_gap:
+            waves[-1].append(stage)
+        else:
+            waves.append([stage])
+    if waves and all(s.derived for s in stages):
+        sizes = [len(w) for w in waves]
+        spans = [(w[-1].logged - w[0].logged).total_seconds() for w in waves]
+        drains = [(max(s.derived for s in w) - w[0].logged).total_seconds() for w in waves]
+        lines.append(f"waves: {len(waves)} of {min(sizes)} to {max(sizes)} starts, each logged within {max(spans):.1f} s; "
+                     f"a wave's starts all derived {min(drains):.1f} to {max(drains):.1f} s after its first was logged")
+    return lines
+
+
 def windows(load: Load, seconds: int) -> list[tuple[int, int, float]]:
     """Per second of due time: (second, requests, p99 ms), timeouts and errors included."""
     buckets: dict[int, list[float]] = {}
@@ -658,6 +686,7 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
         f"{school.schools} school(s)" + (" in one trust (each lesson's staff in its school's staff group)" if school.is_trust else "")
         + f"; {len(breaching)} lessons breach", flush=True)
     await cloud.post("/reset")
+    since = datetime.now(timezone.utc) - timedelta(seconds=1)  # the database's clock is this machine's
     p = await phase("trust", chaperone, cloud, school, items, mode="open", opts=opts, db=db, tag="tr")
     stats = await cloud.get("/stats")
     per_second = [n for _, n, _ in windows(p.load, int(opts.trust_span) + 1)]
@@ -665,6 +694,9 @@ async def trust(opts: Options, school: School, cloud: Cloud, chaperone: Server, 
     out(f"  HTTP: {fmt_latency(p.load)}; {fmt_outcome(p.load)}; {client_line(p.load)}")
     for line in alert_lines(p.load, await cloud.get("/alerts"), breaching, "during the 09:00 scenario"):
         out(f"  {line}")
+    if (stages := await db.start_stages(since)) is not None:
+        for line in stage_lines(stages):
+            out(f"  {line}")
     out(f"  {stored_line(p)}")
     out(f"  {cpu_line(p)}")
     out(f"  Graph requests: {stats['graph']} in all, {stats['graph'] / max(len(lessons), 1):.2f} per lesson, "

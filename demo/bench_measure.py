@@ -105,8 +105,42 @@ class Database:
             stmt = text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
             return (await connection.execute(stmt)).scalar_one()
 
+    async def start_stages(self, since: datetime) -> list[StartStages] | None:
+        """Each meetingStart logged since `since`, as the database timed it: logged, derived
+        (the lesson opened) and, for a lesson whose start raised an SLT alert, that alert queued
+        and sent. None when the event log is not `inbound_events` (no derivation to time)."""
+        if (self.table or await self.event_table()) != "inbound_events":
+            return None
+        stmt = text("SELECT e.received_at, e.processed_at, min(m.created_at), min(m.sent_at) FROM inbound_events e "
+                    "LEFT JOIN lessons l ON l.meeting_id = e.meeting_id "
+                    "LEFT JOIN messages m ON m.lesson_id = l.id AND m.kind = 'slt-alert' "
+                    "WHERE e.kind = 'meetingStart' AND e.received_at >= :since "
+                    "GROUP BY e.id, e.received_at, e.processed_at")
+        since_param: object = since.strftime("%Y-%m-%d %H:%M:%S.%f") if self.engine.dialect.name == "sqlite" else since
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(stmt, {"since": since_param})).all()
+        return [StartStages(*map(_instant, row)) for row in rows]
+
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+@dataclass(frozen=True)
+class StartStages:
+    """One lesson start's way to SLT, by the database's clock (None: not reached)."""
+
+    logged: datetime
+    derived: datetime | None
+    alert_queued: datetime | None
+    alert_sent: datetime | None
+
+
+def _instant(value: object) -> datetime | None:
+    """A timestamp as SQLAlchemy's text() returns it: a datetime (PostgreSQL) or naive UTC text (SQLite)."""
+    if value is None:
+        return None
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
 
 
 @dataclass
