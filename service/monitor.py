@@ -296,7 +296,9 @@ class LessonMonitor:
 
         async def raise_new(session: AsyncSession, new: list[StoredFinding]) -> list[Held]:
             held = await self._notices.breaches_found(session, lesson, new)
-            if (lesson.organizer_aad_id and not lesson.organizer_name and any(h.message.kind is MessageKind.slt_alert for h in held)
+            # Not only when the lesson as read knew the organizer: their join may be naming
+            # them (id and name together) at this moment.
+            if (not lesson.organizer_name and any(h.message.kind is MessageKind.slt_alert for h in held)
                     and await self._store.organizer_name_now(session, lesson.id)):
                 # Their join named them while this verdict was made (its derivation runs beside
                 # it): the alert goes out as composed, then is updated with their name. A join

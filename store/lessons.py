@@ -830,6 +830,9 @@ async def _apply_details(session: AsyncSession, lesson: LessonRow, details: Meet
                     AttendanceRow.lesson_id == lesson.id, AttendanceRow.aad_object_id == lesson.organizer_aad_id
                 )
                 lesson.organizer_name = (await session.execute(stmt.limit(1))).scalar_one_or_none()
+            if lesson.organizer_name:
+                # Named from the register after the lesson's alerts may have gone out without it.
+                await add_jobs(session, await alert_refreshes(session, lesson.id))
     lesson.details_lookup = lookup.model_dump(mode="json")
 
 

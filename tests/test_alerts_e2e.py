@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import time
 from pathlib import Path
 
@@ -272,10 +273,14 @@ async def test_an_alert_sent_before_the_organizer_joined_is_updated_with_their_n
     assert len(connector.requests("PUT", "/v3/conversations/")) == updates
 
 
-async def test_an_alert_decided_while_the_organizers_join_was_being_derived_is_updated_with_their_name(any_dev_app, connector, graph):
+@pytest.mark.parametrize("organizer_known", [True, False], ids=["organizer-id-known", "meeting-details-had-failed"])
+async def test_an_alert_decided_while_the_organizers_join_was_being_derived_is_updated_with_their_name(any_dev_app, connector, graph,
+                                                                                                     organizer_known):
     # The race the locked read closes: a verdict made on the lesson as read before the
     # organizer's join was derived, the join committed before the verdict's alert. It cannot
-    # be forced through /api/messages, so the lesson service is handed that earlier read.
+    # be forced through /api/messages, so the lesson service is handed that earlier read; in
+    # the second case a read from when Teams' meeting details had not named the organizer
+    # either (their join then names them, id and name together).
     script(graph, connector, lobby="everyone")
     graph.people.pop(TEACHER.aad_object_id)
     await sign_aup(any_dev_app, TEACHER, TA)
@@ -285,6 +290,8 @@ async def test_an_alert_decided_while_the_organizers_join_was_being_derived_is_u
     [lesson] = await any_dev_app.services.lessons.list_lessons()
     before_the_join = await any_dev_app.services.lessons.get(lesson.id)
     assert before_the_join.organizer_name is None
+    if not organizer_known:
+        before_the_join = before_the_join.model_copy(update={"organizer_aad_id": None, "organizer_teams_id": None})
     await any_dev_app.post_all([teams.join(MATHS, [TEACHER, TA], T0 + minutes(1))])
     # The lobby breach ends (Teams' settings say so), then the verdict on the earlier read finds it again.
     async with any_dev_app.services.engine.begin() as conn:
@@ -295,6 +302,36 @@ async def test_an_alert_decided_while_the_organizers_join_was_being_derived_is_u
     await monitor._assess(lesson.id, Moment.start, T0 + minutes(2), before_the_join)
     await any_dev_app.idle()
     [posted] = alert_posts(connector)  # the new episode's alert, composed from the earlier read
-    assert "Organizer\n" + TEACHER.aad_object_id in all_text(posted["activity"]["attachments"][0]["content"])
+    assert ("Organizer\n" + TEACHER.name) not in all_text(posted["activity"]["attachments"][0]["content"])
     newest = max((m for m in await any_dev_app.services.outbox.all(lesson.id) if m.kind == "slt-alert"), key=lambda m: m.id)
     assert "Organizer\n" + TEACHER.name in _alert_as_shown(connector, newest.activity_id), "updated once the name was read"
+
+
+async def test_an_alert_sent_before_a_late_meeting_details_answer_named_the_organizer_is_updated(dev_app, connector, graph):
+    """Teams' meeting details fail at the start and the organizer's join carries no organizer
+    role, so nobody is named when a pupil's contact after hours is alerted; when the details
+    answer at last they name the organizer's id, the register gives their name, and the alert
+    is updated with it where it was posted."""
+    evening = T0.replace(hour=18, minute=30)  # a Monday, after hours in London
+    script(graph, connector, lobby="organizer")
+    connector.add_meeting(MATHS.id, MATHS.info(evening, evening + minutes(45)))
+    graph.add_meeting(TEACHER.aad_object_id, MATHS.online_meeting(evening, evening + minutes(45)))
+    graph.people.pop(TEACHER.aad_object_id)
+    await sign_aup(dev_app, TEACHER, TA)
+    teams = dev_app.teams
+    await dev_app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+    connector.clear()
+    connector.fail_meeting_details(503, times=3)  # answered at the fourth try, about 6 s in
+    await dev_app.post_all([teams.meeting_start(MATHS, evening), teams.join(MATHS, [replace(TEACHER, role="Presenter"), TA, PUPIL_A], evening)])
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    [message] = [m for m in await dev_app.services.outbox.all(lesson.id) if m.kind == "slt-alert"]
+    assert lesson.organizer_aad_id is None and "Organizer\n" + TEACHER.name not in _alert_as_shown(connector, message.activity_id)
+
+    await dev_app.services.worker.wait_idle(horizon_seconds=10)  # the details' retries, the last answered
+    [lesson] = await dev_app.services.lessons.list_lessons()
+    assert (lesson.organizer_aad_id, lesson.organizer_name) == (TEACHER.aad_object_id, TEACHER.name)
+    assert "Organizer\n" + TEACHER.name in _alert_as_shown(connector, message.activity_id)
+    # Updated in place: the contact after hours is alerted once (what the organizer's calendar
+    # then shows, not timetabled, is a breach of its own, alerted on its own).
+    posted = [all_text(p["activity"]["attachments"][0]["content"]) for p in alert_posts(connector)]
+    assert len([text for text in posted if "Within operating hours: breach" in text]) == 1
