@@ -166,7 +166,7 @@ async def build_services(settings: Settings, policy: Policy | Schools, tab_setti
                     concurrency=settings.worker_concurrency, pressure=event_log.busy)
     event_log.on_written(worker.wake)
     connector = BotConnector(settings, http, tokens)
-    adapter = ChaperoneAdapter(settings, build_authentication(settings), replies=outbox)
+    adapter = ChaperoneAdapter(settings, build_authentication(settings), http, replies=outbox)
     notifier = Notifier(adapter, conversations, settings)
 
     # Outbound: cards composed from stored facts, delivered from the outbox.

@@ -27,6 +27,7 @@ from collections import OrderedDict
 from typing import Protocol
 
 import requests
+import aiohttp
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -45,6 +46,7 @@ from domain.events import EventKind
 from telemetry import metrics
 from telemetry.context import bind_activity
 
+from .connector_transport import send_with_aiohttp
 from .envelope import BadBody, MalformedActivity, read_envelope, to_activity
 from .events import meeting_event_kind
 
@@ -89,16 +91,19 @@ def _with_json_objects(client: ConnectorClient) -> ConnectorClient:
 
 
 class _ReusedConnectorFactory(ConnectorFactory):
-    def __init__(self, inner: ConnectorFactory, cache: "OrderedDict[tuple[str, str | None], ConnectorClient]", limit: int):
+    def __init__(self, inner: ConnectorFactory, cache: "OrderedDict[tuple[str, str | None], ConnectorClient]", limit: int,
+                 http: aiohttp.ClientSession):
         self._inner = inner
         self._cache = cache
         self._limit = limit
+        self._http = http
 
     async def create(self, service_url: str, audience: str = None) -> ConnectorClient:
         key = (service_url, audience)
         client = self._cache.get(key)
         if client is None:
             client = _with_json_objects(await self._inner.create(service_url, audience))
+            send_with_aiohttp(client, self._http)
             self._cache[key] = client
             while len(self._cache) > self._limit:
                 self._cache.popitem(last=False)
@@ -110,17 +115,19 @@ class _ReusedConnectorFactory(ConnectorFactory):
 class ReusingAuthentication(BotFrameworkAuthentication):
     """Delegates to the SDK's authentication; hands out connector factories that reuse clients.
 
-    The bot has one app id, so (serviceUrl, audience) identifies a client completely.
+    The bot has one app id, so (serviceUrl, audience) identifies a client completely. Each
+    client sends over the application's aiohttp session (bot/connector_transport.py).
     """
 
-    def __init__(self, inner: BotFrameworkAuthentication, limit: int = 64) -> None:
+    def __init__(self, inner: BotFrameworkAuthentication, http: aiohttp.ClientSession, limit: int = 64) -> None:
         self._inner = inner
+        self._http = http
         self._clients: OrderedDict[tuple[str, str | None], ConnectorClient] = OrderedDict()
         self._limit = limit
         self._user_token_client = None
 
     def _wrap(self, factory: ConnectorFactory | None) -> ConnectorFactory | None:
-        return factory and _ReusedConnectorFactory(factory, self._clients, self._limit)
+        return factory and _ReusedConnectorFactory(factory, self._clients, self._limit, self._http)
 
     async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
         result = await self._inner.authenticate_request(activity, auth_header)
@@ -166,8 +173,9 @@ class ReceivesMeetingEvents(Protocol):
 
 
 class ChaperoneAdapter(CloudAdapter):
-    def __init__(self, settings: Settings, authentication: BotFrameworkAuthentication, replies: KeepsReplies | None = None) -> None:
-        super().__init__(ReusingAuthentication(authentication))
+    def __init__(self, settings: Settings, authentication: BotFrameworkAuthentication, http: aiohttp.ClientSession,
+                 replies: KeepsReplies | None = None) -> None:
+        super().__init__(ReusingAuthentication(authentication, http))
         self._settings = settings
         self._replies = replies
         self._ingest: ReceivesMeetingEvents | None = None
