@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
+
 from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import MicrosoftAppCredentials
@@ -46,3 +48,10 @@ def test_an_object_that_is_not_plain_json_takes_msrests_own_path():
 def test_a_reused_client_serialises_with_json_objects_in_every_operation_group():
     client = _with_json_objects(ConnectorClient(MicrosoftAppCredentials("", ""), "https://smba.example/"))
     assert all(isinstance(s, _JsonObjects) for s in (client._serialize, client.conversations._serialize, client.attachments._serialize))
+
+
+def test_without_msrests_validation_pass_a_missing_conversation_id_still_raises():
+    client = _with_json_objects(ConnectorClient(MicrosoftAppCredentials("", ""), "https://smba.example/"))
+    assert client._serialize.client_side_validation is False
+    with pytest.raises(ValueError):
+        client._serialize.url("conversation_id", None, "str")
