@@ -17,6 +17,8 @@ from msrest.exceptions import ClientRequestError
 
 from bot.connector_transport import send_with_aiohttp
 
+pytestmark = pytest.mark.e2e  # a local server speaking the Bot Connector's wire format
+
 
 class FixedToken(AppCredentials):
     """The SDK's credentials class with the token fetch (Entra) replaced: what it hands msrest is the SDK's."""
@@ -32,7 +34,7 @@ class FixedToken(AppCredentials):
 
 
 @pytest.fixture
-async def connector(aiohttp_server_factory):
+async def connector_server(aiohttp_server_factory):
     seen: list[dict] = []
 
     async def reply(request: web.Request) -> web.Response:
@@ -70,8 +72,8 @@ def message(text: str) -> Activity:
     return Activity(type="message", text=text, conversation=ConversationAccount(id="19:meeting@thread.v2"))
 
 
-async def test_a_reply_goes_over_aiohttp_with_the_credentials_token_and_its_whole_body(connector):
-    url, seen = connector
+async def test_a_reply_goes_over_aiohttp_with_the_credentials_token_and_its_whole_body(connector_server):
+    url, seen = connector_server
     credentials = FixedToken("app-id", "token-1")
     on_session = []
     trace = aiohttp.TraceConfig()
@@ -95,8 +97,8 @@ async def test_a_reply_goes_over_aiohttp_with_the_credentials_token_and_its_whol
     assert credentials.asked == 1
 
 
-async def test_an_anonymous_bot_sends_no_authorization_header(connector):
-    url, seen = connector
+async def test_an_anonymous_bot_sends_no_authorization_header(connector_server):
+    url, seen = connector_server
     async with aiohttp.ClientSession() as http:
         client = ConnectorClient(FixedToken("", "never-used"), base_url=url)
         send_with_aiohttp(client, http)
@@ -104,8 +106,8 @@ async def test_an_anonymous_bot_sends_no_authorization_header(connector):
     assert "Authorization" not in seen[0]["headers"]
 
 
-async def test_an_error_status_is_the_operations_error_with_the_services_message(connector):
-    url, _ = connector
+async def test_an_error_status_is_the_operations_error_with_the_services_message(connector_server):
+    url, _ = connector_server
     async with aiohttp.ClientSession() as http:
         client = ConnectorClient(FixedToken("app-id", "t"), base_url=url)
         send_with_aiohttp(client, http)
