@@ -64,16 +64,6 @@ def subcommand(name: str, help: str, arguments: Callable[[argparse.ArgumentParse
     return register
 
 
-async def _freeze_startup_objects() -> None:
-    """What start-up built (modules, the ORM's mappers, the SDKs' models: some 200,000 objects)
-    lives as long as the process: kept out of the garbage collector's sight, so that each full
-    collection does not walk it all again (each took ~115 ms, 8 % of a busy worker's CPU)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-
-
 @subcommand("serve", "run the bot endpoint (the default)")
 def serve(args: argparse.Namespace) -> int:
     from config.settings import LogFormat
@@ -93,9 +83,7 @@ def serve(args: argparse.Namespace) -> int:
         log.warning("DEV MODE: Bot Framework authentication is OFF; only loopback service URLs are used")
     if not settings.run_worker:
         log.info("CHAPERONE_RUN_WORKER is off: this process answers Teams; `python app.py worker` processes do the work")
-    app = create_app(settings, schools)
-    app.on_startup.append(lambda _app: _freeze_startup_objects())  # after the services are built
-    web.run_app(app, host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
+    web.run_app(create_app(settings, schools), host=settings.bind_host, port=settings.port, print=None, **server_options(settings))
     return 0
 
 
@@ -118,7 +106,6 @@ def worker_command(args: argparse.Namespace) -> int:
         from app import build_services
 
         services = await build_services(settings, schools, run_worker=True)
-        await _freeze_startup_objects()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
