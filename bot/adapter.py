@@ -26,8 +26,8 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
-import requests
 import aiohttp
+import requests
 from aiohttp import web
 from botbuilder.core import Bot, InvokeResponse, TurnContext, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -86,7 +86,8 @@ class _JsonObjects(Serializer):
 def _with_json_objects(client: ConnectorClient) -> ConnectorClient:
     serializer = _JsonObjects(client._serialize.dependencies)
     # botbuilder's schema models declare no constraints, so msrest's validation pass walked every
-    # activity and found nothing (a sixth of a card's serialising); a missing URL part still raises.
+    # activity and found nothing (about a third of the serialiser's time in a worker profile); a
+    # missing URL part still raises.
     serializer.client_side_validation = False
     client._serialize = client.conversations._serialize = client.attachments._serialize = serializer
     return client
