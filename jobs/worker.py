@@ -22,9 +22,11 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Job], Awaitable[None]]
 # Under ingest pressure: meetings derived at once, and (separately) one roster check or report.
 PRESSURE_DERIVING = 2
-# While urgent work (alerts, grace checks, lesson starts and ends) is under way, bulk work has
-# at most 1/4 of the slots.
-BULK_SHARE_BESIDE_URGENT = 4
+# While urgent work (alerts, grace checks, lesson starts and ends) is under way, bulk work runs
+# in this many slots. Slots are not CPU: a lesson start mostly waits on Graph, a roster check
+# mostly computes, so at 09:00 four bulk slots beside twelve urgent took most of the worker's
+# CPU (meetingStart -> SLT alert p99 36 s; with one, 14 s). One keeps the bulk moving.
+BULK_SLOTS_BESIDE_URGENT = 1
 # With all but a few slots busy, a freed slot waits this long for others before claiming, so one
 # claim fills several: at a 09:00 backlog a claim for every finished job was a tenth of the CPU.
 CLAIM_GATHER_SECONDS = 0.02
@@ -60,7 +62,7 @@ class Worker:
         self._poll = poll_seconds
         self._lease = lease_seconds
         self._concurrency = concurrency
-        self._bulk_beside_urgent = max(1, concurrency // BULK_SHARE_BESIDE_URGENT)
+        self._bulk_beside_urgent = min(concurrency, BULK_SLOTS_BESIDE_URGENT)
         self._gather_below = min(concurrency, max(2, concurrency // 4))
         self._last_claim = 0.0
         self._pressure = pressure
@@ -172,7 +174,7 @@ class Worker:
                 claimed += await self._jobs.claim(self.instance, 1, self._lease, at_least=Priority.roster)
         else:
             # Urgent work first, into every free slot. While any is under way the bulk (deriving
-            # joins, roster checks, reports) keeps to a few slots: on one event loop, each job
+            # joins, roster checks, reports) keeps to one slot: on one event loop, each job
             # beside an alert's slows it, and the bulk catches up when the urgent work is done.
             claimed = await self._jobs.claim(self.instance, free, self._lease, below=Priority.events)
             urgent = bool(claimed) or any(job.priority < Priority.events for job in self._running.values())
