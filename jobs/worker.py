@@ -25,7 +25,8 @@ PRESSURE_DERIVING = 2
 # While urgent work (alerts, grace checks, lesson starts and ends) is under way, bulk work runs
 # in this many slots. Slots are not CPU: a lesson start mostly waits on Graph, a roster check
 # mostly computes, so at 09:00 four bulk slots beside twelve urgent took most of the worker's
-# CPU (meetingStart -> SLT alert p99 36 s; with one, 14 s). One keeps the bulk moving.
+# CPU (meetingStart -> SLT alert p99 13 to 36 s in three runs; with one, 12 to 14 s). One
+# keeps the bulk moving.
 BULK_SLOTS_BESIDE_URGENT = 1
 # With all but a few slots busy, a freed slot waits this long for others before claiming, so one
 # claim fills several: at a 09:00 backlog a claim for every finished job was a tenth of the CPU.
