@@ -383,8 +383,13 @@ class LessonMonitor:
             return DetailsRead(details=None, lookup=Lookup.could_not_verify(str(exc)))
 
     async def roster_changed(self, job: Job) -> None:
-        lesson, problem = await self._classify(await self._store.get(job.lesson_id))
+        lesson = await self._store.get(job.lesson_id)
         now = latest_event(lesson)
+        # Judged as the log has the lesson up to its latest moment: a join stamped earlier but
+        # logged later (Teams does not promise order; another instance's derivation may be
+        # applying it now) would otherwise read as a pupil alone or staff missing.
+        await self._wait_for_the_log(job, lesson, now)
+        lesson, problem = await self._classify(lesson)
         reread = False
         if lesson.organizer_aad_id and lesson.settings_read_at is None and lesson.details_lookup is not None:
             await self._organizer_now_known(lesson)

@@ -295,12 +295,14 @@ class EventLogReader:
         If so, its derivation is hurried: its waiting job raised to the front of the queue,
         or one queued if none waits or runs (a grace check or an idle close waits for it,
         rather than judge a register the log has already moved past)."""
-        async with self._sessions() as session, session.begin():
-            stmt = select(InboundEventRow.id).where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None))
-            if until is not None:
-                stmt = stmt.where(InboundEventRow.event_at <= until)
+        stmt = select(InboundEventRow.id).where(InboundEventRow.meeting_id == meeting_id, InboundEventRow.processed_at.is_(None))
+        if until is not None:
+            stmt = stmt.where(InboundEventRow.event_at <= until)
+        # Asked first on its own (every roster check asks; few are behind), then hurried.
+        async with self._reads() as session:
             if (await session.execute(stmt.limit(1))).first() is None:
                 return False
+        async with self._sessions() as session, session.begin():
             raised = await session.execute(update(JobRow).where(JobRow.dedupe_key == derive_key(meeting_id),
                                                                 JobRow.priority > int(Priority.grace)).values(priority=int(Priority.grace)))
             if raised.rowcount == 0:

@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import text
 
+from domain.findings import Status
 from domain.messages import DeliveryStatus, MessageKind
 from standins.teams import Meeting, Person
 from telemetry.metrics import REGISTRY
@@ -54,7 +56,10 @@ def stream(teams) -> list[dict]:
 
 async def test_two_instances_take_one_stream_with_no_duplicate_lessons_alerts_or_verdicts(any_database_url, connector, graph):
     script_stream(graph, connector)
-    env = dev_env(any_database_url, graph.base_url)
+    # Settling on, as in production: the stream is out of order and split between instances, so
+    # a roster check with no wait can judge a lesson on part of its joins (the first pupil alone
+    # with the staff: a one-to-one that never happened). The wait is what the design promises.
+    env = dev_env(any_database_url, graph.base_url, CHAPERONE_ROSTER_SETTLE_SECONDS="2")
     async with run_app(env, connector.url) as first, run_app(env, connector.url) as second:
         await sign_aup(first, TEACHER, TA)
         await first.post_all([first.teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
@@ -72,8 +77,10 @@ async def test_two_instances_take_one_stream_with_no_duplicate_lessons_alerts_or
                 posts.append(instances[(index + 1) % 2].teams.post(activity))
         answers = await asyncio.gather(*posts)
         assert all(status == 200 for status, _ in answers), [a for a in answers if a[0] != 200]
-        await asyncio.gather(first.idle(), second.idle())
-        await asyncio.gather(first.idle(), second.idle())  # jobs one instance queued for the other
+        settled = [app.services.worker.wait_idle(timeout=30, horizon_seconds=3) for app in (first, second)]
+        await asyncio.gather(*settled)
+        # Jobs one instance queued for the other.
+        await asyncio.gather(*(app.services.worker.wait_idle(timeout=30, horizon_seconds=3) for app in (first, second)))
 
         lessons = await first.services.lessons.list_lessons()
         assert sorted(lesson.meeting_id for lesson in lessons) == sorted(m.id for m in MEETINGS)
@@ -243,3 +250,58 @@ async def test_an_event_without_a_timestamp_keeps_the_time_it_arrived_and_one_th
         assert waiting == []
         [lesson] = await app.services.lessons.list_lessons()
         assert PUPILS[1].aad_object_id in {a.person_id for a in lesson.attendance}
+
+
+async def test_a_roster_check_waits_for_a_join_stamped_earlier_that_another_instance_is_deriving(any_database_url, connector, graph):
+    """Teams does not promise order, and two instances derive side by side: a pupil's join
+    stamped 09:02 can be logged after the 09:10 join was derived, and be under way elsewhere
+    when the roster check falls due. Judged without it, the first pupil reads as alone with
+    the staff from 09:01 to 09:10: a one-to-one session that never happened, sent to SLT."""
+    script_stream(graph, connector)
+    meeting, (first_pupil, late_pupil, last_pupil) = MEETINGS[0], PUPILS[:3]
+    env = dev_env(any_database_url, graph.base_url, CHAPERONE_RUN_WORKER="0", CHAPERONE_WORKER_CONCURRENCY="1")
+    async with run_app(env, connector.url) as app:
+        teams, worker, jobs = app.teams, app.services.worker, app.services.jobs
+        await sign_aup(app, TEACHER, TA)
+        await app.post_all([teams.channel_message("set alert channel", SLT, team_id=SLT_TEAM, channel_id=SLT_CHANNEL)])
+        for activity in [teams.meeting_start(meeting, T0), teams.join(meeting, [TEACHER, TA], T0),
+                         teams.join(meeting, [first_pupil], T0 + minutes(1)), teams.join(meeting, [last_pupil], T0 + minutes(10))]:
+            status, body = await teams.post(activity)
+            assert status == 200, body
+
+        async def next_due() -> str | None:
+            now = datetime.now(timezone.utc)
+            due = sorted((r["priority"], r["id"], r["kind"]) for r in await rows(app.services.engine, "jobs")
+                         if r["done_at"] is None and r["due_at"] <= now and (r["leased_until"] is None or r["leased_until"] < now))
+            return due[0][2] if due else None
+
+        # One job at a time, in the queue's order, until the roster check is next.
+        for _ in range(20):
+            if await next_due() == "roster-changed":
+                break
+            assert await worker.run_due() == 1
+            await worker.wait_idle(timeout=10, horizon_seconds=-3600)  # the job just claimed has finished
+        assert await next_due() == "roster-changed"
+        # The 09:02 join arrives now, and another instance takes its derivation (a short lease).
+        status, body = await teams.post(teams.join(meeting, [late_pupil], T0 + minutes(2)))
+        assert status == 200, body
+        [elsewhere] = await jobs.claim("another-instance", 1, 1.0)
+        assert elsewhere.kind == "derive-events"
+
+        assert await worker.run_due() == 1  # the roster check: the log is behind it, so it waits
+        await worker.wait_idle(timeout=10, horizon_seconds=-3600)
+        [lesson] = await app.services.lessons.list_lessons()
+        one_to_one = [f for f in await app.services.findings.for_lesson(lesson.id) if f.rule_id == "one-to-one"]
+        assert not [f for f in one_to_one if f.status is Status.failed], one_to_one
+        [roster] = [r for r in await rows(app.services.engine, "jobs") if r["kind"] == "roster-changed" and r["done_at"] is None]
+        assert roster["done_at"] is None and "still being derived" in (roster["last_error"] or "")
+
+        # The other instance's lease lapses; this worker derives the join, and the check follows.
+        worker.start()
+        await worker.wait_idle(timeout=20, horizon_seconds=3)
+        [lesson] = await app.services.lessons.list_lessons()
+        assert {a.display_name for a in lesson.attendance} == {TEACHER.name, TA.name, first_pupil.name, late_pupil.name, last_pupil.name}
+        [one_to_one] = [f for f in await app.services.findings.for_lesson(lesson.id) if f.rule_id == "one-to-one"]
+        assert one_to_one.status is Status.passed and one_to_one.episode == 0, one_to_one.message
+        alerts = [m for m in await app.services.outbox.all() if m.kind is MessageKind.slt_alert]
+        assert alerts and not [m for m in alerts if one_to_one.id in m.finding_ids]
