@@ -34,9 +34,9 @@ log = logging.getLogger(__name__)
 class ComposesCards(Protocol):
     """What delivery needs from the card composer (service/compose.py)."""
 
-    async def card_for(self, message: Message, lesson: Lesson | None = None) -> dict: ...
+    async def card_for(self, message: Message, lesson: Lesson | None = None, *, just_raised: bool = False) -> dict: ...
 
-    async def compose(self, message: Message, lesson: Lesson | None = None) -> dict: ...
+    async def compose(self, message: Message, lesson: Lesson | None = None, *, just_raised: bool = False) -> dict: ...
 
 
 class Delivery:
@@ -88,18 +88,20 @@ class Delivery:
 
     async def _deliver_lane(self, lane: list[Held], lesson: Lesson) -> None:
         for n, card in enumerate(lane):
-            if not await self._worker.run_held(card.job, functools.partial(self._deliver, message=card.message, lesson=lesson)):
+            # Held cards were queued by the verdict that is delivering them: just raised.
+            if not await self._worker.run_held(card.job, functools.partial(self._deliver, message=card.message, lesson=lesson,
+                                                                           just_raised=True)):
                 for behind in lane[n + 1:]:
                     await self._worker.release(behind.job, f"an earlier card to the {card.message.destination.value} was not sent yet")
                 return
 
-    async def _deliver(self, job: Job, message: Message, lesson: Lesson | None) -> None:
+    async def _deliver(self, job: Job, message: Message, lesson: Lesson | None, just_raised: bool = False) -> None:
         try:
             if message.kind is MessageKind.reply:
                 card = message.card
                 sent = await self._notifier.reply(card["reference"], Activity().deserialize(card["activity"]))
             else:
-                card = await self._composer.card_for(message, lesson)
+                card = await self._composer.card_for(message, lesson, just_raised=just_raised)
                 sent = await self._send(message, lesson, card_activity(card, message.summary))
         except NoDestination as exc:
             await self._outbox.attempt_failed(message.id, str(exc), final=True)

@@ -11,7 +11,7 @@ from config.policy import Policy
 from config.trust import Schools
 from domain.findings import StoredFinding
 from domain.lesson import Lesson
-from domain.messages import Message, MessageKind, RaisedFinding
+from domain.messages import AlertState, Message, MessageKind, RaisedFinding
 from rules.timetabled import timetable_entry
 from store.findings import FindingStore
 from store.lessons import LessonStore
@@ -32,19 +32,26 @@ class CardComposer:
         its words, its clauses, its time zone on the card."""
         return self._schools.get(lesson.school_id)
 
-    async def card_for(self, message: Message, lesson: Lesson | None = None) -> dict:
+    async def card_for(self, message: Message, lesson: Lesson | None = None, *, just_raised: bool = False) -> dict:
         """The card as it was composed when first sent (stored), or composed now."""
-        return message.card or await self.compose(message, lesson)
+        return message.card or await self.compose(message, lesson, just_raised=just_raised)
 
-    async def compose(self, message: Message, lesson: Lesson | None = None) -> dict:
+    async def compose(self, message: Message, lesson: Lesson | None = None, *, just_raised: bool = False) -> dict:
         """The card for `message` from the facts as they are now (`lesson`: its lesson, with
-        its register, when the caller has just read it)."""
+        its register, when the caller has just read it). `just_raised`: an alert the verdict
+        that raised it is sending as it commits (Delivery.deliver_held)."""
         lesson = lesson or await self._lessons.get(message.lesson_id)
         if message.kind is MessageKind.teacher_warning:
             return teacher_warning.neutral_card(lesson.id, lesson.organizer_teams_ids, message.id)
         if message.kind is MessageKind.slt_alert:
-            state = await self._outbox.alert_state(message.id)
-            now = {f.id: f for f in await self._findings.for_lesson(lesson.id)}
+            if just_raised:
+                # Nobody can have acted on an alert not yet posted, and an open alert shows its
+                # findings as raised: no state or later verdicts to read (two reads a breaching
+                # start at 09:00). A clear that lands meanwhile refreshes it after its sending.
+                state, now = AlertState(alert_id=message.id), {}
+            else:
+                state = await self._outbox.alert_state(message.id)
+                now = {f.id: f for f in await self._findings.for_lesson(lesson.id)}
             return slt_alert.alert_card(self.policy_for(lesson), lesson, await self.raised(message, lesson), now, state,
                                         await self.timetabled_class(lesson))
         if message.kind is MessageKind.summary:

@@ -840,8 +840,14 @@ async def _place(session: AsyncSession, lesson: LessonRow, placed: SchoolPlaceme
     """The lesson's school, and with it the school of what was recorded for it before it was
     placed (its reminder, a concern a pupil raised in its first minutes)."""
     lesson.school_id, lesson.placement, lesson.placement_reason = placed.school_id, placed.placement.value, placed.reason
-    for table in (MessageRow, ConcernRow):
-        await session.execute(update(table).where(table.lesson_id == lesson.id, table.school_id.is_(None)).values(school_id=placed.school_id))
+    messages, concerns = (update(table).where(table.lesson_id == lesson.id, table.school_id.is_(None)).values(school_id=placed.school_id)
+                          for table in (MessageRow, ConcernRow))
+    if session.bind.dialect.name == "postgresql":
+        # One round trip, not two: every lesson of a trust's 09:00 is placed as it starts.
+        await session.execute(concerns.add_cte(messages.cte("placed_messages")))
+    else:
+        await session.execute(messages)
+        await session.execute(concerns)
 
 
 async def _observe_settings(session: AsyncSession, lesson: LessonRow, read: SettingsRead,

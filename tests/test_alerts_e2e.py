@@ -13,12 +13,14 @@ import aiohttp
 import pytest
 from sqlalchemy import text
 
+from domain.messages import MessageKind
 from domain.school import TimetableEntry
 from rules.snapshot import Moment
+from service.compose import CardComposer
 
 from .helpers import (
     DSL_ID, END, MATHS, POLICY, PUPIL_A, PUPIL_B, SLT, SLT_CHANNEL, SLT_TEAM, T0, TEACHER,
-    TA, alert_posts, all_text, cards_in, dev_env, eventually, lobby_off_lesson, minutes, rows, run_app, script, sign_aup,
+    TA, Statements, alert_posts, all_text, cards_in, dev_env, eventually, lobby_off_lesson, minutes, rows, run_app, script, sign_aup,
 )
 
 pytestmark = pytest.mark.e2e
@@ -339,3 +341,22 @@ async def test_an_alert_sent_before_a_late_meeting_details_answer_named_the_orga
     # then shows, not timetabled, is a breach of its own, alerted on its own).
     posted = [all_text(p["activity"]["attachments"][0]["content"]) for p in alert_posts(connector)]
     assert len([text for text in posted if "Within operating hours: breach" in text]) == 1
+
+
+async def test_an_alert_sent_as_its_breach_is_raised_is_the_card_its_stored_facts_compose(any_database_url, connector, graph):
+    """The alert a start's verdict sends at once is composed from what the verdict has in hand
+    (no alert state or later verdicts to read: nobody can have acted on it yet). It must be
+    the very card that composing it again from the stored facts gives."""
+    async with run_app(dev_env(any_database_url, graph.base_url), connector.url) as app:
+        services = app.services
+        statements = Statements(services.engine)
+        lesson = await lobby_off_lesson(app, connector, graph)
+        states_read = [s for s in statements.seen if s.startswith("SELECT") and "FROM ALERT_STATES" in s]
+        statements.close()
+        [alert] = [m for m in await services.outbox.all(lesson.id) if m.kind is MessageKind.slt_alert]
+        [posted] = alert_posts(connector)
+        assert posted["activity"]["attachments"][0]["content"] == alert.card
+        composer = CardComposer(lessons=services.lessons, findings=services.findings, outbox=services.outbox,
+                                school_data=services.school_data, schools=services.schools)
+        assert await composer.compose(alert.model_copy(update={"card": None})) == alert.card
+        assert states_read == []  # sent as raised: nothing about what SLT did with it was read

@@ -58,3 +58,36 @@ async def test_cards_sent_at_about_the_same_moment_are_marked_sent_by_one_statem
             message = await outbox.get(m)
             assert message.status is DeliveryStatus.sent and message.activity_id == f"activity-{m}" and message.attempts == 1
             assert message.card == ({"as": "sent"} if n % 2 else {"n": n})
+
+
+async def test_placing_a_lesson_gives_its_school_to_the_cards_and_concerns_recorded_before(any_database_url):
+    """A trust's lesson opens unplaced; its reminder, or a concern a pupil raised in its first
+    minutes, is recorded without a school. Placing it gives them its school (on PostgreSQL in
+    one statement), and leaves another lesson's and an already placed record alone."""
+    from domain.placement import Placement, SchoolPlacement
+    from store.tables import ConcernRow, utcnow
+
+    async with migrated(any_database_url) as engine:
+        lessons, outbox = LessonStore(engine), Outbox(engine)
+        first, _ = await lessons.record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-placed"), at=T0), None)
+        other, _ = await lessons.record_start(MeetingStarted(meeting=MeetingRef(meeting_id="m-other"), at=T0), None)
+        ids = {}
+        for lesson, name in ((first, "mine"), (other, "other")):
+            ids[name] = await outbox.queue(kind=MessageKind.reminder, destination=Destination.meeting, card={}, summary="r",
+                                           lesson_id=lesson.id, service_url=None)
+        ids["kept"] = await outbox.queue(kind=MessageKind.reminder, destination=Destination.meeting, card={}, summary="r",
+                                         lesson_id=first.id, service_url=None, school_id="school-b")
+        async with engine.begin() as conn:
+            for lesson_id in (first.id, other.id):
+                await conn.execute(ConcernRow.__table__.insert().values(lesson_id=lesson_id, text="worried", created_at=utcnow()))
+        statements = Statements(engine)
+        placed = await lessons.set_placement(first.id, SchoolPlacement(school_id="school-a", placement=Placement.staff_group, reason="r"))
+        assert placed.school_id == "school-a"
+        updates = [s for s in statements.seen if "UPDATE MESSAGES" in s or "UPDATE CONCERNS" in s]
+        assert len(updates) == (1 if engine.dialect.name == "postgresql" else 2), updates
+        statements.close()
+        async with engine.connect() as conn:
+            messages = dict((await conn.execute(text("SELECT id, school_id FROM messages"))).all())
+            concerns = dict((await conn.execute(text("SELECT lesson_id, school_id FROM concerns"))).all())
+        assert messages == {ids["mine"]: "school-a", ids["other"]: None, ids["kept"]: "school-b"}
+        assert concerns == {first.id: "school-a", other.id: None}
