@@ -161,12 +161,14 @@ class MeetingEventIngest:
                              for chat in {chat.conversation_id: chat for _, chat in chats}.values()]
 
         remembered: list[Conversation] = []
-        await self._monitor.apply_events([event for _, event in parsed], then=derived)
+        applied = await self._monitor.apply_events([event for _, event in parsed], then=derived)
         for conversation in remembered:  # committed: the start's cards go to it without reading it back
             self._conversations.keep_for_sending(conversation)
         for meeting_id, _ in chats:
             self._chats_known[meeting_id] = None
         while len(self._chats_known) > CHATS_KNOWN:
             self._chats_known.popitem(last=False)
+        # The starts derived: their look-ups, verdicts and alerts now, by this worker.
+        self._monitor.run_started(applied.held)
 
 

@@ -89,6 +89,14 @@ class Worker:
         with metrics.job(job.kind, job.lesson_id):
             return await self._run_job(job, handler)
 
+    def start_held(self, job: Job, handler: Handler) -> None:
+        """Start a job this worker queued already leased to itself, beside its other jobs, as
+        if just claimed (a derived lesson start's follow-up: the derivation need not wait
+        for it, and the meeting's next events are derived meanwhile)."""
+        task = asyncio.create_task(self._run(job, handler), name=f"chaperone-job-{job.id}")
+        self._running[task] = job
+        task.add_done_callback(self._finished)
+
     async def release(self, job: Job, why: str) -> None:
         """A held job this worker will not run now: due at once, for any worker's next claim."""
         await self._jobs.retry(job.id, why, 0)
@@ -193,14 +201,14 @@ class Worker:
         self._running.pop(task, None)
         self.wake()  # a slot is free, and the lesson's next job may run now
 
-    async def _run(self, job: Job) -> None:
+    async def _run(self, job: Job, handler: Handler | None = None) -> None:
         keep = asyncio.create_task(self._keep_lease(job))
         started = time.perf_counter()
         # How long it waited past due: at DEBUG, the queue's timeline for diagnosing a backlog.
         late = (utcnow() - job.due_at).total_seconds()
         try:
             with metrics.job(job.kind, job.lesson_id):  # its time, and its lesson id on its log lines
-                await self._run_job(job)
+                await self._run_job(job, handler)
         finally:
             keep.cancel()
             log.debug("job %s %s priority %s: %.3f s after due, ran %.3f s", job.id, job.kind, job.priority,

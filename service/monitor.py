@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 
 from config.policy import Policy
 from config.trust import Schools
-from domain.events import EventOutcome, MeetingEnded, MeetingEvent, MeetingStarted
+from domain.events import MeetingEnded, MeetingEvent, MeetingStarted
 from domain.findings import Status, StoredFinding
 from domain.lesson import DirectoryEntry, Lesson, PersonClass
 from domain.lookups import Lookup, LookupOutcome
@@ -42,8 +42,8 @@ from outbound.delivery import Delivery
 from rules import managed_device, waiting_room
 from rules.snapshot import Moment
 from store.event_log import EventLogReader
-from store.jobs import Job, JobSpec, JobStore, Priority
-from store.lessons import DetailsRead, EventJobs, GraphView, LessonStore, SettingsRead
+from store.jobs import Job, JobSpec, JobStore, Lease, Priority
+from store.lessons import Applied, DetailsRead, EventJobs, GraphView, LessonStore, SettingsRead
 from store.outbox import Held
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -129,23 +129,31 @@ class LessonMonitor:
 
     # ---- the event log, derived: record, queue ------------------------------------------
 
-    def _event_jobs(self) -> EventJobs:
+    def _event_jobs(self, start_lease: Lease | None = None) -> EventJobs:
         return EventJobs(start=(JobSpec(kind=LESSON_STARTED, priority=Priority.lesson),), end=tuple(self._end_jobs()),
-                         roster=(self._roster_job,))
+                         roster=(self._roster_job,), start_lease=start_lease)
 
     async def apply_events(
         self, events: Sequence[MeetingEvent], then: Callable[[AsyncSession], Awaitable[None]] | None = None
-    ) -> list[tuple[Lesson, EventOutcome]]:
+    ) -> Applied:
         """One meeting's events from the log, in event-time order, applied in one transaction;
-        the follow-up (start look-ups, one roster check per lesson, the end) queued with them."""
+        the follow-up (start look-ups, one roster check per lesson, the end) queued with them,
+        a start's leased to this worker: the caller runs them at once (`run_started`)."""
         tenants = self._schools.tenants
         tenant = next(iter(tenants)) if len(tenants) == 1 else (events[0].meeting.tenant_id if events else None)
-        applied = await self._store.apply(events, self._event_jobs(), tenant, then)
+        applied = await self._store.apply(events, self._event_jobs(start_lease=self._worker.lease), tenant, then)
         self._worker.wake()
         # One line an event only at DEBUG: a trust's 09:00 is 75,000 of them in two minutes.
-        for event, (lesson, outcome) in zip(events, applied):
+        for event, (lesson, outcome) in zip(events, applied.lessons):
             log.debug("%s %s -> lesson %s (%s)", _describe(event), event.meeting.meeting_id, lesson.id, outcome)
         return applied
+
+    def run_started(self, held: Sequence[Job]) -> None:
+        """A derivation's lesson starts, followed up at once by the worker that derived them,
+        beside the derivation (which does not wait for Graph): finished, retried or given up
+        like any claimed job."""
+        for job in held:
+            self._worker.start_held(job, self.lesson_started)
 
     # ---- jobs -----------------------------------------------------------------------
 

@@ -124,6 +124,18 @@ async def add_held_job(session: AsyncSession, spec: JobSpec, lesson_id: int | No
     return Job.model_validate(values | {"id": job_id})
 
 
+async def add_held_job_unless_waiting(session: AsyncSession, spec: JobSpec, lesson_id: int | None, lease: Lease) -> Job | None:
+    """`add_held_job`, unless the same job already waits to be claimed (queued before and not
+    taken yet: it runs, this one would repeat it): None then. One statement either way."""
+    values = _held(_values(spec, lesson_id), lease)
+    table = JobRow.__table__
+    waiting = select(table.c.id).where(table.c.dedupe_key == dedupe_key(spec, lesson_id), table.c.done_at.is_(None))
+    source = select(*(literal(value, table.c[name].type) for name, value in values.items())).where(~waiting.exists())
+    stmt = insert_for(session)(table).from_select(list(values), source).returning(table.c.id)
+    job_id = (await session.execute(stmt)).scalar_one_or_none()
+    return Job.model_validate(values | {"id": job_id}) if job_id is not None else None
+
+
 async def add_job_for_row(session: AsyncSession, row: Insert, spec: JobSpec, lesson_id: int | None, lease: Lease | None,
                           payload_key: str) -> tuple[int, Job] | None:
     """PostgreSQL: insert `row` (an INSERT ... RETURNING its id, perhaps ON CONFLICT DO NOTHING)

@@ -43,7 +43,7 @@ from domain.meeting import AttendanceReport, CalendarEvent, MeetingSettings, Org
 from domain.placement import SOLE_SCHOOL_ID, Placement, SchoolPlacement
 
 from .db import in_transaction, read_sessions
-from .jobs import JobSpec, add_jobs
+from .jobs import Job, JobSpec, Lease, add_held_job_unless_waiting, add_jobs
 from .outbox import alert_refreshes
 from .tables import AttendanceRow, ConcernRow, LessonRow, MessageRow, ParticipantEventRow, ProcessedActivityRow, SettingsObservationRow, utcnow
 
@@ -184,21 +184,22 @@ class LessonStore:
     async def apply(
         self, events: Sequence[MeetingEvent], jobs: EventJobs, school_tenant: str | None,
         then: Callable[[AsyncSession], Awaitable[None]] | None = None,
-    ) -> list[tuple[Lesson, EventOutcome]]:
+    ) -> Applied:
         """Apply one meeting's events, in the order given (event time), in ONE transaction:
         each person's intervals are rebuilt once, and each follow-up job is queued once per
         lesson, however many events asked for it. `then` runs in the same transaction (the
         event log marks the events derived)."""
 
-        async def work(session: AsyncSession) -> list[tuple[LessonRow, EventOutcome]]:
+        async def work(session: AsyncSession) -> tuple[list[tuple[LessonRow, EventOutcome]], list[Job]]:
             batch = _Batch(jobs, school_tenant)
             applied = [await self._apply_event(session, event, batch) for event in events]
-            await self._finish_batch(session, batch)
+            held = await self._finish_batch(session, batch)
             if then is not None:
                 await then(session)
-            return applied
+            return applied, held
 
-        return [(_without_register(row), outcome) for row, outcome in await self._transaction(work)]
+        applied, held = await self._transaction(work)
+        return Applied(lessons=[(_without_register(row), outcome) for row, outcome in applied], held=held)
 
     async def _apply_event(self, session: AsyncSession, event: MeetingEvent, batch: "_Batch") -> tuple[LessonRow, EventOutcome]:
         if isinstance(event, ParticipantsChanged):
@@ -211,13 +212,20 @@ class LessonStore:
             return await self._start(session, event, batch)
         return await self._end(session, event, batch)
 
-    async def _finish_batch(self, session: AsyncSession, batch: "_Batch") -> None:
+    async def _finish_batch(self, session: AsyncSession, batch: "_Batch") -> list[Job]:
+        """The batch's follow-up queued; the starts' jobs leased to the deriving worker, when
+        `jobs.start_lease` names it (returned, for it to run once this commits)."""
         await self._rebuild_pending(session, batch)
         await session.flush()
         for lesson_id in batch.named:
             # An alert sent before the organizer's join named them showed only their id.
             batch.queued += await alert_refreshes(session, lesson_id)
-        await add_jobs(session, batch.unique_jobs())
+        queued = batch.unique_jobs()
+        lease = batch.jobs.start_lease
+        at_once = [(spec, lesson_id) for spec, lesson_id in queued if lease is not None and spec in batch.jobs.start]
+        await add_jobs(session, [job for job in queued if job not in at_once])
+        held = [await add_held_job_unless_waiting(session, spec, lesson_id, lease) for spec, lesson_id in at_once]
+        return [job for job in held if job is not None]
 
     async def _rebuild_pending(self, session: AsyncSession, batch: "_Batch") -> None:
         if batch.new_events:
@@ -739,6 +747,17 @@ class EventJobs:
     start: tuple[JobSpec, ...] = ()  # a lesson starts (or is first seen through a join)
     end: tuple[JobSpec, ...] = ()  # a lesson ends, however it ended
     roster: tuple[JobSpec, ...] = ()  # someone joined or left
+    # The worker deriving the events: a start's jobs are leased to it, to run the moment the
+    # derivation commits (at 09:00 a start's alert waits for no claim); None: queued for any.
+    start_lease: Lease | None = None
+
+
+class Applied(BaseModel):
+    """A batch of events applied: each event's lesson and outcome, and the start jobs leased
+    to the deriving worker (EventJobs.start_lease), to run now."""
+
+    lessons: list[tuple[Lesson, EventOutcome]]
+    held: list[Job] = []
 
 
 @dataclass

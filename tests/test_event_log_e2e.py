@@ -132,8 +132,13 @@ async def test_a_meetings_start_is_derived_at_once_and_the_joins_logged_behind_i
         assert [r["kind"] for r in await derived()] == ["meetingStart", "participantJoin"]
         [lesson] = await app.services.lessons.list_lessons()
         assert lesson.actual_start == T0 and {a.display_name for a in lesson.attendance} == {TEACHER.name, TA.name}
+        # The start's look-ups and verdicts were run by the worker that derived it, at once (no
+        # claim between them); only the joins' derivation waits.
+        await worker.wait_idle(timeout=10, horizon_seconds=-3600)
         waiting = {(r["kind"], r["priority"]) for r in await rows(app.services.engine, "jobs") if r["done_at"] is None}
-        assert ("derive-events", 4) in waiting and ("lesson-started", 2) in waiting
+        assert ("derive-events", 4) in waiting and not [kind for kind, _ in waiting if kind == "lesson-started"], waiting
+        [lesson] = await app.services.lessons.list_lessons()
+        assert lesson.settings_read_at is not None and {f.rule_id for f in await app.services.findings.for_lesson(lesson.id)}
 
         worker.start()
         await app.idle()

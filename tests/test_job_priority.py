@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.events import EventKind, MeetingRef, MeetingStarted
 from domain.messages import Destination, MessageKind
 from store.db import create_engine, migrate
 from store.event_log import EventLog, EventLogReader, InboundEvent, derive_job
-from store.jobs import JobSpec, JobStore, Priority
+from store.jobs import JobSpec, JobStore, Lease, Priority, add_held_job_unless_waiting, add_jobs
 from store.lessons import LessonStore
 from store.outbox import Outbox
 
@@ -275,3 +276,21 @@ async def test_a_claim_leases_its_jobs_with_one_update_and_a_claimed_job_is_not_
             leased = dict((await conn.execute(text("SELECT leased_by, COUNT(*) FROM jobs WHERE dedupe_key IS NULL AND attempts = 1 "
                                                    "GROUP BY leased_by"))).all())
         assert leased == {"one": 4, "two": 1}
+
+
+async def test_a_start_held_by_its_deriving_worker_is_not_a_second_copy_of_one_still_waiting(any_database_url):
+    """A lesson's start job is leased to the worker that derived the start, which runs it at
+    once. When the same job already waits to be claimed (queued for any worker), that one runs
+    and no held copy is made; once it is taken, a new one can be held."""
+    async with migrated(any_database_url) as engine:
+        [lesson] = await lessons(engine, 1)
+        jobs, spec, lease = JobStore(engine), JobSpec(kind="lesson-started", priority=Priority.lesson), Lease(instance="me", seconds=60)
+        async with engine.begin() as conn:
+            session = AsyncSession(bind=conn)
+            held = await add_held_job_unless_waiting(session, spec, lesson, lease)
+            assert held is not None and held.attempts == 1 and held.kind == "lesson-started"
+            await add_jobs(session, [(spec, lesson)])  # queued for any worker: waits
+            assert await add_held_job_unless_waiting(session, spec, lesson, lease) is None
+        async with engine.connect() as conn:
+            rows_ = (await conn.execute(text("SELECT leased_by, dedupe_key FROM jobs WHERE kind = 'lesson-started' ORDER BY id"))).all()
+        assert [r[0] for r in rows_] == ["me", None] and rows_[0][1] is None and rows_[1][1]
