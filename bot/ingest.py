@@ -169,6 +169,6 @@ class MeetingEventIngest:
         while len(self._chats_known) > CHATS_KNOWN:
             self._chats_known.popitem(last=False)
         # The starts derived: their look-ups, verdicts and alerts now, by this worker.
-        self._monitor.run_started(applied.held)
+        self._monitor.run_started(applied)
 
 

@@ -17,6 +17,7 @@ Anything that could not be found out is stored as 'could not verify: <reason>', 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
@@ -148,17 +149,20 @@ class LessonMonitor:
             log.debug("%s %s -> lesson %s (%s)", _describe(event), event.meeting.meeting_id, lesson.id, outcome)
         return applied
 
-    def run_started(self, held: Sequence[Job]) -> None:
+    def run_started(self, applied: Applied) -> None:
         """A derivation's lesson starts, followed up at once by the worker that derived them,
-        beside the derivation (which does not wait for Graph): finished, retried or given up
-        like any claimed job."""
-        for job in held:
-            self._worker.start_held(job, self.lesson_started)
+        beside the derivation (which does not wait for Graph), from the lessons as it stored
+        them: finished, retried or given up like any claimed job."""
+        lessons = {lesson.id: lesson for lesson, _ in applied.lessons}
+        for job in applied.held:
+            self._worker.start_held(job, functools.partial(self.lesson_started, lesson=lessons.get(job.lesson_id)))
 
     # ---- jobs -----------------------------------------------------------------------
 
-    async def lesson_started(self, job: Job) -> None:
-        lesson = await self._store.get(job.lesson_id, with_attendance=False)
+    async def lesson_started(self, job: Job, lesson: Lesson | None = None) -> None:
+        """The start's look-ups, reminder and verdicts (`lesson`: as the derivation that
+        started it stored it, without its register; else read)."""
+        lesson = lesson or await self._store.get(job.lesson_id, with_attendance=False)
         asked = None
         if lesson.service_url and not _answered(lesson.details_lookup):
             asked = await self._ask_details(lesson, lesson.service_url)
