@@ -400,10 +400,11 @@ class LessonMonitor:
         # Judged as the log has the lesson up to its latest moment: a join stamped earlier but
         # logged later (Teams does not promise order; another instance's derivation may be
         # applying it now) would otherwise read as a pupil alone or staff missing. Its
-        # derivation is hurried and the check asked for again, folded into any waiting one (not
-        # retried: a stream of such joins would pile up retries and push back Graph's back-off).
+        # derivation is hurried and the check asked for again after the settle window, as that
+        # derivation would ask, folded into any waiting one (not retried: a stream of such joins
+        # would pile up retries and push back Graph's back-off).
         if await self._event_log.behind(lesson.meeting_id, now):
-            await self._queue(self._roster_job.model_copy(update={"delay_seconds": LOG_WAITS[0]}), lesson.id)
+            await self._queue(self._roster_job, lesson.id)
             return
         lesson, problem = await self._classify(lesson)
         reread = False
